@@ -1,0 +1,38 @@
+"""qwen3-rag: Qwen3-Embedding and Qwen3-Reranker, faithful and batched, for RAG applications."""
+
+from .errors import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    InvalidOptionError,
+    MissingDependencyError,
+    ModelLoadError,
+    NumericalError,
+    OverloadedError,
+    Qwen3RagError,
+    RuntimeClosedError,
+    StoreConnectionError,
+    WrongModelKindError,
+)
+from .prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
+from .runtime import Qwen3Embedder, Qwen3Reranker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_QUERY_INSTRUCTION",
+    "TASK_INSTRUCTIONS",
+    "CollectionMismatchError",
+    "CollectionNotFoundError",
+    "InvalidOptionError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "NumericalError",
+    "OverloadedError",
+    "Qwen3Embedder",
+    "Qwen3RagError",
+    "Qwen3Reranker",
+    "RuntimeClosedError",
+    "StoreConnectionError",
+    "WrongModelKindError",
+    "__version__",
+]
