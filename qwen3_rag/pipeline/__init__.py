@@ -1,0 +1,37 @@
+"""The reference two-stage pipeline on Qdrant: store, ingestion, retrieval."""
+
+from .answer import OpenAICompatibleChat, build_messages, extractive_answer
+from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from .ingest import IngestReport, Ingestor, content_hash, point_id
+from .loaders import Document, SkippedFile, find_files, read_document
+from .retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
+from .sparse import sparse_vectors, term_weights
+from .store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
+
+__all__ = [
+    "DEFAULT_CHUNK_OVERLAP",
+    "DEFAULT_CHUNK_TOKENS",
+    "DEFAULT_COLLECTION",
+    "DEFAULT_QDRANT_PATH",
+    "DEFAULT_TOP_K",
+    "DEFAULT_TOP_N",
+    "Document",
+    "EmbeddingSpec",
+    "IngestReport",
+    "Ingestor",
+    "OpenAICompatibleChat",
+    "QdrantStore",
+    "RetrievedChunk",
+    "SkippedFile",
+    "TokenChunker",
+    "TwoStageRetriever",
+    "build_filter",
+    "build_messages",
+    "content_hash",
+    "extractive_answer",
+    "find_files",
+    "point_id",
+    "read_document",
+    "sparse_vectors",
+    "term_weights",
+]

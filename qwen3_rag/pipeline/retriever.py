@@ -1,0 +1,173 @@
+"""Two-stage retrieval: dense (or hybrid) top-k from Qdrant, then Qwen3 rerank to top-n.
+
+One embedding request per query (through the shared micro-batcher, so concurrent queries are
+coalesced into one forward pass), one Qdrant query, one rerank request for the k candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidOptionError
+from .sparse import sparse_vectors
+from .store import QdrantStore
+
+DEFAULT_TOP_K = 50
+DEFAULT_TOP_N = 5
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """One result: the chunk, where it came from, and both stages' scores.
+
+    ``retrieval_score`` is the cosine similarity (dense) or the fused RRF score (hybrid);
+    ``rerank_score`` is Qwen3-Reranker's P(yes) in [0, 1], the order of the results.
+    """
+
+    text: str
+    source: str
+    chunk_index: int
+    retrieval_score: float
+    rerank_score: float
+    id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "source": self.source,
+            "chunk_index": self.chunk_index,
+            "retrieval_score": self.retrieval_score,
+            "rerank_score": self.rerank_score,
+            "id": self.id,
+        }
+
+
+def build_filter(filters: Any) -> Any:
+    """A Qdrant ``Filter`` from ``{"field": value}`` (a list value means any of them), or as given."""
+    if filters is None:
+        return None
+    from qdrant_client import models
+
+    if isinstance(filters, models.Filter):
+        return filters
+    if not isinstance(filters, Mapping):
+        raise InvalidOptionError(
+            f"filters must be a mapping of payload field to value(s) or a qdrant Filter, got {type(filters).__name__}."
+        )
+    conditions: list[Any] = []
+    for key, value in filters.items():
+        if isinstance(value, list | tuple | set | frozenset):
+            match: Any = models.MatchAny(any=list(value))
+        else:
+            match = models.MatchValue(value=value)
+        conditions.append(models.FieldCondition(key=str(key), match=match))
+    return models.Filter(must=conditions)
+
+
+def _check_count(value: int, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+class TwoStageRetriever:
+    """Retrieve ``top_k`` chunks from a :class:`QdrantStore`, rerank them, keep ``top_n``.
+
+    >>> retriever = TwoStageRetriever(store, embedder, reranker, top_k=50, top_n=5, hybrid=True)
+    >>> for r in retriever.retrieve("How do I rotate the API key?", filters={"source": "/docs/ops.md"}):
+    ...     print(round(r.rerank_score, 3), r.source, r.text[:80])
+
+    ``hybrid=True`` fuses dense results with sparse term matches (Qwen tokenizer terms, Qdrant
+    IDF) by reciprocal rank fusion before reranking. ``instruction`` overrides the task
+    instruction of both the query embedding and the reranker.
+    """
+
+    def __init__(
+        self,
+        store: QdrantStore,
+        embedder: Any,
+        reranker: Any,
+        *,
+        top_k: int = DEFAULT_TOP_K,
+        top_n: int = DEFAULT_TOP_N,
+        hybrid: bool = False,
+        instruction: str | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.reranker = reranker
+        self.top_k = _check_count(top_k, "top_k")
+        self.top_n = _check_count(top_n, "top_n")
+        self.hybrid = bool(hybrid)
+        self.instruction = instruction
+
+    def _settings(self, top_k: int | None, top_n: int | None, hybrid: bool | None) -> tuple[int, int, bool]:
+        k = self.top_k if top_k is None else _check_count(top_k, "top_k")
+        n = self.top_n if top_n is None else _check_count(top_n, "top_n")
+        return k, n, self.hybrid if hybrid is None else bool(hybrid)
+
+    def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Any]:
+        sparse = sparse_vectors(self.embedder.tokenizer, [query], query=True)[0] if hybrid else None
+        return self.store.query(dense, limit=k, sparse=sparse, query_filter=build_filter(filters))
+
+    @staticmethod
+    def _combine(points: Sequence[Any], scores: Sequence[float], n: int) -> list[RetrievedChunk]:
+        results = []
+        for point, rerank in zip(points, scores, strict=True):
+            payload = dict(point.payload or {})
+            results.append(
+                RetrievedChunk(
+                    text=str(payload.get("text", "")),
+                    source=str(payload.get("source", "")),
+                    chunk_index=int(payload.get("chunk_index", 0)),
+                    retrieval_score=float(point.score),
+                    rerank_score=float(rerank),
+                    id=str(point.id),
+                    payload=payload,
+                )
+            )
+        # Stable sort: equal rerank scores keep the first stage's order.
+        results.sort(key=lambda r: r.rerank_score, reverse=True)
+        return results[:n]
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        top_n: int | None = None,
+        filters: Any = None,
+        hybrid: bool | None = None,
+    ) -> list[RetrievedChunk]:
+        """The ``top_n`` best chunks for ``query``, best first."""
+        k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
+        dense = self.embedder.embed_queries([query], instruction=self.instruction)[0]
+        points = self._search(query, dense, k, use_hybrid, filters)
+        if not points:
+            return []
+        texts = [str((p.payload or {}).get("text", "")) for p in points]
+        scores = self.reranker.score(query, texts, instruction=self.instruction)
+        return self._combine(points, scores, n)
+
+    async def aretrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        top_n: int | None = None,
+        filters: Any = None,
+        hybrid: bool | None = None,
+    ) -> list[RetrievedChunk]:
+        """:meth:`retrieve` without blocking the event loop (models batched, Qdrant in a thread)."""
+        k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
+        dense = (await self.embedder.aembed_queries([query], instruction=self.instruction))[0]
+        points = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
+        if not points:
+            return []
+        texts = [str((p.payload or {}).get("text", "")) for p in points]
+        scores = await self.reranker.ascore(query, texts, instruction=self.instruction)
+        return self._combine(points, scores, n)

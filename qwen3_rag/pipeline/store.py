@@ -1,0 +1,303 @@
+"""The Qdrant store: one collection of chunks with a dense and a sparse vector per point.
+
+Embedded (a local folder, default ``./.qwen3-rag/qdrant``, or ``":memory:"``) or a server by URL
+(also from ``QDRANT_URL`` / ``QDRANT_API_KEY``): the same qdrant-client calls either way, so moving
+from a laptop to a cluster changes one setting.
+
+Each collection records, in Qdrant's collection metadata, the embedding model and dimensions
+that made its vectors; opening it with another model or size is a :class:`CollectionMismatchError`,
+never a silent mix of vector spaces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+from ..errors import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    MissingDependencyError,
+    StoreConnectionError,
+)
+
+DEFAULT_QDRANT_PATH = "./.qwen3-rag/qdrant"
+DEFAULT_COLLECTION = "qwen3_rag"
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "sparse"
+FORMAT_VERSION = 1
+_META_KEY = "qwen3_rag"
+
+
+def _qdrant() -> Any:
+    try:
+        import qdrant_client
+    except ImportError as exc:  # an optional extra: say which one
+        raise MissingDependencyError(
+            "The Qdrant pipeline needs qdrant-client: pip install 'qwen3-rag[qdrant]'"
+        ) from exc
+    return qdrant_client
+
+
+def model_identity(name: str) -> str:
+    """What two spellings of one model share: the last path component, lower-cased.
+
+    ``Qwen/Qwen3-Embedding-0.6B`` and ``/models/Qwen3-Embedding-0.6B`` are the same weights.
+    """
+    return PurePath(name.rstrip("/\\")).name.lower()
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """The vector space of a collection: which model made the vectors, and their size."""
+
+    model: str
+    dimensions: int
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            _META_KEY: {
+                "format": FORMAT_VERSION,
+                "embedding_model": self.model,
+                "embedding_model_id": model_identity(self.model),
+                "dimensions": self.dimensions,
+                "dense_vector": DENSE_VECTOR,
+                "sparse_vector": SPARSE_VECTOR,
+            }
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any] | None) -> EmbeddingSpec | None:
+        entry = (metadata or {}).get(_META_KEY)
+        if not isinstance(entry, Mapping):
+            return None
+        return cls(model=str(entry["embedding_model"]), dimensions=int(entry["dimensions"]))
+
+    def matches(self, other: EmbeddingSpec) -> bool:
+        return model_identity(self.model) == model_identity(other.model) and self.dimensions == other.dimensions
+
+
+class QdrantStore:
+    """A Qdrant collection of text chunks, embedded or on a server.
+
+    >>> store = QdrantStore("docs")                                  # ./.qwen3-rag/qdrant
+    >>> store = QdrantStore("docs", location=":memory:")            # in-process, throwaway
+    >>> store = QdrantStore("docs", url="http://qdrant:6333", api_key="...")
+
+    Without ``path``, ``location`` or ``url``, ``QDRANT_URL`` (and ``QDRANT_API_KEY``) pick a
+    server when set, else the default local folder. ``client`` takes a ready ``QdrantClient``.
+    """
+
+    def __init__(
+        self,
+        collection: str = DEFAULT_COLLECTION,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        location: str | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        timeout: int | None = None,
+        client: Any = None,
+    ) -> None:
+        self.collection = collection
+        self._owns_client = client is None
+        if client is not None:
+            self.client = client
+            self.where = "the given client"
+            return
+        qdrant_client = _qdrant()
+        if path is not None and os.fspath(path) == ":memory:":
+            path, location = None, ":memory:"
+        if path is None and location is None and url is None:
+            url = os.environ.get("QDRANT_URL") or None
+            if url is None:
+                path = DEFAULT_QDRANT_PATH
+        if url is not None:
+            api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
+            self.where = f"the Qdrant server at {url}"
+            try:
+                self.client = qdrant_client.QdrantClient(url=url, api_key=api_key, timeout=timeout)
+                self.client.get_collections()  # fail now, with a clear message, not mid-ingest
+            except Exception as exc:
+                raise StoreConnectionError(
+                    f"Could not reach {self.where} ({type(exc).__name__}: {exc}). Check that the server "
+                    "is running and the URL and QDRANT_API_KEY are right, or drop --qdrant-url to use "
+                    "the embedded store."
+                ) from exc
+        elif location is not None:
+            self.where = f"the embedded store {location!r}"
+            self.client = qdrant_client.QdrantClient(location=location)
+        else:
+            assert path is not None
+            folder = Path(path).expanduser()
+            self.where = f"the embedded store at {str(folder)!r}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                self.client = qdrant_client.QdrantClient(path=str(folder))
+            except (RuntimeError, OSError) as exc:
+                # Embedded Qdrant locks its folder: another process (or client) holds it.
+                raise StoreConnectionError(
+                    f"Could not open {self.where}: {exc} Close the other program using it, or run a "
+                    "Qdrant server and pass --qdrant-url."
+                ) from exc
+
+    # ----------------------------------------------------------------- collection
+    def exists(self) -> bool:
+        return bool(self._call(self.client.collection_exists, self.collection))
+
+    def read_spec(self) -> EmbeddingSpec | None:
+        """The recorded vector space; ``None`` when the collection has no qwen3-rag metadata."""
+        info = self._call(self.client.get_collection, self.collection)
+        return EmbeddingSpec.from_metadata(getattr(info.config, "metadata", None))
+
+    def _dense_size(self) -> int | None:
+        info = self._call(self.client.get_collection, self.collection)
+        vectors = info.config.params.vectors
+        if isinstance(vectors, Mapping) and DENSE_VECTOR in vectors:
+            return int(vectors[DENSE_VECTOR].size)
+        return None
+
+    def open(self, spec: EmbeddingSpec | None = None) -> EmbeddingSpec:
+        """Check the collection exists (and, given ``spec``, matches it); return its spec."""
+        if not self.exists():
+            raise CollectionNotFoundError(
+                f"Collection {self.collection!r} does not exist in {self.where}. Create it with "
+                f"`qwen3-rag ingest PATH --collection {self.collection}` (and the same store options)."
+            )
+        recorded = self.read_spec()
+        if recorded is None:
+            size = self._dense_size()
+            if size is None:
+                raise CollectionMismatchError(
+                    f"Collection {self.collection!r} in {self.where} was not made by qwen3-rag (no "
+                    f"{DENSE_VECTOR!r} vector). Use another --collection name."
+                )
+            # Servers older than Qdrant 1.16 drop collection metadata: fall back to the size.
+            recorded = EmbeddingSpec(model=spec.model if spec else "unknown", dimensions=size)
+        if spec is not None and not recorded.matches(spec):
+            raise CollectionMismatchError(
+                f"Collection {self.collection!r} holds vectors of {recorded.model!r} with "
+                f"{recorded.dimensions} dimensions, but {spec.model!r} with {spec.dimensions} "
+                f"dimensions was asked for. Use --embedding-model {recorded.model} "
+                f"(and --dimensions {recorded.dimensions}), or ingest into another --collection."
+            )
+        return recorded
+
+    def ensure(self, spec: EmbeddingSpec) -> EmbeddingSpec:
+        """Create the collection for ``spec`` if missing, else check it matches."""
+        if self.exists():
+            return self.open(spec)
+        from qdrant_client import models
+
+        self._call(
+            self.client.create_collection,
+            self.collection,
+            vectors_config={DENSE_VECTOR: models.VectorParams(size=spec.dimensions, distance=models.Distance.COSINE)},
+            # IDF is computed by Qdrant over the collection, so the sparse values are plain term weights.
+            sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            metadata=spec.to_metadata(),
+        )
+        if self._is_server():
+            for field, schema in (("source", models.PayloadSchemaType.KEYWORD),
+                                  ("chunk_index", models.PayloadSchemaType.INTEGER)):
+                self._call(self.client.create_payload_index, self.collection, field, schema)
+        return spec
+
+    def _is_server(self) -> bool:
+        return "server" in self.where
+
+    # ----------------------------------------------------------------- points
+    def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{point id: content_hash}`` for those of ``ids`` already stored."""
+        if not ids:
+            return {}
+        records = self._call(
+            self.client.retrieve, self.collection, ids=list(ids), with_payload=["content_hash"], with_vectors=False
+        )
+        return {str(r.id): str((r.payload or {}).get("content_hash", "")) for r in records}
+
+    def upsert(self, points: Iterable[Any]) -> None:
+        self._call(self.client.upsert, self.collection, points=list(points), wait=True)
+
+    def delete_source_from(self, source: str, first_stale_index: int) -> None:
+        """Delete the chunks of ``source`` with ``chunk_index >= first_stale_index``."""
+        from qdrant_client import models
+
+        selector = models.Filter(
+            must=[
+                models.FieldCondition(key="source", match=models.MatchValue(value=source)),
+                models.FieldCondition(key="chunk_index", range=models.Range(gte=first_stale_index)),
+            ]
+        )
+        self._call(self.client.delete, self.collection, points_selector=models.FilterSelector(filter=selector),
+                   wait=True)
+
+    def count(self) -> int:
+        return int(self._call(self.client.count, self.collection, exact=True).count)
+
+    def query(
+        self,
+        dense: Sequence[float],
+        *,
+        limit: int,
+        sparse: Any = None,
+        query_filter: Any = None,
+    ) -> list[Any]:
+        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion."""
+        from qdrant_client import models
+
+        if sparse is None:
+            response = self._call(
+                self.client.query_points, self.collection, query=list(dense), using=DENSE_VECTOR,
+                limit=limit, query_filter=query_filter, with_payload=True,
+            )
+        else:
+            response = self._call(
+                self.client.query_points,
+                self.collection,
+                prefetch=[
+                    models.Prefetch(query=list(dense), using=DENSE_VECTOR, limit=limit, filter=query_filter),
+                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=limit, filter=query_filter),
+                ],
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                limit=limit,
+                with_payload=True,
+            )
+        return list(response.points)
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a client call; connection failures become :class:`StoreConnectionError`."""
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise StoreConnectionError(
+                    f"Lost the connection to {self.where} ({type(exc).__name__}: {exc})."
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> QdrantStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"QdrantStore(collection={self.collection!r}, where={self.where!r})"
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    try:
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(exc, ResponseHandlingException | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, UnexpectedResponse) and exc.status_code in (401, 403)
