@@ -1,0 +1,139 @@
+"""``Qwen3Embeddings``: LangChain embeddings computed by qwen3-rag's shared local runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
+from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
+
+_VIEW_OPTIONS = frozenset({"dimensions", "max_length", "query_instruction"})
+_LOAD_OPTIONS = frozenset({"device", "dtype"})
+
+
+class Qwen3Embeddings(BaseModel, Embeddings):
+    """Qwen3-Embedding vectors for LangChain, exactly as the official procedure computes them.
+
+    Queries get the task instruction (``Instruct: ...\\nQuery:...``), documents none; vectors are
+    L2-normalised, so the dot product is the cosine similarity. The model is loaded once per
+    process and shared with every other qwen3-rag adapter (LangChain or LlamaIndex) that asks
+    for it; building a second ``Qwen3Embeddings`` for a loaded model takes milliseconds.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install langchain-qwen3-rag
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_qwen3_rag import Qwen3Embeddings
+
+            embeddings = Qwen3Embeddings(model="Qwen/Qwen3-Embedding-0.6B")  # or a local folder
+
+    Embed:
+        .. code-block:: python
+
+            doc_vectors = embeddings.embed_documents(["Paris is the capital of France."])
+            query_vector = embeddings.embed_query("What is the capital of France?")
+
+    Async (native: requests go to the runtime's micro-batcher, concurrent calls are batched
+    together and the event loop is never blocked by a forward pass):
+        .. code-block:: python
+
+            query_vector = await embeddings.aembed_query("What is the capital of France?")
+
+    Use an already-loaded runtime object instead of a model name:
+        .. code-block:: python
+
+            from qwen3_rag import Qwen3Embedder
+
+            embedder = Qwen3Embedder.load("Qwen/Qwen3-Embedding-0.6B", dimensions=256)
+            embeddings = Qwen3Embeddings(model=embedder)
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
+
+    model: str | Path | Qwen3Embedder = DEFAULT_EMBEDDING_MODEL
+    """Hugging Face id or local folder of a Qwen3-Embedding checkpoint, or a loaded
+    ``qwen3_rag.Qwen3Embedder`` to use as it is."""
+
+    device: str | None = "auto"
+    """``"auto"`` (CUDA, then Apple MPS, then CPU), or a torch device such as ``"cuda:1"``."""
+
+    dtype: str | None = "auto"
+    """``"auto"`` (bf16 on GPUs, fp32 on CPU), ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
+
+    dimensions: int | None = None
+    """Matryoshka size of the vectors (32 up to the model's hidden size); ``None`` for all.
+    After construction this holds the size actually used."""
+
+    max_length: int = 8192
+    """Tokens per text, end token included; longer texts are cut from their end."""
+
+    query_instruction: str = DEFAULT_QUERY_INSTRUCTION
+    """Task instruction put before every query (``embed_query``); documents get none."""
+
+    _embedder: Qwen3Embedder = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._embedder = self._resolve_embedder()
+        self.dimensions = self._embedder.dimensions
+        self.max_length = self._embedder.max_length
+        self.query_instruction = self._embedder.instruction
+
+    def _resolve_embedder(self) -> Qwen3Embedder:
+        given = self.model
+        if not isinstance(given, Qwen3Embedder):
+            return Qwen3Embedder.load(
+                given,
+                device=self.device,
+                dtype=self.dtype,
+                dimensions=self.dimensions,
+                max_length=self.max_length,
+                instruction=self.query_instruction,
+            )
+        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
+        if clash:
+            raise InvalidOptionError(
+                f"Qwen3Embeddings got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
+                "already has its device and dtype. Drop those options, or pass the model name instead."
+            )
+        if not _VIEW_OPTIONS & self.model_fields_set:
+            return given
+        explicit = self.model_fields_set
+        return Qwen3Embedder(
+            given.runtime,
+            dimensions=self.dimensions if "dimensions" in explicit else given.dimensions,
+            max_length=self.max_length if "max_length" in explicit else given.max_length,
+            instruction=self.query_instruction if "query_instruction" in explicit else given.instruction,
+        )
+
+    @property
+    def embedder(self) -> Qwen3Embedder:
+        """The ``qwen3_rag.Qwen3Embedder`` doing the work (its ``.model`` is the shared model)."""
+        return self._embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents (no instruction), one batched request to the runtime."""
+        vectors: list[list[float]] = self._embedder.embed_documents(texts).tolist()
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a query, with ``query_instruction`` put before it."""
+        vector: list[float] = self._embedder.embed_queries([text])[0].tolist()
+        return vector
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Async :meth:`embed_documents` through the runtime's micro-batcher."""
+        vectors: list[list[float]] = (await self._embedder.aembed_documents(texts)).tolist()
+        return vectors
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async :meth:`embed_query` through the runtime's micro-batcher."""
+        vector: list[float] = (await self._embedder.aembed_queries([text]))[0].tolist()
+        return vector

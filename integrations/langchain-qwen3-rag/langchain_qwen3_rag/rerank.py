@@ -1,0 +1,129 @@
+"""``Qwen3Rerank``: a LangChain document compressor scoring with Qwen3-Reranker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, PrivateAttr
+from qwen3_rag import InvalidOptionError, Qwen3Reranker
+from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+
+_LOAD_OPTIONS = frozenset({"device", "dtype"})
+
+
+class Qwen3Rerank(BaseDocumentCompressor):
+    """Rerank documents with Qwen3-Reranker: copies sorted by relevance, best first.
+
+    Each returned document is a copy of the input with ``metadata["relevance_score"]`` set to
+    the official Qwen3-Reranker score P(yes) in [0, 1]; only the ``top_n`` best are kept. The
+    model is loaded once per process and shared with every other qwen3-rag adapter.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install langchain-qwen3-rag
+
+    Two-stage retrieval (vector search, then rerank):
+        .. code-block:: python
+
+            from langchain_classic.retrievers import ContextualCompressionRetriever
+            from langchain_qwen3_rag import Qwen3Rerank
+
+            retriever = ContextualCompressionRetriever(
+                base_retriever=vector_store.as_retriever(search_kwargs={"k": 20}),
+                base_compressor=Qwen3Rerank(model="Qwen/Qwen3-Reranker-0.6B", top_n=3),
+            )
+            docs = retriever.invoke("What is the capital of France?")
+            docs[0].metadata["relevance_score"]
+
+    Async (``acompress_documents``, and so ``ainvoke`` on the retriever) goes natively
+    through the runtime's micro-batcher. ``model`` may also be a loaded
+    ``qwen3_rag.Qwen3Reranker``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
+
+    model: str | Path | Qwen3Reranker = DEFAULT_RERANKER_MODEL
+    """Hugging Face id or local folder of a Qwen3-Reranker checkpoint, or a loaded
+    ``qwen3_rag.Qwen3Reranker`` to use as it is."""
+
+    top_n: int | None = Field(default=3, ge=1)
+    """How many documents to return, best first; ``None`` returns them all."""
+
+    instruction: str | None = None
+    """Task instruction for the reranker; ``None`` uses the model's default (web search)."""
+
+    device: str | None = "auto"
+    """``"auto"`` (CUDA, then Apple MPS, then CPU), or a torch device such as ``"cuda:1"``."""
+
+    dtype: str | None = "auto"
+    """``"auto"`` (bf16 on GPUs, fp32 on CPU), ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
+
+    max_length: int = 8192
+    """Tokens per query/document pair; the document end is cut when a pair is longer."""
+
+    _reranker: Qwen3Reranker = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reranker = self._resolve_reranker()
+        self.max_length = self._reranker.max_length
+
+    def _resolve_reranker(self) -> Qwen3Reranker:
+        given = self.model
+        if not isinstance(given, Qwen3Reranker):
+            return Qwen3Reranker.load(given, device=self.device, dtype=self.dtype, max_length=self.max_length)
+        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
+        if clash:
+            raise InvalidOptionError(
+                f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
+                "already has its device and dtype. Drop those options, or pass the model name instead."
+            )
+        if "max_length" not in self.model_fields_set:
+            return given
+        return Qwen3Reranker(given.runtime, max_length=self.max_length, instruction=given.instruction)
+
+    @property
+    def reranker(self) -> Qwen3Reranker:
+        """The ``qwen3_rag.Qwen3Reranker`` doing the work (its ``.model`` is the shared model)."""
+        return self._reranker
+
+    def _ranked(self, documents: Sequence[Document], scores: list[float]) -> list[Document]:
+        order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)
+        if self.top_n is not None:
+            order = order[: self.top_n]
+        return [
+            documents[i].model_copy(
+                update={"metadata": {**documents[i].metadata, "relevance_score": scores[i]}}
+            )
+            for i in order
+        ]
+
+    def compress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Score every document against ``query``; return the ``top_n`` best copies, best first."""
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        return self._ranked(documents, self._reranker.score(query, texts, instruction=self.instruction))
+
+    async def acompress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Async :meth:`compress_documents` through the runtime's micro-batcher."""
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        scores = await self._reranker.ascore(query, texts, instruction=self.instruction)
+        return self._ranked(documents, scores)
