@@ -154,7 +154,10 @@ class MicroBatcher:
                     stopping = True
                     break
                 gathered.append(item)
-            self._serve(gathered)
+            if self._closed:  # closing: whatever has not started is failed, not run
+                self._fail_unstarted(gathered)
+            else:
+                self._serve(gathered)
         self._fail_queued()
 
     def _serve(self, gathered: list[_Request]) -> None:
@@ -239,11 +242,14 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is _STOP:
-                continue
-            self._release(len(item.payloads))
-            if item.future.set_running_or_notify_cancel():
-                item.future.set_exception(
+            if item is not _STOP:
+                self._fail_unstarted([item])
+
+    def _fail_unstarted(self, requests: list[_Request]) -> None:
+        for request in requests:
+            self._release(len(request.payloads))
+            if request.future.set_running_or_notify_cancel():
+                request.future.set_exception(
                     RuntimeClosedError(f"The {self.name} runtime was closed before this request ran.")
                 )
 
