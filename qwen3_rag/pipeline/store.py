@@ -47,7 +47,11 @@ def model_identity(name: str) -> str:
 
     ``Qwen/Qwen3-Embedding-0.6B`` and ``/models/Qwen3-Embedding-0.6B`` are the same weights.
     """
-    return PurePath(name.rstrip("/\\")).name.lower()
+    parts = PurePath(name.rstrip("/\\")).parts
+    for i, part in enumerate(parts):  # a Hub cache snapshot: .../models--Qwen--X/snapshots/<hash>
+        if part.startswith("models--") and i + 1 < len(parts) and parts[i + 1] == "snapshots":
+            return part.split("--")[-1].lower()
+    return parts[-1].lower() if parts else ""
 
 
 @dataclass(frozen=True)
