@@ -123,7 +123,10 @@ class QdrantStore:
             api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
             self.where = f"the Qdrant server at {url}"
             try:
-                self.client = qdrant_client.QdrantClient(url=url, api_key=api_key, timeout=timeout)
+                # Our own get_collections below reports failures; the version probe would only add noise.
+                self.client = qdrant_client.QdrantClient(
+                    url=url, api_key=api_key, timeout=timeout, check_compatibility=False
+                )
                 self.client.get_collections()  # fail now, with a clear message, not mid-ingest
             except Exception as exc:
                 raise StoreConnectionError(

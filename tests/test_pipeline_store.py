@@ -1,0 +1,96 @@
+"""The Qdrant store: embedded or server by one setting, collection metadata, clear errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, StoreConnectionError
+from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
+from qwen3_rag.pipeline.store import model_identity
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_collection_records_model_and_dimensions(tmp_path: Path) -> None:
+    spec = EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024)
+    with QdrantStore("docs", path=tmp_path / "q") as store:
+        store.ensure(spec)
+    with QdrantStore("docs", path=tmp_path / "q") as store:  # persisted across clients
+        assert store.read_spec() == spec
+        assert store.open() == spec
+        # The same model by another spelling (a local folder of it) is the same vector space.
+        assert store.open(EmbeddingSpec("/models/Qwen3-Embedding-0.6B/", 1024)) == spec
+
+
+@pytest.mark.parametrize(
+    "other", [EmbeddingSpec("Qwen/Qwen3-Embedding-4B", 1024), EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 256)]
+)
+def test_another_model_or_dimension_is_a_mismatch_error(other: EmbeddingSpec) -> None:
+    store = QdrantStore("docs", location=":memory:")
+    store.ensure(EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024))
+    for call in (store.open, store.ensure):
+        with pytest.raises(CollectionMismatchError, match="--embedding-model Qwen/Qwen3-Embedding-0.6B"):
+            call(other)
+
+
+def test_missing_collection_is_not_found_error() -> None:
+    store = QdrantStore("nothing", path=":memory:")
+    with pytest.raises(CollectionNotFoundError, match="qwen3-rag ingest"):
+        store.open()
+
+
+def test_model_identity_ignores_owner_folder_and_hub_cache_layout() -> None:
+    assert model_identity("Qwen/Qwen3-Embedding-0.6B") == "qwen3-embedding-0.6b"
+    cached = "/root/.cache/huggingface/hub/models--Qwen--Qwen3-Embedding-0.6B/snapshots/0123abc"
+    assert model_identity(cached) == "qwen3-embedding-0.6b"
+
+
+def test_locked_embedded_folder_is_a_connection_error(tmp_path: Path) -> None:
+    with QdrantStore("docs", path=tmp_path / "q"), pytest.raises(StoreConnectionError, match="--qdrant-url"):
+        QdrantStore("docs", path=tmp_path / "q")
+
+
+def test_unreachable_server_is_a_connection_error() -> None:
+    with pytest.raises(StoreConnectionError, match="Could not reach"):
+        QdrantStore("docs", url=f"http://127.0.0.1:{_closed_port()}", timeout=2)
+
+
+def test_qdrant_url_environment_variable_picks_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("QDRANT_URL", url)
+    with pytest.raises(StoreConnectionError, match=url):
+        QdrantStore("docs")
+
+
+def test_default_is_the_local_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QDRANT_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with QdrantStore("docs") as store:
+        store.ensure(EmbeddingSpec("m", 32))
+    assert (tmp_path / ".qwen3-rag" / "qdrant").is_dir()
+
+
+@pytest.mark.qdrant_server
+@pytest.mark.skipif(not os.environ.get("QDRANT_URL"), reason="needs a Qdrant server at QDRANT_URL")
+def test_server_round_trip_same_code_path() -> None:
+    import uuid
+
+    name = f"qwen3_rag_test_{uuid.uuid4().hex[:8]}"
+    store = QdrantStore(name)
+    try:
+        spec = EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 32)
+        store.ensure(spec)
+        assert store.open(spec).dimensions == 32
+        with pytest.raises(CollectionMismatchError):
+            store.open(EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 64))
+    finally:
+        store.client.delete_collection(name)
+        store.close()
