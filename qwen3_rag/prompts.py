@@ -6,9 +6,7 @@ character here changes every vector and score, so the tests pin them against a p
 
 from __future__ import annotations
 
-DEFAULT_QUERY_INSTRUCTION = (
-    "Given a web search query, retrieve relevant passages that answer the query"
-)
+DEFAULT_QUERY_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 """Default task instruction for retrieval queries (embedding) and for the reranker."""
 
 RERANKER_PREFIX = (

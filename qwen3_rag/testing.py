@@ -39,8 +39,16 @@ _CORPUS = [
 
 
 def _build_tokenizer_json(vocab_size: int, append_eos: bool) -> str:
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
@@ -94,7 +102,7 @@ def _write_tokenizer(folder: Path, vocab_size: int, append_eos: bool) -> int:
 def _tiny_config(vocab_size: int, tokenizer_vocab: int, seed_kind: str) -> object:
     from transformers import Qwen3Config
 
-    return Qwen3Config(
+    return Qwen3Config(  # type: ignore[call-arg]  # rope_theta is folded into rope_parameters
         vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=128,

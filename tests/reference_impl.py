@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, BatchEncoding
 
 WEB_SEARCH = "Given a web search query, retrieve relevant passages that answer the query"
 PREFIX = (
@@ -39,7 +39,7 @@ class ReferenceEmbedder:
         # Does this tokenizer append <|endoftext|> itself (the current published one does)?
         self.appends_eod = self.tokenizer("a")["input_ids"][-1] == self.eod_id
 
-    def tokenize(self, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: list[str], max_length: int) -> BatchEncoding:
         if self.appends_eod:
             return self.tokenizer(
                 texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
@@ -69,7 +69,7 @@ class ReferenceReranker:
         self.prefix_tokens = self.tokenizer.encode(PREFIX, add_special_tokens=False)
         self.suffix_tokens = self.tokenizer.encode(SUFFIX, add_special_tokens=False)
 
-    def process_inputs(self, pairs: list[str], max_length: int) -> dict[str, torch.Tensor]:
+    def process_inputs(self, pairs: list[str], max_length: int) -> BatchEncoding:
         inputs = self.tokenizer(
             pairs,
             padding=False,
@@ -85,9 +85,7 @@ class ReferenceReranker:
     def score(
         self, query: str, documents: list[str], *, instruction: str = WEB_SEARCH, max_length: int = 8192
     ) -> list[float]:
-        pairs = [
-            f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}" for doc in documents
-        ]
+        pairs = [f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}" for doc in documents]
         inputs = self.process_inputs(pairs, max_length)
         batch_scores = self.model(**inputs).logits[:, -1, :]
         true_vector = batch_scores[:, self.token_true_id]

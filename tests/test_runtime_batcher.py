@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,13 @@ class RecordingForward:
         if self.fail_on is not None and self.fail_on in sequences:
             raise RuntimeError("injected forward failure")
         return np.array([[sum(s), len(s)] for s in sequences], dtype=np.float32)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.001)
 
 
 def expected_row(text: str) -> list[float]:
@@ -116,7 +123,7 @@ def test_failure_inside_shared_batch_fails_every_caller_of_that_batch() -> None:
     forward = RecordingForward(fail_on="poison", stall=release)
     batcher = MicroBatcher(forward, name="shared", token_budget=1000, max_wait_s=0.05)
     blocker = batcher.submit(["x"], encode_chars)
-    time.sleep(0.05)  # the worker is now stalled on "x"; the next two queue up together
+    wait_until(lambda: len(forward.calls) == 1)  # the worker is stalled on "x"; the next two queue up
     together = [batcher.submit(["poison"], encode_chars), batcher.submit(["pois0n"], encode_chars)]
     release.set()
     blocker.result(5)
@@ -141,8 +148,9 @@ def test_encoder_error_fails_only_that_request() -> None:
     batcher.close()
 
 
-def test_injected_failure_in_real_model_fails_one_request(tiny_embedding_path: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_injected_failure_in_real_model_fails_one_request(
+    tiny_embedding_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     embedder = Qwen3Embedder.load(tiny_embedding_path)
     batcher = embedder.runtime.batcher
     real_forward = batcher._forward
@@ -165,7 +173,8 @@ async def test_cancelled_requests_are_dropped_and_nothing_stays_pending() -> Non
     forward = RecordingForward(stall=release)
     batcher = MicroBatcher(forward, name="cancel", token_budget=10_000, max_wait_s=0.0)
     first = asyncio.ensure_future(batcher.arun(["first"], encode_chars))
-    await asyncio.sleep(0.05)  # worker stalls on "first"
+    while not forward.calls:  # until the worker stalls on "first"
+        await asyncio.sleep(0.001)
     tasks = [asyncio.ensure_future(batcher.arun([f"t{i}"], encode_chars)) for i in range(100)]
     await asyncio.sleep(0.01)
     for task in tasks[::2]:
@@ -178,7 +187,7 @@ async def test_cancelled_requests_are_dropped_and_nothing_stays_pending() -> Non
         if i % 2 == 0:
             assert isinstance(result, asyncio.CancelledError)
         else:
-            assert result.tolist() == [expected_row(f"t{i}")]
+            assert isinstance(result, np.ndarray) and result.tolist() == [expected_row(f"t{i}")]
     seen = {tuple(s) for call in forward.calls for s in call}
     assert not any(tuple(encode_chars([f"t{i}"])[0]) in seen for i in range(0, 100, 2))
     assert batcher.stats.dropped_requests == 50
@@ -189,10 +198,10 @@ async def test_cancelled_requests_are_dropped_and_nothing_stays_pending() -> Non
 # ----------------------------------------------------------------------------- overload and shutdown
 def test_bounded_queue_raises_overload_error() -> None:
     release = threading.Event()
-    batcher = MicroBatcher(RecordingForward(stall=release), name="bounded", token_budget=100,
-                           max_wait_s=0.0, max_queue_items=5)
+    forward = RecordingForward(stall=release)
+    batcher = MicroBatcher(forward, name="bounded", token_budget=100, max_wait_s=0.0, max_queue_items=5)
     running = batcher.submit(["run"], encode_chars)
-    time.sleep(0.05)
+    wait_until(lambda: len(forward.calls) == 1)
     queued = [batcher.submit([f"q{i}"], encode_chars) for i in range(5)]
     with pytest.raises(OverloadedError, match="max_queue_items=5"):
         batcher.submit(["one too many"], encode_chars)
@@ -203,13 +212,14 @@ def test_bounded_queue_raises_overload_error() -> None:
 
 def test_close_fails_queued_work_and_rejects_new_work() -> None:
     release = threading.Event()
-    batcher = MicroBatcher(RecordingForward(stall=release), name="closing", token_budget=100, max_wait_s=0.0)
+    forward = RecordingForward(stall=release)
+    batcher = MicroBatcher(forward, name="closing", token_budget=100, max_wait_s=0.0)
     running = batcher.submit(["run"], encode_chars)
-    time.sleep(0.05)
+    wait_until(lambda: len(forward.calls) == 1)
     queued = [batcher.submit([f"q{i}"], encode_chars) for i in range(3)]
     closer = threading.Thread(target=batcher.close)
     closer.start()
-    time.sleep(0.05)
+    wait_until(lambda: batcher.closed)
     release.set()
     closer.join(5)
     assert not closer.is_alive()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference_impl import ReferenceEmbedder, ReferenceReranker
+from reference_impl import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
@@ -28,8 +28,11 @@ QUERIES = ["what is the capital of France?", "", "rerankers and vectors", "😀"
 
 
 @pytest.fixture(scope="module", params=["appending", "plain"])
-def embedding_path(request: pytest.FixtureRequest, tiny_checkpoints: dict[str, Path],
-                   tmp_path_factory: pytest.TempPathFactory) -> str:
+def embedding_path(
+    request: pytest.FixtureRequest,
+    tiny_checkpoints: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
     """Both kinds of embedding tokenizer: with and without the <|endoftext|> post-processor."""
     if request.param == "appending":
         return str(tiny_checkpoints["embedding"])
@@ -51,7 +54,9 @@ def one_at_a_time(reference: ReferenceEmbedder, texts: list[str], **kwargs: obje
     return np.concatenate([reference.embed([t], **kwargs) for t in texts])  # type: ignore[arg-type]
 
 
-def test_tokenizer_kinds_differ_as_intended(reference_embedder: ReferenceEmbedder, embedding_path: str) -> None:
+def test_tokenizer_kinds_differ_as_intended(
+    reference_embedder: ReferenceEmbedder, embedding_path: str
+) -> None:
     # Guards the fixture: one kind appends <|endoftext|>, the other does not.
     assert reference_embedder.appends_eod == ("tiny-plain" not in embedding_path)
     ids = reference_embedder.tokenizer("abc")["input_ids"]
@@ -71,7 +76,9 @@ def test_documents_match_reference_batched_and_single(
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("instruction", [None, "Retrieve semantically similar text", "braces {x} and\nnewline"])
+@pytest.mark.parametrize(
+    "instruction", [None, "Retrieve semantically similar text", "braces {x} and\nnewline"]
+)
 def test_queries_match_reference_with_instruction(
     embedding_path: str, reference_embedder: ReferenceEmbedder, instruction: str | None
 ) -> None:
@@ -141,16 +148,18 @@ async def test_async_equals_sync(embedding_path: str) -> None:
 DOCUMENTS = TEXTS + ["Paris.", "The capital of France is Paris, a city on the Seine."]
 
 
-@pytest.mark.parametrize("instruction", [None, "Given a question, retrieve Wikipedia passages that answer the question"])
+@pytest.mark.parametrize(
+    "instruction", [None, "Given a question, retrieve Wikipedia passages that answer the question"]
+)
 def test_reranker_matches_reference(
     tiny_reranker_path: str, reference_reranker: ReferenceReranker, instruction: str | None
 ) -> None:
     reranker = Qwen3Reranker.load(tiny_reranker_path)
-    kwargs = {"instruction": instruction} if instruction else {}
+    task = instruction or WEB_SEARCH
     for query in QUERIES:
         ours = np.array(reranker.score(query, DOCUMENTS, instruction=instruction))
-        batched = np.array(reference_reranker.score(query, DOCUMENTS, **kwargs))  # type: ignore[arg-type]
-        single = np.array([reference_reranker.score(query, [d], **kwargs)[0] for d in DOCUMENTS])  # type: ignore[arg-type]
+        batched = np.array(reference_reranker.score(query, DOCUMENTS, instruction=task))
+        single = np.array([reference_reranker.score(query, [d], instruction=task)[0] for d in DOCUMENTS])
         assert ((ours >= 0) & (ours <= 1)).all()
         assert np.abs(ours - batched).max() <= TOLERANCE
         assert np.abs(ours - single).max() <= TOLERANCE
@@ -169,7 +178,7 @@ def test_reranker_over_long_body_cut_from_its_end(
     prefix, suffix = reference_reranker.prefix_tokens, reference_reranker.suffix_tokens
     for ids in reranker.encode_ids(["<Instruct>: x\n<Query>: y\n<Document>: " + "long " * 200]):
         assert len(ids) == 120
-        assert ids[: len(prefix)] == prefix and ids[-len(suffix):] == suffix
+        assert ids[: len(prefix)] == prefix and ids[-len(suffix) :] == suffix
 
 
 async def test_reranker_async_equals_sync(tiny_reranker_path: str) -> None:

@@ -23,7 +23,9 @@ from qwen3_rag.testing import write_tiny_checkpoints
 
 def test_same_model_loaded_once_and_shared(tiny_embedding_path: str) -> None:
     a = Qwen3Embedder.load(tiny_embedding_path)
-    b = Qwen3Embedder.load(tiny_embedding_path + "/", dimensions=32, instruction="Retrieve semantically similar text")
+    b = Qwen3Embedder.load(
+        tiny_embedding_path + "/", dimensions=32, instruction="Retrieve semantically similar text"
+    )
     assert a.model is b.model and a.runtime.batcher is b.runtime.batcher
     assert (a.dimensions, b.dimensions) == (64, 32)
 
@@ -75,9 +77,9 @@ def test_closed_runtime_reloads_on_next_load(tmp_path: Path) -> None:
 
 
 def test_reranker_loaded_as_embedder_is_refused(tiny_reranker_path: str, tiny_embedding_path: str) -> None:
-    with pytest.raises(WrongModelKindError, match="reranker checkpoint.*Qwen3Reranker.load"):
+    with pytest.raises(WrongModelKindError, match=r"reranker checkpoint.*Qwen3Reranker\.load"):
         Qwen3Embedder.load(tiny_reranker_path)
-    with pytest.raises(WrongModelKindError, match="embedding checkpoint.*Qwen3Embedder.load"):
+    with pytest.raises(WrongModelKindError, match=r"embedding checkpoint.*Qwen3Embedder\.load"):
         Qwen3Reranker.load(tiny_embedding_path)
 
 
@@ -99,7 +101,7 @@ def test_unreachable_hub_names_model_cache_and_local_option() -> None:
 
 
 def test_folder_without_config_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
         Qwen3Embedder.load(str(tmp_path))
 
 
@@ -151,7 +153,9 @@ def test_empty_list_and_empty_string(tiny_embedding_path: str, tiny_reranker_pat
         ([b"bytes"], r"texts\[0\] is bytes"),
     ],
 )
-def test_non_strings_are_type_errors_naming_the_index(tiny_embedding_path: str, texts: object, pattern: str) -> None:
+def test_non_strings_are_type_errors_naming_the_index(
+    tiny_embedding_path: str, texts: object, pattern: str
+) -> None:
     embedder = Qwen3Embedder.load(tiny_embedding_path)
     with pytest.raises(TypeError, match=pattern):
         embedder.embed_documents(texts)  # type: ignore[arg-type]
@@ -167,7 +171,10 @@ def test_reranker_type_errors(tiny_reranker_path: str) -> None:
 
 def test_testing_module_command_writes_loadable_checkpoints(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qwen3_rag.testing", str(tmp_path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "qwen3_rag.testing", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "embedding" / "config.json").is_file()

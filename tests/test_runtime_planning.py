@@ -16,7 +16,9 @@ from qwen3_rag.runtime.planning import plan_batches
     budget=st.integers(min_value=1, max_value=20_000),
     max_batch=st.one_of(st.none(), st.integers(min_value=1, max_value=64)),
 )
-def test_every_item_exactly_once_within_budget(lengths: list[int], budget: int, max_batch: int | None) -> None:
+def test_every_item_exactly_once_within_budget(
+    lengths: list[int], budget: int, max_batch: int | None
+) -> None:
     batches = plan_batches(lengths, token_budget=budget, max_batch_size=max_batch)
     flat = [i for batch in batches for i in batch]
     assert sorted(flat) == list(range(len(lengths)))

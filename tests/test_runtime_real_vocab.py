@@ -38,17 +38,34 @@ def _write(folder: Path, kind: str, append_eos: bool) -> str:
         tokenizer = json.loads((folder / "tokenizer.json").read_text())
         tokenizer["post_processor"] = {
             "type": "TemplateProcessing",
-            "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
-            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-                     {"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}}],
-            "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [151643], "tokens": ["<|endoftext|>"]}},
+            "single": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+            ],
+            "pair": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                {"Sequence": {"id": "B", "type_id": 1}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
+            ],
+            "special_tokens": {
+                "<|endoftext|>": {"id": "<|endoftext|>", "ids": [151643], "tokens": ["<|endoftext|>"]}
+            },
         }
         (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
     torch.manual_seed(7)
     config_model = Qwen3Config(
-        vocab_size=151669, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True,
-        pad_token_id=151643, eos_token_id=151645, architectures=["Qwen3ForCausalLM"],
+        vocab_size=151669,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        tie_word_embeddings=True,
+        pad_token_id=151643,
+        eos_token_id=151645,
+        architectures=["Qwen3ForCausalLM"],
     )
     model = (Qwen3Model if kind == "embedding" else Qwen3ForCausalLM)(config_model)
     model.save_pretrained(folder)
@@ -67,14 +84,17 @@ def real_vocab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def test_special_token_ids_are_qwens(real_vocab: dict[str, str]) -> None:
     tokenizer = Qwen3Reranker.load(real_vocab["reranker"]).tokenizer
-    ids = tokenizer.convert_tokens_to_ids(["yes", "no", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"])
+    ids = tokenizer.convert_tokens_to_ids(
+        ["yes", "no", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+    )
     assert ids == [9693, 2152, 151643, 151644, 151645, 151667, 151668]
 
 
 @pytest.mark.parametrize("kind", ["embedding", "embedding_plain"])
 def test_embedding_ids_end_with_exactly_one_endoftext(real_vocab: dict[str, str], kind: str) -> None:
     embedder = Qwen3Embedder.load(real_vocab[kind])
-    (ids,) = embedder.encode_ids(["Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:what is RAG?"])
+    task = "Given a web search query, retrieve relevant passages that answer the query"
+    (ids,) = embedder.encode_ids([f"Instruct: {task}\nQuery:what is RAG?"])
     assert ids[-1] == 151643 and ids[-2] != 151643
     assert ids[:3] == embedder.tokenizer.encode("Instruct:", add_special_tokens=False)
     assert embedder.tokenizer.decode(ids[:-1]).endswith("\nQuery:what is RAG?")
@@ -96,8 +116,11 @@ def test_reranker_prompt_ids_are_the_official_ones(real_vocab: dict[str, str]) -
     suffix = tokenizer.encode(RERANKER_SUFFIX, add_special_tokens=False)
     assert prefix[0] == 151644 and prefix.count(151645) == 1  # one <|im_end|>, never duplicated
     assert suffix[0] == 151645 and 151667 in suffix and 151668 in suffix
-    assert ids[: len(prefix)] == prefix and ids[-len(suffix):] == suffix
-    assert tokenizer.decode(ids) == RERANKER_PREFIX + "<Instruct>: task\n<Query>: q\n<Document>: d" + RERANKER_SUFFIX
+    assert ids[: len(prefix)] == prefix and ids[-len(suffix) :] == suffix
+    assert (
+        tokenizer.decode(ids)
+        == RERANKER_PREFIX + "<Instruct>: task\n<Query>: q\n<Document>: d" + RERANKER_SUFFIX
+    )
 
 
 def test_reranker_matches_reference_with_real_vocab(real_vocab: dict[str, str]) -> None:

@@ -131,9 +131,7 @@ class MicroBatcher:
     # ----------------------------------------------------------------- worker
     def _ensure_worker(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._work, name=f"qwen3-rag-{self.name}", daemon=True
-            )
+            self._thread = threading.Thread(target=self._work, name=f"qwen3-rag-{self.name}", daemon=True)
             self._thread.start()
 
     def _work(self) -> None:

@@ -42,8 +42,7 @@ def resolve_checkpoint(name: str | os.PathLike[str]) -> Path:
         return candidate.resolve()
     if not looks_like_hub_id(text):
         raise ModelLoadError(
-            f"Model {text!r}: no folder at {str(candidate.resolve())!r}. "
-            + _LOCAL_HINT.format(name=text)
+            f"Model {text!r}: no folder at {str(candidate.resolve())!r}. " + _LOCAL_HINT.format(name=text)
         )
     try:
         from huggingface_hub import snapshot_download

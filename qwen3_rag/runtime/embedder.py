@@ -31,7 +31,9 @@ DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 DEFAULT_MAX_LENGTH = 8192
 
 
-def _make_forward(model: Any, tokenizer: Any, device: torch.device) -> Callable[[list[list[int]]], np.ndarray]:
+def _make_forward(
+    model: Any, tokenizer: Any, device: torch.device
+) -> Callable[[list[list[int]]], np.ndarray]:
     pad_id = tokenizer.convert_tokens_to_ids(EMBEDDING_END_TOKEN)
 
     @torch.inference_mode()

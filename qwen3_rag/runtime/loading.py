@@ -117,7 +117,9 @@ def get_loaded_model(
         if found is not None:
             return found
         check_kind(folder, text, kind)
-        model, tokenizer = _load_weights(text, folder, kind, resolved_device, resolved_dtype, attn_implementation)
+        model, tokenizer = _load_weights(
+            text, folder, kind, resolved_device, resolved_dtype, attn_implementation
+        )
         batcher = MicroBatcher(
             make_forward(model, tokenizer, resolved_device),
             name=f"{kind}:{text}",
@@ -142,7 +144,7 @@ def _load_weights(
 ) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    model_cls = AutoModel if kind == "embedding" else AutoModelForCausalLM
+    model_cls: Any = AutoModel if kind == "embedding" else AutoModelForCausalLM
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         model = model_cls.from_pretrained(

@@ -32,7 +32,9 @@ DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 DEFAULT_MAX_LENGTH = 8192
 
 
-def _make_forward(model: Any, tokenizer: Any, device: torch.device) -> Callable[[list[list[int]]], np.ndarray]:
+def _make_forward(
+    model: Any, tokenizer: Any, device: torch.device
+) -> Callable[[list[list[int]]], np.ndarray]:
     yes_id, no_id = (int(tokenizer.convert_tokens_to_ids(t)) for t in (RERANKER_YES_TOKEN, RERANKER_NO_TOKEN))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -148,7 +150,9 @@ class Qwen3Reranker:
         bodies = self._bodies(query, documents, instruction)
         return [float(s) for s in self.runtime.batcher.run(bodies, self.encode_ids)]
 
-    async def ascore(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
+    async def ascore(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> list[float]:
         bodies = self._bodies(query, documents, instruction)
         return [float(s) for s in await self.runtime.batcher.arun(bodies, self.encode_ids)]
 

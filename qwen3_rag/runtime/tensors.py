@@ -18,6 +18,6 @@ def left_pad(
     attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, ids in enumerate(sequences):
         if ids:
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, width - len(ids):] = 1
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids) :] = 1
     return input_ids.to(device), attention_mask.to(device)

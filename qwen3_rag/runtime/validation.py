@@ -52,8 +52,10 @@ def check_dimensions(dimensions: Any, hidden_size: int, model: str) -> int:
     """MRL output size: any integer from 32 to the model's hidden size."""
     if dimensions is None:
         return hidden_size
-    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not (
-        32 <= dimensions <= hidden_size
+    if (
+        isinstance(dimensions, bool)
+        or not isinstance(dimensions, int)
+        or not (32 <= dimensions <= hidden_size)
     ):
         raise InvalidOptionError(
             f"dimensions={dimensions!r} is not valid for {model!r}: Matryoshka (MRL) output "
