@@ -7,6 +7,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, PrivateAttr
+
 from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
 

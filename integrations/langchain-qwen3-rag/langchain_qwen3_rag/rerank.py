@@ -9,6 +9,7 @@ from typing import Any
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
+
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 

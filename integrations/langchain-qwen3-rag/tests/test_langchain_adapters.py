@@ -6,14 +6,14 @@ import asyncio
 import time
 from typing import Any
 
+import langchain_qwen3_rag
 import numpy as np
 import pytest
 from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.embeddings import Embeddings
-from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-
-import langchain_qwen3_rag
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
+
+from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 
 TEXTS = [
     "Paris is the capital and largest city of France.",
@@ -63,7 +63,9 @@ def test_documents_equal_runtime_exactly(embeddings: Qwen3Embeddings, embedder: 
     np.testing.assert_array_equal(np.asarray(got, dtype=np.float32), embedder.embed_documents(TEXTS))
 
 
-def test_query_gets_instruction_documents_do_not(embeddings: Qwen3Embeddings, embedder: Qwen3Embedder) -> None:
+def test_query_gets_instruction_documents_do_not(
+    embeddings: Qwen3Embeddings, embedder: Qwen3Embedder
+) -> None:
     query = embeddings.embed_query(QUERY)
     np.testing.assert_array_equal(np.asarray(query, dtype=np.float32), embedder.embed_queries([QUERY])[0])
     assert query != embeddings.embed_documents([QUERY])[0]
@@ -120,7 +122,9 @@ def test_loaded_embedder_rejects_device(embedder: Qwen3Embedder) -> None:
         Qwen3Embeddings(model=embedder, device="cpu")
 
 
-def test_building_after_first_load_takes_milliseconds(tiny_embedding_path: str, embedder: Qwen3Embedder) -> None:
+def test_building_after_first_load_takes_milliseconds(
+    tiny_embedding_path: str, embedder: Qwen3Embedder
+) -> None:
     start = time.perf_counter()
     adapter = Qwen3Embeddings(model=tiny_embedding_path)
     elapsed = time.perf_counter() - start
@@ -143,7 +147,9 @@ async def test_async_is_native_not_the_executor_fallback(
     assert stats.requests == before + 2
 
 
-async def test_concurrent_async_queries_are_coalesced(embeddings: Qwen3Embeddings, embedder: Qwen3Embedder) -> None:
+async def test_concurrent_async_queries_are_coalesced(
+    embeddings: Qwen3Embeddings, embedder: Qwen3Embedder
+) -> None:
     stats = embedder.runtime.batcher.stats
     requests, passes = stats.requests, stats.forward_passes
     queries = [f"question number {i} about France" for i in range(32)]
@@ -160,7 +166,9 @@ def _expected_order(reranker: Qwen3Reranker, query: str, texts: list[str]) -> tu
     return sorted(range(len(texts)), key=scores.__getitem__, reverse=True), scores
 
 
-def test_rerank_returns_sorted_copies_with_runtime_scores(rerank: Qwen3Rerank, reranker: Qwen3Reranker) -> None:
+def test_rerank_returns_sorted_copies_with_runtime_scores(
+    rerank: Qwen3Rerank, reranker: Qwen3Reranker
+) -> None:
     docs = _docs()
     out = rerank.compress_documents(docs, QUERY)
     order, scores = _expected_order(reranker, QUERY, TEXTS)
@@ -183,7 +191,8 @@ def test_rerank_top_n(tiny_reranker_path: str, reranker: Qwen3Reranker) -> None:
 
 def test_rerank_instruction(tiny_reranker_path: str, reranker: Qwen3Reranker) -> None:
     task = "Given a question, retrieve Wikipedia passages that answer the question"
-    out = Qwen3Rerank(model=tiny_reranker_path, top_n=None, instruction=task).compress_documents(_docs(), QUERY)
+    adapter = Qwen3Rerank(model=tiny_reranker_path, top_n=None, instruction=task)
+    out = adapter.compress_documents(_docs(), QUERY)
     scores = reranker.score(QUERY, TEXTS, instruction=task)
     assert sorted(d.metadata["relevance_score"] for d in out) == sorted(scores)
     assert scores != reranker.score(QUERY, TEXTS)

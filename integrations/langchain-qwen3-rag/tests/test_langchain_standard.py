@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_qwen3_rag import Qwen3Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
-
-from langchain_qwen3_rag import Qwen3Embeddings
 
 
 class _TinyModel:

@@ -1,0 +1,148 @@
+"""``Qwen3Embedding``: a LlamaIndex embedding model computed by qwen3-rag's shared runtime."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
+from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
+
+_VIEW_OPTIONS = frozenset({"dimensions", "max_length", "query_instruction"})
+_LOAD_OPTIONS = frozenset({"device", "dtype"})
+
+
+class Qwen3Embedding(BaseEmbedding):
+    """Qwen3-Embedding vectors for LlamaIndex, exactly as the official procedure computes them.
+
+    Query embeddings get the task instruction (``Instruct: ...\\nQuery:...``), text embeddings
+    none; vectors are L2-normalised. Every call, sync or async, single or batch, is one
+    request to the runtime's micro-batcher, which sorts by length and batches concurrent
+    callers together. The model is loaded once per process and shared with every other
+    qwen3-rag adapter that asks for it.
+
+    Examples:
+        .. code-block:: python
+
+            from llama_index.core import Settings, VectorStoreIndex
+            from llama_index.embeddings.qwen3_rag import Qwen3Embedding
+
+            Settings.embed_model = Qwen3Embedding(model_name="Qwen/Qwen3-Embedding-0.6B")
+            index = VectorStoreIndex.from_documents(documents)
+
+        ``model_name`` may also be a loaded ``qwen3_rag.Qwen3Embedder``, to share it as it is.
+    """
+
+    model_name: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="Hugging Face id or local folder of the Qwen3-Embedding checkpoint.",
+    )
+    embed_batch_size: int = Field(
+        default=256,
+        description=(
+            "Texts per request to the runtime; the runtime plans its own length-sorted forward "
+            "passes under a token budget, so larger requests batch better."
+        ),
+        gt=0,
+        le=2048,
+    )
+    device: str | None = Field(
+        default="auto",
+        description='"auto" (CUDA, then Apple MPS, then CPU) or a torch device such as "cuda:1".',
+    )
+    dtype: str | None = Field(
+        default="auto",
+        description='"auto" (bf16 on GPUs, fp32 on CPU), "bfloat16", "float32" or "float16".',
+    )
+    dimensions: int | None = Field(
+        default=None,
+        description="Matryoshka size of the vectors (32 up to the hidden size); None for all. "
+        "After construction this holds the size actually used.",
+    )
+    max_length: int = Field(
+        default=8192, description="Tokens per text, end token included; longer texts are cut from their end."
+    )
+    query_instruction: str = Field(
+        default=DEFAULT_QUERY_INSTRUCTION,
+        description="Task instruction put before every query; texts (documents) get none.",
+    )
+
+    _embedder: Qwen3Embedder = PrivateAttr()
+
+    def __init__(
+        self,
+        model_name: str | os.PathLike[str] | Qwen3Embedder = DEFAULT_EMBEDDING_MODEL,
+        **kwargs: Any,
+    ) -> None:
+        given: Qwen3Embedder | None = None
+        if isinstance(model_name, Qwen3Embedder):
+            given, kwargs["model_name"] = model_name, model_name.model_name
+        else:
+            kwargs["model_name"] = os.fspath(model_name)
+        super().__init__(**kwargs)
+        self._embedder = self._resolve_embedder(given)
+        self.dimensions = self._embedder.dimensions
+        self.max_length = self._embedder.max_length
+        self.query_instruction = self._embedder.instruction
+
+    def _resolve_embedder(self, given: Qwen3Embedder | None) -> Qwen3Embedder:
+        if given is None:
+            return Qwen3Embedder.load(
+                self.model_name,
+                device=self.device,
+                dtype=self.dtype,
+                dimensions=self.dimensions,
+                max_length=self.max_length,
+                instruction=self.query_instruction,
+            )
+        explicit = self.model_fields_set
+        clash = sorted(_LOAD_OPTIONS & explicit)
+        if clash:
+            raise InvalidOptionError(
+                f"Qwen3Embedding got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
+                "already has its device and dtype. Drop those options, or pass the model name instead."
+            )
+        if not _VIEW_OPTIONS & explicit:
+            return given
+        return Qwen3Embedder(
+            given.runtime,
+            dimensions=self.dimensions if "dimensions" in explicit else given.dimensions,
+            max_length=self.max_length if "max_length" in explicit else given.max_length,
+            instruction=self.query_instruction if "query_instruction" in explicit else given.instruction,
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Qwen3Embedding"
+
+    @property
+    def embedder(self) -> Qwen3Embedder:
+        """The ``qwen3_rag.Qwen3Embedder`` doing the work (its ``.model`` is the shared model)."""
+        return self._embedder
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        vector: Embedding = self._embedder.embed_queries([query])[0].tolist()
+        return vector
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        vector: Embedding = (await self._embedder.aembed_queries([query]))[0].tolist()
+        return vector
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        vector: Embedding = self._embedder.embed_documents([text])[0].tolist()
+        return vector
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        vector: Embedding = (await self._embedder.aembed_documents([text]))[0].tolist()
+        return vector
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        vectors: list[Embedding] = self._embedder.embed_documents(texts).tolist()
+        return vectors
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        vectors: list[Embedding] = (await self._embedder.aembed_documents(texts)).tolist()
+        return vectors

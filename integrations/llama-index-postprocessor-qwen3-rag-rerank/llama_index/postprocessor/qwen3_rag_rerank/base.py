@@ -1,0 +1,179 @@
+"""``Qwen3Rerank``: a LlamaIndex node postprocessor scoring with Qwen3-Reranker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from qwen3_rag import InvalidOptionError, Qwen3Reranker
+from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+
+dispatcher = get_dispatcher(__name__)
+
+_LOAD_OPTIONS = frozenset({"device", "dtype"})
+
+
+class Qwen3Rerank(BaseNodePostprocessor):
+    """Rerank retrieved nodes with Qwen3-Reranker, exactly as the official procedure scores them.
+
+    Sets each node's ``score`` to the Qwen3-Reranker relevance P(yes) in [0, 1] and returns
+    the ``top_n`` best, best first (``keep_retrieval_score=True`` keeps the retriever's score
+    in ``node.metadata["retrieval_score"]``). Emits LlamaIndex's ``ReRankStartEvent`` /
+    ``ReRankEndEvent``. The async path (``apostprocess_nodes``, used by ``aquery``) awaits the
+    runtime's micro-batcher: the event loop never runs a forward pass. The model is loaded
+    once per process and shared with every other qwen3-rag adapter.
+
+    Examples:
+        .. code-block:: python
+
+            from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
+
+            rerank = Qwen3Rerank(model="Qwen/Qwen3-Reranker-0.6B", top_n=3)
+            engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[rerank])
+
+        ``model`` may also be a loaded ``qwen3_rag.Qwen3Reranker``, to share it as it is.
+    """
+
+    model: str = Field(
+        default=DEFAULT_RERANKER_MODEL,
+        description="Hugging Face id or local folder of the Qwen3-Reranker checkpoint.",
+    )
+    top_n: int = Field(default=3, ge=1, description="Number of nodes to return, best first.")
+    instruction: str | None = Field(
+        default=None, description="Task instruction for the reranker; None uses the model's default."
+    )
+    keep_retrieval_score: bool = Field(
+        default=False, description='Keep the retriever\'s score in node.metadata["retrieval_score"].'
+    )
+    device: str | None = Field(
+        default="auto",
+        description='"auto" (CUDA, then Apple MPS, then CPU) or a torch device such as "cuda:1".',
+    )
+    dtype: str | None = Field(
+        default="auto",
+        description='"auto" (bf16 on GPUs, fp32 on CPU), "bfloat16", "float32" or "float16".',
+    )
+    max_length: int = Field(
+        default=8192, description="Tokens per query/document pair; the document end is cut when longer."
+    )
+
+    _reranker: Qwen3Reranker = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Qwen3Reranker = DEFAULT_RERANKER_MODEL,
+        **kwargs: Any,
+    ) -> None:
+        given: Qwen3Reranker | None = None
+        if isinstance(model, Qwen3Reranker):
+            given, kwargs["model"] = model, model.model_name
+        else:
+            kwargs["model"] = os.fspath(model)
+        super().__init__(**kwargs)
+        self._reranker = self._resolve_reranker(given)
+        self.max_length = self._reranker.max_length
+
+    def _resolve_reranker(self, given: Qwen3Reranker | None) -> Qwen3Reranker:
+        if given is None:
+            return Qwen3Reranker.load(
+                self.model, device=self.device, dtype=self.dtype, max_length=self.max_length
+            )
+        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
+        if clash:
+            raise InvalidOptionError(
+                f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
+                "already has its device and dtype. Drop those options, or pass the model name instead."
+            )
+        if "max_length" not in self.model_fields_set:
+            return given
+        return Qwen3Reranker(given.runtime, max_length=self.max_length, instruction=given.instruction)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Qwen3Rerank"
+
+    @property
+    def reranker(self) -> Qwen3Reranker:
+        """The ``qwen3_rag.Qwen3Reranker`` doing the work (its ``.model`` is the shared model)."""
+        return self._reranker
+
+    # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _require_query(query_bundle: QueryBundle | None) -> QueryBundle:
+        if query_bundle is None:
+            raise ValueError(
+                "Qwen3Rerank needs the query to rerank against: call "
+                "postprocess_nodes(nodes, query_str=...) or pass query_bundle=QueryBundle(...) "
+                "(query engines pass it for you)."
+            )
+        return query_bundle
+
+    @staticmethod
+    def _texts(nodes: list[NodeWithScore]) -> list[str]:
+        return [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+
+    @contextmanager
+    def _rerank_events(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle
+    ) -> Iterator[list[NodeWithScore]]:
+        """Emit the start/end events around a rerank; the body fills the yielded result list."""
+        dispatcher.event(
+            ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model)
+        )
+        result: list[NodeWithScore] = []
+        with self.callback_manager.event(
+            CBEventType.RERANKING,
+            payload={
+                EventPayload.NODES: nodes,
+                EventPayload.MODEL_NAME: self.model,
+                EventPayload.QUERY_STR: query_bundle.query_str,
+                EventPayload.TOP_K: self.top_n,
+            },
+        ) as event:
+            yield result
+            event.on_end(payload={EventPayload.NODES: result})
+        dispatcher.event(ReRankEndEvent(nodes=result))
+
+    def _apply(self, nodes: list[NodeWithScore], scores: list[float]) -> list[NodeWithScore]:
+        for node, score in zip(nodes, scores, strict=True):
+            if self.keep_retrieval_score:
+                node.node.metadata["retrieval_score"] = node.score
+            node.score = score
+        order = sorted(range(len(nodes)), key=scores.__getitem__, reverse=True)[: self.top_n]
+        return [nodes[i] for i in order]
+
+    # ----------------------------------------------------------------- hooks
+    def _postprocess_nodes(
+        self,
+        nodes: list[NodeWithScore],
+        query_bundle: QueryBundle | None = None,
+    ) -> list[NodeWithScore]:
+        query = self._require_query(query_bundle)
+        with self._rerank_events(nodes, query) as result:
+            if nodes:
+                texts = self._texts(nodes)
+                scores = self._reranker.score(query.query_str, texts, instruction=self.instruction)
+                result.extend(self._apply(nodes, scores))
+        return result
+
+    async def _apostprocess_nodes(
+        self,
+        nodes: list[NodeWithScore],
+        query_bundle: QueryBundle | None = None,
+    ) -> list[NodeWithScore]:
+        query = self._require_query(query_bundle)
+        with self._rerank_events(nodes, query) as result:
+            if nodes:
+                texts = self._texts(nodes)
+                scores = await self._reranker.ascore(query.query_str, texts, instruction=self.instruction)
+                result.extend(self._apply(nodes, scores))
+        return result
