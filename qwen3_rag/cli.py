@@ -26,30 +26,47 @@ EXIT_ERROR = 1
 
 def _common(parser: argparse.ArgumentParser) -> None:
     store = parser.add_argument_group("store")
-    store.add_argument("--collection", default="qwen3_rag", help="Qdrant collection name (default: qwen3_rag)")
+    store.add_argument(
+        "--collection", default="qwen3_rag", help="Qdrant collection name (default: qwen3_rag)"
+    )
     where = store.add_mutually_exclusive_group()
     where.add_argument(
         "--qdrant-path",
         help="embedded Qdrant folder, or ':memory:' (default: ./.qwen3-rag/qdrant, or $QDRANT_URL when set)",
     )
-    where.add_argument("--qdrant-url", help="Qdrant server URL, e.g. http://localhost:6333 (API key: $QDRANT_API_KEY)")
+    where.add_argument(
+        "--qdrant-url", help="Qdrant server URL, e.g. http://localhost:6333 (API key: $QDRANT_API_KEY)"
+    )
     models = parser.add_argument_group("models")
     models.add_argument(
         "--embedding-model",
         help=f"Hub id or local folder (default: the collection's own model, else {DEFAULT_EMBEDDING_MODEL})",
     )
-    models.add_argument("--reranker-model", default=DEFAULT_RERANKER_MODEL,
-                        help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})")
-    models.add_argument("--dimensions", type=int, help="Matryoshka embedding size (default: the model's full size)")
+    models.add_argument(
+        "--reranker-model",
+        default=DEFAULT_RERANKER_MODEL,
+        help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})",
+    )
+    models.add_argument(
+        "--dimensions", type=int, help="Matryoshka embedding size (default: the model's full size)"
+    )
     models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
     search = parser.add_argument_group("retrieval")
     search.add_argument("--top-k", type=int, default=50, help="candidates from Qdrant (default: 50)")
     search.add_argument("--top-n", type=int, default=5, help="results kept after reranking (default: 5)")
-    search.add_argument("--hybrid", action="store_true",
-                        help="fuse dense and sparse (token) matches by reciprocal rank fusion")
-    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
-                        help="only chunks whose payload FIELD equals VALUE (repeatable), e.g. source=/docs/a.md")
+    search.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="fuse dense and sparse (token) matches by reciprocal rank fusion",
+    )
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="only chunks whose payload FIELD equals VALUE (repeatable), e.g. source=/docs/a.md",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -63,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="chunk, embed and store files or folders")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (recursively)")
     ingest.add_argument("--chunk-tokens", type=int, default=512, help="tokens per chunk (default: 512)")
-    ingest.add_argument("--chunk-overlap", type=int, default=64, help="tokens shared by neighbours (default: 64)")
-    ingest.add_argument("--batch-size", type=int, default=64, help="chunks per embed+upsert batch (default: 64)")
+    ingest.add_argument(
+        "--chunk-overlap", type=int, default=64, help="tokens shared by neighbours (default: 64)"
+    )
+    ingest.add_argument(
+        "--batch-size", type=int, default=64, help="chunks per embed+upsert batch (default: 64)"
+    )
     _common(ingest)
 
     query = sub.add_parser("query", help="answer one question with the top reranked passages")
@@ -73,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(query)
 
     chat = sub.add_parser("chat", help="ask questions interactively (one per line on stdin)")
-    chat.add_argument("--llm-url", help="OpenAI-compatible endpoint for answers, e.g. http://localhost:11434/v1")
+    chat.add_argument(
+        "--llm-url", help="OpenAI-compatible endpoint for answers, e.g. http://localhost:11434/v1"
+    )
     chat.add_argument("--llm-model", default="qwen3", help="model name at --llm-url (default: qwen3)")
     _common(chat)
     return parser
@@ -97,8 +120,9 @@ def _load_embedder(args: argparse.Namespace, recorded: Any) -> Any:
         # Default to the collection's own vector space, so queries need no model flags.
         model = model or recorded.model
         dimensions = dimensions or recorded.dimensions
-    return Qwen3Embedder.load(model or DEFAULT_EMBEDDING_MODEL, device=args.device, dtype=args.dtype,
-                              dimensions=dimensions)
+    return Qwen3Embedder.load(
+        model or DEFAULT_EMBEDDING_MODEL, device=args.device, dtype=args.dtype, dimensions=dimensions
+    )
 
 
 def _spec(embedder: Any) -> Any:
@@ -149,7 +173,9 @@ def _retriever(args: argparse.Namespace, store: Any) -> Any:
     embedder = _load_embedder(args, recorded)
     store.open(_spec(embedder))
     reranker = Qwen3Reranker.load(args.reranker_model, device=args.device, dtype=args.dtype)
-    return TwoStageRetriever(store, embedder, reranker, top_k=args.top_k, top_n=args.top_n, hybrid=args.hybrid)
+    return TwoStageRetriever(
+        store, embedder, reranker, top_k=args.top_k, top_n=args.top_n, hybrid=args.hybrid
+    )
 
 
 def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
@@ -163,8 +189,12 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
         retriever = _retriever(args, store)
         results = retriever.retrieve(args.question, filters=_filters(args.filter))
         if args.json:
-            payload = {"query": args.question, "collection": args.collection, "hybrid": args.hybrid,
-                       "results": [r.to_dict() for r in results]}
+            payload = {
+                "query": args.question,
+                "collection": args.collection,
+                "hybrid": args.hybrid,
+                "results": [r.to_dict() for r in results],
+            }
             print(json.dumps(payload, ensure_ascii=False, indent=2), file=out)
         else:
             _print_results(args.question, results, out)
@@ -212,7 +242,9 @@ def _quiet_libraries(no_progress: bool) -> None:
             pass
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stdin: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
     _quiet_libraries(args.no_progress)

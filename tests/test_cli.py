@@ -27,8 +27,17 @@ def docs(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
-    return ["--qdrant-path", str(tmp_path / "qdrant"), "--collection", "kb",
-            "--reranker-model", tiny_reranker_path, "--device", "cpu", "--no-progress"]
+    return [
+        "--qdrant-path",
+        str(tmp_path / "qdrant"),
+        "--collection",
+        "kb",
+        "--reranker-model",
+        tiny_reranker_path,
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
 
 
 def run(argv: list[str], stdin: str = "") -> tuple[int, str]:
@@ -52,7 +61,9 @@ def test_ingest_query_chat_in_process(
     assert code == 0
     data = json.loads(out)
     assert data["query"] == "capital of France?" and len(data["results"]) == 2
-    assert {"text", "source", "chunk_index", "retrieval_score", "rerank_score", "id"} <= set(data["results"][0])
+    assert {"text", "source", "chunk_index", "retrieval_score", "rerank_score", "id"} <= set(
+        data["results"][0]
+    )
     assert data["results"][0]["rerank_score"] >= data["results"][1]["rerank_score"]
 
     code, out = run(["query", "capital", "--hybrid", "--filter", f"source={docs / 'python.md'}", *flags])
@@ -73,8 +84,13 @@ def test_ingest_query_chat_in_process(
     ],
 )
 def test_clear_one_line_errors(
-    docs: Path, flags: list[str], tiny_embedding_path: str, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], extra: list[str], message: str,
+    docs: Path,
+    flags: list[str],
+    tiny_embedding_path: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
 ) -> None:
     assert run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags])[0] == 0
     capsys.readouterr()
@@ -104,15 +120,26 @@ def test_wrong_embedding_model_for_a_collection(
 def test_console_script_subprocess(docs: Path, flags: list[str], tiny_embedding_path: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [sys.executable, "-m", "qwen3_rag.cli"]
-    done = subprocess.run([*command, "ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [*command, "ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "skipped" in done.stderr and "blob.bin" in done.stderr
-    done = subprocess.run([*command, "chat", *flags], input="capital?\n", capture_output=True, text=True,
-                          env=env, timeout=300)
+    done = subprocess.run(
+        [*command, "chat", *flags], input="capital?\n", capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "Top passages for: capital?" in done.stdout
-    done = subprocess.run([*command, "query", "q", *flags, "--collection", "nope"], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [*command, "query", "q", *flags, "--collection", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("qwen3-rag: error: Collection 'nope'")

@@ -37,7 +37,7 @@ def test_another_model_or_dimension_is_a_mismatch_error(other: EmbeddingSpec) ->
     store = QdrantStore("docs", location=":memory:")
     store.ensure(EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024))
     for call in (store.open, store.ensure):
-        with pytest.raises(CollectionMismatchError, match="--embedding-model Qwen/Qwen3-Embedding-0.6B"):
+        with pytest.raises(CollectionMismatchError, match=r"--embedding-model Qwen/Qwen3-Embedding-0\.6B"):
             call(other)
 
 

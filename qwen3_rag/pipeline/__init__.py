@@ -2,7 +2,7 @@
 
 from .answer import OpenAICompatibleChat, build_messages, extractive_answer
 from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
-from .ingest import IngestReport, Ingestor, content_hash, point_id
+from .ingest import Ingestor, IngestReport, content_hash, point_id
 from .loaders import Document, SkippedFile, find_files, read_document
 from .retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
 from .sparse import sparse_vectors, term_weights

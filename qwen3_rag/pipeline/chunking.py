@@ -21,13 +21,19 @@ class TokenChunker:
     >>> chunker.split(long_text)
     """
 
-    def __init__(self, tokenizer: Any, *, chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-                 overlap: int = DEFAULT_CHUNK_OVERLAP) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+        overlap: int = DEFAULT_CHUNK_OVERLAP,
+    ) -> None:
         if not isinstance(chunk_tokens, int) or chunk_tokens < 1:
             raise InvalidOptionError(f"chunk_tokens must be a positive integer, got {chunk_tokens!r}.")
         if not isinstance(overlap, int) or not 0 <= overlap < chunk_tokens:
             raise InvalidOptionError(
-                f"overlap must be an integer from 0 to chunk_tokens - 1 ({chunk_tokens - 1}), got {overlap!r}."
+                f"overlap must be an integer from 0 to chunk_tokens - 1 ({chunk_tokens - 1}), "
+                f"got {overlap!r}."
             )
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens

@@ -56,8 +56,7 @@ class IngestReport:
 
     def summary(self) -> str:
         text = (
-            f"{self.files} files, {self.chunks} chunks: {self.embedded} embedded, "
-            f"{self.unchanged} unchanged"
+            f"{self.files} files, {self.chunks} chunks: {self.embedded} embedded, {self.unchanged} unchanged"
         )
         if self.skipped:
             text += f"; skipped {len(self.skipped)} file(s) that could not be read as text"
@@ -118,11 +117,11 @@ class Ingestor:
         pending = _Pending()
         bar = self._bar(len(files))
         try:
-            for item in iter_documents(files):
-                if isinstance(item, SkippedFile):
-                    report.skipped.append(item)
+            for loaded in iter_documents(files):
+                if isinstance(loaded, SkippedFile):
+                    report.skipped.append(loaded)
                 else:
-                    self._add_document(item, pending, report, on_batch)
+                    self._add_document(loaded, pending, report, on_batch)
                 if bar is not None:
                     bar.update(1)
             self._flush(pending, report, on_batch)
@@ -175,7 +174,9 @@ class Ingestor:
         dense = self.embedder.embed_documents(pending.texts)
         sparse = sparse_vectors(self.embedder.tokenizer, pending.texts)
         points = [
-            models.PointStruct(id=pid, vector={DENSE_VECTOR: vec.tolist(), SPARSE_VECTOR: sp}, payload=payload)
+            models.PointStruct(
+                id=pid, vector={DENSE_VECTOR: vec.tolist(), SPARSE_VECTOR: sp}, payload=payload
+            )
             for pid, vec, sp, payload in zip(pending.ids, dense, sparse, pending.payloads, strict=True)
         ]
         self.store.upsert(points)

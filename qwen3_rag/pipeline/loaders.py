@@ -16,12 +16,17 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 # Extensions that are never text: skipped without reading them.
+# fmt: off
 BINARY_EXTENSIONS = frozenset(
-    ".png .jpg .jpeg .gif .bmp .ico .webp .tiff .mp3 .mp4 .wav .ogg .flac .avi .mov .mkv .zip .gz "
-    ".tgz .bz2 .xz .7z .tar .rar .exe .dll .so .dylib .o .a .class .jar .pyc .whl .bin .safetensors "
-    ".pt .pth .onnx .npy .npz .pkl .parquet .sqlite .db .doc .xls .ppt .docx .xlsx .pptx .woff .woff2 "
-    ".ttf .otf".split()
+    {
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tiff", ".mp3", ".mp4", ".wav",
+        ".ogg", ".flac", ".avi", ".mov", ".mkv", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tar",
+        ".rar", ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".class", ".jar", ".pyc", ".whl", ".bin",
+        ".safetensors", ".pt", ".pth", ".onnx", ".npy", ".npz", ".pkl", ".parquet", ".sqlite", ".db",
+        ".doc", ".xls", ".ppt", ".docx", ".xlsx", ".pptx", ".woff", ".woff2", ".ttf", ".otf",
+    }
 )
+# fmt: on
 _SNIFF_BYTES = 8192
 
 
@@ -52,7 +57,8 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
         path = Path(raw).expanduser()
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.is_file():

@@ -56,7 +56,8 @@ def build_filter(filters: Any) -> Any:
         return filters
     if not isinstance(filters, Mapping):
         raise InvalidOptionError(
-            f"filters must be a mapping of payload field to value(s) or a qdrant Filter, got {type(filters).__name__}."
+            "filters must be a mapping of payload field to value(s) or a qdrant Filter, "
+            f"got {type(filters).__name__}."
         )
     conditions: list[Any] = []
     for key, value in filters.items():

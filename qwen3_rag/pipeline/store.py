@@ -81,7 +81,9 @@ class EmbeddingSpec:
         return cls(model=str(entry["embedding_model"]), dimensions=int(entry["dimensions"]))
 
     def matches(self, other: EmbeddingSpec) -> bool:
-        return model_identity(self.model) == model_identity(other.model) and self.dimensions == other.dimensions
+        return (
+            model_identity(self.model) == model_identity(other.model) and self.dimensions == other.dimensions
+        )
 
 
 class QdrantStore:
@@ -202,14 +204,18 @@ class QdrantStore:
         self._call(
             self.client.create_collection,
             self.collection,
-            vectors_config={DENSE_VECTOR: models.VectorParams(size=spec.dimensions, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE_VECTOR: models.VectorParams(size=spec.dimensions, distance=models.Distance.COSINE)
+            },
             # IDF is computed by Qdrant over the collection, so the sparse values are plain term weights.
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=spec.to_metadata(),
         )
         if self._is_server():
-            for field, schema in (("source", models.PayloadSchemaType.KEYWORD),
-                                  ("chunk_index", models.PayloadSchemaType.INTEGER)):
+            for field, schema in (
+                ("source", models.PayloadSchemaType.KEYWORD),
+                ("chunk_index", models.PayloadSchemaType.INTEGER),
+            ):
                 self._call(self.client.create_payload_index, self.collection, field, schema)
         return spec
 
@@ -222,7 +228,11 @@ class QdrantStore:
         if not ids:
             return {}
         records = self._call(
-            self.client.retrieve, self.collection, ids=list(ids), with_payload=["content_hash"], with_vectors=False
+            self.client.retrieve,
+            self.collection,
+            ids=list(ids),
+            with_payload=["content_hash"],
+            with_vectors=False,
         )
         return {str(r.id): str((r.payload or {}).get("content_hash", "")) for r in records}
 
@@ -239,8 +249,12 @@ class QdrantStore:
                 models.FieldCondition(key="chunk_index", range=models.Range(gte=first_stale_index)),
             ]
         )
-        self._call(self.client.delete, self.collection, points_selector=models.FilterSelector(filter=selector),
-                   wait=True)
+        self._call(
+            self.client.delete,
+            self.collection,
+            points_selector=models.FilterSelector(filter=selector),
+            wait=True,
+        )
 
     def count(self) -> int:
         return int(self._call(self.client.count, self.collection, exact=True).count)
@@ -258,8 +272,13 @@ class QdrantStore:
 
         if sparse is None:
             response = self._call(
-                self.client.query_points, self.collection, query=list(dense), using=DENSE_VECTOR,
-                limit=limit, query_filter=query_filter, with_payload=True,
+                self.client.query_points,
+                self.collection,
+                query=list(dense),
+                using=DENSE_VECTOR,
+                limit=limit,
+                query_filter=query_filter,
+                with_payload=True,
             )
         else:
             response = self._call(
