@@ -40,13 +40,7 @@ def _make_forward(
     def forward(sequences: list[list[int]]) -> np.ndarray:
         input_ids, attention_mask = left_pad(sequences, pad_id, device)
         hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = hidden[:, -1, :].float().cpu().numpy()
-        if not np.isfinite(last).all():
-            raise NumericalError(
-                f"The embedding model produced NaN/inf in {model.dtype}; load it with "
-                "dtype='float32' or 'bfloat16' (float16 can overflow)."
-            )
-        return last
+        return hidden[:, -1, :].float().cpu().numpy()
 
     return forward
 
@@ -151,6 +145,13 @@ class Qwen3Embedder:
     def _finish(self, hidden: np.ndarray, count: int) -> np.ndarray:
         if count == 0:
             return np.zeros((0, self.dimensions), dtype=np.float32)
+        if not np.isfinite(hidden).all():
+            raise NumericalError(
+                f"{self.runtime.name!r} produced NaN/inf in {self.runtime.dtype} for "
+                f"{int((~np.isfinite(hidden).all(axis=1)).sum())} of these {count} texts, even "
+                "computed alone; no vector was returned. Load the model with dtype='float32' or "
+                "'bfloat16' (float16 can overflow)."
+            )
         sliced = np.ascontiguousarray(hidden[:, : self.dimensions], dtype=np.float32)
         norms = np.linalg.norm(sliced, axis=1, keepdims=True)
         return sliced / np.maximum(norms, 1e-12)

@@ -23,6 +23,7 @@ from ..errors import ModelLoadError
 from .batcher import MicroBatcher
 from .checkpoints import ModelKind, check_kind, resolve_checkpoint
 from .devices import resolve_device, resolve_dtype
+from .resilience import recompute_non_finite, split_on_out_of_memory
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +121,9 @@ def get_loaded_model(
         model, tokenizer = _load_weights(
             text, folder, kind, resolved_device, resolved_dtype, attn_implementation
         )
+        forward = make_forward(model, tokenizer, resolved_device)
         batcher = MicroBatcher(
-            make_forward(model, tokenizer, resolved_device),
+            recompute_non_finite(split_on_out_of_memory(forward, f"{kind} {text!r}")),
             name=f"{kind}:{text}",
             token_budget=batching.batch_tokens or default_batch_tokens(resolved_device),
             max_batch_size=batching.max_batch_size,

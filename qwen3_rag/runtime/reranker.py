@@ -43,13 +43,7 @@ def _make_forward(
         input_ids, attention_mask = left_pad(sequences, pad_id, device)
         logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1).logits
         pair = logits[:, -1, [no_id, yes_id]].float()
-        scores = torch.log_softmax(pair, dim=1)[:, 1].exp().cpu().numpy()
-        if not np.isfinite(scores).all():
-            raise NumericalError(
-                f"The reranker produced NaN/inf in {model.dtype}; load it with dtype='float32' "
-                "or 'bfloat16' (float16 can overflow)."
-            )
-        return scores
+        return torch.log_softmax(pair, dim=1)[:, 1].exp().cpu().numpy()
 
     return forward
 
@@ -145,16 +139,26 @@ class Qwen3Reranker:
         text = check_text(query, "query")
         return [format_rerank_body(text, d, task) for d in check_texts(documents, "documents")]
 
+    def _finish(self, scores: np.ndarray) -> list[float]:
+        if not np.isfinite(scores).all():
+            raise NumericalError(
+                f"{self.runtime.name!r} produced NaN/inf in {self.runtime.dtype} for "
+                f"{int((~np.isfinite(scores)).sum())} of these {len(scores)} documents, even computed "
+                "alone; no score was returned. Load the model with dtype='float32' or 'bfloat16' "
+                "(float16 can overflow)."
+            )
+        return [float(s) for s in scores]
+
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
         """P(yes) for each document against ``query``, in the documents' order."""
         bodies = self._bodies(query, documents, instruction)
-        return [float(s) for s in self.runtime.batcher.run(bodies, self.encode_ids)]
+        return self._finish(self.runtime.batcher.run(bodies, self.encode_ids))
 
     async def ascore(
         self, query: str, documents: Sequence[str], instruction: str | None = None
     ) -> list[float]:
         bodies = self._bodies(query, documents, instruction)
-        return [float(s) for s in await self.runtime.batcher.arun(bodies, self.encode_ids)]
+        return self._finish(await self.runtime.batcher.arun(bodies, self.encode_ids))
 
     def close(self) -> None:
         self.runtime.close()
