@@ -2,8 +2,10 @@
 
 from langchain_qwen3_rag.embeddings import Qwen3Embeddings
 from langchain_qwen3_rag.rerank import Qwen3Rerank
+from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
 
 __all__ = [
     "Qwen3Embeddings",
+    "Qwen3RagRetriever",
     "Qwen3Rerank",
 ]

@@ -1,0 +1,157 @@
+"""``Qwen3RagRetriever``: the qwen3-rag two-stage pipeline as a LangChain retriever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore, RetrievedChunk, TwoStageRetriever
+from qwen3_rag.pipeline.store import DEFAULT_COLLECTION, model_identity
+from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+
+
+class Qwen3RagRetriever(BaseRetriever):
+    """Dense (or hybrid) top-k from a qwen3-rag Qdrant collection, Qwen3 rerank to ``k``.
+
+    Reads the collections that ``qwen3-rag ingest`` writes. Each document's ``page_content``
+    is the chunk text; ``metadata`` holds ``source``, ``chunk_index``, ``id``,
+    ``retrieval_score`` (cosine, or the RRF score in hybrid mode) and ``relevance_score``
+    (Qwen3-Reranker's P(yes) in [0, 1], the order of the results).
+
+    Setup:
+        .. code-block:: bash
+
+            pip install langchain-qwen3-rag
+            qwen3-rag ingest ./docs            # writes ./.qwen3-rag/qdrant, collection "qwen3_rag"
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_qwen3_rag import Qwen3RagRetriever
+
+            retriever = Qwen3RagRetriever(k=5, top_k=50, hybrid=True)      # the default store
+            retriever = Qwen3RagRetriever(collection="kb", qdrant_url="http://qdrant:6333")
+
+    The embedding model and its dimensions default to the ones recorded in the collection.
+    A ready ``qwen3_rag.pipeline.TwoStageRetriever`` can be passed as ``pipeline=`` instead.
+
+    Invoke (per-call ``k``, ``top_k``, ``filters``, ``hybrid`` override the fields):
+        .. code-block:: python
+
+            docs = retriever.invoke("How do I rotate the API key?", k=3, filters={"source": "/docs/ops.md"})
+            docs = await retriever.ainvoke("How do I rotate the API key?")
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
+
+    pipeline: TwoStageRetriever | None = None
+    """A ready two-stage retriever; when given, the store and model fields are not used."""
+
+    store: QdrantStore | None = None
+    """An open ``qwen3_rag.pipeline.QdrantStore``; otherwise one is opened from the fields below."""
+
+    collection: str = DEFAULT_COLLECTION
+    """Qdrant collection name."""
+
+    qdrant_path: str | None = None
+    """Embedded Qdrant folder or ``":memory:"``; default ``./.qwen3-rag/qdrant`` (or ``$QDRANT_URL``)."""
+
+    qdrant_url: str | None = None
+    """Qdrant server URL; the API key comes from ``qdrant_api_key`` or ``$QDRANT_API_KEY``."""
+
+    qdrant_api_key: str | None = None
+    """API key for ``qdrant_url``."""
+
+    embedding_model: str | Path | None = None
+    """Hub id or local folder; ``None`` uses the model recorded in the collection."""
+
+    reranker_model: str | Path = DEFAULT_RERANKER_MODEL
+    """Hub id or local folder of a Qwen3-Reranker checkpoint."""
+
+    device: str | None = "auto"
+    """``"auto"`` (CUDA, then Apple MPS, then CPU) or a torch device such as ``"cuda:1"``."""
+
+    dtype: str | None = "auto"
+    """``"auto"``, ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
+
+    k: int = Field(default=5, ge=1)
+    """Documents returned after reranking (the pipeline's ``top_n``)."""
+
+    top_k: int = Field(default=50, ge=1)
+    """Candidates fetched from Qdrant and reranked."""
+
+    hybrid: bool = False
+    """Fuse dense and sparse (Qwen tokenizer terms, Qdrant IDF) results by reciprocal rank fusion."""
+
+    filters: dict[str, Any] | None = None
+    """Payload filters, e.g. ``{"source": "/docs/ops.md"}`` (a list value matches any of them)."""
+
+    _pipeline: TwoStageRetriever = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pipeline = self.pipeline if self.pipeline is not None else self._build()
+
+    def _build(self) -> TwoStageRetriever:
+        store = self.store
+        if store is None:
+            if self.qdrant_url:
+                store = QdrantStore(self.collection, url=self.qdrant_url, api_key=self.qdrant_api_key)
+            else:
+                store = QdrantStore(self.collection, path=self.qdrant_path)
+        recorded = store.open()
+        model = str(self.embedding_model or recorded.model)
+        # The recorded size applies to the recorded model; another model is checked (and refused) below.
+        same = model_identity(model) == model_identity(recorded.model)
+        embedder = Qwen3Embedder.load(
+            model, device=self.device, dtype=self.dtype, dimensions=recorded.dimensions if same else None
+        )
+        store.open(EmbeddingSpec(model=embedder.model_name, dimensions=embedder.dimensions))
+        reranker = Qwen3Reranker.load(self.reranker_model, device=self.device, dtype=self.dtype)
+        return TwoStageRetriever(
+            store, embedder, reranker, top_k=self.top_k, top_n=self.k, hybrid=self.hybrid
+        )
+
+    @property
+    def two_stage(self) -> TwoStageRetriever:
+        """The ``qwen3_rag.pipeline.TwoStageRetriever`` doing the work."""
+        return self._pipeline
+
+    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "top_n": kwargs.get("k", self.k),
+            "top_k": kwargs.get("top_k", self.top_k),
+            "filters": kwargs.get("filters", self.filters),
+            "hybrid": kwargs.get("hybrid", self.hybrid),
+        }
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        return [_to_document(r) for r in self._pipeline.retrieve(query, **self._options(kwargs))]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        results = await self._pipeline.aretrieve(query, **self._options(kwargs))
+        return [_to_document(r) for r in results]
+
+
+def _to_document(result: RetrievedChunk) -> Document:
+    return Document(
+        id=result.id,
+        page_content=result.text,
+        metadata={
+            "source": result.source,
+            "chunk_index": result.chunk_index,
+            "id": result.id,
+            "retrieval_score": result.retrieval_score,
+            "relevance_score": result.rerank_score,
+        },
+    )

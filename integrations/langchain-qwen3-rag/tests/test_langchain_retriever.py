@@ -1,0 +1,103 @@
+"""``Qwen3RagRetriever``: the langchain-tests retriever suite and agreement with the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from langchain_core.documents import Document
+from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+
+DOCS = {
+    "france.txt": "Paris is the capital and largest city of France.",
+    "python.md": "Python is a programming language. Qdrant is a vector database.",
+    "fox.txt": "The quick brown fox jumps over the lazy dog.",
+    "rag.md": "Retrieval augmented generation combines a retriever with a generator.",
+}
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory, tiny_embedding_path: str) -> QdrantStore:
+    root = tmp_path_factory.mktemp("lc-docs")
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    store = QdrantStore("lc", location=":memory:")
+    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+    Ingestor(store, embedder, progress=False).ingest([root])
+    return store
+
+
+class TestQwen3RagRetrieverStandard(RetrieversIntegrationTests):
+    _params: ClassVar[dict[str, Any]] = {}
+
+    @pytest.fixture(autouse=True)
+    def _setup(self, collection: QdrantStore, tiny_reranker_path: str) -> None:
+        type(self)._params = {"store": collection, "reranker_model": tiny_reranker_path, "device": "cpu"}
+
+    @property
+    def retriever_constructor(self) -> type[Qwen3RagRetriever]:
+        return Qwen3RagRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        assert self._params, "the collection fixture did not run"
+        return dict(self._params)
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def retriever(collection: QdrantStore, tiny_reranker_path: str) -> Qwen3RagRetriever:
+    return Qwen3RagRetriever(store=collection, reranker_model=tiny_reranker_path, device="cpu", k=3)
+
+
+def test_documents_match_the_pipeline(retriever: Qwen3RagRetriever, tiny_reranker_path: str) -> None:
+    query = "vector database"
+    docs = retriever.invoke(query)
+    expected = retriever.two_stage.retrieve(query, top_n=3)
+    assert [d.page_content for d in docs] == [r.text for r in expected]
+    for doc, result in zip(docs, expected, strict=True):
+        assert isinstance(doc, Document) and doc.id == result.id
+        assert doc.metadata["source"] == result.source
+        assert doc.metadata["relevance_score"] == pytest.approx(result.rerank_score, abs=1e-6)
+        assert doc.metadata["retrieval_score"] == pytest.approx(result.retrieval_score, abs=1e-5)
+    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
+    scores = reranker.score(query, [d.page_content for d in docs])
+    assert [d.metadata["relevance_score"] for d in docs] == pytest.approx(scores, abs=1e-6)
+
+
+async def test_async_hybrid_and_filters(retriever: Qwen3RagRetriever) -> None:
+    source = next(
+        d.metadata["source"] for d in retriever.invoke("fox", k=4) if d.metadata["source"].endswith("fox.txt")
+    )
+    docs = await retriever.ainvoke("fox", hybrid=True, filters={"source": source})
+    assert [Path(d.metadata["source"]).name for d in docs] == ["fox.txt"]
+    sync = retriever.invoke("capital", k=2)
+    concurrent = await retriever.ainvoke("capital", k=2)
+    assert [d.id for d in sync] == [d.id for d in concurrent]
+
+
+def test_wraps_a_ready_pipeline(retriever: Qwen3RagRetriever) -> None:
+    two_stage: TwoStageRetriever = retriever.two_stage
+    wrapped = Qwen3RagRetriever(pipeline=two_stage, k=1)
+    assert wrapped.two_stage is two_stage and len(wrapped.invoke("capital")) == 1
+
+
+def test_clear_errors(collection: QdrantStore, tiny_reranker_path: str, tmp_path: Path) -> None:
+    with pytest.raises(CollectionNotFoundError):
+        Qwen3RagRetriever(collection="missing", qdrant_path=":memory:", reranker_model=tiny_reranker_path)
+    embedder = collection.read_spec()
+    assert embedder is not None
+    other = tmp_path / "another-embedding"
+    import shutil
+
+    shutil.copytree(embedder.model, other)
+    with pytest.raises(CollectionMismatchError):
+        Qwen3RagRetriever(store=collection, embedding_model=str(other), reranker_model=tiny_reranker_path)
