@@ -50,7 +50,7 @@ def _docs() -> list[Document]:
 
 
 def test_public_api_is_pinned() -> None:
-    assert langchain_qwen3_rag.__all__ == ["Qwen3Embeddings", "Qwen3Rerank"]
+    assert langchain_qwen3_rag.__all__ == ["Qwen3Embeddings", "Qwen3RagRetriever", "Qwen3Rerank"]
     assert issubclass(Qwen3Embeddings, Embeddings)
     assert issubclass(Qwen3Rerank, BaseDocumentCompressor)
 
