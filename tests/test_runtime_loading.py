@@ -182,3 +182,14 @@ def test_testing_module_command_writes_loadable_checkpoints(tmp_path: Path) -> N
     embedder = Qwen3Embedder.load(str(tmp_path / "embedding"))
     assert embedder.embed_documents(["smoke"]).shape == (1, 64)
     embedder.close()
+
+
+def test_fingerprint_follows_the_weights_not_the_folder(tmp_path: Path, tiny_embedding_path: str) -> None:
+    import shutil
+
+    copy = tmp_path / "copy-of-embedding"
+    shutil.copytree(tiny_embedding_path, copy)
+    other = write_tiny_checkpoints(tmp_path / "other", seed=21)["embedding"]
+    original = Qwen3Embedder.load(tiny_embedding_path).fingerprint
+    assert Qwen3Embedder.load(str(copy)).fingerprint == original
+    assert Qwen3Embedder.load(str(other)).fingerprint != original

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -118,3 +119,21 @@ def check_kind(folder: Path, name: str, wanted: ModelKind) -> None:
         f"Model {name!r} is an embedding checkpoint, not a reranker. Load it with "
         "Qwen3Embedder.load(...), and use a Qwen/Qwen3-Reranker-* model for Qwen3Reranker."
     )
+
+
+def checkpoint_fingerprint(folder: Path) -> str:
+    """A short digest of the weights' identity, the same wherever the files were copied to.
+
+    Hashes config.json and, per weight file, its size and its first and last MiB (headers,
+    embeddings and final norms): cheap on multi-GB files, and different for any two trainings.
+    Stored with a collection so vectors of two models never mix even when folder names agree.
+    """
+    digest = hashlib.sha256((folder / "config.json").read_bytes())
+    for file in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+            handle.seek(max(0, size - (1 << 20)))
+            digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]

@@ -120,6 +120,11 @@ class Qwen3Embedder:
         return self.runtime.name
 
     @property
+    def fingerprint(self) -> str:
+        """A digest of the weights: equal for copies of one model, different for other models."""
+        return self.runtime.fingerprint
+
+    @property
     def hidden_size(self) -> int:
         return self.runtime.hidden_size
 

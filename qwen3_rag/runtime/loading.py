@@ -8,6 +8,7 @@ first loads of one key load it once (a lock per key).
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ import torch
 
 from ..errors import ModelLoadError
 from .batcher import MicroBatcher
-from .checkpoints import ModelKind, check_kind, resolve_checkpoint
+from .checkpoints import ModelKind, check_kind, checkpoint_fingerprint, resolve_checkpoint
 from .devices import resolve_device, resolve_dtype
 from .resilience import recompute_non_finite, split_on_out_of_memory
 
@@ -60,6 +61,11 @@ class LoadedModel:
                 return
             self.warned.add(topic)
         logger.warning(message)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Identity of the weights (see :func:`checkpoint_fingerprint`)."""
+        return checkpoint_fingerprint(self.folder)
 
     @property
     def hidden_size(self) -> int:
