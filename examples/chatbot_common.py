@@ -1,0 +1,132 @@
+"""What the two RAG chatbot examples share: store and model options, ingestion, chat models.
+
+Chat models:
+
+- ``--llm-url URL --llm-model NAME``: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp
+  server, LM Studio, OpenAI) over plain HTTP; no SDK needed. ``$OPENAI_API_KEY`` if it wants one.
+- ``--chat-model PATH``: a local transformers chat model (e.g. a Qwen3 instruct folder).
+- neither: an extractive answer quoting the top reranked passages with their sources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from qwen3_rag import Qwen3Embedder
+from qwen3_rag.pipeline import Ingestor, OpenAICompatibleChat, QdrantStore, build_messages, extractive_answer
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ingest", nargs="+", metavar="PATH", help="ingest these files/folders first")
+    parser.add_argument("--question", action="append", help="ask this (repeatable); else read stdin lines")
+    parser.add_argument("--collection", default="qwen3_rag")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--qdrant-path", help="embedded Qdrant folder (default ./.qwen3-rag/qdrant)")
+    where.add_argument("--qdrant-url", help="Qdrant server URL")
+    parser.add_argument(
+        "--embedding-model", help="default: the collection's model, else Qwen3-Embedding-0.6B"
+    )
+    parser.add_argument("--reranker-model", default="Qwen/Qwen3-Reranker-0.6B")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--top-n", type=int, default=3)
+    parser.add_argument("--hybrid", action="store_true")
+
+
+def open_store(args: argparse.Namespace) -> QdrantStore:
+    if args.qdrant_url:
+        return QdrantStore(args.collection, url=args.qdrant_url)
+    return QdrantStore(args.collection, path=args.qdrant_path)
+
+
+def ingest_if_asked(args: argparse.Namespace, store: QdrantStore) -> None:
+    if not args.ingest:
+        return
+    recorded = store.open() if store.exists() else None
+    model = args.embedding_model or (recorded.model if recorded else "Qwen/Qwen3-Embedding-0.6B")
+    embedder = Qwen3Embedder.load(model, device=args.device)
+    report = Ingestor(store, embedder).ingest(args.ingest)
+    print(f"Ingested: {report.summary()}", file=sys.stderr)
+
+
+def questions(args: argparse.Namespace) -> Iterator[str]:
+    if args.question:
+        yield from args.question
+        return
+    if sys.stdin.isatty():
+        print("Ask a question (Ctrl-D to quit).", file=sys.stderr)
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+class ChatModel(Protocol):
+    def complete(self, messages: list[dict[str, str]]) -> str: ...
+
+
+class TransformersChat:
+    """A local causal LM by path, prompted with its chat template (plain text if it has none)."""
+
+    def __init__(self, path: str, *, max_new_tokens: int = 256, device: str = "cpu") -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        model: Any = AutoModelForCausalLM.from_pretrained(path)
+        self.model = model.to(device).eval()
+        self.max_new_tokens = max_new_tokens
+        self.device = device
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        import torch
+
+        if getattr(self.tokenizer, "chat_template", None):
+            prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
+        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        return str(self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+
+
+def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("chat model (optional; without one the answer is extractive)")
+    group.add_argument("--llm-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1")
+    group.add_argument("--llm-model", default="qwen3", help="model name at --llm-url")
+    group.add_argument("--chat-model", help="local transformers chat model folder")
+    group.add_argument("--max-new-tokens", type=int, default=256)
+
+
+def make_chat_model(args: argparse.Namespace) -> ChatModel | None:
+    if args.llm_url:
+        return OpenAICompatibleChat(args.llm_url, args.llm_model)
+    if args.chat_model:
+        import torch
+
+        device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        return TransformersChat(args.chat_model, max_new_tokens=args.max_new_tokens, device=device)
+    return None
+
+
+def answer(question: str, passages: Sequence[Any], chat: ChatModel | None) -> str:
+    """The chat model's answer with its sources, or the extractive fallback.
+
+    ``passages`` are objects or dicts with ``text``, ``source`` and ``rerank_score``.
+    """
+    if chat is None or not passages:
+        return extractive_answer(question, passages)
+    reply = chat.complete(build_messages(question, passages))
+    sources = "\n".join(f"[{i}] {_get(p, 'source')}" for i, p in enumerate(passages, start=1))
+    return f"{reply.strip()}\n\nSources:\n{sources}"
+
+
+def _get(passage: Any, name: str) -> Any:
+    return passage[name] if isinstance(passage, dict) else getattr(passage, name)

@@ -1,0 +1,86 @@
+"""A RAG chatbot with LangChain over a folder ingested by qwen3-rag.
+
+    qwen3-rag ingest ./docs                                   # once (or pass --ingest ./docs here)
+    python examples/langchain_chatbot.py                      # extractive answers, no LLM needed
+    python examples/langchain_chatbot.py --llm-url http://localhost:11434/v1 --llm-model qwen3:8b
+    python examples/langchain_chatbot.py --chat-model /models/Qwen3-1.7B
+
+Retrieval is ``langchain_qwen3_rag.Qwen3RagRetriever``: Qdrant top-k (dense or --hybrid), then
+Qwen3-Reranker to top-n. The answer comes from the chat model you configure or, with none,
+quotes the top passages with their sources. Questions come from --question or stdin lines.
+
+Offline smoke run with tiny random models: ``python -m qwen3_rag.testing /tmp/tiny`` then
+``--embedding-model /tmp/tiny/embedding --reranker-model /tmp/tiny/reranker``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from chatbot_common import (
+    add_chat_arguments,
+    add_store_arguments,
+    answer,
+    ingest_if_asked,
+    make_chat_model,
+    open_store,
+    questions,
+)
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
+from langchain_qwen3_rag import Qwen3RagRetriever
+
+from qwen3_rag import Qwen3RagError
+
+
+def as_passages(docs: list[Document]) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": d.page_content,
+            "source": d.metadata["source"],
+            "rerank_score": d.metadata["relevance_score"],
+        }
+        for d in docs
+    ]
+
+
+def build_chain(retriever: Qwen3RagRetriever, chat: Any) -> Runnable[str, str]:
+    """question -> {passages, question} -> answer: the usual LCEL RAG shape."""
+    gather = RunnableParallel(
+        passages=retriever | RunnableLambda(as_passages), question=RunnablePassthrough()
+    )
+    return gather | RunnableLambda(lambda x: answer(x["question"], x["passages"], chat))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_store_arguments(parser)
+    add_chat_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        store = open_store(args)
+        ingest_if_asked(args, store)
+        retriever = Qwen3RagRetriever(
+            store=store,
+            embedding_model=args.embedding_model,
+            reranker_model=args.reranker_model,
+            device=args.device,
+            k=args.top_n,
+            top_k=args.top_k,
+            hybrid=args.hybrid,
+        )
+        chain = build_chain(retriever, make_chat_model(args))
+        for question in questions(args):
+            print(chain.invoke(question), end="\n\n", flush=True)
+    except Qwen3RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
