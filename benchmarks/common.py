@@ -1,0 +1,80 @@
+"""What every section shares: the run's settings, timing, and the result records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checkpoints import Shape
+from .corpus import Corpus
+
+
+@dataclass
+class Settings:
+    shape: Shape
+    paths: dict[str, str]
+    corpus: Corpus
+    repeat: int = 1
+    embed_batch_size: int = 16
+    rerank_batch_size: int = 8
+    rerank_scenarios: tuple[tuple[int, int], ...] = ((1, 100), (16, 50))
+    concurrent_requests: int = 256
+    pipeline_chunks: int = 10_000
+    quick: bool = False
+
+
+@dataclass
+class Row:
+    """One contender in one measurement."""
+
+    contender: str
+    seconds: float
+    items: int
+    tokens: int
+    max_abs_diff: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    baseline: str = "qwen3-rag"
+    unit: str = "texts/s"
+    available: bool = True
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def ratio(self, row: Row) -> float | None:
+        """How many times faster ``baseline`` is than ``row`` (> 1: qwen3-rag wins)."""
+        base = next((r for r in self.rows if r.contender == self.baseline), None)
+        if base is None or base.seconds <= 0:
+            return None
+        return row.seconds / base.seconds
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` runs (noise on a shared machine only ever adds time)."""
+    best = float("inf")
+    result: Any = None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def unavailable(key: str, title: str, why: str) -> Section:
+    return Section(key, title, available=False, notes=[f"not available: {why}"])

