@@ -64,6 +64,8 @@ def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, list[dict]]) -
             continue
         for row in section["rows"]:
             assert row["seconds"] > 0
+            if row.get("lever") == "CPU dtype":  # bf16 is reported against fp32, not equal to it
+                continue
             if row["max_abs_diff"] is not None:
                 assert row["max_abs_diff"] <= 1e-5, (section["key"], row["contender"])
                 compared += 1

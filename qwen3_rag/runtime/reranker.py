@@ -25,6 +25,7 @@ from ..prompts import (
     format_rerank_body,
 )
 from .loading import BatchingOptions, LoadedModel, get_loaded_model
+from .prefix_cache import make_prefix_scorer
 from .tensors import left_pad
 from .validation import check_instruction, check_positive_int, check_text, check_texts
 
@@ -38,8 +39,18 @@ def _make_forward(
     yes_id, no_id = (int(tokenizer.convert_tokens_to_ids(t)) for t in (RERANKER_YES_TOKEN, RERANKER_NO_TOKEN))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
+    # One query's documents share the prompt prefix: its keys/values are computed once (exact).
+    prefix_scorer = (
+        make_prefix_scorer(model, yes_id=yes_id, no_id=no_id, pad_id=pad_id, device=device)
+        if os.environ.get("QWEN3_RAG_PREFIX_CACHE", "1") != "0"
+        else None
+    )
+
     @torch.inference_mode()
     def forward(sequences: list[list[int]]) -> np.ndarray:
+        cached = prefix_scorer(sequences) if prefix_scorer is not None else None
+        if cached is not None:
+            return cached.numpy()
         input_ids, attention_mask = left_pad(sequences, pad_id, device)
         logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1).logits
         pair = logits[:, -1, [no_id, yes_id]].float()
