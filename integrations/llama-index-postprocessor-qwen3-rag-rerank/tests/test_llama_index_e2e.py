@@ -57,7 +57,7 @@ def _check(response: object, expected: list[tuple[str, float]]) -> None:
     assert response.response  # the mock LLM answered from the reranked context
     got = [(n.node.node_id, n.score) for n in response.source_nodes]
     assert got == expected
-    scores = [score for _, score in got]
+    scores = [score for _, score in expected]
     assert scores == sorted(scores, reverse=True)
 
 
