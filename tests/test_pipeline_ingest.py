@@ -110,6 +110,24 @@ def test_edited_file_replaces_its_chunks_and_leaves_none_behind(embedder: Qwen3E
     assert [p["text"] for p in paris] == ["Paris is in France."]
 
 
+def test_no_filtered_delete_without_leftovers(embedder: Qwen3Embedder, docs: Path) -> None:
+    ingestor = make_ingestor(embedder)
+    deletes: list[tuple[str, int]] = []
+    delete = ingestor.store.delete_source_from
+
+    def counting(source: str, first_stale_index: int) -> None:
+        deletes.append((Path(source).name, first_stale_index))
+        delete(source, first_stale_index)
+
+    ingestor.store.delete_source_from = counting  # type: ignore[method-assign]
+    ingestor.ingest([docs])
+    ingestor.ingest([docs])
+    assert deletes == []
+    (docs / "paris.txt").write_text("Paris is in France.", encoding="utf-8")
+    ingestor.ingest([docs])
+    assert deletes == [("paris.txt", 1)]
+
+
 def test_emptied_file_loses_all_its_chunks(embedder: Qwen3Embedder, docs: Path) -> None:
     ingestor = make_ingestor(embedder)
     ingestor.ingest([docs])

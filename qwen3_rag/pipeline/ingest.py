@@ -148,7 +148,12 @@ class Ingestor:
     ) -> None:
         chunks = self.chunker.split(doc.text)
         ids = [point_id(doc.source, i) for i in range(len(chunks))]
-        stored = self.store.existing_hashes(ids)
+        # The stored chunks of a source are always a prefix 0..m-1 (batches are written in index
+        # order and stale chunks are deleted as a suffix), so a point at index len(chunks) is the
+        # sign of leftovers. Probing it in the same request spares the filtered delete, a full
+        # scan in embedded Qdrant, for every new or unchanged-length file.
+        probe = point_id(doc.source, len(chunks))
+        stored = self.store.existing_hashes([*ids, probe])
         report.files += 1
         report.chunks += len(chunks)
         for index, (pid, text) in enumerate(zip(ids, chunks, strict=True)):
@@ -163,8 +168,9 @@ class Ingestor:
             )
             if len(pending.ids) >= self.batch_size:
                 self._flush(pending, report, on_batch)
-        # Chunks past the new end are left from a longer earlier version of this file.
-        self.store.delete_source_from(doc.source, len(chunks))
+        if probe in stored:
+            # Chunks past the new end are left from a longer earlier version of this file.
+            self.store.delete_source_from(doc.source, len(chunks))
 
     def _flush(self, pending: _Pending, report: IngestReport, on_batch: Callable[[int], None] | None) -> None:
         if not pending.ids:
