@@ -270,6 +270,31 @@ def chart(sections: Sequence[Section], path: Path) -> bool:
     return True
 
 
+NOTES = [
+    "## How to read this",
+    "",
+    "- Ratios come from one run on one machine; on a shared or busy machine absolute numbers "
+    "move by tens of percent between runs, ratios much less. Re-run before quoting.",
+    "- The official reranker example computes the logits of every position over the whole "
+    "151,669-token vocabulary. On the small shape that LM head costs more than the model body, "
+    "so its gap is far larger than on the 0.6B shape; the `reranker logits` lever isolates it.",
+    "- qwen3-rag's reranker computes each query's prompt prefix (system prompt, instruction, "
+    "query) once and reuses its keys/values for all that query's documents. The shared part is "
+    "the common prefix of the real token ids, so scores equal the plain path (max abs diff "
+    "column); the `reranker prefix KV cache` lever measures it on and off.",
+    "- Levers kept: length-sorted token-budget batching, last-position logits, the prefix KV "
+    "cache, fp32 on CPU. Dropped: bf16 on CPUs without native bf16 (slower, and about 1e-3 off "
+    "fp32), changing the thread count. The token-budget default stays at 4096 on CPU: 2048 "
+    "was 0.84-0.95x its time on the small shape across runs and not clearly better on the 0.6B "
+    "shape, where run-to-run noise was larger than the difference; 8192 and up are slower.",
+    "- Concurrent requests: the micro-batcher turns 256 single-query calls from asyncio tasks "
+    "or threads, direct or through the LangChain and LlamaIndex adapters, into a few forward "
+    "passes; on a 2-core CPU one query alone already uses the cores fairly well, so batching "
+    "gains a few times over one-at-a-time, not the 5x or more a GPU gives.",
+    "",
+]
+
+
 def write(
     settings: Settings, sections: list[Section], command: str, out: Path, started: str, wall_s: float
 ) -> Path:
@@ -322,6 +347,7 @@ def write(
         lines += [f"![throughput relative to qwen3-rag]({png.name})", ""]
     for section in sections:
         lines += section_markdown(section)
+    lines += NOTES
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return md
 
