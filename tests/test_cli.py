@@ -129,6 +129,7 @@ def test_console_script_subprocess(docs: Path, flags: list[str], tiny_embedding_
     )
     assert done.returncode == 0, done.stderr
     assert "skipped" in done.stderr and "blob.bin" in done.stderr
+    assert "%|" not in done.stderr  # stderr is not a terminal: no progress bars
     done = subprocess.run(
         [*command, "chat", *flags], input="capital?\n", capture_output=True, text=True, env=env, timeout=300
     )

@@ -110,22 +110,40 @@ def test_edited_file_replaces_its_chunks_and_leaves_none_behind(embedder: Qwen3E
     assert [p["text"] for p in paris] == ["Paris is in France."]
 
 
-def test_no_filtered_delete_without_leftovers(embedder: Qwen3Embedder, docs: Path) -> None:
+def test_leftovers_are_deleted_by_id_and_only_when_present(embedder: Qwen3Embedder, docs: Path) -> None:
     ingestor = make_ingestor(embedder)
-    deletes: list[tuple[str, int]] = []
-    delete = ingestor.store.delete_source_from
+    calls: list[tuple[str, int]] = []
+    store = ingestor.store
+    delete_ids, delete_from = store.delete_ids, store.delete_source_from
 
-    def counting(source: str, first_stale_index: int) -> None:
-        deletes.append((Path(source).name, first_stale_index))
-        delete(source, first_stale_index)
+    def by_ids(ids: Any) -> None:
+        calls.append(("ids", len(ids)))
+        delete_ids(ids)
 
-    ingestor.store.delete_source_from = counting  # type: ignore[method-assign]
+    def by_filter(source: str, first_stale_index: int) -> None:
+        calls.append(("filter", first_stale_index))
+        delete_from(source, first_stale_index)
+
+    store.delete_ids = by_ids  # type: ignore[method-assign]
+    store.delete_source_from = by_filter  # type: ignore[method-assign]
     ingestor.ingest([docs])
     ingestor.ingest([docs])
-    assert deletes == []
-    (docs / "paris.txt").write_text("Paris is in France.", encoding="utf-8")
+    assert calls == []
+    paris = docs / "paris.txt"
+    before = [p for p, _ in snapshot(store).values() if p["source"].endswith("paris.txt")]
+    paris.write_text("Paris is in France.", encoding="utf-8")
     ingestor.ingest([docs])
-    assert deletes == [("paris.txt", 1)]
+    assert calls == [("ids", len(before) - 1)]
+    # Longer than the probe window: the rest goes by filter, and nothing is left behind.
+    calls.clear()
+    paris.write_text("Paris is in France. " * 400, encoding="utf-8")
+    ingestor.ingest([docs])
+    paris.write_text("Paris.", encoding="utf-8")
+    ingestor.ingest([docs])
+    assert calls == [("ids", 64), ("filter", 65)]
+    fresh = make_ingestor(embedder)
+    fresh.ingest([docs])
+    assert_same(snapshot(fresh.store), snapshot(store))
 
 
 def test_emptied_file_loses_all_its_chunks(embedder: Qwen3Embedder, docs: Path) -> None:
@@ -169,15 +187,15 @@ def test_interrupted_reingest_of_edited_folder_rerun_ends_identical(
     ingestor.ingest([docs])
     (docs / "paris.txt").write_text("Lyon is a city in France. " * 2, encoding="utf-8")
     (docs / "sub" / "fox.rst").write_text("The slow red fox sleeps under the tree. " * 12, encoding="utf-8")
-    delete = ingestor.store.delete_source_from
+    delete = ingestor.store.delete_ids
 
-    def crash(source: str, first_stale_index: int) -> None:
+    def crash(ids: Any) -> None:
         raise RuntimeError("simulated crash")
 
-    ingestor.store.delete_source_from = crash  # type: ignore[method-assign]
+    ingestor.store.delete_ids = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         ingestor.ingest([docs])
-    ingestor.store.delete_source_from = delete  # type: ignore[method-assign]
+    ingestor.store.delete_ids = delete  # type: ignore[method-assign]
     ingestor.ingest([docs])
     fresh = make_ingestor(embedder)
     fresh.ingest([docs])

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # Fixed forever: changing it would change every point id and orphan existing collections.
 POINT_NAMESPACE = uuid.UUID("6f1c3b1e-5d0a-5b8e-9a57-2c7e3f0b9d41")
 DEFAULT_BATCH_SIZE = 64
+LEFTOVER_WINDOW = 64
 
 
 def point_id(source: str, chunk_index: int) -> str:
@@ -149,11 +150,11 @@ class Ingestor:
         chunks = self.chunker.split(doc.text)
         ids = [point_id(doc.source, i) for i in range(len(chunks))]
         # The stored chunks of a source are always a prefix 0..m-1 (batches are written in index
-        # order and stale chunks are deleted as a suffix), so a point at index len(chunks) is the
-        # sign of leftovers. Probing it in the same request spares the filtered delete, a full
-        # scan in embedded Qdrant, for every new or unchanged-length file.
-        probe = point_id(doc.source, len(chunks))
-        stored = self.store.existing_hashes([*ids, probe])
+        # order and stale chunks are deleted as a suffix), so leftovers of a longer earlier version
+        # start at index len(chunks). Probing a window of those ids in the same request finds them
+        # by id: a filtered delete is a full scan per file in embedded Qdrant.
+        tail = [point_id(doc.source, len(chunks) + i) for i in range(LEFTOVER_WINDOW)]
+        stored = self.store.existing_hashes([*ids, *tail])
         report.files += 1
         report.chunks += len(chunks)
         for index, (pid, text) in enumerate(zip(ids, chunks, strict=True)):
@@ -168,9 +169,11 @@ class Ingestor:
             )
             if len(pending.ids) >= self.batch_size:
                 self._flush(pending, report, on_batch)
-        if probe in stored:
-            # Chunks past the new end are left from a longer earlier version of this file.
-            self.store.delete_source_from(doc.source, len(chunks))
+        leftovers = [pid for pid in tail if pid in stored]
+        if leftovers:
+            self.store.delete_ids(leftovers)
+        if tail[-1] in stored:  # more than the window: delete the rest by filter
+            self.store.delete_source_from(doc.source, len(chunks) + LEFTOVER_WINDOW)
 
     def _flush(self, pending: _Pending, report: IngestReport, on_batch: Callable[[int], None] | None) -> None:
         if not pending.ids:

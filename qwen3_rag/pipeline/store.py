@@ -239,6 +239,16 @@ class QdrantStore:
     def upsert(self, points: Iterable[Any]) -> None:
         self._call(self.client.upsert, self.collection, points=list(points), wait=True)
 
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        from qdrant_client import models
+
+        self._call(
+            self.client.delete,
+            self.collection,
+            points_selector=models.PointIdsList(points=list(ids)),
+            wait=True,
+        )
+
     def delete_source_from(self, source: str, first_stale_index: int) -> None:
         """Delete the chunks of ``source`` with ``chunk_index >= first_stale_index``."""
         from qdrant_client import models
