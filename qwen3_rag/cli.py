@@ -79,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="chunk, embed and store files or folders")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (recursively)")
-    ingest.add_argument("--chunk-tokens", type=int, default=512, help="tokens per chunk (default: 512)")
     ingest.add_argument(
-        "--chunk-overlap", type=int, default=64, help="tokens shared by neighbours (default: 64)"
+        "--chunk-tokens", type=int, help="tokens per chunk (default: as the collection last used, else 512)"
+    )
+    ingest.add_argument(
+        "--chunk-overlap", type=int, help="tokens shared by neighbours (default: as last used, else 64)"
     )
     ingest.add_argument(
         "--batch-size", type=int, default=64, help="chunks per embed+upsert batch (default: 64)"

@@ -146,6 +146,21 @@ def test_leftovers_are_deleted_by_id_and_only_when_present(embedder: Qwen3Embedd
     assert_same(snapshot(fresh.store), snapshot(store))
 
 
+def test_chunk_sizes_follow_the_collection_unless_given(embedder: Qwen3Embedder, docs: Path) -> None:
+    ingestor = make_ingestor(embedder)
+    ingestor.ingest([docs])
+    assert ingestor.store.read_chunking() == (16, 4)
+    plain = Ingestor(ingestor.store, embedder, progress=False)  # no sizes: the collection's
+    report = plain.ingest([docs])
+    assert report.embedded == 0 and report.unchanged == report.chunks
+    resized = Ingestor(ingestor.store, embedder, chunk_tokens=32, progress=False)
+    assert resized.ingest([docs]).embedded > 0
+    assert ingestor.store.read_chunking() == (32, 8)
+    fresh = Ingestor(QdrantStore("f", location=":memory:"), embedder, progress=False)
+    fresh.ingest([docs])
+    assert fresh.store.read_chunking() == (512, 64)
+
+
 def test_emptied_file_loses_all_its_chunks(embedder: Qwen3Embedder, docs: Path) -> None:
     ingestor = make_ingestor(embedder)
     ingestor.ingest([docs])

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chunking import TokenChunker
+from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from .loaders import Document, SkippedFile, find_files, iter_documents
 from .sparse import sparse_vectors
 from .store import DENSE_VECTOR, SPARSE_VECTOR, EmbeddingSpec, QdrantStore
@@ -97,8 +97,11 @@ class Ingestor:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        kwargs = {k: v for k, v in (("chunk_tokens", chunk_tokens), ("overlap", overlap)) if v is not None}
-        self.chunker = TokenChunker(embedder.tokenizer, **kwargs)
+        self.chunk_tokens = chunk_tokens
+        self.overlap = overlap
+        if chunk_tokens is not None and overlap is not None:
+            TokenChunker(embedder.tokenizer, chunk_tokens=chunk_tokens, overlap=overlap)  # validate now
+        self.chunker: TokenChunker | None = None
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
         self.spec = EmbeddingSpec(model=embedder.model_name, dimensions=int(embedder.dimensions))
@@ -111,6 +114,7 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest every file under ``paths``; ``on_batch(n)`` runs after each upserted batch."""
         self.store.ensure(self.spec)
+        self.chunker = self._chunker()
         files, missing = find_files(paths)
         for item in missing:
             logger.warning("qwen3-rag: skipped %s: %s", item.path, item.reason)
@@ -137,6 +141,25 @@ class Ingestor:
             )
         return report
 
+    def _chunker(self) -> TokenChunker:
+        """Chunk sizes: as given, else as the collection last used, else the defaults.
+
+        Following the collection keeps a plain re-run a no-op: other sizes would re-cut and
+        re-embed every file.
+        """
+        recorded = self.store.read_chunking()
+        tokens = self.chunk_tokens or (recorded[0] if recorded else DEFAULT_CHUNK_TOKENS)
+        if self.overlap is not None:
+            overlap = self.overlap
+        elif recorded and self.chunk_tokens in (None, recorded[0]):
+            overlap = recorded[1]
+        else:
+            overlap = min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
+        chunker = TokenChunker(self.embedder.tokenizer, chunk_tokens=tokens, overlap=overlap)
+        if recorded != (tokens, overlap):
+            self.store.record_chunking(tokens, overlap)
+        return chunker
+
     def _bar(self, total: int) -> Any:
         if not _show_progress(self.progress):
             return None
@@ -147,6 +170,7 @@ class Ingestor:
     def _add_document(
         self, doc: Document, pending: _Pending, report: IngestReport, on_batch: Callable[[int], None] | None
     ) -> None:
+        assert self.chunker is not None
         chunks = self.chunker.split(doc.text)
         ids = [point_id(doc.source, i) for i in range(len(chunks))]
         # The stored chunks of a source are always a prefix 0..m-1 (batches are written in index

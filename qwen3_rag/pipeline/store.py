@@ -30,6 +30,7 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 FORMAT_VERSION = 1
 _META_KEY = "qwen3_rag"
+_CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
 
 
 def _qdrant() -> Any:
@@ -161,6 +162,18 @@ class QdrantStore:
         """The recorded vector space; ``None`` when the collection has no qwen3-rag metadata."""
         info = self._call(self.client.get_collection, self.collection)
         return EmbeddingSpec.from_metadata(getattr(info.config, "metadata", None))
+
+    def read_chunking(self) -> tuple[int, int] | None:
+        """``(chunk_tokens, overlap)`` the last ingestion used, if recorded."""
+        info = self._call(self.client.get_collection, self.collection)
+        entry = (getattr(info.config, "metadata", None) or {}).get(_CHUNKING_KEY)
+        if not isinstance(entry, Mapping):
+            return None
+        return int(entry["chunk_tokens"]), int(entry["overlap"])
+
+    def record_chunking(self, chunk_tokens: int, overlap: int) -> None:
+        metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap}}
+        self._call(self.client.update_collection, self.collection, metadata=metadata)
 
     def _dense_size(self) -> int | None:
         info = self._call(self.client.get_collection, self.collection)
