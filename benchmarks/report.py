@@ -285,8 +285,8 @@ NOTES = [
     "- Levers kept: length-sorted token-budget batching, last-position logits, the prefix KV "
     "cache, fp32 on CPU. Dropped: bf16 on CPUs without native bf16 (slower, and about 1e-3 off "
     "fp32), changing the thread count. The token-budget default stays at 4096 on CPU: 2048 "
-    "was 0.84-0.95x its time on the small shape across runs and not clearly better on the 0.6B "
-    "shape, where run-to-run noise was larger than the difference; 8192 and up are slower.",
+    "took 0.84-1.03x its time on the small shape across runs and was not clearly better on the "
+    "0.6B shape, where run-to-run noise was larger than the difference; 8192 and up are slower.",
     "- Concurrent requests: the micro-batcher turns 256 single-query calls from asyncio tasks "
     "or threads, direct or through the LangChain and LlamaIndex adapters, into a few forward "
     "passes; on a 2-core CPU one query alone already uses the cores fairly well, so batching "
