@@ -95,7 +95,7 @@ def build_pipeline(args: argparse.Namespace) -> TwoStageRetriever:
     )
     from qwen3_rag.pipeline import EmbeddingSpec
 
-    store.open(EmbeddingSpec(embedder.model_name, embedder.dimensions))
+    store.open(EmbeddingSpec.for_embedder(embedder))
     reranker = Qwen3Reranker.load(args.reranker_model, device=args.device)
     return TwoStageRetriever(
         store, embedder, reranker, top_k=args.top_k, top_n=args.top_n, hybrid=args.hybrid

@@ -130,7 +130,7 @@ def _load_embedder(args: argparse.Namespace, recorded: Any) -> Any:
 def _spec(embedder: Any) -> Any:
     from .pipeline import EmbeddingSpec
 
-    return EmbeddingSpec(model=embedder.model_name, dimensions=int(embedder.dimensions))
+    return EmbeddingSpec.for_embedder(embedder)
 
 
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:

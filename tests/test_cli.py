@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from qwen3_rag.cli import main
+from qwen3_rag.testing import write_tiny_checkpoints
 
 
 @pytest.fixture
@@ -108,9 +109,11 @@ def test_clear_one_line_errors(
 def test_wrong_embedding_model_for_a_collection(
     docs: Path, flags: list[str], tiny_embedding_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    other = tmp_path / "other-embedding"
-    shutil.copytree(tiny_embedding_path, other)  # same weights, another name: still refused
+    copy = tmp_path / "copy-of-embedding"
+    shutil.copytree(tiny_embedding_path, copy)  # same weights under another name: the same vectors
+    other = write_tiny_checkpoints(tmp_path / "other", seed=41)["embedding"]  # other weights
     assert run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags])[0] == 0
+    assert run(["ingest", str(docs), "--embedding-model", str(copy), *flags])[0] == 0
     capsys.readouterr()
     code, _ = run(["ingest", str(docs), "--embedding-model", str(other), *flags])
     err = capsys.readouterr().err

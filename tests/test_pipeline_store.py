@@ -94,3 +94,19 @@ def test_server_round_trip_same_code_path() -> None:
     finally:
         store.client.delete_collection(name)
         store.close()
+
+
+def test_two_models_in_same_named_folders_are_told_apart_by_their_weights(tmp_path: Path) -> None:
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.testing import write_tiny_checkpoints
+
+    first = Qwen3Embedder.load(str(write_tiny_checkpoints(tmp_path / "a", seed=31)["embedding"]))
+    second = Qwen3Embedder.load(str(write_tiny_checkpoints(tmp_path / "b", seed=32)["embedding"]))
+    assert model_identity(first.model_name) == model_identity(second.model_name)  # both ".../embedding"
+    store = QdrantStore("docs", location=":memory:")
+    store.ensure(EmbeddingSpec.for_embedder(first))
+    assert store.open(EmbeddingSpec.for_embedder(first)).fingerprint == first.fingerprint
+    with pytest.raises(CollectionMismatchError, match="weights"):
+        store.open(EmbeddingSpec.for_embedder(second))
+    first.close()
+    second.close()

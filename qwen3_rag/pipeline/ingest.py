@@ -104,7 +104,7 @@ class Ingestor:
         self.chunker: TokenChunker | None = None
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
-        self.spec = EmbeddingSpec(model=embedder.model_name, dimensions=int(embedder.dimensions))
+        self.spec = EmbeddingSpec.for_embedder(embedder)
 
     def ingest(
         self,

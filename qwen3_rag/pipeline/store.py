@@ -61,6 +61,14 @@ class EmbeddingSpec:
 
     model: str
     dimensions: int
+    fingerprint: str | None = None
+    """Digest of the weights (``Qwen3Embedder.fingerprint``): tells apart two models whose
+    folders share a name, and recognises one model under two names."""
+
+    @classmethod
+    def for_embedder(cls, embedder: Any) -> EmbeddingSpec:
+        """The spec of the vectors a ``Qwen3Embedder`` makes."""
+        return cls(embedder.model_name, int(embedder.dimensions), embedder.fingerprint)
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -68,6 +76,7 @@ class EmbeddingSpec:
                 "format": FORMAT_VERSION,
                 "embedding_model": self.model,
                 "embedding_model_id": model_identity(self.model),
+                "embedding_fingerprint": self.fingerprint,
                 "dimensions": self.dimensions,
                 "dense_vector": DENSE_VECTOR,
                 "sparse_vector": SPARSE_VECTOR,
@@ -79,12 +88,19 @@ class EmbeddingSpec:
         entry = (metadata or {}).get(_META_KEY)
         if not isinstance(entry, Mapping):
             return None
-        return cls(model=str(entry["embedding_model"]), dimensions=int(entry["dimensions"]))
+        fingerprint = entry.get("embedding_fingerprint")
+        return cls(
+            model=str(entry["embedding_model"]),
+            dimensions=int(entry["dimensions"]),
+            fingerprint=str(fingerprint) if fingerprint else None,
+        )
 
     def matches(self, other: EmbeddingSpec) -> bool:
-        return (
-            model_identity(self.model) == model_identity(other.model) and self.dimensions == other.dimensions
-        )
+        if self.dimensions != other.dimensions:
+            return False
+        if self.fingerprint and other.fingerprint:
+            return self.fingerprint == other.fingerprint
+        return model_identity(self.model) == model_identity(other.model)
 
 
 class QdrantStore:
@@ -201,9 +217,10 @@ class QdrantStore:
             recorded = EmbeddingSpec(model=spec.model if spec else "unknown", dimensions=size)
         if spec is not None and not recorded.matches(spec):
             raise CollectionMismatchError(
-                f"Collection {self.collection!r} holds vectors of {recorded.model!r} with "
-                f"{recorded.dimensions} dimensions, but {spec.model!r} with {spec.dimensions} "
-                f"dimensions was asked for. Use --embedding-model {recorded.model} "
+                f"Collection {self.collection!r} holds vectors of {recorded.model!r} "
+                f"(weights {recorded.fingerprint or 'unrecorded'}) with {recorded.dimensions} "
+                f"dimensions, but {spec.model!r} (weights {spec.fingerprint or 'unknown'}) with "
+                f"{spec.dimensions} dimensions was asked for. Use --embedding-model {recorded.model} "
                 f"(and --dimensions {recorded.dimensions}), or ingest into another --collection."
             )
         return recorded

@@ -112,7 +112,7 @@ class Qwen3RagRetriever(BaseRetriever):
         embedder = Qwen3Embedder.load(
             model, device=self.device, dtype=self.dtype, dimensions=recorded.dimensions if same else None
         )
-        store.open(EmbeddingSpec(model=embedder.model_name, dimensions=embedder.dimensions))
+        store.open(EmbeddingSpec.for_embedder(embedder))
         reranker = Qwen3Reranker.load(self.reranker_model, device=self.device, dtype=self.dtype)
         return TwoStageRetriever(
             store, embedder, reranker, top_k=self.top_k, top_n=self.k, hybrid=self.hybrid
