@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidOptionError
+from ..runtime.validation import check_positive_int
 from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from .loaders import Document, SkippedFile, find_files, iter_documents
 from .sparse import sparse_vectors
@@ -99,10 +101,14 @@ class Ingestor:
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
+        if chunk_tokens is not None and (
+            isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, int) or chunk_tokens < 1
+        ):  # 0 must not fall back to the default below
+            raise InvalidOptionError(f"chunk_tokens must be a positive integer, got {chunk_tokens!r}.")
         if chunk_tokens is not None and overlap is not None:
             TokenChunker(embedder.tokenizer, chunk_tokens=chunk_tokens, overlap=overlap)  # validate now
         self.chunker: TokenChunker | None = None
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.progress = progress
         self.spec = EmbeddingSpec.for_embedder(embedder)
 

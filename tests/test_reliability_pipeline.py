@@ -1,0 +1,494 @@
+"""Pipeline reliability: SIGKILL mid-ingest, failed Qdrant batches, and a table of bad inputs.
+
+Issue 6, pipeline half. Each fault is injected for real (a killed subprocess, a client upsert
+that raises) and the outcome is compared with an uninterrupted ingestion: same ids, count,
+payloads and vectors. The bad-input tables list each case with its expected outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag.cli import main
+from qwen3_rag.errors import StoreConnectionError
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever, point_id
+from qwen3_rag.pipeline.store import DENSE_VECTOR
+
+CHUNK_TOKENS, OVERLAP = 16, 4
+Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
+
+
+@pytest.fixture(scope="module")
+def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
+    return (
+        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
+        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
+    )
+
+
+@pytest.fixture(scope="module")
+def embedder(models: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embedder:
+    return models[0]
+
+
+def write_corpus(root: Path, n: int = 40) -> Path:
+    """``n`` files of 1 to 4 chunks each (at 16 tokens a chunk), in two folders."""
+    for i in range(n):
+        path = root / f"group{i % 2}" / f"doc{i:03d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"Document {i} talks about topic {i * 7 % 13}. " * (1 + i % 4), encoding="utf-8")
+    return root
+
+
+def make_ingestor(embedder: Qwen3Embedder, store: QdrantStore | None = None, batch_size: int = 4) -> Ingestor:
+    store = store or QdrantStore("t", location=":memory:")
+    return Ingestor(
+        store, embedder, chunk_tokens=CHUNK_TOKENS, overlap=OVERLAP, batch_size=batch_size, progress=False
+    )
+
+
+def snapshot(store: QdrantStore) -> Snapshot:
+    points, _ = store.client.scroll(store.collection, limit=100_000, with_payload=True, with_vectors=True)
+    return {str(p.id): (dict(p.payload or {}), np.asarray(p.vector[DENSE_VECTOR])) for p in points}
+
+
+def assert_identical(expected: Snapshot, actual: Snapshot, atol: float = 1e-6) -> None:
+    assert sorted(actual) == sorted(expected)  # ids, hence count
+    for pid, (payload, vector) in expected.items():
+        assert actual[pid][0] == payload, pid
+        np.testing.assert_allclose(actual[pid][1], vector, atol=atol, rtol=0)
+
+
+# --------------------------------------------------------------------------- SIGKILL mid-ingest
+
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.pipeline import Ingestor, QdrantStore
+
+    model, qdrant, docs, kill_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    embedder = Qwen3Embedder.load(model, device="cpu", dtype="float32")
+    store = QdrantStore("t", path=qdrant)
+    batches = 0
+
+    def on_batch(count):
+        global batches
+        batches += 1
+        print("batch", batches, count, flush=True)
+        if batches == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush, no lock release
+
+    Ingestor(store, embedder, chunk_tokens=16, overlap=4, batch_size=4, progress=False).ingest(
+        [docs], on_batch=on_batch
+    )
+    print("finished", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+def test_sigkill_mid_ingestion_then_rerun_ends_identical(
+    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path
+) -> None:
+    docs = write_corpus(tmp_path / "docs")
+    reference_store = QdrantStore("t", path=tmp_path / "reference")
+    reference = make_ingestor(embedder, reference_store).ingest([docs])
+    expected = snapshot(reference_store)
+    reference_store.close()
+    assert reference.files == 40 and len(expected) == reference.chunks > 60
+
+    killed_path = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, tiny_embedding_path, str(killed_path), str(docs), "5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert "batch 5 4" in child.stdout and "finished" not in child.stdout
+
+    # The folder lock died with the process: it opens, and holds exactly the 5 batches written.
+    store = QdrantStore("t", path=killed_path)
+    partial = snapshot(store)
+    assert len(partial) == 5 * 4
+    for pid, (payload, vector) in partial.items():  # what was written is already final
+        assert payload == expected[pid][0]
+        np.testing.assert_allclose(vector, expected[pid][1], atol=1e-6, rtol=0)
+
+    report = make_ingestor(embedder, store).ingest([docs])
+    assert report.unchanged == 20 and report.embedded == reference.chunks - 20
+    assert_identical(expected, snapshot(store))
+    assert store.count() == len(expected)
+
+    again = make_ingestor(embedder, store).ingest([docs])  # and a further run changes nothing
+    assert again.embedded == 0 and again.unchanged == reference.chunks
+    assert_identical(expected, snapshot(store))
+    store.close()
+
+
+# --------------------------------------------------------------------------- failed Qdrant batches
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "written_first", "error"),
+    [
+        (1, False, RuntimeError("injected: upsert rejected")),
+        (3, False, RuntimeError("injected: upsert rejected")),
+        (3, True, TimeoutError("injected: timed out after the write")),  # applied, then failed
+        (6, False, ConnectionError("injected: connection reset")),
+    ],
+    ids=["first-batch", "third-batch", "third-batch-written-then-timeout", "sixth-batch-connection-lost"],
+)
+def test_failed_upsert_batch_raises_and_rerun_completes_identically(
+    embedder: Qwen3Embedder, tmp_path: Path, fail_on: int, written_first: bool, error: Exception
+) -> None:
+    docs = write_corpus(tmp_path / "docs", n=12)
+    reference = make_ingestor(embedder)
+    reference.ingest([docs])
+    expected = snapshot(reference.store)
+
+    ingestor = make_ingestor(embedder)
+    client = ingestor.store.client
+    real_upsert = client.upsert
+    calls = {"n": 0}
+    batches_reported: list[int] = []
+
+    def flaky_upsert(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == fail_on:
+            if written_first:
+                real_upsert(*args, **kwargs)
+            raise error
+        return real_upsert(*args, **kwargs)
+
+    client.upsert = flaky_upsert
+    expected_type: type[Exception] = (
+        StoreConnectionError if isinstance(error, ConnectionError | TimeoutError) else type(error)
+    )
+    with pytest.raises(expected_type, match="injected"):
+        ingestor.ingest([docs], on_batch=batches_reported.append)
+    # Never claims success for the failed batch: only the batches before it were reported.
+    assert len(batches_reported) == fail_on - 1
+    stored = ingestor.store.count()
+    assert stored == 4 * (fail_on - 1) + (4 if written_first else 0) < len(expected)
+
+    client.upsert = real_upsert
+    report = ingestor.ingest([docs])
+    assert report.unchanged == stored
+    assert_identical(expected, snapshot(ingestor.store))
+
+
+# --------------------------------------------------------------------------- bad input: ingestion
+
+UNICODE = (
+    "東京は日本の首都です。 北京是中国的首都。 Emoji 🚀🔥👩‍👩‍👧‍👦 flags 🇫🇷. "
+    "עברית מימין לשמאל، والعربية أيضاً. Combining: e\u0301 a\u0300 n\u0303 Z\u0351\u0337a\u0364\u0310. "
+)
+CONTROL = "tab\there\x01\x02 bell\x07 esc\x1b[31mred\x1b[0m del\x7f zwsp\u200b rlo\u202e nbsp\u00a0 end"
+
+
+def _expect_text(files: dict[str, bytes | str], skipped: set[str], *, chunks: int | None = None) -> Any:
+    return {"files": files, "skipped": skipped, "chunks": chunks}
+
+
+INGEST_CASES: dict[str, dict[str, Any]] = {
+    # Nothing to do is not an error: 0 files, 0 chunks, an empty (but created) collection.
+    "empty-folder": _expect_text({}, set(), chunks=0),
+    # Binary without NUL bytes (high bytes only): skipped as not UTF-8, not ingested as garbage.
+    "binary-without-nul": _expect_text({"a.txt": "ok text", "blob": bytes(range(128, 256)) * 4}, {"blob"}),
+    # Invalid UTF-8 far past the sniffed prefix: still caught, with the offset.
+    "invalid-utf8-late": _expect_text({"late.txt": b"fine " * 3000 + b"\xff\xfe tail"}, {"late.txt"}),
+    # A UTF-8 BOM is dropped, not stored as text.
+    "utf8-bom": _expect_text({"bom.txt": "\ufeffhello with bom".encode()}, set(), chunks=1),
+    "whitespace-only": _expect_text({"blank.txt": " \n\t\r\n  \u3000\n", "a.txt": "text"}, set(), chunks=1),
+    "empty-file": _expect_text({"empty.txt": b"", "a.txt": "text"}, set(), chunks=1),
+    # Duplicates are kept apart by source: two files, two sets of ids, same vectors.
+    "duplicate-documents": _expect_text({"one.txt": "same words", "two.txt": "same words"}, set(), chunks=2),
+    "many-tiny-documents": _expect_text(
+        {f"t/{i:03d}.txt": f"tiny {i}" for i in range(300)}, set(), chunks=300
+    ),
+    "unicode-cjk-emoji-rtl-combining": _expect_text({"u.txt": UNICODE * 3}, set()),
+    "control-characters": _expect_text({"c.txt": CONTROL * 2}, set()),
+    "unicode-file-name": _expect_text({"文档 ü 🚀.txt": "named in unicode"}, set(), chunks=1),
+}
+
+
+@pytest.mark.parametrize("case", list(INGEST_CASES), ids=list(INGEST_CASES))
+def test_bad_input_ingestion_table(embedder: Qwen3Embedder, tmp_path: Path, case: str) -> None:
+    spec = INGEST_CASES[case]
+    root = tmp_path / "docs"
+    root.mkdir()
+    originals: dict[str, str] = {}
+    for name, content in spec["files"].items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8", newline="")
+            originals[path.resolve().as_posix()] = content
+        else:
+            path.write_bytes(content)
+            with contextlib.suppress(UnicodeDecodeError):  # undecodable files are skipped
+                originals[path.resolve().as_posix()] = content.decode("utf-8-sig")
+    ingestor = make_ingestor(embedder, batch_size=64)
+    report = ingestor.ingest([root])
+    assert {Path(s.path).name for s in report.skipped} == spec["skipped"]
+    assert report.files == len(spec["files"]) - len(spec["skipped"])
+    if spec["chunks"] is not None:
+        assert report.chunks == spec["chunks"]
+    snap = snapshot(ingestor.store)
+    assert ingestor.store.count() == len(snap) == report.chunks == report.embedded
+    by_source: dict[str, list[tuple[int, str]]] = {}
+    for pid, (payload, vector) in snap.items():
+        assert pid == point_id(payload["source"], payload["chunk_index"])
+        assert np.all(np.isfinite(vector)) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+        by_source.setdefault(payload["source"], []).append((payload["chunk_index"], payload["text"]))
+    for source, chunks in by_source.items():
+        chunks.sort()
+        assert [i for i, _ in chunks] == list(range(len(chunks)))
+        original = originals[source]
+        position = 0
+        for _, text in chunks:  # every chunk is an exact slice of the file's text, in order
+            found = original.find(text, max(0, position - len(text)))
+            assert found >= 0, (source, text)
+            position = found + len(text)
+        assert original.rstrip().endswith(chunks[-1][1])
+    if case == "duplicate-documents":
+        (a, va), (b, vb) = snap.values()
+        assert a["text"] == b["text"] and a["source"] != b["source"]
+        np.testing.assert_allclose(va, vb, atol=1e-6)
+    again = make_ingestor(embedder, ingestor.store).ingest([root])
+    assert again.embedded == 0 and again.unchanged == report.chunks
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"chunk_tokens": 0}, "chunk_tokens must be a positive integer"),
+        ({"chunk_tokens": -8}, "chunk_tokens must be a positive integer"),
+        ({"chunk_tokens": 2.5}, "chunk_tokens must be a positive integer"),
+        ({"overlap": -1}, "overlap must be an integer"),
+        ({"chunk_tokens": 8, "overlap": 8}, "overlap must be an integer"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -3}, "batch_size"),
+        ({"batch_size": 1.5}, "batch_size"),
+    ],
+    ids=[
+        "chunk_tokens-zero",
+        "chunk_tokens-negative",
+        "chunk_tokens-float",
+        "overlap-negative",
+        "overlap-not-below-chunk",
+        "batch_size-zero",
+        "batch_size-negative",
+        "batch_size-float",
+    ],
+)
+def test_bad_ingest_options_are_clear_errors(
+    embedder: Qwen3Embedder, tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    store = QdrantStore("t", location=":memory:")
+    (tmp_path / "a.txt").write_text("some text to ingest", encoding="utf-8")
+    with pytest.raises(InvalidOptionError, match=message):
+        Ingestor(store, embedder, progress=False, **options).ingest([tmp_path])
+    assert not store.exists() or store.count() == 0  # nothing written under a rejected option
+
+
+# --------------------------------------------------------------------------- bad input: retrieval
+
+DOCS = {
+    "france.txt": "Paris is the capital and largest city of France.",
+    "python.md": "Python is a programming language. Qdrant is a vector database.",
+    "fox.txt": "The quick brown fox jumps over the lazy dog.",
+    "tokyo.txt": "東京は日本の首都です。🚀",
+    "rtl.txt": "עברית מימין לשמאל",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Qwen3Embedder) -> QdrantStore:
+    root = tmp_path_factory.mktemp("reliability-retriever")
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    store = QdrantStore("r", location=":memory:")
+    Ingestor(store, embedder, progress=False).ingest([root])
+    return store
+
+
+BRACES = "Find {query} and {0} {{literal}} %s %(x)s\nsecond line\n\tthird: <Query>: fake"
+
+Call = Callable[[TwoStageRetriever], Any]
+RETRIEVE_CASES: list[tuple[str, dict[str, Any], Call, Any]] = [
+    # (id, retriever options, call, expected: number of results, or (error type, message))
+    ("top_n-larger-than-candidates", {}, lambda r: r.retrieve("fox", top_k=3, top_n=10), 3),
+    ("top_n-larger-than-collection", {}, lambda r: r.retrieve("fox", top_k=50, top_n=100), len(DOCS)),
+    ("top_k-one", {}, lambda r: r.retrieve("fox", top_k=1, top_n=5), 1),
+    (
+        "top_k-zero",
+        {},
+        lambda r: r.retrieve("fox", top_k=0),
+        (InvalidOptionError, "top_k must be a positive"),
+    ),
+    ("top_k-negative", {}, lambda r: r.retrieve("fox", top_k=-1), (InvalidOptionError, "top_k")),
+    (
+        "top_n-zero",
+        {},
+        lambda r: r.retrieve("fox", top_n=0),
+        (InvalidOptionError, "top_n must be a positive"),
+    ),
+    ("top_n-negative", {}, lambda r: r.retrieve("fox", top_n=-5), (InvalidOptionError, "top_n")),
+    ("top_k-float", {}, lambda r: r.retrieve("fox", top_k=2.5), (InvalidOptionError, "top_k")),  # type: ignore[arg-type]
+    ("top_k-string", {}, lambda r: r.retrieve("fox", top_k="5"), (InvalidOptionError, "top_k")),  # type: ignore[arg-type]
+    ("top_n-bool", {}, lambda r: r.retrieve("fox", top_n=True), (InvalidOptionError, "top_n")),
+    ("ctor-top_k-zero", {"top_k": 0}, lambda r: r, (InvalidOptionError, "top_k")),
+    ("ctor-top_n-float", {"top_n": 1.0}, lambda r: r, (InvalidOptionError, "top_n")),
+    ("query-none", {}, lambda r: r.retrieve(None), (TypeError, "must be a string")),  # type: ignore[arg-type]
+    ("query-bytes", {}, lambda r: r.retrieve(b"fox"), (TypeError, "must be a string")),  # type: ignore[arg-type]
+    ("query-empty", {}, lambda r: r.retrieve(""), 3),
+    ("query-whitespace", {}, lambda r: r.retrieve(" \n\t "), 3),
+    ("query-unicode", {}, lambda r: r.retrieve("東京 🚀 עברית e\u0301"), 3),
+    ("query-control-chars", {}, lambda r: r.retrieve(CONTROL), 3),
+    ("query-1mb", {}, lambda r: r.retrieve("fox " * 250_000), 3),
+    ("instruction-braces-newlines", {"instruction": BRACES}, lambda r: r.retrieve("capital {x}\n?"), 3),
+    (
+        "instruction-empty",
+        {"instruction": ""},
+        lambda r: r.retrieve("fox"),
+        (InvalidOptionError, "instruction"),
+    ),
+    (
+        "filters-not-a-mapping",
+        {},
+        lambda r: r.retrieve("fox", filters="source=x"),
+        (InvalidOptionError, "filters"),
+    ),
+    ("filters-match-nothing", {}, lambda r: r.retrieve("fox", filters={"source": "/nowhere"}), 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "call", "expected"),
+    [case[1:] for case in RETRIEVE_CASES],
+    ids=[case[0] for case in RETRIEVE_CASES],
+)
+def test_bad_input_retrieval_table(
+    corpus: QdrantStore,
+    models: tuple[Qwen3Embedder, Qwen3Reranker],
+    options: dict[str, Any],
+    call: Call,
+    expected: Any,
+) -> None:
+    embedder, reranker = models
+    if isinstance(expected, tuple):
+        error, message = expected
+        with pytest.raises(error, match=message):
+            call(TwoStageRetriever(corpus, embedder, reranker, **{"top_n": 3, **options}))
+        return
+    retriever = TwoStageRetriever(corpus, embedder, reranker, top_n=3, **options)
+    results = call(retriever)
+    assert len(results) == expected
+    scores = [r.rerank_score for r in results]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    assert len({r.id for r in results}) == len(results)
+    for r in results:
+        assert DOCS[Path(r.source).name] == r.text and np.isfinite(r.retrieval_score)
+    if "instruction" in options and results:  # the instruction reaches both models verbatim
+        query = "capital {x}\n?"
+        direct = reranker.score(query, [r.text for r in results], instruction=options["instruction"])
+        assert scores == pytest.approx(direct, abs=1e-6)
+
+
+def test_retrieval_from_an_empty_collection_is_empty(
+    models: tuple[Qwen3Embedder, Qwen3Reranker], tmp_path: Path
+) -> None:
+    embedder, reranker = models
+    store = QdrantStore("empty", location=":memory:")
+    make_ingestor(embedder, store).ingest([tmp_path])  # an empty folder: collection, no points
+    assert store.exists() and store.count() == 0
+    assert TwoStageRetriever(store, embedder, reranker).retrieve("anything") == []
+
+
+# --------------------------------------------------------------------------- bad input: CLI
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cli_store(
+    tmp_path_factory: pytest.TempPathFactory, tiny_embedding_path: str, tiny_reranker_path: str
+) -> list[str]:
+    root = tmp_path_factory.mktemp("cli-reliability")
+    (root / "docs").mkdir()
+    (root / "docs" / "a.txt").write_text("Paris is the capital of France.", encoding="utf-8")
+    flags = ["--qdrant-path", str(root / "qdrant"), "--collection", "kb", "--device", "cpu", "--no-progress"]
+    code, out = run_cli(["ingest", str(root / "docs"), "--embedding-model", tiny_embedding_path, *flags])
+    assert code == 0, out
+    return [*flags, "--reranker-model", tiny_reranker_path]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["query", "q", "--top-k", "0"], 1, "top_k must be a positive integer, got 0"),
+        (["query", "q", "--top-n", "-2"], 1, "top_n must be a positive integer, got -2"),
+        (["query", "q", "--top-k", "2.5"], 2, "invalid int value: '2.5'"),
+        (["query", "q", "--top-n", "many"], 2, "invalid int value: 'many'"),
+        (["query", "q", "--filter", "novalue"], 1, "--filter wants FIELD=VALUE"),
+        (["ingest", "{empty}", "--batch-size", "0"], 1, "batch_size"),
+        (["ingest", "{empty}", "--chunk-tokens", "0"], 1, "chunk_tokens must be a positive integer"),
+        (["ingest", "{empty}"], 0, ""),
+    ],
+    ids=[
+        "top-k-zero",
+        "top-n-negative",
+        "top-k-float",
+        "top-n-word",
+        "filter-without-equals",
+        "batch-size-zero",
+        "chunk-tokens-zero",
+        "empty-folder-ok",
+    ],
+)
+def test_bad_input_cli_table(
+    cli_store: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
+    (tmp_path / "empty").mkdir()
+    argv = [str(tmp_path / "empty") if a == "{empty}" else a for a in argv]
+    capsys.readouterr()
+    if code == 2:  # argparse's own usage error
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli([*argv, *cli_store])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+        return
+    status, out = run_cli([*argv, *cli_store])
+    err = capsys.readouterr().err
+    assert status == code, err
+    if code:
+        line = err.strip().splitlines()[-1]
+        assert line.startswith("qwen3-rag: error: ") and message in line and "Traceback" not in err
+    else:
+        assert "0 files, 0 chunks" in out and "Collection 'kb': 1 chunks" in out
