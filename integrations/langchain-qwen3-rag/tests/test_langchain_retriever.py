@@ -93,11 +93,9 @@ def test_wraps_a_ready_pipeline(retriever: Qwen3RagRetriever) -> None:
 def test_clear_errors(collection: QdrantStore, tiny_reranker_path: str, tmp_path: Path) -> None:
     with pytest.raises(CollectionNotFoundError):
         Qwen3RagRetriever(collection="missing", qdrant_path=":memory:", reranker_model=tiny_reranker_path)
-    embedder = collection.read_spec()
-    assert embedder is not None
-    other = tmp_path / "another-embedding"
-    import shutil
+    assert collection.read_spec() is not None
+    from qwen3_rag.testing import write_tiny_checkpoints
 
-    shutil.copytree(embedder.model, other)
+    other = write_tiny_checkpoints(tmp_path, seed=51)["embedding"]  # other weights, same folder name
     with pytest.raises(CollectionMismatchError):
         Qwen3RagRetriever(store=collection, embedding_model=str(other), reranker_model=tiny_reranker_path)
