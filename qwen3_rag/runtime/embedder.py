@@ -105,6 +105,23 @@ class Qwen3Embedder:
         )
         return cls(runtime, dimensions=dimensions, max_length=max_length, instruction=instruction)
 
+    def with_options(
+        self,
+        *,
+        dimensions: int | None = None,
+        max_length: int | None = None,
+        instruction: str | None = None,
+    ) -> Qwen3Embedder:
+        """A view over the same loaded model with some options changed (``None`` keeps one)."""
+        if dimensions is None and max_length is None and instruction is None:
+            return self
+        return Qwen3Embedder(
+            self.runtime,
+            dimensions=self.dimensions if dimensions is None else dimensions,
+            max_length=self.max_length if max_length is None else max_length,
+            instruction=self.instruction if instruction is None else instruction,
+        )
+
     # ----------------------------------------------------------------- properties
     @property
     def model(self) -> Any:

@@ -120,6 +120,16 @@ class Qwen3Reranker:
         )
         return cls(runtime, max_length=max_length, instruction=instruction)
 
+    def with_options(self, *, max_length: int | None = None, instruction: str | None = None) -> Qwen3Reranker:
+        """A view over the same loaded model with some options changed (``None`` keeps one)."""
+        if max_length is None and instruction is None:
+            return self
+        return Qwen3Reranker(
+            self.runtime,
+            max_length=self.max_length if max_length is None else max_length,
+            instruction=self.instruction if instruction is None else instruction,
+        )
+
     @property
     def model(self) -> Any:
         return self.runtime.model

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
 
-_VIEW_OPTIONS = frozenset({"dimensions", "max_length", "query_instruction"})
 _LOAD_OPTIONS = frozenset({"device", "dtype"})
 
 
@@ -104,14 +103,11 @@ class Qwen3Embeddings(BaseModel, Embeddings):
                 f"Qwen3Embeddings got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
                 "already has its device and dtype. Drop those options, or pass the model name instead."
             )
-        if not _VIEW_OPTIONS & self.model_fields_set:
-            return given
         explicit = self.model_fields_set
-        return Qwen3Embedder(
-            given.runtime,
-            dimensions=self.dimensions if "dimensions" in explicit else given.dimensions,
-            max_length=self.max_length if "max_length" in explicit else given.max_length,
-            instruction=self.query_instruction if "query_instruction" in explicit else given.instruction,
+        return given.with_options(
+            dimensions=self.dimensions if "dimensions" in explicit else None,
+            max_length=self.max_length if "max_length" in explicit else None,
+            instruction=self.query_instruction if "query_instruction" in explicit else None,
         )
 
     @property

@@ -84,9 +84,9 @@ class Qwen3Rerank(BaseDocumentCompressor):
                 f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
                 "already has its device and dtype. Drop those options, or pass the model name instead."
             )
-        if "max_length" not in self.model_fields_set:
-            return given
-        return Qwen3Reranker(given.runtime, max_length=self.max_length, instruction=given.instruction)
+        return given.with_options(
+            max_length=self.max_length if "max_length" in self.model_fields_set else None
+        )
 
     @property
     def reranker(self) -> Qwen3Reranker:
