@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
 
 from qwen3_rag import Qwen3Reranker
-from qwen3_rag.runtime.prefix_cache import PrefixCachedScorer, plan_prefix_groups
+from qwen3_rag.runtime.prefix_cache import PrefixCachedScorer, _cache_name, plan_prefix_groups
 from qwen3_rag.runtime.tensors import left_pad
 
 DOCS = [
@@ -90,3 +92,15 @@ def test_public_score_uses_the_cache_and_matches(reranker: Qwen3Reranker) -> Non
     plain = _plain(reranker, reranker.encode_ids(reranker._bodies("capital of France?", DOCS, None)))
     assert np.abs(np.asarray(scores) - plain).max() <= 1e-5
     assert scorer_for(reranker.model) is not None
+
+
+def test_cache_is_passed_under_the_name_the_installed_transformers_knows(reranker: Qwen3Reranker) -> None:
+    class Old(torch.nn.Module):  # transformers < 5: past_key_values only
+        def forward(self, input_ids: object = None, past_key_values: object = None) -> None: ...
+
+    class New(torch.nn.Module):  # transformers 5.x: cache (past_key_values deprecated, warns)
+        def forward(self, input_ids: object = None, cache: object = None) -> None: ...
+
+    assert _cache_name(Old()) == "past_key_values"
+    assert _cache_name(New()) == "cache"
+    assert _cache_name(reranker.model) in inspect.signature(reranker.model.forward).parameters

@@ -149,7 +149,9 @@ class Qwen3Embedder:
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids exactly as the model sees them (content cut to fit, one final end token)."""
         budget = self.max_length - 1
-        content = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # verbose=False: transformers' "longer than model_max_length" notice is wrong here; the
+        # content is cut to max_length below, with our own warning.
+        content = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         if any(len(ids) > budget for ids in content):
             self.runtime.warn_once(
                 "truncation",
@@ -161,7 +163,8 @@ class Qwen3Embedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text costs as a document (without truncation, with the end token)."""
-        content = self.tokenizer(check_texts(texts), add_special_tokens=False)["input_ids"]
+        # Counting only: nothing this long reaches the model, so no "model_max_length" notice.
+        content = self.tokenizer(check_texts(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) + 1 for ids in content]
 
     def _finish(self, hidden: np.ndarray, count: int) -> np.ndarray:

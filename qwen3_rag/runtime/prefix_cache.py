@@ -28,6 +28,7 @@ implementations only.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import weakref
 from collections import OrderedDict
@@ -107,6 +108,16 @@ def plan_prefix_groups(
     return plan
 
 
+def _cache_name(model: Any) -> str:
+    """The forward argument and output field that carry the KV cache in this transformers.
+
+    transformers 5.x renamed ``past_key_values`` to ``cache``; the old name still works but warns
+    on every call (removed in 5.40). Older releases (>= 4.56, our floor) know only the old name.
+    """
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 def _layer_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     layers = getattr(cache, "layers", None)
     if layers is not None:
@@ -153,6 +164,7 @@ class PrefixCachedScorer:
         self.device = device
         self.max_cached_prefixes = max_cached_prefixes
         self.planner = planner
+        self.cache_name = _cache_name(model)
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
         self.stats = {"cached_batches": 0, "plain_batches": 0, "prefix_hits": 0, "prefix_misses": 0}
 
@@ -165,7 +177,7 @@ class PrefixCachedScorer:
         self.stats["prefix_misses"] += 1
         ids = torch.tensor([prefix], dtype=torch.long, device=self.device)
         out = self.base(input_ids=ids, use_cache=True)
-        tensors = [(k.detach(), v.detach()) for k, v in _layer_tensors(out.past_key_values)]
+        tensors = [(k.detach(), v.detach()) for k, v in _layer_tensors(getattr(out, self.cache_name))]
         self._prefixes[prefix] = tensors
         while len(self._prefixes) > self.max_cached_prefixes:
             self._prefixes.popitem(last=False)
@@ -216,7 +228,7 @@ class PrefixCachedScorer:
             mask[i, longest + pad :] = 1
         kwargs: dict[str, Any] = {}
         if layers:
-            kwargs["past_key_values"] = _new_cache(self.model, layers)
+            kwargs[self.cache_name] = _new_cache(self.model, layers)
         logits = self.model(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),

@@ -145,7 +145,9 @@ class Qwen3Reranker:
     def encode_ids(self, bodies: Sequence[str]) -> list[list[int]]:
         """Token ids as the model sees them: whole prefix, body cut from its end, whole suffix."""
         budget = self.max_length - len(self._prefix) - len(self._suffix)
-        content = self.tokenizer(list(bodies), add_special_tokens=False)["input_ids"]
+        # verbose=False: transformers' "longer than model_max_length" notice is wrong here; the
+        # body is cut to fit below, with our own warning.
+        content = self.tokenizer(list(bodies), add_special_tokens=False, verbose=False)["input_ids"]
         if any(len(ids) > budget for ids in content):
             self.runtime.warn_once(
                 "truncation",
