@@ -10,10 +10,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore, RetrievedChunk, TwoStageRetriever
 from qwen3_rag.pipeline.store import DEFAULT_COLLECTION, model_identity
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+
+_LOAD_OPTIONS = frozenset({"device", "dtype"})
 
 
 class Qwen3RagRetriever(BaseRetriever):
@@ -40,6 +42,19 @@ class Qwen3RagRetriever(BaseRetriever):
 
     The embedding model and its dimensions default to the ones recorded in the collection.
     A ready ``qwen3_rag.pipeline.TwoStageRetriever`` can be passed as ``pipeline=`` instead.
+
+    Use already-loaded runtime objects instead of model names (they are used as they are,
+    nothing else is loaded):
+        .. code-block:: python
+
+            from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+            from qwen3_rag.pipeline import QdrantStore
+
+            retriever = Qwen3RagRetriever(
+                store=QdrantStore("qwen3_rag"),
+                embedding_model=Qwen3Embedder.load("Qwen/Qwen3-Embedding-0.6B"),
+                reranker_model=Qwen3Reranker.load("Qwen/Qwen3-Reranker-0.6B"),
+            )
 
     Invoke (per-call ``k``, ``top_k``, ``filters``, ``hybrid`` override the fields):
         .. code-block:: python
@@ -68,11 +83,13 @@ class Qwen3RagRetriever(BaseRetriever):
     qdrant_api_key: str | None = None
     """API key for ``qdrant_url``."""
 
-    embedding_model: str | Path | None = None
-    """Hub id or local folder; ``None`` uses the model recorded in the collection."""
+    embedding_model: str | Path | Qwen3Embedder | None = None
+    """Hub id or local folder, or a loaded ``qwen3_rag.Qwen3Embedder`` to use as it is (it must
+    match the collection's model and dimensions); ``None`` uses the model recorded in the collection."""
 
-    reranker_model: str | Path = DEFAULT_RERANKER_MODEL
-    """Hub id or local folder of a Qwen3-Reranker checkpoint."""
+    reranker_model: str | Path | Qwen3Reranker = DEFAULT_RERANKER_MODEL
+    """Hub id or local folder of a Qwen3-Reranker checkpoint, or a loaded
+    ``qwen3_rag.Qwen3Reranker`` to use as it is."""
 
     device: str | None = "auto"
     """``"auto"`` (CUDA, then Apple MPS, then CPU) or a torch device such as ``"cuda:1"``."""
@@ -99,6 +116,14 @@ class Qwen3RagRetriever(BaseRetriever):
         self._pipeline = self.pipeline if self.pipeline is not None else self._build()
 
     def _build(self) -> TwoStageRetriever:
+        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
+        embedder, reranker = self.embedding_model, self.reranker_model
+        if clash and isinstance(embedder, Qwen3Embedder) and isinstance(reranker, Qwen3Reranker):
+            raise InvalidOptionError(
+                f"Qwen3RagRetriever got a loaded Qwen3Embedder and Qwen3Reranker and {', '.join(clash)}: "
+                "loaded models already have their device and dtype. Drop those options, or pass "
+                "model names instead."
+            )
         store = self.store
         if store is None:
             if self.qdrant_url:
@@ -106,16 +131,24 @@ class Qwen3RagRetriever(BaseRetriever):
             else:
                 store = QdrantStore(self.collection, path=self.qdrant_path)
         recorded = store.open()
-        model = str(self.embedding_model or recorded.model)
-        # The recorded size applies to the recorded model; another model is checked (and refused) below.
-        same = model_identity(model) == model_identity(recorded.model)
-        embedder = Qwen3Embedder.load(
-            model, device=self.device, dtype=self.dtype, dimensions=recorded.dimensions if same else None
-        )
+        embedder = self._embedder(recorded)
         store.open(EmbeddingSpec.for_embedder(embedder))
-        reranker = Qwen3Reranker.load(self.reranker_model, device=self.device, dtype=self.dtype)
+        reranker = self.reranker_model
+        if not isinstance(reranker, Qwen3Reranker):
+            reranker = Qwen3Reranker.load(reranker, device=self.device, dtype=self.dtype)
         return TwoStageRetriever(
             store, embedder, reranker, top_k=self.top_k, top_n=self.k, hybrid=self.hybrid
+        )
+
+    def _embedder(self, recorded: EmbeddingSpec) -> Qwen3Embedder:
+        given = self.embedding_model
+        if isinstance(given, Qwen3Embedder):
+            return given
+        model = str(given or recorded.model)
+        # The recorded size applies to the recorded model; another model is checked (and refused) later.
+        same = model_identity(model) == model_identity(recorded.model)
+        return Qwen3Embedder.load(
+            model, device=self.device, dtype=self.dtype, dimensions=recorded.dimensions if same else None
         )
 
     @property

@@ -10,7 +10,13 @@ from langchain_core.documents import Document
 from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    InvalidOptionError,
+    Qwen3Embedder,
+    Qwen3Reranker,
+)
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
 
 DOCS = {
@@ -88,6 +94,38 @@ def test_wraps_a_ready_pipeline(retriever: Qwen3RagRetriever) -> None:
     two_stage: TwoStageRetriever = retriever.two_stage
     wrapped = Qwen3RagRetriever(pipeline=two_stage, k=1)
     assert wrapped.two_stage is two_stage and len(wrapped.invoke("capital")) == 1
+
+
+def test_uses_loaded_runtime_objects(
+    collection: QdrantStore,
+    tiny_embedding_path: str,
+    tiny_reranker_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's snippet: objects loaded beforehand are used as they are, nothing else is loaded."""
+    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"Qwen3RagRetriever loaded a model ({args[1:]!r}) instead of the given one")
+
+    monkeypatch.setattr(Qwen3Embedder, "load", classmethod(no_load))
+    monkeypatch.setattr(Qwen3Reranker, "load", classmethod(no_load))
+    lc = Qwen3RagRetriever(store=collection, embedding_model=embedder, reranker_model=reranker, k=2)
+    assert lc.two_stage.embedder is embedder and lc.two_stage.reranker is reranker
+    assert lc.two_stage.store is collection
+    docs = lc.invoke("capital of France")
+    assert len(docs) == 2
+    assert [d.metadata["relevance_score"] for d in docs] == pytest.approx(
+        reranker.score("capital of France", [d.page_content for d in docs]), abs=1e-6
+    )
+    # Only the reranker given: the embedder is still the collection's own model (loaded, so not here).
+    monkeypatch.undo()
+    only = Qwen3RagRetriever(store=collection, reranker_model=reranker, k=1)
+    assert only.two_stage.reranker is reranker
+    assert only.two_stage.embedder.fingerprint == embedder.fingerprint
+    with pytest.raises(InvalidOptionError, match="device"):
+        Qwen3RagRetriever(store=collection, embedding_model=embedder, reranker_model=reranker, device="cpu")
 
 
 def test_clear_errors(collection: QdrantStore, tiny_reranker_path: str, tmp_path: Path) -> None:
