@@ -54,6 +54,10 @@ class BatcherStats:
     forward_passes: int = 0
     failed_batches: int = 0
     dropped_requests: int = 0
+    requests_per_pass: dict[int, int] = field(default_factory=dict)
+    """How many forward passes served N requests together: ``{N: passes}`` (N > 1 means shared)."""
+    items_per_pass: dict[int, int] = field(default_factory=dict)
+    """How many forward passes ran a batch of N items: ``{N: passes}``."""
 
 
 _STOP = object()
@@ -197,6 +201,8 @@ class MicroBatcher:
             batch = [i for i in batch if _wanted(owners[i][0])]
             if not batch:
                 continue
+            _count(self.stats.requests_per_pass, len({owners[i][0] for i in batch}))
+            _count(self.stats.items_per_pass, len(batch))
             try:
                 self.stats.forward_passes += 1
                 output = self._forward([token_ids[i] for i in batch])
@@ -263,3 +269,7 @@ def _wanted(request: _Request) -> bool:
 def _fail(request: _Request, exc: BaseException) -> None:
     if not request.future.done():
         request.future.set_exception(exc)
+
+
+def _count(histogram: dict[int, int], size: int) -> None:
+    histogram[size] = histogram.get(size, 0) + 1

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import NumericalError
+from ..errors import InvalidOptionError, NumericalError
 from ..prompts import DEFAULT_QUERY_INSTRUCTION, EMBEDDING_END_TOKEN, format_query
 from .loading import BatchingOptions, LoadedModel, get_loaded_model
 from .tensors import left_pad
@@ -161,6 +161,39 @@ class Qwen3Embedder:
             )
         return [ids[:budget] + [self._end_id] for ids in content]
 
+    def encode_token_ids(self, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Token-id inputs as the model sees them: the same rule as :meth:`encode_ids`.
+
+        One final ``<|endoftext|>``, appended only if the sequence does not already end with it
+        (ids from a tokenizer with the post-processor have it); the content before it is cut to
+        ``max_length - 1`` tokens.
+        """
+        budget = self.max_length - 1
+        content = [list(ids[:-1]) if ids and ids[-1] == self._end_id else list(ids) for ids in sequences]
+        if any(len(ids) > budget for ids in content):
+            self.runtime.warn_once(
+                "truncation",
+                f"qwen3-rag: some token-id inputs to {self.runtime.name!r} are longer than "
+                f"max_length={self.max_length} tokens and were truncated from the end.",
+            )
+        return [ids[:budget] + [self._end_id] for ids in content]
+
+    def _check_token_ids(self, sequences: Any) -> list[list[int]]:
+        # Checked before queueing: an id past the embedding table would fail the whole shared batch.
+        limit = int(self.model.get_input_embeddings().num_embeddings)
+        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Sequence):
+            raise TypeError(f"token_ids must be a list of lists of ints, got {type(sequences).__name__}.")
+        items = [list(ids) if isinstance(ids, (list, tuple)) else ids for ids in sequences]
+        for index, ids in enumerate(items):
+            if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+                raise TypeError(f"token_ids[{index}] must be a list of ints, got {ids!r:.60}.")
+            if ids and (min(ids) < 0 or max(ids) >= limit):
+                raise InvalidOptionError(
+                    f"token_ids[{index}] holds an id outside 0..{limit - 1}, the token ids of "
+                    f"{self.runtime.name!r}; tokenize with this model's tokenizer."
+                )
+        return items
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text costs as a document (without truncation, with the end token)."""
         # Counting only: nothing this long reaches the model, so no "model_max_length" notice.
@@ -202,6 +235,15 @@ class Qwen3Embedder:
     async def aembed_queries(self, queries: Sequence[str], instruction: str | None = None) -> np.ndarray:
         items = self._query_texts(queries, instruction)
         return self._finish(await self.runtime.batcher.arun(items, self.encode_ids), len(items))
+
+    def embed_token_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Vectors for pre-tokenized documents (see :meth:`encode_token_ids`), input order."""
+        items = self._check_token_ids(sequences)
+        return self._finish(self.runtime.batcher.run(items, self.encode_token_ids), len(items))
+
+    async def aembed_token_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        items = self._check_token_ids(sequences)
+        return self._finish(await self.runtime.batcher.arun(items, self.encode_token_ids), len(items))
 
     def close(self) -> None:
         """Close the shared runtime of this model (every view of it); pending work is failed."""

@@ -1,0 +1,52 @@
+"""``POST /v1/rerank``: the Cohere/Jina/vLLM endpoint over :class:`~qwen3_rag.runtime.Qwen3Reranker`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import Response
+
+from ..prompts import format_rerank_body
+from .common import check_count, check_instruction, json_response, run_with_usage, served_model
+from .config import ServerConfig
+from .schemas import RerankRequest
+
+
+async def rerank(request: RerankRequest, reranker: Any, config: ServerConfig) -> Response:
+    reranker = served_model(reranker, request.model, "reranker")
+    documents: list[str] = request.documents
+    check_count(len(documents), "documents", config)
+    check_instruction(request.instruction)
+    instruction = request.instruction or reranker.instruction
+    scores, tokens = await run_with_usage(
+        reranker.ascore(request.query, documents, request.instruction),
+        lambda: _token_counts(reranker, request.query, documents, instruction),
+        config,
+    )
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep input order
+    if request.top_n is not None:
+        order = order[: request.top_n]  # more than there are documents means all, as Cohere does
+    results: list[dict[str, Any]] = []
+    for index in order:
+        result: dict[str, Any] = {"index": index, "relevance_score": scores[index]}
+        if request.return_documents:
+            result["document"] = {"text": documents[index]}
+        results.append(result)
+    return await json_response(
+        {
+            "id": f"rerank-{uuid.uuid4().hex}",
+            "model": reranker.model_name,
+            "results": results,
+            "usage": {"total_tokens": tokens},
+        }
+    )
+
+
+def _token_counts(reranker: Any, query: str, documents: list[str], instruction: str) -> list[int]:
+    if not documents:  # the tokenizer refuses an empty batch
+        return []
+    return [
+        len(ids)
+        for ids in reranker.encode_ids([format_rerank_body(query, d, instruction) for d in documents])
+    ]
