@@ -158,6 +158,7 @@ def test_openai_client_equals_the_runtime(
         floats = client.embeddings.create(model=embedder.model_name, input=TEXTS, encoding_format="float")
         sized = client.embeddings.create(model=model, input=TEXTS, dimensions=32)
         queries = client.embeddings.create(model=model, input=TEXTS, extra_body={"input_type": "query"})
+        served = [m.id for m in client.models.list()]
         with pytest.raises(openai.NotFoundError, match="not served here"):
             client.embeddings.create(model="text-embedding-3-small", input=TEXTS)
         wrong = openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", http_client=oai, max_retries=0)
@@ -168,6 +169,7 @@ def test_openai_client_equals_the_runtime(
             json={"query": "capital of France?", "documents": TEXTS},
             headers={"Authorization": f"Bearer {KEY}"},
         )
+    assert served == [embedder.model_name, reranker.model_name]
     expected = embedder.embed_documents(TEXTS)
     assert np.array_equal(np.array([d.embedding for d in packed.data], dtype=np.float32), expected)
     np.testing.assert_allclose(np.array([d.embedding for d in floats.data]), expected, atol=1e-5)
@@ -240,6 +242,24 @@ def test_overload_gives_429_with_retry_after_not_a_hang(servers: dict[str, Serve
     assert refused.headers["retry-after"] == "1"
     assert refused.json()["error"]["code"] == "overloaded"
     assert httpx.post(f"{url}/v1/embeddings", json={"input": ["after"]}, trust_env=False).status_code == 200
+
+
+def test_a_model_that_fails_to_load_exits_1_with_the_reason(tiny_embedding_path: str, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    server = _start("bad", ["--reranker-model", tiny_embedding_path], tmp_path, env)
+    assert server.process.wait(timeout=START_TIMEOUT_S) == 1
+    assert "could not be loaded" in server.output() and "not a reranker" in server.output()
+
+
+def test_oversized_body_gets_413_over_a_real_socket(servers: dict[str, Server]) -> None:
+    url = servers["main"].url
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=url, headers=headers, trust_env=False, timeout=30.0) as client:
+        big = client.post("/v1/embeddings", json={"input": ["x" * (10 * 1024 * 1024)]})
+        after = client.post("/v1/embeddings", json={"input": ["still serving"]})
+    assert big.status_code == 413, big.text
+    assert "--max-request-bytes" in big.json()["error"]["message"]
+    assert after.status_code == 200
 
 
 def test_sigterm_drains_in_flight_requests_then_exits_0(servers: dict[str, Server]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -59,6 +60,7 @@ def create_app(
             raise ValueError("create_app needs an embedder, a reranker, or a loader.")
         state.set_models(embedder, reranker)
     metrics = ServerMetrics(state.served)
+    created = int(time.time())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +104,7 @@ def create_app(
                 {
                     "id": model.model_name,
                     "object": "model",
+                    "created": created,
                     "owned_by": "qwen3-rag",
                     "kind": kind,
                     "dimensions": getattr(model, "dimensions", None),

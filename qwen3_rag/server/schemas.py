@@ -143,6 +143,7 @@ class RerankResponse(BaseModel):
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
+    created: int
     owned_by: str = "qwen3-rag"
     kind: Literal["embedding", "reranker"]
     dimensions: int | None = None
