@@ -11,6 +11,7 @@ from .errors import (
     Qwen3RagError,
     RuntimeClosedError,
     StoreConnectionError,
+    StoreDamagedError,
     WrongModelKindError,
 )
 from .prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
@@ -33,6 +34,7 @@ __all__ = [
     "Qwen3Reranker",
     "RuntimeClosedError",
     "StoreConnectionError",
+    "StoreDamagedError",
     "WrongModelKindError",
     "__version__",
 ]

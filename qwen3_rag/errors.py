@@ -48,5 +48,9 @@ class StoreConnectionError(Qwen3RagError, ConnectionError):
     """The Qdrant server could not be reached or refused the credentials."""
 
 
+class StoreDamagedError(Qwen3RagError, OSError):
+    """An embedded Qdrant store's files are damaged (truncated, empty, unparsable)."""
+
+
 class MissingDependencyError(Qwen3RagError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""

@@ -231,9 +231,9 @@ def test_unreadable_files_are_skipped_with_warnings_and_a_count(
     skipped = {Path(s.path).name: s.reason for s in report.skipped}
     assert set(skipped) == {"image.png", "blob.dat", "latin1.txt", "broken.pdf", "missing.txt"}
     assert report.files == len(TEXTS)
-    for name in skipped:
-        assert any(name in r.getMessage() for r in caplog.records)
-    assert any("skipped 5 file(s)" in r.getMessage() for r in caplog.records)
+    for name in skipped:  # each skipped file reported once, as it happens
+        assert sum(name in r.getMessage() for r in caplog.records) == 1, name
+    assert all(r.name.startswith("qwen3_rag") for r in caplog.records)  # pypdf's own noise stays out
     assert "skipped 5 file(s)" in report.summary()
 
 

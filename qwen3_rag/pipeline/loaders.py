@@ -1,12 +1,16 @@
 """Finding and reading documents: folders and files, text of any extension, PDF via pypdf.
 
 A file that cannot be read as text (binary, not UTF-8, an unreadable PDF, no permission) is
-skipped and reported, never silently dropped: each skip is logged as a warning naming the file
-and the reason, and the caller gets the list to print a count at the end.
+skipped and reported, never silently dropped: each skip is logged once as a warning naming the
+file and the reason, and the caller gets the list to print a count at the end.
+
+Text files are checked in one streaming pass and then read in pieces (:meth:`Document.pieces`),
+so a file of any size is ingested in bounded memory.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -28,14 +32,33 @@ BINARY_EXTENSIONS = frozenset(
 )
 # fmt: on
 _SNIFF_BYTES = 8192
+PIECE_CHARS = 1 << 20  # characters per piece when a text file is read in pieces
+_CHECK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
 class Document:
-    """A source file's text. ``source`` is its absolute path, the key of its chunks in the store."""
+    """A source file's text. ``source`` is its absolute path, the key of its chunks in the store.
+
+    ``text`` holds the whole text when it was extracted in memory (PDF); ``None`` means the text
+    is read from ``source`` in pieces, on demand (:meth:`pieces`), so huge files never sit whole
+    in memory.
+    """
 
     source: str
-    text: str
+    text: str | None = None
+    size: int = 0
+    """Bytes on disk (for progress)."""
+
+    def pieces(self, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
+        """The text in order, in pieces of at most ``piece_chars`` characters."""
+        if self.text is not None:
+            yield self.text
+            return
+        # newline="": the text exactly as stored, as bytes.decode gives it (no newline translation).
+        with open(self.source, encoding="utf-8-sig", newline="") as handle:
+            while piece := handle.read(piece_chars):
+                yield piece
 
 
 @dataclass(frozen=True)
@@ -91,7 +114,7 @@ def read_document(path: Path) -> Document | SkippedFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
-    return Document(source=path.as_posix(), text=text)
+    return Document(source=path.as_posix(), text=text, size=len(data))
 
 
 def _read_pdf(path: Path) -> Document | SkippedFile:
@@ -99,20 +122,61 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
         from pypdf import PdfReader
     except ImportError:
         return SkippedFile(str(path), "PDF support is not installed: pip install 'qwen3-rag[pdf]'")
+    # pypdf logs its own warnings about a damaged file; we report the file once, with the reason.
+    pypdf_logger = logging.getLogger("pypdf")
+    level = pypdf_logger.level
+    pypdf_logger.setLevel(logging.ERROR)
     try:
         reader = PdfReader(str(path))
         text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
     except Exception as exc:  # pypdf raises many kinds for broken files; all mean "cannot read"
         return SkippedFile(str(path), f"invalid PDF ({type(exc).__name__}: {exc})")
+    finally:
+        pypdf_logger.setLevel(level)
     if not text.strip():
         return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
-    return Document(source=path.as_posix(), text=text)
+    return Document(source=path.as_posix(), text=text, size=path.stat().st_size)
+
+
+def _check_text_file(path: Path) -> SkippedFile | None:
+    """Why ``path`` cannot be ingested as UTF-8 text, or ``None``; one streaming pass, bounded memory."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    position = 0
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(_CHECK_BYTES):
+                if position == 0 and b"\x00" in block[:_SNIFF_BYTES]:
+                    return SkippedFile(str(path), "binary content (NUL bytes)")
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    return SkippedFile(
+                        str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})"
+                    )
+                position += len(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:  # the file ends inside a character
+        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})")
+    except OSError as exc:
+        return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
+    return None
+
+
+def open_document(path: Path) -> Document | SkippedFile:
+    """Like :func:`read_document`, but a text file's text stays on disk, read later in pieces."""
+    suffix = path.suffix.lower()
+    if suffix in BINARY_EXTENSIONS or suffix == ".pdf":
+        return read_document(path)
+    problem = _check_text_file(path)
+    if problem is not None:
+        return problem
+    return Document(source=path.as_posix(), size=path.stat().st_size)
 
 
 def iter_documents(files: Sequence[Path]) -> Iterator[Document | SkippedFile]:
-    """Read ``files`` lazily, logging a warning for each skipped one."""
+    """Open ``files`` lazily (text streamed from disk), logging a warning for each skipped one."""
     for file in files:
-        result = read_document(file)
+        result = open_document(file)
         if isinstance(result, SkippedFile):
             logger.warning("qwen3-rag: skipped %s: %s", result.path, result.reason)
         yield result

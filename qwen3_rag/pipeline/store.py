@@ -12,6 +12,7 @@ never a silent mix of vector spaces.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -23,6 +24,8 @@ from ..errors import (
     MissingDependencyError,
     StoreConnectionError,
 )
+from . import embedded
+from .sources import SourceRegistry
 
 DEFAULT_QDRANT_PATH = "./.qwen3-rag/qdrant"
 DEFAULT_COLLECTION = "qwen3_rag"
@@ -112,6 +115,9 @@ class QdrantStore:
 
     Without ``path``, ``location`` or ``url``, ``QDRANT_URL`` (and ``QDRANT_API_KEY``) pick a
     server when set, else the default local folder. ``client`` takes a ready ``QdrantClient``.
+    ``create=False`` refuses to open an embedded folder that holds no store yet (readers use it,
+    so a mistyped path is an error rather than a new empty store). A damaged embedded folder is a
+    :class:`~qwen3_rag.errors.StoreDamagedError`.
     """
 
     def __init__(
@@ -124,8 +130,11 @@ class QdrantStore:
         api_key: str | None = None,
         timeout: int | None = None,
         client: Any = None,
+        create: bool = True,
     ) -> None:
         self.collection = collection
+        self.sources = SourceRegistry(self)
+        """The per-file records beside the chunks (see :mod:`qwen3_rag.pipeline.sources`)."""
         self._owns_client = client is None
         if client is not None:
             self.client = client
@@ -160,6 +169,9 @@ class QdrantStore:
             assert path is not None
             folder = Path(path).expanduser()
             self.where = f"the embedded store at {str(folder)!r}"
+            if not create:
+                embedded.require_folder(folder)
+            embedded.check_folder(folder)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 self.client = qdrant_client.QdrantClient(path=str(folder))
@@ -169,6 +181,8 @@ class QdrantStore:
                     f"Could not open {self.where}: {exc} Close the other program using it, or run a "
                     "Qdrant server and pass --qdrant-url."
                 ) from exc
+            except (sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged past the file checks
+                raise embedded.damaged(folder, f"{type(exc).__name__}: {exc}") from exc
 
     # ----------------------------------------------------------------- collection
     def exists(self) -> bool:
@@ -228,7 +242,9 @@ class QdrantStore:
     def ensure(self, spec: EmbeddingSpec) -> EmbeddingSpec:
         """Create the collection for ``spec`` if missing, else check it matches."""
         if self.exists():
-            return self.open(spec)
+            recorded = self.open(spec)
+            self.sources.create()  # collections made before the registry get one, filled from the chunks
+            return recorded
         from qdrant_client import models
 
         self._call(
@@ -241,6 +257,7 @@ class QdrantStore:
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=spec.to_metadata(),
         )
+        self.sources.create()
         if self._is_server():
             for field, schema in (
                 ("source", models.PayloadSchemaType.KEYWORD),
@@ -295,6 +312,36 @@ class QdrantStore:
             points_selector=models.FilterSelector(filter=selector),
             wait=True,
         )
+
+    def delete_source(self, source: str) -> None:
+        """Delete every chunk of ``source`` (its registry record is the caller's to remove after)."""
+        from qdrant_client import models
+
+        selector = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        self._call(
+            self.client.delete,
+            self.collection,
+            points_selector=models.FilterSelector(filter=selector),
+            wait=True,
+        )
+
+    def count_source(self, source: str) -> int:
+        from qdrant_client import models
+
+        selector = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
+        )
+        return int(self._call(self.client.count, self.collection, count_filter=selector, exact=True).count)
+
+    def chunk_counts(self) -> dict[str, int]:
+        """``{source: number of chunks}`` counted from the chunks themselves."""
+        total = self.count()
+        if total == 0:
+            return {}
+        response = self._call(self.client.facet, self.collection, key="source", limit=total, exact=True)
+        return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def count(self) -> int:
         return int(self._call(self.client.count, self.collection, exact=True).count)
