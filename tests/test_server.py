@@ -379,13 +379,16 @@ async def test_one_kind_served_the_other_is_404(embedder: Qwen3Embedder) -> None
     assert "serves no reranker model" in response.json()["error"]["message"]
 
 
-async def test_health_follows_loading_and_closing(embedder: Qwen3Embedder) -> None:
+async def test_health_follows_loading_and_closing(tiny_embedding_path: str) -> None:
     release = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loaded: list[Qwen3Embedder] = []
 
     def loader() -> tuple[Any, Any]:
         asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=10)
-        return embedder, None
+        # A runtime of its own (another attention implementation): the app closes what it loads.
+        loaded.append(Qwen3Embedder.load(tiny_embedding_path, dtype="float32", attn_implementation="eager"))
+        return loaded[0], None
 
     app = create_app(loader=loader)
     async with app.router.lifespan_context(app), client_for(app) as client:
@@ -405,6 +408,7 @@ async def test_health_follows_loading_and_closing(embedder: Qwen3Embedder) -> No
     assert ready.status_code == 200
     assert closing.status_code == 503 and closing.json() == {"status": "closing"}
     assert refused_closing.status_code == 503 and refused_closing.json()["error"]["code"] == "closing"
+    assert loaded[0].runtime.batcher.closed
 
 
 async def test_failed_load_is_reported(tmp_path: Any) -> None:

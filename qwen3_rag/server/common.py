@@ -71,7 +71,7 @@ async def run_with_usage(
     try:
         await asyncio.sleep(0)  # let the work reach the batcher: an overload is raised right there
         if task.done():
-            return task.result(), 0
+            task.result()  # a refusal is raised here, before any counting
         tokens = asyncio.create_task(asyncio.to_thread(count_tokens))
         result = await task
         return result, sum(await tokens)
