@@ -3,9 +3,12 @@
     qwen3-rag ingest ./docs
     qwen3-rag query "How do I rotate the API key?"
     qwen3-rag chat
+    qwen3-rag sources
+    qwen3-rag remove ./docs/old.md
 
 Errors the user can fix (missing collection, wrong model for a collection, unreachable server,
-missing model) print one line and exit with status 1; no traceback.
+missing or damaged store, missing model, bad input) print one line and exit with status 1; no
+traceback. Input that can be checked without the models is checked before they load.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import Qwen3RagError
+from .errors import InvalidOptionError, Qwen3RagError
 from .runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from .server.command import add_serve_parser, run_serve
 
 EXIT_ERROR = 1
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _store_options(parser: argparse.ArgumentParser) -> None:
     store = parser.add_argument_group("store")
     store.add_argument(
         "--collection", default="qwen3_rag", help="Qdrant collection name (default: qwen3_rag)"
@@ -37,6 +41,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--qdrant-url", help="Qdrant server URL, e.g. http://localhost:6333 (API key: $QDRANT_API_KEY)"
     )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _store_options(parser)
     models = parser.add_argument_group("models")
     models.add_argument(
         "--embedding-model",
@@ -65,7 +73,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="only chunks whose payload FIELD equals VALUE (repeatable), e.g. source=/docs/a.md",
+        help="only chunks whose FIELD equals VALUE (repeatable): source=PATH (resolved as ingest "
+        "does) or chunk_index=N",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -88,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--batch-size", type=int, default=64, help="chunks per embed+upsert batch (default: 64)"
     )
+    ingest.add_argument(
+        "--keep-missing",
+        action="store_true",
+        help="keep the chunks of files gone from the given folders (default: remove them)",
+    )
     _common(ingest)
 
     query = sub.add_parser("query", help="answer one question with the top reranked passages")
@@ -101,15 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--llm-model", default="qwen3", help="model name at --llm-url (default: qwen3)")
     _common(chat)
+
+    sources = sub.add_parser("sources", help="list the ingested files with their chunk counts")
+    sources.add_argument("--json", action="store_true", help="print the sources as JSON")
+    _store_options(sources)
+
+    remove = sub.add_parser("remove", help="delete files (or everything under folders) from a collection")
+    remove.add_argument(
+        "paths", nargs="+", metavar="PATH", help="ingested files or folders (they need not exist any more)"
+    )
+    _store_options(remove)
+
+    add_serve_parser(sub)
     return parser
 
 
-def _open_store(args: argparse.Namespace) -> Any:
+def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    """The store; only ``ingest`` may create one (a reader's mistyped path is an error)."""
     from .pipeline import QdrantStore
 
     if args.qdrant_url:
         return QdrantStore(args.collection, url=args.qdrant_url)
-    return QdrantStore(args.collection, path=args.qdrant_path)
+    return QdrantStore(args.collection, path=args.qdrant_path, create=create)
 
 
 def _load_embedder(args: argparse.Namespace, recorded: Any) -> Any:
@@ -134,22 +161,66 @@ def _spec(embedder: Any) -> Any:
 
 
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:
-    from .errors import InvalidOptionError
+    """``--filter`` values as a filter mapping; unknown fields and bad values are refused."""
+    from .pipeline.sources import as_source
+    from .pipeline.store import CHUNK_FIELDS
 
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidOptionError(f"--filter wants FIELD=VALUE, got {item!r}.")
-        parsed: Any = int(value) if value.lstrip("-").isdigit() else value
+        if key not in CHUNK_FIELDS:
+            raise InvalidOptionError(
+                f"--filter field {key!r} is not stored with the chunks; the fields are "
+                f"{', '.join(CHUNK_FIELDS)}."
+            )
+        parsed: Any = value
+        if key == "source":
+            parsed = as_source(value)  # the key ingest stored: absolute, symlinks resolved
+        elif key == "chunk_index":
+            if not value.lstrip("-").isdigit():
+                raise InvalidOptionError(f"--filter chunk_index wants a whole number, got {value!r}.")
+            parsed = int(value)
         out.setdefault(key, []).append(parsed)
     return {k: v[0] if len(v) == 1 else v for k, v in out.items()} or None
+
+
+def _check_sources_exist(store: Any, filters: dict[str, Any] | None) -> None:
+    """A ``source`` filter naming nothing ingested is a mistake to report, not an empty answer."""
+    wanted = (filters or {}).get("source")
+    if wanted is None:
+        return
+    known = {r.source for r in store.sources.all()}
+    for source in [wanted] if isinstance(wanted, str) else wanted:
+        if source not in known:
+            raise InvalidOptionError(
+                f"--filter source={source} matches no ingested file in collection {store.collection!r}; "
+                "`qwen3-rag sources` lists them."
+            )
+
+
+def _question(text: str) -> str:
+    if not text.strip():
+        raise InvalidOptionError('The question is empty; ask something, e.g. qwen3-rag query "What is X?".')
+    return text
+
+
+def _existing_paths(paths: Sequence[str]) -> list[str]:
+    missing = [p for p in paths if not os.path.exists(os.path.expanduser(p))]
+    if missing:
+        raise InvalidOptionError(
+            f"No such file or folder: {', '.join(missing)}. To delete what was ingested from a path that "
+            "is gone, use `qwen3-rag remove PATH`."
+        )
+    return list(paths)
 
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import Ingestor
 
-    with _open_store(args) as store:
+    paths = _existing_paths(args.paths)
+    with _open_store(args, create=True) as store:
         recorded = store.open() if store.exists() else None
         embedder = _load_embedder(args, recorded)
         ingestor = Ingestor(
@@ -159,11 +230,49 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             overlap=args.chunk_overlap,
             batch_size=args.batch_size,
             progress=False if args.no_progress else None,
+            keep_missing=args.keep_missing,
         )
-        report = ingestor.ingest(args.paths)
+        report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
-        for skipped in report.skipped:
-            print(f"  skipped {skipped.path}: {skipped.reason}", file=out)
+    return 0
+
+
+def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    with _open_store(args) as store:
+        store.open()
+        records = store.sources.all()
+        if args.json:
+            rows = [r.to_payload() for r in records]
+            print(json.dumps({"collection": args.collection, "sources": rows}, indent=2), file=out)
+            return 0
+        for r in records:
+            state = "" if r.complete else "  (incomplete: run ingest again)"
+            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {r.source}{state}", file=out)
+        print(f"{len(records)} sources, {sum(r.chunks for r in records)} chunks.", file=out)
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
+    from .pipeline.pruning import remove_sources, sources_under
+    from .pipeline.sources import as_source
+
+    roots = [as_source(p) for p in args.paths]
+    with _open_store(args) as store:
+        store.open()
+        records = store.sources.all()
+        for path, root in zip(args.paths, roots, strict=True):
+            if not sources_under(records, [root]):
+                raise InvalidOptionError(
+                    f"Nothing ingested from {path} ({root}) in collection {args.collection!r}; "
+                    "`qwen3-rag sources` lists what is there."
+                )
+        store.sources.create()
+        files, chunks = remove_sources(store, sources_under(records, roots))
+        left = store.count()
+        print(
+            f"Removed {files} files, {chunks} chunks. Collection {args.collection!r}: {left} chunks.",
+            file=out,
+        )
     return 0
 
 
@@ -187,9 +296,13 @@ def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
 
 
 def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    question = _question(args.question)
+    filters = _filters(args.filter)
     with _open_store(args) as store:
+        store.open()
+        _check_sources_exist(store, filters)
         retriever = _retriever(args, store)
-        results = retriever.retrieve(args.question, filters=_filters(args.filter))
+        results = retriever.retrieve(question, filters=filters)
         if args.json:
             payload = {
                 "query": args.question,
@@ -207,10 +320,12 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .pipeline import OpenAICompatibleChat, build_messages
 
     interactive = stdin.isatty()
+    filters = _filters(args.filter)
     with _open_store(args) as store:
+        store.open()
+        _check_sources_exist(store, filters)
         retriever = _retriever(args, store)
         chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None
-        filters = _filters(args.filter)
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)
         while True:
@@ -249,12 +364,18 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
-    _quiet_libraries(args.no_progress)
+    _quiet_libraries(getattr(args, "no_progress", True))
     try:
         if args.command == "ingest":
             return _cmd_ingest(args, out)
         if args.command == "query":
             return _cmd_query(args, out)
+        if args.command == "sources":
+            return _cmd_sources(args, out)
+        if args.command == "remove":
+            return _cmd_remove(args, out)
+        if args.command == "serve":
+            return run_serve(args)
         return _cmd_chat(args, out, stdin or sys.stdin)
     except Qwen3RagError as exc:
         # One line: the messages already say what was wrong and how to fix it.

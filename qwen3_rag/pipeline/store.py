@@ -32,6 +32,8 @@ DEFAULT_COLLECTION = "qwen3_rag"
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 FORMAT_VERSION = 1
+CHUNK_FIELDS = ("text", "source", "chunk_index", "content_hash")
+"""The payload of every chunk point."""
 _META_KEY = "qwen3_rag"
 _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
 
