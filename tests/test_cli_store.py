@@ -1,0 +1,234 @@
+"""The CLI on the store: sources, remove, pruning, damaged or missing stores, input refused early.
+
+Bad input is checked before any model loads: those cases pass a reranker path that does not
+exist, so reaching the model loader would fail with a different message.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qwen3_rag.cli import main
+
+
+def run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
+
+
+def error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("qwen3-rag: error: "), err
+    return lines[-1]
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text("Paris is the capital of France.", encoding="utf-8")
+    (root / "b.txt").write_text("Python is a programming language.", encoding="utf-8")
+    (root / "sub" / "c.txt").write_text("Qdrant stores vectors. " * 20, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def store_flags(tmp_path: Path) -> list[str]:
+    return ["--qdrant-path", str(tmp_path / "qdrant"), "--collection", "kb"]
+
+
+@pytest.fixture
+def ingested(docs: Path, store_flags: list[str], tiny_embedding_path: str) -> list[str]:
+    code, out = run(
+        ["ingest", str(docs), "--embedding-model", tiny_embedding_path, *store_flags, "--no-progress"]
+    )
+    assert code == 0, out
+    return store_flags
+
+
+NO_MODELS = ["--reranker-model", "/nonexistent/reranker", "--device", "cpu", "--no-progress"]
+
+
+def test_sources_lists_files_with_counts_and_json(
+    ingested: list[str], docs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(["sources", *ingested])
+    assert code == 0
+    assert "3 sources" in out and str((docs / "sub" / "c.txt").resolve()) in out
+    code, out = run(["sources", "--json", *ingested])
+    listed = json.loads(out)["sources"]
+    assert [Path(s["source"]).name for s in listed] == ["a.md", "b.txt", "c.txt"]
+    assert all(s["chunks"] >= 1 and s["complete"] and s["ingested_at"] for s in listed)
+
+
+def test_ingest_prunes_deleted_files_unless_keep_missing(
+    ingested: list[str], docs: Path, tiny_embedding_path: str
+) -> None:
+    (docs / "b.txt").unlink()
+    code, out = run(["ingest", str(docs), *ingested, "--keep-missing", "--no-progress"])
+    assert code == 0 and "removed" not in out
+    code, out = run(["ingest", str(docs), *ingested, "--no-progress"])
+    assert code == 0 and "removed 1 files, 1 chunks" in out
+    code, out = run(["sources", "--json", *ingested])
+    assert [Path(s["source"]).name for s in json.loads(out)["sources"]] == ["a.md", "c.txt"]
+
+
+def test_remove_by_file_folder_and_relative_path(
+    ingested: list[str], docs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(docs)
+    code, out = run(["remove", "sub", *ingested])  # relative, resolved as ingest does
+    assert code == 0 and out.startswith("Removed 1 files,")
+    (docs / "a.md").unlink()  # a file that is gone can still be removed by its path
+    code, out = run(["remove", "a.md", *ingested])
+    assert code == 0 and "Removed 1 files, 1 chunks" in out and "'kb': 1 chunks" in out
+    code, _ = run(["remove", "/never/ingested.md", *ingested])
+    assert code == 1 and "Nothing ingested from /never/ingested.md" in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", ""], "The question is empty"),
+        (["query", "  \n\t "], "The question is empty"),
+        (
+            ["query", "q", "--filter", "nokey=5"],
+            "field 'nokey' is not stored with the chunks; the fields are ",
+        ),
+        (["query", "q", "--filter", "chunk_index=two"], "chunk_index wants a whole number"),
+        (["query", "q", "--filter", "source=/no/such/file.md"], "matches no ingested file"),
+        (["chat", "--filter", "source=elsewhere.md"], "matches no ingested file"),
+    ],
+    ids=["empty", "blank", "unknown-field", "non-integer-index", "unknown-source", "chat-unknown-source"],
+)
+def test_bad_query_input_is_refused_before_models_load(
+    ingested: list[str], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out = run([*argv, *ingested, *NO_MODELS])
+    assert code == 1 and out == ""
+    assert message in error_line(capsys)
+
+
+def test_relative_source_filter_is_resolved_as_ingest_does(
+    ingested: list[str],
+    docs: Path,
+    tiny_reranker_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(docs.parent)
+    code, out = run(
+        [
+            "query",
+            "capital",
+            "--json",
+            "--filter",
+            "source=docs/a.md",
+            *ingested,
+            "--reranker-model",
+            tiny_reranker_path,
+        ]
+    )
+    assert code == 0, out
+    results = json.loads(out)["results"]
+    assert [r["source"] for r in results] == [str((docs / "a.md").resolve())]
+
+
+def test_ingest_of_a_missing_path_fails_and_creates_nothing(
+    tmp_path: Path, store_flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(["ingest", str(tmp_path / "nope"), *store_flags, "--embedding-model", "/nonexistent"])
+    assert code == 1 and "No such file or folder" in error_line(capsys)
+    assert not (tmp_path / "qdrant").exists()
+
+
+@pytest.mark.parametrize("command", [["query", "q"], ["chat"], ["sources"], ["remove", "x"]])
+def test_a_missing_store_is_reported_without_creating_files(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = tmp_path / "no-store-here"
+    extra = NO_MODELS if command[0] in ("query", "chat") else []
+    code, _ = run([*command, "--qdrant-path", str(where), *extra])
+    assert code == 1 and "There is no Qdrant store at" in error_line(capsys)
+    assert not where.exists()
+
+
+def truncate_sqlite(store: Path) -> None:
+    sqlite = store / "collection" / "kb" / "storage.sqlite"
+    data = sqlite.read_bytes()
+    sqlite.write_bytes(data[: len(data) // 2])
+
+
+def empty_sqlite(store: Path) -> None:
+    (store / "collection" / "kb" / "storage.sqlite").write_bytes(b"")
+
+
+def cut_meta(store: Path) -> None:
+    meta = store / "meta.json"
+    meta.write_text(meta.read_text()[:40])
+
+
+def delete_sqlite(store: Path) -> None:
+    (store / "collection" / "kb" / "storage.sqlite").unlink()
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "sqlite-truncated": truncate_sqlite,
+    "sqlite-empty": empty_sqlite,
+    "sqlite-deleted": delete_sqlite,
+    "meta-json-cut": cut_meta,
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("command", [["query", "capital"], ["sources"], ["ingest", "{docs}"]])
+def test_a_damaged_store_is_one_line_and_exit_1(
+    ingested: list[str],
+    docs: Path,
+    tmp_path: Path,
+    damage: str,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = tmp_path / "qdrant"
+    if damage == "sqlite-truncated":  # big enough that half of it loses pages, not just free space
+        run(["ingest", str(docs), *ingested, "--chunk-tokens", "4", "--chunk-overlap", "0", "--no-progress"])
+    DAMAGE[damage](store)
+    capsys.readouterr()
+    argv = [str(docs) if a == "{docs}" else a for a in command]
+    code, out = run([*argv, *ingested, *(NO_MODELS if command[0] != "sources" else [])])
+    line = error_line(capsys)
+    assert code == 1 and "No passages" not in out
+    assert f"The embedded Qdrant store at {str(store)!r} is damaged" in line
+    assert "Restore the folder from a backup or snapshot, or delete it" in line
+
+
+def test_damaged_store_from_the_real_command(ingested: list[str], tmp_path: Path) -> None:
+    empty_sqlite(tmp_path / "qdrant")
+    child = subprocess.run(
+        [sys.executable, "-m", "qwen3_rag.cli", "sources", *ingested],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
+    assert child.returncode == 1 and child.stdout == ""
+    assert child.stderr.strip().count("\n") == 0 and "is damaged" in child.stderr
+
+
+def test_store_copy_keeps_working(ingested: list[str], tmp_path: Path) -> None:
+    """The damage checks do not refuse a healthy store (a copied folder, as a restore would be)."""
+    shutil.copytree(tmp_path / "qdrant", tmp_path / "restored")
+    code, out = run(["sources", "--qdrant-path", str(tmp_path / "restored"), "--collection", "kb"])
+    assert code == 0 and "3 sources" in out
