@@ -232,3 +232,35 @@ def test_store_copy_keeps_working(ingested: list[str], tmp_path: Path) -> None:
     shutil.copytree(tmp_path / "qdrant", tmp_path / "restored")
     code, out = run(["sources", "--qdrant-path", str(tmp_path / "restored"), "--collection", "kb"])
     assert code == 0 and "3 sources" in out
+
+
+def test_ingest_and_query_are_quiet(
+    tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str
+) -> None:
+    """Nothing on stderr but our own lines: no tokenizer length notice, no cache deprecation."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    words = "alpha beta gamma delta Paris France capital river Seine bridge".split()
+    long_text = " ".join(words[i * 7 % len(words)] for i in range(36_000))  # > the tokenizer's 32768
+    (docs / "long.txt").write_text(long_text, encoding="utf-8")
+    (docs / "a.md").write_text("Paris is the capital of France.", encoding="utf-8")
+    (docs / "image.png").write_bytes(b"not text")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    common = ["--qdrant-path", str(tmp_path / "q"), "--device", "cpu"]
+    commands = [
+        ["ingest", str(docs), "--embedding-model", tiny_embedding_path, "--chunk-tokens", "1024"],
+        ["query", "capital of France", "--reranker-model", tiny_reranker_path, "--top-k", "20"],
+    ]
+    stderr = []
+    for command in commands:
+        child = subprocess.run(
+            [sys.executable, "-m", "qwen3_rag.cli", *command, *common],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert child.returncode == 0, child.stderr
+        stderr.append(child.stderr)
+    assert stderr[0].strip() == f"qwen3-rag: skipped {(docs / 'image.png').resolve()}: binary file type .png"
+    assert stderr[1] == ""
