@@ -7,6 +7,11 @@ pre-tokeniser and special tokens, left padding). Only the embedding tokenizer ca
 ``<|endoftext|>`` post-processor, as the published Qwen3-Embedding tokenizer does; pass
 ``embedding_appends_eos=False`` to get the older kind without it. Nothing is downloaded.
 
+The default attention head size is 16. Engines with fixed attention kernels need more: vLLM's
+CPU attention takes head_dim in {32, 64, 80, 96, 112, 128, ...}, so pass ``head_dim=32`` (or
+``--head-dim 32``) for a checkpoint vLLM can serve; everything else stays tiny (hidden 64,
+4 heads, 2 KV heads), and the default output is unchanged.
+
 The weights are random, so vectors and scores are meaningless, but every code path (prompt
 formatting, truncation, padding, pooling, yes/no readout) is the real one.
 """
@@ -99,7 +104,7 @@ def _write_tokenizer(folder: Path, vocab_size: int, append_eos: bool) -> int:
     return len(json.loads(tokenizer_json)["model"]["vocab"]) + len(SPECIAL_TOKENS)
 
 
-def _tiny_config(vocab_size: int, tokenizer_vocab: int, seed_kind: str) -> object:
+def _tiny_config(vocab_size: int, tokenizer_vocab: int, seed_kind: str, head_dim: int = 16) -> object:
     from transformers import Qwen3Config
 
     return Qwen3Config(  # type: ignore[call-arg]  # rope_theta is folded into rope_parameters
@@ -109,7 +114,7 @@ def _tiny_config(vocab_size: int, tokenizer_vocab: int, seed_kind: str) -> objec
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=16,
+        head_dim=head_dim,
         max_position_embeddings=32768,
         rope_theta=1_000_000.0,
         rms_norm_eps=1e-6,
@@ -126,13 +131,17 @@ def write_tiny_checkpoints(
     seed: int = 0,
     embedding_appends_eos: bool = True,
     vocab_size: int = 512,
+    head_dim: int = 16,
 ) -> dict[str, Path]:
     """Write ``embedding`` and ``reranker`` tiny checkpoints under ``directory``.
 
     Returns ``{"embedding": path, "reranker": path}``. Deterministic for a given ``seed``.
     The embedding model is saved as a bare ``Qwen3Model`` (as Qwen3-Embedding is published),
-    the reranker as ``Qwen3ForCausalLM`` (as Qwen3-Reranker is).
+    the reranker as ``Qwen3ForCausalLM`` (as Qwen3-Reranker is). ``head_dim`` is the attention
+    head size (default 16; vLLM's CPU attention needs 32 or more, see the module docstring).
     """
+    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 2 or head_dim % 2:
+        raise ValueError(f"head_dim must be an even int >= 2 (rotary halves), got {head_dim!r}.")
     import torch
     from transformers import Qwen3ForCausalLM, Qwen3Model
 
@@ -141,7 +150,7 @@ def write_tiny_checkpoints(
     for kind, folder in paths.items():
         appends = embedding_appends_eos if kind == "embedding" else False
         tokenizer_vocab = _write_tokenizer(folder, vocab_size, appends)
-        config = _tiny_config(tokenizer_vocab, tokenizer_vocab, kind)
+        config = _tiny_config(tokenizer_vocab, tokenizer_vocab, kind, head_dim)
         torch.manual_seed(seed + (0 if kind == "embedding" else 1))
         model_cls = Qwen3Model if kind == "embedding" else Qwen3ForCausalLM
         model = model_cls(config)  # type: ignore[arg-type]
@@ -165,9 +174,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write the older embedding tokenizer that does not append <|endoftext|>",
     )
+    parser.add_argument(
+        "--head-dim",
+        type=int,
+        default=16,
+        help="attention head size (default 16; 32 or more for vLLM's CPU attention)",
+    )
     args = parser.parse_args(argv)
     paths = write_tiny_checkpoints(
-        args.directory, seed=args.seed, embedding_appends_eos=not args.no_eos_postprocessor
+        args.directory,
+        seed=args.seed,
+        embedding_appends_eos=not args.no_eos_postprocessor,
+        head_dim=args.head_dim,
     )
     for kind, path in paths.items():
         print(f"{kind}: {path}")
