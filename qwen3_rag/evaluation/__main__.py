@@ -1,0 +1,7 @@
+"""``python -m qwen3_rag.evaluation DATA_DIR [options]``: the same as ``qwen3-rag eval``."""
+
+import sys
+
+from .command import main
+
+sys.exit(main())
