@@ -19,11 +19,9 @@ interrupted at any point and run again ends identical to an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,28 +30,21 @@ from typing import Any
 from ..errors import InvalidOptionError
 from ..runtime.validation import check_positive_int
 from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from .layout import SOURCE, chunk_payload, content_hash, point_id
 from .loaders import Document, SkippedFile, find_files, iter_documents
 from .pruning import missing_sources, remove_sources
 from .sources import SourceRecord, as_source, now_utc
 from .sparse import sparse_vectors
-from .store import DENSE_VECTOR, SPARSE_VECTOR, EmbeddingSpec, QdrantStore
+from .store import EmbeddingSpec, QdrantStore
 
 logger = logging.getLogger(__name__)
 
-# Fixed forever: changing it would change every point id and orphan existing collections.
-POINT_NAMESPACE = uuid.UUID("6f1c3b1e-5d0a-5b8e-9a57-2c7e3f0b9d41")
 DEFAULT_BATCH_SIZE = 64
 LEFTOVER_WINDOW = 64
 LOOKUP_WINDOW = 256  # chunk ids looked up per request while a file streams by
 
 
-def point_id(source: str, chunk_index: int) -> str:
-    """The deterministic id of chunk ``chunk_index`` of ``source``."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{source}\x00{chunk_index}"))
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+__all__ = ["IngestReport", "Ingestor", "content_hash", "point_id"]
 
 
 @dataclass
@@ -264,9 +255,7 @@ class Ingestor:
                 continue
             run.pending.ids.append(pid)
             run.pending.texts.append(text)
-            run.pending.payloads.append(
-                {"text": text, "source": source, "chunk_index": first_index + offset, "content_hash": digest}
-            )
+            run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest))
             queued = True
             if len(run.pending.ids) >= self.batch_size:
                 self._flush(run)
@@ -291,23 +280,15 @@ class Ingestor:
         pending = run.pending
         if not pending.ids:
             return
-        from qdrant_client import models
-
         # A source's record is written before its first chunk (see .sources): mark new ones now.
-        new = sorted({p["source"] for p in pending.payloads} - run.records.keys())
+        new = sorted({p[SOURCE] for p in pending.payloads} - run.records.keys())
         self._put_records(run, [SourceRecord(source, 0, None, complete=False) for source in new])
         dense = self.embedder.embed_documents(pending.texts)
         sparse = sparse_vectors(self.embedder.tokenizer, pending.texts)
-        points = [
-            models.PointStruct(
-                id=pid, vector={DENSE_VECTOR: vec.tolist(), SPARSE_VECTOR: sp}, payload=payload
-            )
-            for pid, vec, sp, payload in zip(pending.ids, dense, sparse, pending.payloads, strict=True)
-        ]
-        self.store.upsert(points)
+        self.store.upsert_chunks(pending.ids, pending.payloads, dense, sparse)
         self._put_records(run, pending.finished)
-        run.report.embedded += len(points)
-        count = len(points)
+        count = len(pending.ids)
+        run.report.embedded += count
         run.pending = _Pending()
         if run.bar is not None:
             run.bar.set_postfix(chunks=run.report.embedded + run.report.unchanged, refresh=False)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidOptionError
+from ..ranking import best_first
+from .layout import Hit
 from .sparse import sparse_vectors
 from .store import QdrantStore
 
@@ -111,29 +113,25 @@ class TwoStageRetriever:
         n = self.top_n if top_n is None else _check_count(top_n, "top_n")
         return k, n, self.hybrid if hybrid is None else bool(hybrid)
 
-    def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Any]:
+    def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Hit]:
         sparse = sparse_vectors(self.embedder.tokenizer, [query], query=True)[0] if hybrid else None
         return self.store.query(dense, limit=k, sparse=sparse, query_filter=build_filter(filters))
 
     @staticmethod
-    def _combine(points: Sequence[Any], scores: Sequence[float], n: int) -> list[RetrievedChunk]:
-        results = []
-        for point, rerank in zip(points, scores, strict=True):
-            payload = dict(point.payload or {})
-            results.append(
-                RetrievedChunk(
-                    text=str(payload.get("text", "")),
-                    source=str(payload.get("source", "")),
-                    chunk_index=int(payload.get("chunk_index", 0)),
-                    retrieval_score=float(point.score),
-                    rerank_score=float(rerank),
-                    id=str(point.id),
-                    payload=payload,
-                )
+    def _combine(hits: Sequence[Hit], scores: Sequence[float], n: int) -> list[RetrievedChunk]:
+        # Stable: equal rerank scores keep the first stage's order.
+        return [
+            RetrievedChunk(
+                text=hits[i].text,
+                source=hits[i].source,
+                chunk_index=hits[i].chunk_index,
+                retrieval_score=hits[i].score,
+                rerank_score=score,
+                id=hits[i].id,
+                payload=hits[i].payload,
             )
-        # Stable sort: equal rerank scores keep the first stage's order.
-        results.sort(key=lambda r: r.rerank_score, reverse=True)
-        return results[:n]
+            for i, score in best_first(scores, n)
+        ]
 
     def retrieve(
         self,
@@ -147,12 +145,11 @@ class TwoStageRetriever:
         """The ``top_n`` best chunks for ``query``, best first."""
         k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
         dense = self.embedder.embed_queries([query], instruction=self.instruction)[0]
-        points = self._search(query, dense, k, use_hybrid, filters)
-        if not points:
+        hits = self._search(query, dense, k, use_hybrid, filters)
+        if not hits:
             return []
-        texts = [str((p.payload or {}).get("text", "")) for p in points]
-        scores = self.reranker.score(query, texts, instruction=self.instruction)
-        return self._combine(points, scores, n)
+        scores = self.reranker.score(query, [h.text for h in hits], instruction=self.instruction)
+        return self._combine(hits, scores, n)
 
     async def aretrieve(
         self,
@@ -166,9 +163,8 @@ class TwoStageRetriever:
         """:meth:`retrieve` without blocking the event loop (models batched, Qdrant in a thread)."""
         k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
         dense = (await self.embedder.aembed_queries([query], instruction=self.instruction))[0]
-        points = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
-        if not points:
+        hits = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
+        if not hits:
             return []
-        texts = [str((p.payload or {}).get("text", "")) for p in points]
-        scores = await self.reranker.ascore(query, texts, instruction=self.instruction)
-        return self._combine(points, scores, n)
+        scores = await self.reranker.ascore(query, [h.text for h in hits], instruction=self.instruction)
+        return self._combine(hits, scores, n)

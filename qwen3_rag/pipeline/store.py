@@ -25,15 +25,13 @@ from ..errors import (
     StoreConnectionError,
 )
 from . import embedded
+from .layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
+from .layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
 from .sources import SourceRegistry
 
 DEFAULT_QDRANT_PATH = "./.qwen3-rag/qdrant"
 DEFAULT_COLLECTION = "qwen3_rag"
-DENSE_VECTOR = "dense"
-SPARSE_VECTOR = "sparse"
 FORMAT_VERSION = 1
-CHUNK_FIELDS = ("text", "source", "chunk_index", "content_hash")
-"""The payload of every chunk point."""
 _META_KEY = "qwen3_rag"
 _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
 
@@ -140,7 +138,8 @@ class QdrantStore:
         self._owns_client = client is None
         if client is not None:
             self.client = client
-            self.where = "the given client"
+            self.is_server = not _is_local_client(client)
+            self.where = "the given server client" if self.is_server else "the given embedded client"
             return
         qdrant_client = _qdrant()
         if path is not None and os.fspath(path) == ":memory:":
@@ -149,6 +148,7 @@ class QdrantStore:
             url = os.environ.get("QDRANT_URL") or None
             if url is None:
                 path = DEFAULT_QDRANT_PATH
+        self.is_server = url is not None  # decided here, once: the indexes and scans depend on it
         if url is not None:
             api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
             self.where = f"the Qdrant server at {url}"
@@ -260,16 +260,13 @@ class QdrantStore:
             metadata=spec.to_metadata(),
         )
         self.sources.create()
-        if self._is_server():
+        if self.is_server:  # embedded Qdrant scans; a server needs indexes for the filters ingest uses
             for field, schema in (
-                ("source", models.PayloadSchemaType.KEYWORD),
-                ("chunk_index", models.PayloadSchemaType.INTEGER),
+                (SOURCE, models.PayloadSchemaType.KEYWORD),
+                (CHUNK_INDEX, models.PayloadSchemaType.INTEGER),
             ):
                 self._call(self.client.create_payload_index, self.collection, field, schema)
         return spec
-
-    def _is_server(self) -> bool:
-        return "server" in self.where
 
     # ----------------------------------------------------------------- points
     def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
@@ -280,10 +277,28 @@ class QdrantStore:
             self.client.retrieve,
             self.collection,
             ids=list(ids),
-            with_payload=["content_hash"],
+            with_payload=[CONTENT_HASH],
             with_vectors=False,
         )
-        return {str(r.id): str((r.payload or {}).get("content_hash", "")) for r in records}
+        return {str(r.id): str((r.payload or {}).get(CONTENT_HASH, "")) for r in records}
+
+    def upsert_chunks(
+        self,
+        ids: Sequence[str],
+        payloads: Sequence[dict[str, Any]],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[Any],
+    ) -> None:
+        """Write chunk points (see :mod:`.layout`): one dense and one sparse vector each."""
+        from qdrant_client import models
+
+        points = [
+            models.PointStruct(
+                id=pid, vector={DENSE_VECTOR: [float(x) for x in vec], SPARSE_VECTOR: sp}, payload=payload
+            )
+            for pid, payload, vec, sp in zip(ids, payloads, dense, sparse, strict=True)
+        ]
+        self.upsert(points)
 
     def upsert(self, points: Iterable[Any]) -> None:
         self._call(self.client.upsert, self.collection, points=list(points), wait=True)
@@ -304,8 +319,8 @@ class QdrantStore:
 
         selector = models.Filter(
             must=[
-                models.FieldCondition(key="source", match=models.MatchValue(value=source)),
-                models.FieldCondition(key="chunk_index", range=models.Range(gte=first_stale_index)),
+                models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source)),
+                models.FieldCondition(key=CHUNK_INDEX, range=models.Range(gte=first_stale_index)),
             ]
         )
         self._call(
@@ -319,22 +334,15 @@ class QdrantStore:
         """Delete every chunk of ``source`` (its registry record is the caller's to remove after)."""
         from qdrant_client import models
 
-        selector = models.Filter(
-            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-        )
         self._call(
             self.client.delete,
             self.collection,
-            points_selector=models.FilterSelector(filter=selector),
+            points_selector=models.FilterSelector(filter=_source_filter(source)),
             wait=True,
         )
 
     def count_source(self, source: str) -> int:
-        from qdrant_client import models
-
-        selector = models.Filter(
-            must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))]
-        )
+        selector = _source_filter(source)
         return int(self._call(self.client.count, self.collection, count_filter=selector, exact=True).count)
 
     def chunk_counts(self) -> dict[str, int]:
@@ -342,7 +350,7 @@ class QdrantStore:
         total = self.count()
         if total == 0:
             return {}
-        response = self._call(self.client.facet, self.collection, key="source", limit=total, exact=True)
+        response = self._call(self.client.facet, self.collection, key=SOURCE, limit=total, exact=True)
         return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def count(self) -> int:
@@ -355,7 +363,7 @@ class QdrantStore:
         limit: int,
         sparse: Any = None,
         query_filter: Any = None,
-    ) -> list[Any]:
+    ) -> list[Hit]:
         """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion."""
         from qdrant_client import models
 
@@ -381,7 +389,7 @@ class QdrantStore:
                 limit=limit,
                 with_payload=True,
             )
-        return list(response.points)
+        return [Hit.from_point(point) for point in response.points]
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a client call; connection failures become :class:`StoreConnectionError`."""
@@ -406,6 +414,19 @@ class QdrantStore:
 
     def __repr__(self) -> str:
         return f"QdrantStore(collection={self.collection!r}, where={self.where!r})"
+
+
+def _source_filter(source: str) -> Any:
+    from qdrant_client import models
+
+    return models.Filter(must=[models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source))])
+
+
+def _is_local_client(client: Any) -> bool:
+    """Whether a ``QdrantClient`` runs Qdrant in-process (``:memory:`` or a folder)."""
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", client), QdrantLocal)
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -1,0 +1,73 @@
+"""The layout of a qwen3-rag collection, defined once: vector names, payload keys, point ids.
+
+Every chunk is one point: a ``dense`` vector (the Qwen3 embedding), a ``sparse`` vector (Qwen
+tokenizer terms, see :mod:`.sparse`), and a payload of :data:`CHUNK_FIELDS`. Its id is
+``uuid5(source, chunk_index)``, so re-ingesting a file addresses the same points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "sparse"
+TEXT = "text"
+SOURCE = "source"
+CHUNK_INDEX = "chunk_index"
+CONTENT_HASH = "content_hash"
+CHUNK_FIELDS = (TEXT, SOURCE, CHUNK_INDEX, CONTENT_HASH)
+"""The payload of every chunk point."""
+
+# Fixed forever: changing it would change every point id and orphan existing collections.
+POINT_NAMESPACE = uuid.UUID("6f1c3b1e-5d0a-5b8e-9a57-2c7e3f0b9d41")
+
+
+def point_id(source: str, chunk_index: int) -> str:
+    """The deterministic id of chunk ``chunk_index`` of ``source``."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{source}\x00{chunk_index}"))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_payload(source: str, chunk_index: int, text: str, digest: str | None = None) -> dict[str, Any]:
+    return {
+        TEXT: text,
+        SOURCE: source,
+        CHUNK_INDEX: chunk_index,
+        CONTENT_HASH: digest if digest is not None else content_hash(text),
+    }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result from the store: the point's id, its first-stage score and payload."""
+
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_point(cls, point: Any) -> Hit:
+        return cls(id=str(point.id), score=float(point.score), payload=dict(point.payload or {}))
+
+    @property
+    def text(self) -> str:
+        return str(self.payload.get(TEXT, ""))
+
+    @property
+    def source(self) -> str:
+        return str(self.payload.get(SOURCE, ""))
+
+    @property
+    def chunk_index(self) -> int:
+        return int(self.payload.get(CHUNK_INDEX, 0))
+
+
+def read_text(payload: Mapping[str, Any] | None) -> str:
+    return str((payload or {}).get(TEXT, ""))
