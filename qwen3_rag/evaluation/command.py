@@ -36,7 +36,7 @@ def add_eval_parser(subparsers: Any) -> None:
         help="measure dense, hybrid and reranked retrieval on a BEIR-layout data set",
         description="Ingest a BEIR-layout data set (corpus.jsonl, queries.jsonl, qrels/test.tsv), "
         "run every judged query as dense, hybrid, dense + rerank and hybrid + rerank, and report "
-        "nDCG@10, Recall@10, Recall@100 and MRR@10 per mode (ir-measures / pytrec_eval). Needs "
+        "nDCG@10, Recall@10, Recall@100 and MRR@10 per mode (computed by ir-measures). Needs "
         "pip install 'qwen3-rag[eval]'.",
     )
     parser.add_argument(
@@ -44,7 +44,7 @@ def add_eval_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--split", default="test", help="qrels/<SPLIT>.tsv to evaluate (default: test)")
     parser.add_argument(
-        "--max-queries", type=int, help="evaluate only the first N judged queries (a quick look)"
+        "--max-queries", type=int, metavar="N", help="evaluate only the first N judged queries (a quick look)"
     )
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
@@ -84,6 +84,7 @@ def add_eval_parser(subparsers: Any) -> None:
     search.add_argument(
         "--top-k",
         type=int,
+        metavar="K",
         default=DEFAULT_TOP_K,
         help=f"chunks retrieved per query, and reranked (default: {DEFAULT_TOP_K}, so Recall@100 "
         "measures the whole candidate list)",
@@ -212,7 +213,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not args.json:
             print(f"Total {time.perf_counter() - started:.1f} s.", file=sys.stderr)
         return 0
-    except (Qwen3RagError, OSError, ValueError) as exc:
+    except (Qwen3RagError, OSError) as exc:
         # One line: the messages say what was wrong and where (file:line for the data set).
         print(f"qwen3-rag eval: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_ERROR

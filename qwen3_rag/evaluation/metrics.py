@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingDependencyError
+from .beir import DatasetError
 from .runs import Run
 
 # Display name -> ir-measures name.
@@ -65,7 +66,10 @@ def check_trec_ids(ids: Mapping[str, Any], what: str) -> None:
     """TREC files are whitespace-separated: an id holding whitespace cannot be written."""
     for key in ids:
         if _WHITESPACE.search(key):
-            raise ValueError(f"{what} id {key!r} holds whitespace, which a TREC run file cannot hold.")
+            raise DatasetError(
+                f"{what} id {key!r} holds whitespace, which a TREC run file cannot hold; leave out "
+                "--save-runs for this data set."
+            )
 
 
 def trec_lines(run: Run, tag: str) -> list[str]:

@@ -22,7 +22,7 @@ def table(metrics: Mapping[str, Mapping[str, float]]) -> str:
             (f"{values[n]:.4f}" + ("*" if values[n] == best[n] else " ")).rjust(w)
             for n, w in zip(names, columns, strict=True)
         ]
-        lines.append(mode.ljust(width) + "".join(cells))
+        lines.append((mode.ljust(width) + "".join(cells)).rstrip())
     return "\n".join(lines)
 
 
