@@ -54,3 +54,23 @@ class StoreDamagedError(Qwen3RagError, OSError):
 
 class MissingDependencyError(Qwen3RagError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class RemoteBackendError(Qwen3RagError, ConnectionError):
+    """A remote model server (``base_url=``) failed: unreachable, timed out, or answered an error.
+
+    ``url`` is the endpoint that was called; ``status`` the HTTP status of its last answer, or
+    ``None`` when no answer came (connection refused or reset, timeout).
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling
+        return (_remote_error, (str(self), self.url, self.status))
+
+
+def _remote_error(message: str, url: str, status: int | None) -> RemoteBackendError:
+    return RemoteBackendError(message, url=url, status=status)

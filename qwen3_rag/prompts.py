@@ -34,6 +34,16 @@ def format_query(query: str, instruction: str) -> str:
     return f"Instruct: {instruction}\nQuery:{query}"
 
 
+def format_rerank_query_part(query: str, instruction: str) -> str:
+    """The body's first part, the same for every document of one query."""
+    return f"<Instruct>: {instruction}\n<Query>: {query}\n"
+
+
+def format_rerank_document_part(document: str) -> str:
+    """The body's last part: ``query part + document part`` is the whole body."""
+    return f"<Document>: {document}"
+
+
 def format_rerank_body(query: str, document: str, instruction: str) -> str:
     """The part of the reranker prompt between the fixed prefix and suffix."""
-    return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {document}"
+    return format_rerank_query_part(query, instruction) + format_rerank_document_part(document)

@@ -127,6 +127,7 @@ async def test_served_size_caps_dimensions(embedder: Qwen3Embedder) -> None:
         "owned_by": "qwen3-rag",
         "kind": "embedding",
         "dimensions": 48,
+        "fingerprint": embedder.fingerprint,
     }
 
 

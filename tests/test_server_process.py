@@ -13,76 +13,21 @@ import base64
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
 
 from qwen3_rag.runtime import Qwen3Embedder, Qwen3Reranker
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY = "process-test-key"
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]
-START_TIMEOUT_S = 90.0
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(name: str, args: list[str], tmp: Path, env: dict[str, str]) -> Server:
-    port = _free_port()
-    log = tmp / f"{name}.log"
-    command = [sys.executable, "-m", "qwen3_rag.server", "--port", str(port), "--device", "cpu"]
-    command += ["--dtype", "float32", "--no-progress", *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    return Server(process, port, log)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                pytest.fail(f"server exited with {server.process.returncode}:\n{server.output()}")
-            try:
-                if client.get(f"{server.url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"server not healthy after {START_TIMEOUT_S} s:\n{server.output()}")
-
-
-def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.kill()
-    server.process.wait(timeout=30)
+_start, _wait_healthy, _stop = start_server, wait_healthy, stop_server
 
 
 @pytest.fixture(scope="module")

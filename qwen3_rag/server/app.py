@@ -98,6 +98,9 @@ def create_app(
 
     @app.get("/v1/models", response_model=ModelList)
     async def models() -> dict[str, Any]:
+        served = state.served()
+        # The weights' digest reads a little of each weight file once (then cached): off the loop.
+        fingerprints = await asyncio.to_thread(lambda: [getattr(m, "fingerprint", None) for _, m in served])
         return {
             "object": "list",
             "data": [
@@ -108,8 +111,9 @@ def create_app(
                     "owned_by": "qwen3-rag",
                     "kind": kind,
                     "dimensions": getattr(model, "dimensions", None),
+                    "fingerprint": fingerprint,
                 }
-                for kind, model in state.served()
+                for (kind, model), fingerprint in zip(served, fingerprints, strict=True)
             ],
         }
 

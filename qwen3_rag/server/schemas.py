@@ -147,6 +147,8 @@ class ModelCard(BaseModel):
     owned_by: str = "qwen3-rag"
     kind: Literal["embedding", "reranker"]
     dimensions: int | None = None
+    fingerprint: str | None = None
+    """Digest of the weights (``Qwen3Embedder.fingerprint``): remote clients record it with collections."""
 
 
 class ModelList(BaseModel):

@@ -1,0 +1,131 @@
+"""What the embedder and the reranker share: a procedure (the Qwen3 rules) over a backend.
+
+A model object is a cheap *view*: its options (``max_length``, ``instruction``, for the
+embedder ``dimensions``) live in its procedure; the backend that runs the model (a
+:class:`~.local.LocalBackend` over the shared weights and batcher, or a
+:class:`~.remote.RemoteBackend` speaking HTTP) is shared by every view of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import numpy as np
+
+from .batcher import Encoder
+from .checkpoints import ModelKind
+from .loading import LoadedModel
+from .local import LocalBackend
+from .procedure import RerankInput
+
+
+class Backend(Protocol):
+    """What runs the model. The procedure decides the token ids or texts; the backend computes."""
+
+    remote: bool
+
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def tokenizer(self) -> Any: ...
+    @property
+    def fingerprint(self) -> str | None: ...
+    @property
+    def hidden_size(self) -> int: ...
+    @property
+    def vocabulary(self) -> int | None: ...
+    @property
+    def describe(self) -> str: ...
+
+    def warn_once(self, topic: str, message: str) -> None: ...
+    def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray: ...
+    async def aembed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray: ...
+    def score(self, request: RerankInput) -> np.ndarray: ...
+    async def ascore(self, request: RerankInput) -> np.ndarray: ...
+    def close(self) -> None: ...
+
+
+ModelT = TypeVar("ModelT", bound="Qwen3Model")
+
+
+class Qwen3Model:
+    """The shared base of :class:`Qwen3Embedder` and :class:`Qwen3Reranker`."""
+
+    kind: ClassVar[ModelKind]
+    _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction")
+
+    def __init__(self, backend: Backend | LoadedModel) -> None:
+        self.backend: Backend = LocalBackend(backend) if isinstance(backend, LoadedModel) else backend
+
+    def with_options(self: ModelT, **changes: Any) -> ModelT:
+        """A view over the same backend with some options changed (``None`` keeps one)."""
+        unknown = set(changes) - set(self._options)
+        if unknown:
+            raise TypeError(
+                f"with_options() got unknown options {sorted(unknown)}; valid: {list(self._options)}."
+            )
+        if all(value is None for value in changes.values()):
+            return self
+        options = {name: getattr(self, name) for name in self._options}
+        options.update({name: value for name, value in changes.items() if value is not None})
+        return type(self)(self.backend, **options)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def runtime(self) -> LoadedModel:
+        """The shared loaded model (weights, tokenizer, batcher); local models only."""
+        if isinstance(self.backend, LocalBackend):
+            return self.backend.runtime
+        raise AttributeError(
+            f"{type(self).__name__} for {self.model_name!r} runs on the server at "
+            f"{self.backend.base_url}; it has no local runtime (.runtime and .model are local only)."
+        )
+
+    @property
+    def model(self) -> Any:
+        """The loaded transformers model (shared with every other user of it); local only."""
+        return self.runtime.model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (loaded on this machine for remote models too)."""
+        return self.backend.tokenizer
+
+    @property
+    def model_name(self) -> str:
+        """The model as it was named to ``load`` (Hub id or folder), local or remote."""
+        return self.backend.name
+
+    @property
+    def fingerprint(self) -> str | None:
+        """A digest of the weights: equal for copies of one model, different for other models.
+
+        Remote: the fingerprint the server reports (``qwen3-rag serve`` reports its weights'), or
+        ``None`` (vLLM): collections then tell models apart by name and size only.
+        """
+        return self.backend.fingerprint
+
+    @property
+    def remote(self) -> bool:
+        """Whether a server (``base_url``) runs the model."""
+        return self.backend.remote
+
+    @property
+    def base_url(self) -> str | None:
+        """The server's URL for remote models; ``None`` for local ones."""
+        return self.backend.base_url
+
+    def close(self) -> None:
+        """Local: close the shared runtime of this model (every view of it; pending work fails).
+        Remote: close the HTTP connections (every view of them)."""
+        self.backend.close()
+
+    def _repr_options(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        where = f"base_url={self.base_url!r}" if self.remote else repr(self.backend)
+        return f"{type(self).__name__}(model={self.model_name!r}, {where}{self._repr_options()})"
