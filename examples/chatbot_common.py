@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, OpenAICompatibleChat, QdrantStore, build_messages, extractive_answer
+from qwen3_rag.pipeline.opening import load_embedder_for
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +46,8 @@ def ingest_if_asked(args: argparse.Namespace, store: QdrantStore) -> None:
     if not args.ingest:
         return
     recorded = store.open() if store.exists() else None
-    model = args.embedding_model or (recorded.model if recorded else "Qwen/Qwen3-Embedding-0.6B")
-    embedder = Qwen3Embedder.load(model, device=args.device)
+    # The collection's own model and size (a --dimensions 256 collection stays 256), as the CLI does.
+    embedder = load_embedder_for(recorded, args.embedding_model, device=args.device)
     report = Ingestor(store, embedder).ingest(args.ingest)
     print(f"Ingested: {report.summary()}", file=sys.stderr)
 

@@ -34,7 +34,7 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from qwen3_rag import Qwen3Embedder, Qwen3RagError, Qwen3Reranker
+from qwen3_rag import Qwen3RagError
 from qwen3_rag.pipeline import RetrievedChunk, TwoStageRetriever
 
 
@@ -87,18 +87,15 @@ class RagQueryEngine(CustomQueryEngine):
 def build_pipeline(args: argparse.Namespace) -> TwoStageRetriever:
     store = open_store(args)
     ingest_if_asked(args, store)
-    recorded = store.open()  # the collection's own model and size, unless --embedding-model says otherwise
-    embedder = Qwen3Embedder.load(
-        args.embedding_model or recorded.model,
+    # The collection's own model and size unless --embedding-model says otherwise, as everywhere.
+    return TwoStageRetriever.from_collection(
+        store,
+        embedding_model=args.embedding_model,
+        reranker=args.reranker_model,
         device=args.device,
-        dimensions=None if args.embedding_model else recorded.dimensions,
-    )
-    from qwen3_rag.pipeline import EmbeddingSpec
-
-    store.open(EmbeddingSpec.for_embedder(embedder))
-    reranker = Qwen3Reranker.load(args.reranker_model, device=args.device)
-    return TwoStageRetriever(
-        store, embedder, reranker, top_k=args.top_k, top_n=args.top_n, hybrid=args.hybrid
+        top_k=args.top_k,
+        top_n=args.top_n,
+        hybrid=args.hybrid,
     )
 
 

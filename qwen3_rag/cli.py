@@ -139,27 +139,6 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
     return QdrantStore(args.collection, path=args.qdrant_path, create=create)
 
 
-def _load_embedder(args: argparse.Namespace, recorded: Any) -> Any:
-    from .pipeline.store import model_identity
-    from .runtime import Qwen3Embedder
-
-    model = args.embedding_model
-    dimensions = args.dimensions
-    if recorded is not None and (model is None or model_identity(model) == model_identity(recorded.model)):
-        # Default to the collection's own vector space, so queries need no model flags.
-        model = model or recorded.model
-        dimensions = dimensions or recorded.dimensions
-    return Qwen3Embedder.load(
-        model or DEFAULT_EMBEDDING_MODEL, device=args.device, dtype=args.dtype, dimensions=dimensions
-    )
-
-
-def _spec(embedder: Any) -> Any:
-    from .pipeline import EmbeddingSpec
-
-    return EmbeddingSpec.for_embedder(embedder)
-
-
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:
     """``--filter`` values as a filter mapping; unknown fields and bad values are refused."""
     from .pipeline.sources import as_source
@@ -221,8 +200,12 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
     paths = _existing_paths(args.paths)
     with _open_store(args, create=True) as store:
+        from .pipeline.opening import load_embedder_for
+
         recorded = store.open() if store.exists() else None
-        embedder = _load_embedder(args, recorded)
+        embedder = load_embedder_for(
+            recorded, args.embedding_model, dimensions=args.dimensions, device=args.device, dtype=args.dtype
+        )
         ingestor = Ingestor(
             store,
             embedder,
@@ -278,14 +261,17 @@ def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
 
 def _retriever(args: argparse.Namespace, store: Any) -> Any:
     from .pipeline import TwoStageRetriever
-    from .runtime import Qwen3Reranker
 
-    recorded = store.open()  # a missing collection fails here, before any model is loaded
-    embedder = _load_embedder(args, recorded)
-    store.open(_spec(embedder))
-    reranker = Qwen3Reranker.load(args.reranker_model, device=args.device, dtype=args.dtype)
-    return TwoStageRetriever(
-        store, embedder, reranker, top_k=args.top_k, top_n=args.top_n, hybrid=args.hybrid
+    return TwoStageRetriever.from_collection(
+        store,
+        embedding_model=args.embedding_model,
+        dimensions=args.dimensions,
+        reranker=args.reranker_model,
+        device=args.device,
+        dtype=args.dtype,
+        top_k=args.top_k,
+        top_n=args.top_n,
+        hybrid=args.hybrid,
     )
 
 

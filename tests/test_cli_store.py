@@ -240,7 +240,7 @@ def test_ingest_and_query_are_quiet(
     """Nothing on stderr but our own lines: no tokenizer length notice, no cache deprecation."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    words = "alpha beta gamma delta Paris France capital river Seine bridge".split()
+    words = ["alpha", "beta", "gamma", "delta", "Paris", "France", "capital", "river", "Seine", "bridge"]
     long_text = " ".join(words[i * 7 % len(words)] for i in range(36_000))  # > the tokenizer's 32768
     (docs / "long.txt").write_text(long_text, encoding="utf-8")
     (docs / "a.md").write_text("Paris is the capital of France.", encoding="utf-8")

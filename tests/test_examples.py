@@ -131,3 +131,21 @@ def test_missing_collection_is_a_clear_error(tmp_path: Path, tiny_reranker_path:
         ["--qdrant-path", str(tmp_path / "q"), "--reranker-model", tiny_reranker_path, "--question", "x"],
     )
     assert done.returncode == 1 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_ingest_into_a_matryoshka_collection_keeps_its_size(
+    script: str, docs: Path, tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str
+) -> None:
+    """A collection made with --dimensions 32: the examples follow its size (they used the full one)."""
+    from qwen3_rag.cli import main
+
+    qdrant = ["--qdrant-path", str(tmp_path / "qdrant")]
+    assert main(["ingest", str(docs), "--embedding-model", tiny_embedding_path, "--dimensions", "32",
+                 *qdrant, "--no-progress"]) == 0  # fmt: skip
+    (docs / "new.txt").write_text("Berlin is the capital of Germany.", encoding="utf-8")
+    question = ["--question", "capital of Germany?"]
+    options = ["--reranker-model", tiny_reranker_path, "--device", "cpu"]
+    result = run_example(script, ["--ingest", str(docs), *qdrant, *options, *question])
+    assert result.returncode == 0, result.stderr
+    assert "1 embedded" in result.stderr and "new.txt" in result.stdout

@@ -108,6 +108,18 @@ class TwoStageRetriever:
         self.hybrid = bool(hybrid)
         self.instruction = instruction
 
+    @classmethod
+    def from_collection(cls, store: Any = None, **options: Any) -> TwoStageRetriever:
+        """A ready retriever over an existing collection: its recorded model and size, the
+        reranker loaded or connected, the spec checked once. ``store`` is a :class:`QdrantStore`
+        or a collection name; see :func:`qwen3_rag.pipeline.opening.open_retriever` for the options.
+
+        >>> retriever = TwoStageRetriever.from_collection("kb", reranker="Qwen/Qwen3-Reranker-0.6B", top_n=5)
+        """
+        from .opening import open_retriever
+
+        return open_retriever(*([] if store is None else [store]), **options)
+
     def _settings(self, top_k: int | None, top_n: int | None, hybrid: bool | None) -> tuple[int, int, bool]:
         k = self.top_k if top_k is None else _check_count(top_k, "top_k")
         n = self.top_n if top_n is None else _check_count(top_n, "top_n")
