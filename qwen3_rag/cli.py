@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from .errors import InvalidOptionError, Qwen3RagError
 from .runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from .evaluation.command import add_eval_parser, run_eval
 from .server.command import add_serve_parser, run_serve
 
 EXIT_ERROR = 1
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(remove)
 
     add_serve_parser(sub)
+    add_eval_parser(sub)
     return parser
 
 
@@ -362,6 +364,8 @@ def main(
             return _cmd_remove(args, out)
         if args.command == "serve":
             return run_serve(args)
+        if args.command == "eval":
+            return run_eval(args, out)
         return _cmd_chat(args, out, stdin or sys.stdin)
     except Qwen3RagError as exc:
         # One line: the messages already say what was wrong and how to fix it.
