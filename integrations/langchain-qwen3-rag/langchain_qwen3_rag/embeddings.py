@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr
 
 from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
 
-_LOAD_OPTIONS = frozenset({"device", "dtype"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Embeddings(BaseModel, Embeddings):
@@ -46,6 +46,14 @@ class Qwen3Embeddings(BaseModel, Embeddings):
 
             query_vector = await embeddings.aembed_query("What is the capital of France?")
 
+    On a model server (``qwen3-rag serve``, or vLLM) instead of in this process; the Qwen3
+    procedure still runs here, so the vectors are the same:
+        .. code-block:: python
+
+            embeddings = Qwen3Embeddings(
+                model="Qwen/Qwen3-Embedding-0.6B", base_url="http://gpu-box:8000/v1", api_key="..."
+            )
+
     Use an already-loaded runtime object instead of a model name:
         .. code-block:: python
 
@@ -77,6 +85,16 @@ class Qwen3Embeddings(BaseModel, Embeddings):
     query_instruction: str = DEFAULT_QUERY_INSTRUCTION
     """Task instruction put before every query (``embed_query``); documents get none."""
 
+    base_url: str | None = None
+    """A model server's API root (``"http://host:8000/v1"``: ``qwen3-rag serve`` or vLLM); ``None``
+    runs the model in this process. The tokenizer is loaded here from ``model`` either way."""
+
+    api_key: SecretStr | None = None
+    """The server's API key (default ``$QWEN3_RAG_API_KEY``)."""
+
+    timeout: float = 60.0
+    """Seconds a call to the server may take, retries included."""
+
     _embedder: Qwen3Embedder = PrivateAttr()
 
     def __init__(self, **kwargs: Any) -> None:
@@ -96,6 +114,7 @@ class Qwen3Embeddings(BaseModel, Embeddings):
                 dimensions=self.dimensions,
                 max_length=self.max_length,
                 instruction=self.query_instruction,
+                **_remote_options(self.base_url, self.api_key, self.timeout),
             )
         clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
         if clash:
@@ -134,3 +153,9 @@ class Qwen3Embeddings(BaseModel, Embeddings):
         """Async :meth:`embed_query` through the runtime's micro-batcher."""
         vector: list[float] = (await self._embedder.aembed_queries([text]))[0].tolist()
         return vector
+
+
+def _remote_options(base_url: str | None, api_key: SecretStr | None, timeout: float) -> dict[str, Any]:
+    """The ``load()`` options that place a model on a server (unused when ``base_url`` is None)."""
+    key = api_key.get_secret_value() if api_key is not None else None
+    return {"base_url": base_url, "api_key": key, "timeout": timeout}

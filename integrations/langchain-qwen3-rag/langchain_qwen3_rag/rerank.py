@@ -8,12 +8,14 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
-_LOAD_OPTIONS = frozenset({"device", "dtype"})
+from .embeddings import _remote_options
+
+_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Rerank(BaseDocumentCompressor):
@@ -43,7 +45,8 @@ class Qwen3Rerank(BaseDocumentCompressor):
 
     Async (``acompress_documents``, and so ``ainvoke`` on the retriever) goes natively
     through the runtime's micro-batcher. ``model`` may also be a loaded
-    ``qwen3_rag.Qwen3Reranker``.
+    ``qwen3_rag.Qwen3Reranker``. ``base_url="http://host:8000/v1"`` scores on a model server
+    (``qwen3-rag serve``, or vLLM) with the same results.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
@@ -67,6 +70,15 @@ class Qwen3Rerank(BaseDocumentCompressor):
     max_length: int = 8192
     """Tokens per query/document pair; the document end is cut when a pair is longer."""
 
+    base_url: str | None = None
+    """A model server's API root (``"http://host:8000/v1"``); ``None`` runs the model here."""
+
+    api_key: SecretStr | None = None
+    """The server's API key (default ``$QWEN3_RAG_API_KEY``)."""
+
+    timeout: float = 60.0
+    """Seconds a call to the server may take, retries included."""
+
     _reranker: Qwen3Reranker = PrivateAttr()
 
     def __init__(self, **kwargs: Any) -> None:
@@ -77,7 +89,13 @@ class Qwen3Rerank(BaseDocumentCompressor):
     def _resolve_reranker(self) -> Qwen3Reranker:
         given = self.model
         if not isinstance(given, Qwen3Reranker):
-            return Qwen3Reranker.load(given, device=self.device, dtype=self.dtype, max_length=self.max_length)
+            return Qwen3Reranker.load(
+                given,
+                device=self.device,
+                dtype=self.dtype,
+                max_length=self.max_length,
+                **_remote_options(self.base_url, self.api_key, self.timeout),
+            )
         clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
         if clash:
             raise InvalidOptionError(

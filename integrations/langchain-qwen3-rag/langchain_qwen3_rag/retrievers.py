@@ -8,12 +8,14 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore, RetrievedChunk, TwoStageRetriever
 from qwen3_rag.pipeline.store import DEFAULT_COLLECTION, model_identity
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+
+from .embeddings import _remote_options
 
 _LOAD_OPTIONS = frozenset({"device", "dtype"})
 
@@ -56,6 +58,11 @@ class Qwen3RagRetriever(BaseRetriever):
                 reranker_model=Qwen3Reranker.load("Qwen/Qwen3-Reranker-0.6B"),
             )
 
+    With the models on a server (``qwen3-rag serve`` serves both; the same results):
+        .. code-block:: python
+
+            retriever = Qwen3RagRetriever(base_url="http://gpu-box:8000/v1", api_key="...")
+
     Invoke (per-call ``k``, ``top_k``, ``filters``, ``hybrid`` override the fields):
         .. code-block:: python
 
@@ -97,6 +104,19 @@ class Qwen3RagRetriever(BaseRetriever):
     dtype: str | None = "auto"
     """``"auto"``, ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
 
+    base_url: str | None = None
+    """A model server's API root (``"http://host:8000/v1"``) running both models; ``None`` runs
+    them in this process."""
+
+    reranker_base_url: str | None = None
+    """The reranker's server when it is not ``base_url``'s."""
+
+    api_key: SecretStr | None = None
+    """The servers' API key (default ``$QWEN3_RAG_API_KEY``)."""
+
+    timeout: float = 60.0
+    """Seconds a call to a server may take, retries included."""
+
     k: int = Field(default=5, ge=1)
     """Documents returned after reranking (the pipeline's ``top_n``)."""
 
@@ -135,7 +155,9 @@ class Qwen3RagRetriever(BaseRetriever):
         store.open(EmbeddingSpec.for_embedder(embedder))
         reranker = self.reranker_model
         if not isinstance(reranker, Qwen3Reranker):
-            reranker = Qwen3Reranker.load(reranker, device=self.device, dtype=self.dtype)
+            url = self.reranker_base_url or self.base_url
+            remote = _remote_options(url, self.api_key, self.timeout)
+            reranker = Qwen3Reranker.load(reranker, device=self.device, dtype=self.dtype, **remote)
         return TwoStageRetriever(
             store, embedder, reranker, top_k=self.top_k, top_n=self.k, hybrid=self.hybrid
         )
@@ -148,7 +170,11 @@ class Qwen3RagRetriever(BaseRetriever):
         # The recorded size applies to the recorded model; another model is checked (and refused) later.
         same = model_identity(model) == model_identity(recorded.model)
         return Qwen3Embedder.load(
-            model, device=self.device, dtype=self.dtype, dimensions=recorded.dimensions if same else None
+            model,
+            device=self.device,
+            dtype=self.dtype,
+            dimensions=recorded.dimensions if same else None,
+            **_remote_options(self.base_url, self.api_key, self.timeout),
         )
 
     @property

@@ -11,7 +11,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
 
-_LOAD_OPTIONS = frozenset({"device", "dtype"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Embedding(BaseEmbedding):
@@ -33,6 +33,8 @@ class Qwen3Embedding(BaseEmbedding):
             index = VectorStoreIndex.from_documents(documents)
 
         ``model_name`` may also be a loaded ``qwen3_rag.Qwen3Embedder``, to share it as it is.
+        ``base_url="http://host:8000/v1"`` (and ``api_key``) computes on a model server
+        (``qwen3-rag serve``, or vLLM) instead, with the same vectors.
     """
 
     model_name: str = Field(
@@ -69,6 +71,21 @@ class Qwen3Embedding(BaseEmbedding):
         description="Task instruction put before every query; texts (documents) get none.",
     )
 
+    base_url: str | None = Field(
+        default=None,
+        description='A model server\'s API root ("http://host:8000/v1": qwen3-rag serve or vLLM); '
+        "None runs the model in this process.",
+    )
+    api_key: str | None = Field(
+        default=None,
+        description="The server's API key (default $QWEN3_RAG_API_KEY).",
+        repr=False,
+        exclude=True,
+    )
+    timeout: float = Field(
+        default=60.0, description="Seconds a call to the server may take, retries included."
+    )
+
     _embedder: Qwen3Embedder = PrivateAttr()
 
     def __init__(
@@ -96,6 +113,9 @@ class Qwen3Embedding(BaseEmbedding):
                 dimensions=self.dimensions,
                 max_length=self.max_length,
                 instruction=self.query_instruction,
+                base_url=self.base_url,
+                api_key=self.api_key,
+                timeout=self.timeout,
             )
         explicit = self.model_fields_set
         clash = sorted(_LOAD_OPTIONS & explicit)

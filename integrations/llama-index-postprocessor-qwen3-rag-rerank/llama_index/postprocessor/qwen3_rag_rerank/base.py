@@ -19,7 +19,7 @@ from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 dispatcher = get_dispatcher(__name__)
 
-_LOAD_OPTIONS = frozenset({"device", "dtype"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Rerank(BaseNodePostprocessor):
@@ -41,6 +41,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
             engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[rerank])
 
         ``model`` may also be a loaded ``qwen3_rag.Qwen3Reranker``, to share it as it is.
+        ``base_url="http://host:8000/v1"`` (and ``api_key``) scores on a model server
+        (``qwen3-rag serve``, or vLLM) instead, with the same scores.
     """
 
     model: str = Field(
@@ -66,6 +68,20 @@ class Qwen3Rerank(BaseNodePostprocessor):
         default=8192, description="Tokens per query/document pair; the document end is cut when longer."
     )
 
+    base_url: str | None = Field(
+        default=None,
+        description='A model server\'s API root ("http://host:8000/v1"); None runs the model here.',
+    )
+    api_key: str | None = Field(
+        default=None,
+        description="The server's API key (default $QWEN3_RAG_API_KEY).",
+        repr=False,
+        exclude=True,
+    )
+    timeout: float = Field(
+        default=60.0, description="Seconds a call to the server may take, retries included."
+    )
+
     _reranker: Qwen3Reranker = PrivateAttr()
 
     def __init__(
@@ -85,7 +101,13 @@ class Qwen3Rerank(BaseNodePostprocessor):
     def _resolve_reranker(self, given: Qwen3Reranker | None) -> Qwen3Reranker:
         if given is None:
             return Qwen3Reranker.load(
-                self.model, device=self.device, dtype=self.dtype, max_length=self.max_length
+                self.model,
+                device=self.device,
+                dtype=self.dtype,
+                max_length=self.max_length,
+                base_url=self.base_url,
+                api_key=self.api_key,
+                timeout=self.timeout,
             )
         clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
         if clash:
