@@ -149,7 +149,8 @@ def test_max_queries_limits_the_runs(dataset: Path, models: list[str], tmp_path:
 def test_kept_collection_is_reused(dataset: Path, models: list[str], tmp_path: Path) -> None:
     from qwen3_rag.pipeline import QdrantStore
 
-    flags = [str(dataset), *models, "--max-queries", "2", "--qdrant-path", str(tmp_path / "q")]
+    flags = [str(dataset), *models, "--max-queries", "2", "--top-k", "10", "--chunk-tokens", "512"]
+    flags += ["--qdrant-path", str(tmp_path / "q")]
     code, out = run([*flags, "--collection", "docs"])
     assert code == 0 and " 0 unchanged" in out and "Collection kept: docs" in out
     code, again = run([*flags, "--collection", "docs"])

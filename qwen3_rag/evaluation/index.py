@@ -2,8 +2,8 @@
 
 A document is not a file, so the :class:`~qwen3_rag.pipeline.Ingestor` (which walks folders) is
 not used; its building blocks are: the same :class:`~qwen3_rag.pipeline.TokenChunker` and chunk
-sizes, point ids ``point_id(source, chunk_index)``, dense and sparse vectors, and the payload
-``text / source / chunk_index / content_hash``. So a kept collection reads like any other, with
+sizes, and the collection layout of :mod:`qwen3_rag.pipeline.layout` (point ids, payload, dense
+and sparse vectors written by ``QdrantStore.upsert_chunks``). So a kept collection reads like any other, with
 ``qwen3-rag query`` or either framework.
 
 Each document's ``source`` is ``<corpus.jsonl, absolute>/<document id>``: ``qwen3-rag sources``
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..pipeline.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
-from ..pipeline.ingest import content_hash, point_id
+from ..pipeline.layout import chunk_payload, content_hash, point_id
 from ..pipeline.pruning import remove_sources, sources_under
 from ..pipeline.sources import SourceRecord, as_source, now_utc
 from ..pipeline.sparse import sparse_vectors
-from ..pipeline.store import DENSE_VECTOR, SPARSE_VECTOR, EmbeddingSpec, QdrantStore
+from ..pipeline.store import EmbeddingSpec, QdrantStore
 from .beir import CORPUS_FILE, BeirDataset
 
 GROUP_CHUNKS = 256  # chunks per group of documents (one lookup, one embed request, one upsert)
@@ -130,9 +130,7 @@ class CorpusIndexer:
                 changed.add(source)
                 pids.append(pid)
                 texts.append(text)
-                payloads.append(
-                    {"text": text, "source": source, "chunk_index": index, "content_hash": digest}
-                )
+                payloads.append(chunk_payload(source, index, text, digest))
         counts = dict(zip(sources, (len(c) for c in chunked), strict=True))
         shrunk = [s for s in sources if s in self.records and self.records[s].chunks > counts[s]]
         new = [SourceRecord(s, 0, None, complete=False) for s in sorted(changed) if s not in self.records]
@@ -141,7 +139,7 @@ class CorpusIndexer:
         if pids:
             dense = await self.embedder.aembed_documents(texts)
             sparse = await asyncio.to_thread(sparse_vectors, self.embedder.tokenizer, texts)
-            await self._store(self.store.upsert, _points(pids, dense, sparse, payloads))
+            await self._store(self.store.upsert_chunks, pids, payloads, dense, sparse)
         for source in shrunk:
             await self._store(self.store.delete_source_from, source, counts[source])
         done = []
@@ -174,12 +172,3 @@ def _groups(items: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     if current:
         groups.append(current)
     return groups
-
-
-def _points(pids: list[str], dense: Any, sparse: list[Any], payloads: list[dict[str, Any]]) -> list[Any]:
-    from qdrant_client import models
-
-    return [
-        models.PointStruct(id=pid, vector={DENSE_VECTOR: vec.tolist(), SPARSE_VECTOR: sp}, payload=payload)
-        for pid, vec, sp, payload in zip(pids, dense, sparse, payloads, strict=True)
-    ]

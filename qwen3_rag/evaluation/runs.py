@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..pipeline.layout import Hit
 from ..pipeline.sparse import sparse_vectors
 from ..pipeline.store import QdrantStore
 
@@ -84,7 +85,7 @@ class QueryRunner:
         # gather finished the queries in any order; keep the data set's order in the runs.
         return {mode: {q: run[q] for q in queries} for mode, run in runs.items()}
 
-    async def _search(self, dense: Any, sparse: Any) -> list[Any]:
+    async def _search(self, dense: Any, sparse: Any) -> list[Hit]:
         async with self.store_lock:
             return await asyncio.to_thread(self.store.query, dense, limit=self.top_k, sparse=sparse)
 
@@ -95,23 +96,20 @@ class QueryRunner:
             self._search(vector, None), self._search(vector, sparse)
         )
         dense_points, hybrid_points = self._ours(dense_points), self._ours(hybrid_points)
-        candidates = {str(p.id): p for p in [*dense_points, *hybrid_points]}
+        candidates = {h.id: h for h in [*dense_points, *hybrid_points]}
         ids = list(candidates)
-        texts = [str((candidates[i].payload or {}).get("text", "")) for i in ids]
+        texts = [candidates[i].text for i in ids]
         scores = await self.reranker.ascore(text, texts, instruction=self.instruction) if ids else []
         rerank = dict(zip(ids, scores, strict=True))
-
-        def doc(point: Any) -> str:
-            return self.document_of[str((point.payload or {}).get("source"))]
-
+        doc = self.document_of
         return {
-            DENSE: best_per_document((doc(p), float(p.score)) for p in dense_points),
-            HYBRID: best_per_document((doc(p), float(p.score)) for p in hybrid_points),
-            DENSE_RERANK: best_per_document((doc(p), float(rerank[str(p.id)])) for p in dense_points),
-            HYBRID_RERANK: best_per_document((doc(p), float(rerank[str(p.id)])) for p in hybrid_points),
+            DENSE: best_per_document((doc[h.source], h.score) for h in dense_points),
+            HYBRID: best_per_document((doc[h.source], h.score) for h in hybrid_points),
+            DENSE_RERANK: best_per_document((doc[h.source], float(rerank[h.id])) for h in dense_points),
+            HYBRID_RERANK: best_per_document((doc[h.source], float(rerank[h.id])) for h in hybrid_points),
         }
 
-    def _ours(self, points: list[Any]) -> list[Any]:
-        kept = [p for p in points if str((p.payload or {}).get("source")) in self.document_of]
-        self.foreign_points += len(points) - len(kept)
+    def _ours(self, hits: list[Hit]) -> list[Hit]:
+        kept = [h for h in hits if h.source in self.document_of]
+        self.foreign_points += len(hits) - len(kept)
         return kept
