@@ -29,6 +29,7 @@ What is checked, against ``Qwen3Embedder.load(path, device="cpu", dtype="float32
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import sys
@@ -261,3 +262,123 @@ def _remote_backend_ready() -> bool:
     except ImportError:
         return False
     return all("base_url" in inspect.signature(cls.load).parameters for cls in (Qwen3Embedder, Qwen3Reranker))
+
+
+needs_remote_backend = pytest.mark.skipif(
+    not _remote_backend_ready(), reason="the remote backend (load(..., base_url=...)) is not there yet"
+)
+LONG = "The quick brown fox jumps over the lazy dog. " * 40
+
+
+@pytest.fixture(scope="module")
+def remote_embedder(vllm_servers: dict[str, VllmServer], vllm_checkpoints: dict[str, str]) -> Any:
+    from qwen3_rag import Qwen3Embedder
+
+    server = vllm_servers["embedding"]
+    # vLLM serves the folder as --served-model-name tiny-embedding: name it, or the client cannot
+    # tell which listed model is ours. api="auto" must find out that this is vLLM.
+    return Qwen3Embedder.load(
+        vllm_checkpoints["embedding"], base_url=server.base_url, served_model=server.served_name
+    )
+
+
+@pytest.fixture(scope="module")
+def remote_reranker(vllm_servers: dict[str, VllmServer], vllm_checkpoints: dict[str, str]) -> Any:
+    from qwen3_rag import Qwen3Reranker
+
+    server = vllm_servers["reranker"]
+    return Qwen3Reranker.load(
+        vllm_checkpoints["reranker"], base_url=server.base_url, served_model=server.served_name
+    )
+
+
+@needs_remote_backend
+def test_remote_embedder_on_vllm_equals_runtime(remote_embedder: Any, local_embedder: Any) -> None:
+    assert remote_embedder.backend.api == "vllm"
+    assert remote_embedder.dimensions == local_embedder.dimensions
+    np.testing.assert_allclose(
+        remote_embedder.embed_documents(DOCUMENTS),
+        local_embedder.embed_documents(DOCUMENTS),
+        atol=TOLERANCE,
+        rtol=0,
+    )
+    for instruction in (None, "Retrieve semantically similar text"):
+        np.testing.assert_allclose(
+            remote_embedder.embed_queries(QUERIES, instruction=instruction),
+            local_embedder.embed_queries(QUERIES, instruction=instruction),
+            atol=TOLERANCE,
+            rtol=0,
+        )
+    ids = [local_embedder.tokenizer(d)["input_ids"] for d in DOCUMENTS[:3]]  # post-processor: one end token
+    np.testing.assert_allclose(
+        remote_embedder.embed_token_ids(ids), local_embedder.embed_token_ids(ids), atol=TOLERANCE, rtol=0
+    )
+
+
+@needs_remote_backend
+def test_remote_embedder_on_vllm_async_dimensions_truncation_and_splitting(
+    remote_embedder: Any, local_embedder: Any
+) -> None:
+    small_remote = remote_embedder.with_options(dimensions=32)
+    small_local = local_embedder.with_options(dimensions=32)
+    got = asyncio.run(small_remote.aembed_documents(DOCUMENTS))
+    assert got.shape == (len(DOCUMENTS), 32)
+    np.testing.assert_allclose(got, small_local.embed_documents(DOCUMENTS), atol=TOLERANCE, rtol=0)
+    got_q = asyncio.run(small_remote.aembed_queries(QUERIES))
+    np.testing.assert_allclose(got_q, small_local.embed_queries(QUERIES), atol=TOLERANCE, rtol=0)
+    # Cut to max_length on the client (vLLM itself would refuse or keep everything).
+    short_remote = remote_embedder.with_options(max_length=16)
+    short_local = local_embedder.with_options(max_length=16)
+    np.testing.assert_allclose(
+        short_remote.embed_documents([LONG, *DOCUMENTS[:2]]),
+        short_local.embed_documents([LONG, *DOCUMENTS[:2]]),
+        atol=TOLERANCE,
+        rtol=0,
+    )
+    # More inputs than one request carries (256): split, in order.
+    many = [f"{DOCUMENTS[i % len(DOCUMENTS)]} #{i}" for i in range(300)]
+    np.testing.assert_allclose(
+        remote_embedder.embed_documents(many), local_embedder.embed_documents(many), atol=TOLERANCE, rtol=0
+    )
+
+
+@needs_remote_backend
+def test_remote_reranker_on_vllm_equals_runtime(remote_reranker: Any, local_reranker: Any) -> None:
+    assert remote_reranker.backend.api == "vllm"
+    for query in QUERIES:
+        for instruction in (None, "Given a question, retrieve passages that answer it"):
+            np.testing.assert_allclose(
+                remote_reranker.score(query, DOCUMENTS, instruction=instruction),
+                local_reranker.score(query, DOCUMENTS, instruction=instruction),
+                atol=TOLERANCE,
+                rtol=0,
+            )
+    got = asyncio.run(remote_reranker.ascore(QUERIES[0], [LONG, *DOCUMENTS]))
+    np.testing.assert_allclose(
+        got, local_reranker.score(QUERIES[0], [LONG, *DOCUMENTS]), atol=TOLERANCE, rtol=0
+    )
+
+
+@needs_remote_backend
+def test_remote_reranker_on_vllm_cuts_long_documents_like_the_runtime(
+    remote_reranker: Any, local_reranker: Any
+) -> None:
+    fixed = len(local_reranker.encode_ids([""])[0])  # prefix + suffix
+    limit = fixed + 40
+    np.testing.assert_allclose(
+        remote_reranker.with_options(max_length=limit).score(QUERIES[0], [LONG, DOCUMENTS[0]]),
+        local_reranker.with_options(max_length=limit).score(QUERIES[0], [LONG, DOCUMENTS[0]]),
+        atol=TOLERANCE,
+        rtol=0,
+    )
+
+
+@needs_remote_backend
+def test_remote_backend_names_the_vllm_model_it_could_not_find(
+    vllm_servers: dict[str, VllmServer], vllm_checkpoints: dict[str, str]
+) -> None:
+    from qwen3_rag import Qwen3Embedder, Qwen3RagError
+
+    server = vllm_servers["embedding"]
+    with pytest.raises(Qwen3RagError, match="tiny-embedding"):
+        Qwen3Embedder.load(vllm_checkpoints["embedding"], base_url=server.base_url)
