@@ -24,7 +24,7 @@ from qwen3_rag.evaluation import MODES  # noqa: E402
 from qwen3_rag.evaluation.command import main  # noqa: E402
 from qwen3_rag.evaluation.metrics import run_file_name  # noqa: E402
 
-QUERIES = 40
+QUERIES = 30
 MEASURES = {"nDCG@10": "nDCG@10", "Recall@10": "R@10", "Recall@100": "R@100", "MRR@10": "RR@10"}
 
 
@@ -44,7 +44,7 @@ def models(tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
         "cpu",
         "--no-progress",
         "--top-k",
-        "30",
+        "20",
         "--chunk-tokens",
         "128",  # some documents take several chunks: runs must still list each document once
     ]
@@ -78,7 +78,7 @@ def beir_qrels(dataset: Path) -> dict[str, dict[str, int]]:
 
 def test_json_report_has_every_metric_of_every_mode(full: dict[str, Any]) -> None:
     report = full["report"]
-    assert report["queries"] == QUERIES and report["documents"] == 160 and report["top_k"] == 30
+    assert report["queries"] == QUERIES and report["documents"] == 160 and report["top_k"] == 20
     assert report["chunks"] > report["documents"]  # several chunks for some documents
     assert list(report["metrics"]) == list(MODES)
     for values in report["metrics"].values():
@@ -182,6 +182,7 @@ def test_bad_input_is_one_line_naming_file_and_line(
 ) -> None:
     data = _copy(dataset, tmp_path / "data")
     qrels = data / "qrels" / "test.tsv"
+    first = (data / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")[0]
     if problem == "missing":
         (data / "corpus.jsonl").unlink()
         where = f"{data / 'corpus.jsonl'}: no such file"
@@ -191,13 +192,13 @@ def test_bad_input_is_one_line_naming_file_and_line(
         (data / "queries.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         where = f"{data / 'queries.jsonl'}:3: not valid JSON"
     elif problem == "unknown-doc":
-        line = _append(qrels, "q3\tno-such-doc\t1")
+        line = _append(qrels, f"{first}\tno-such-doc\t1")
         where = f"{qrels}:{line}: document 'no-such-doc' is not in corpus.jsonl"
     elif problem == "unknown-query":
         line = _append(qrels, "nobody\tdoc3\t1")
         where = f"{qrels}:{line}: query 'nobody' is not in queries.jsonl"
     else:
-        line = _append(qrels, "q3\tdoc3\thigh")
+        line = _append(qrels, f"{first}\tdoc3\thigh")
         where = f"{qrels}:{line}: score 'high' is not a whole number"
     # A model path that does not exist: the data is checked before any model loads.
     code, out = run([str(data), "--embedding-model", str(tmp_path / "none"), "--no-progress"])
@@ -217,3 +218,11 @@ def test_module_entry_point(tmp_path: Path) -> None:
     assert done.stderr.strip() == f"qwen3-rag eval: error: {tmp_path / 'nothing'}: no such folder " + (
         "(expected a data set in the BEIR layout)."
     )
+
+
+def test_qwen3_rag_eval_through_the_cli(dataset: Path, models: list[str]) -> None:
+    from qwen3_rag.cli import main as cli_main
+
+    out = io.StringIO()
+    assert cli_main(["eval", str(dataset), *models, "--max-queries", "2", "--json"], stdout=out) == 0
+    assert json.loads(out.getvalue())["queries"] == 2
