@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .errors import InvalidOptionError, Qwen3RagError
-from .runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .evaluation.command import add_eval_parser, run_eval
+from .runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .server.command import add_serve_parser, run_serve
 
 EXIT_ERROR = 1
