@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from .errors import InvalidOptionError, Qwen3RagError
 from .evaluation.command import add_eval_parser, run_eval
+from .prompts import TASK_INSTRUCTIONS
 from .runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .server.command import add_serve_parser, run_serve
 
@@ -80,6 +81,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _instruction_options(parser: argparse.ArgumentParser) -> None:
+    """For the commands that embed queries and rerank (documents never get an instruction)."""
+    task = parser.add_argument_group("task").add_mutually_exclusive_group()
+    task.add_argument(
+        "--instruction",
+        help="the task instruction for the query embedding and the reranker (default: web search)",
+    )
+    task.add_argument(
+        "--task",
+        choices=sorted(TASK_INSTRUCTIONS),
+        help="a named instruction preset from the official evaluation",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qwen3-rag",
@@ -109,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("question")
     query.add_argument("--json", action="store_true", help="print the results as JSON")
     _common(query)
+    _instruction_options(query)
 
     chat = sub.add_parser("chat", help="ask questions interactively (one per line on stdin)")
     chat.add_argument(
@@ -116,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--llm-model", default="qwen3", help="model name at --llm-url (default: qwen3)")
     _common(chat)
+    _instruction_options(chat)
 
     sources = sub.add_parser("sources", help="list the ingested files with their chunk counts")
     sources.add_argument("--json", action="store_true", help="print the sources as JSON")
@@ -274,7 +291,13 @@ def _retriever(args: argparse.Namespace, store: Any) -> Any:
         top_k=args.top_k,
         top_n=args.top_n,
         hybrid=args.hybrid,
+        instruction=_instruction(args),
     )
+
+
+def _instruction(args: argparse.Namespace) -> str | None:
+    """``--instruction``, or the ``--task`` preset; ``None``: the models' default."""
+    return args.instruction if args.instruction is not None else TASK_INSTRUCTIONS.get(args.task or "")
 
 
 def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:

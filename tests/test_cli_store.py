@@ -264,3 +264,40 @@ def test_ingest_and_query_are_quiet(
         stderr.append(child.stderr)
     assert stderr[0].strip() == f"qwen3-rag: skipped {(docs / 'image.png').resolve()}: binary file type .png"
     assert stderr[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("flags", "instruction"),
+    [
+        (["--instruction", "Find the city {x}\\n that is meant"], "Find the city {x}\\n that is meant"),
+        (
+            ["--task", "question_answering"],
+            "Given a question, retrieve Wikipedia passages that answer the question",
+        ),
+    ],
+    ids=["instruction", "task-preset"],
+)
+def test_instruction_and_task_reach_both_models(
+    ingested: list[str], tiny_reranker_path: str, flags: list[str], instruction: str
+) -> None:
+    from qwen3_rag import Qwen3Reranker
+
+    argv = [
+        "query",
+        "capital",
+        "--json",
+        *flags,
+        *ingested,
+        "--reranker-model",
+        tiny_reranker_path,
+        "--device",
+        "cpu",
+    ]
+    code, out = run(argv)
+    assert code == 0, out
+    results = json.loads(out)["results"]
+    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
+    expected = reranker.score("capital", [r["text"] for r in results], instruction=instruction)
+    default = reranker.score("capital", [r["text"] for r in results])
+    assert [r["rerank_score"] for r in results] == pytest.approx(expected, abs=1e-6)
+    assert expected != pytest.approx(default, abs=1e-6)  # the instruction changed the scores
