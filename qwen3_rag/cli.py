@@ -60,6 +60,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     models.add_argument(
         "--dimensions", type=int, help="Matryoshka embedding size (default: the model's full size)"
     )
+    models.add_argument(
+        "--embedding-url",
+        metavar="URL",
+        help="run the embedding model on this server (qwen3-rag serve or vLLM), e.g. "
+        "http://host:8000/v1; API key: $QWEN3_RAG_API_KEY",
+    )
+    models.add_argument(
+        "--reranker-url", metavar="URL", help="run the reranker on this server (default: --embedding-url's)"
+    )
     models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
     search = parser.add_argument_group("retrieval")
@@ -223,7 +232,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
         recorded = store.open() if store.exists() else None
         embedder = load_embedder_for(
-            recorded, args.embedding_model, dimensions=args.dimensions, device=args.device, dtype=args.dtype
+            recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
         )
         ingestor = Ingestor(
             store,
@@ -286,13 +295,21 @@ def _retriever(args: argparse.Namespace, store: Any) -> Any:
         embedding_model=args.embedding_model,
         dimensions=args.dimensions,
         reranker=args.reranker_model,
-        device=args.device,
-        dtype=args.dtype,
+        device=None,  # in the options below: a remote model takes no device
+        dtype=None,
+        embedding_options=_load_options(args, "embedding"),
+        reranker_options=_load_options(args, "reranker"),
         top_k=args.top_k,
         top_n=args.top_n,
         hybrid=args.hybrid,
         instruction=_instruction(args),
     )
+
+
+def _load_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """``load()`` options: a server's URL (the reranker defaults to the embedding's), else device/dtype."""
+    url = args.embedding_url if kind == "embedding" else (args.reranker_url or args.embedding_url)
+    return {"base_url": url} if url else {"device": args.device, "dtype": args.dtype}
 
 
 def _instruction(args: argparse.Namespace) -> str | None:

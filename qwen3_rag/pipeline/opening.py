@@ -78,14 +78,15 @@ def open_retriever(
     Opens the store (a missing collection fails before any model loads), picks the embedding
     model and size the collection was made with (see the module docstring), checks the spec
     once, loads or connects the reranker. ``embedding_options`` / ``reranker_options`` go to the
-    models' ``load`` (e.g. ``{"base_url": ...}``); ``retriever_options`` (``top_k``, ``top_n``,
+    models' ``load`` (e.g. ``{"base_url": ...}``; ``device=None`` / ``dtype=None`` leave those to
+    them, as a remote model takes neither); ``retriever_options`` (``top_k``, ``top_n``,
     ``hybrid``, ``instruction``) to the retriever.
     """
     from .retriever import TwoStageRetriever
 
     opened = open_store(store, qdrant_path=qdrant_path, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
     recorded = opened.open()
-    common = {"device": device, "dtype": dtype}
+    common = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
     embedder = load_embedder_for(
         recorded, embedding_model, dimensions=dimensions, **{**common, **(embedding_options or {})}
     )
