@@ -79,3 +79,29 @@ def test_official_contenders_present(bench_run: tuple[Path, list[dict]]) -> None
     assert {"qwen3-rag", "official example loop"} <= names
     names = {r["contender"] for r in by_key["rerank_1x8"]["rows"]}
     assert {"qwen3-rag", "official example code"} <= names
+
+
+def test_ingest_memory_benchmark_runs_and_reports(tmp_path: Path) -> None:
+    """``python -m benchmarks.ingest_memory`` at a tiny size: it finishes and reports its numbers."""
+    import subprocess
+
+    out = tmp_path / "ingest-memory.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ingest_memory", "--mb", "0.1", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "qwen3-rag ingest (streaming)" in done.stdout and "old way" in done.stdout
+    assert "peak RSS" in done.stdout and "Target (issue 9)" in done.stdout
+    results = json.loads(out.read_text())
+    assert 0 < results["file_bytes"] <= int(0.1 * 2**20)
+    streaming, old = results["streaming"], results["old"]
+    assert streaming["chunks"] > 1 and streaming["embedded"] == streaming["chunks"]
+    assert old["tokens"] > streaming["chunks"]
+    for result in (streaming, old):
+        assert result["seconds"] > 0
+        assert result["peak"]["maxrss_mb"] > 0 and result["before"]["maxrss_mb"] > 0
