@@ -11,8 +11,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore, RetrievedChunk, TwoStageRetriever
-from qwen3_rag.pipeline.store import DEFAULT_COLLECTION, model_identity
+from qwen3_rag.pipeline import QdrantStore, RetrievedChunk, TwoStageRetriever
+from qwen3_rag.pipeline.store import DEFAULT_COLLECTION
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 from .embeddings import _remote_options
@@ -42,8 +42,10 @@ class Qwen3RagRetriever(BaseRetriever):
             retriever = Qwen3RagRetriever(k=5, top_k=50, hybrid=True)      # the default store
             retriever = Qwen3RagRetriever(collection="kb", qdrant_url="http://qdrant:6333")
 
-    The embedding model and its dimensions default to the ones recorded in the collection.
-    A ready ``qwen3_rag.pipeline.TwoStageRetriever`` can be passed as ``pipeline=`` instead.
+    The embedding model and its dimensions default to the ones recorded in the collection
+    (``TwoStageRetriever.from_collection``). A ready ``qwen3_rag.pipeline.TwoStageRetriever``
+    can be passed as ``pipeline=`` instead: its own ``top_k``, ``top_n`` and ``hybrid`` then
+    apply unless ``k``, ``top_k`` or ``hybrid`` are given here or per call.
 
     Use already-loaded runtime objects instead of model names (they are used as they are,
     nothing else is loaded):
@@ -129,6 +131,10 @@ class Qwen3RagRetriever(BaseRetriever):
     filters: dict[str, Any] | None = None
     """Payload filters, e.g. ``{"source": "/docs/ops.md"}`` (a list value matches any of them)."""
 
+    instruction: str | None = None
+    """The task instruction for the query embedding and the reranker (``None``: web search);
+    presets are in ``qwen3_rag.prompts.TASK_INSTRUCTIONS``."""
+
     _pipeline: TwoStageRetriever = PrivateAttr()
 
     def __init__(self, **kwargs: Any) -> None:
@@ -144,38 +150,28 @@ class Qwen3RagRetriever(BaseRetriever):
                 "loaded models already have their device and dtype. Drop those options, or pass "
                 "model names instead."
             )
-        store = self.store
-        if store is None:
-            if self.qdrant_url:
-                store = QdrantStore(self.collection, url=self.qdrant_url, api_key=self.qdrant_api_key)
-            else:
-                store = QdrantStore(self.collection, path=self.qdrant_path)
-        recorded = store.open()
-        embedder = self._embedder(recorded)
-        store.open(EmbeddingSpec.for_embedder(embedder))
-        reranker = self.reranker_model
-        if not isinstance(reranker, Qwen3Reranker):
-            url = self.reranker_base_url or self.base_url
-            remote = _remote_options(url, self.api_key, self.timeout)
-            reranker = Qwen3Reranker.load(reranker, device=self.device, dtype=self.dtype, **remote)
-        return TwoStageRetriever(
-            store, embedder, reranker, top_k=self.top_k, top_n=self.k, hybrid=self.hybrid
+        return TwoStageRetriever.from_collection(
+            self.store if self.store is not None else self.collection,
+            qdrant_path=self.qdrant_path,
+            qdrant_url=self.qdrant_url,
+            qdrant_api_key=self.qdrant_api_key,
+            embedding_model=embedder,
+            reranker=reranker,
+            device=None,  # in the load options: a model on a server takes none
+            dtype=None,
+            embedding_options=self._load_options(self.base_url),
+            reranker_options=self._load_options(self.reranker_base_url or self.base_url),
+            top_k=self.top_k,
+            top_n=self.k,
+            hybrid=self.hybrid,
+            instruction=self.instruction,
         )
 
-    def _embedder(self, recorded: EmbeddingSpec) -> Qwen3Embedder:
-        given = self.embedding_model
-        if isinstance(given, Qwen3Embedder):
-            return given
-        model = str(given or recorded.model)
-        # The recorded size applies to the recorded model; another model is checked (and refused) later.
-        same = model_identity(model) == model_identity(recorded.model)
-        return Qwen3Embedder.load(
-            model,
-            device=self.device,
-            dtype=self.dtype,
-            dimensions=recorded.dimensions if same else None,
-            **_remote_options(self.base_url, self.api_key, self.timeout),
-        )
+    def _load_options(self, url: str | None) -> dict[str, Any]:
+        if url is None:
+            return {"device": self.device, "dtype": self.dtype}
+        given = {name: getattr(self, name) for name in _LOAD_OPTIONS & self.model_fields_set}
+        return {**_remote_options(url, self.api_key, self.timeout), **given}  # given ones are refused
 
     @property
     def two_stage(self) -> TwoStageRetriever:
@@ -183,12 +179,14 @@ class Qwen3RagRetriever(BaseRetriever):
         return self._pipeline
 
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "top_n": kwargs.get("k", self.k),
-            "top_k": kwargs.get("top_k", self.top_k),
-            "filters": kwargs.get("filters", self.filters),
-            "hybrid": kwargs.get("hybrid", self.hybrid),
-        }
+        """Per-call settings: given here or per call; otherwise the pipeline's own apply."""
+        options: dict[str, Any] = {"filters": kwargs.get("filters", self.filters)}
+        for field, name in (("k", "top_n"), ("top_k", "top_k"), ("hybrid", "hybrid")):
+            if field in kwargs:
+                options[name] = kwargs[field]
+            elif field in self.model_fields_set:
+                options[name] = getattr(self, field)
+        return options
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any

@@ -96,6 +96,29 @@ def test_wraps_a_ready_pipeline(retriever: Qwen3RagRetriever) -> None:
     assert wrapped.two_stage is two_stage and len(wrapped.invoke("capital")) == 1
 
 
+def test_a_ready_pipeline_keeps_its_own_settings(retriever: Qwen3RagRetriever) -> None:
+    """Fields left at their defaults do not override the given pipeline (they used to: k=5)."""
+    base = retriever.two_stage
+    pipeline = TwoStageRetriever(base.store, base.embedder, base.reranker, top_k=2, top_n=2)
+    assert len(Qwen3RagRetriever(pipeline=pipeline).invoke("capital")) == 2
+    assert len(Qwen3RagRetriever(pipeline=pipeline, k=1).invoke("capital")) == 1
+    assert len(Qwen3RagRetriever(pipeline=pipeline).invoke("capital", k=1)) == 1
+
+
+def test_instruction_reaches_both_models(collection: QdrantStore, tiny_reranker_path: str) -> None:
+    instruction = "Given a question, retrieve Wikipedia passages that answer the question"
+    custom = Qwen3RagRetriever(
+        store=collection, reranker_model=tiny_reranker_path, device="cpu", k=4, instruction=instruction
+    )
+    docs = custom.invoke("capital")
+    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
+    texts = [d.page_content for d in docs]
+    expected = reranker.score("capital", texts, instruction=instruction)
+    assert [d.metadata["relevance_score"] for d in docs] == pytest.approx(expected, abs=1e-6)
+    assert expected != pytest.approx(reranker.score("capital", texts), abs=1e-6)
+    assert custom.two_stage.instruction == instruction
+
+
 def test_uses_loaded_runtime_objects(
     collection: QdrantStore,
     tiny_embedding_path: str,
