@@ -1,0 +1,111 @@
+"""``Qwen3SparseEmbeddings``: qwen3-rag's tokenizer sparse vectors for ``langchain_qdrant``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_qdrant import SparseEmbeddings
+from langchain_qdrant.sparse_embeddings import SparseVector
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from qwen3_rag import InvalidOptionError, Qwen3Embedder
+from qwen3_rag.pipeline.sparse import sparse_vectors
+from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
+from qwen3_rag.runtime.remote import load_tokenizer
+
+
+class Qwen3SparseEmbeddings(BaseModel, SparseEmbeddings):
+    """The sparse vectors of a qwen3-rag collection, for ``langchain_qdrant.QdrantVectorStore``.
+
+    Exactly the vectors ``qwen3-rag ingest`` writes and ``TwoStageRetriever(hybrid=True)`` queries
+    with (``qwen3_rag.pipeline.sparse``): the embedding model's own tokenizer terms, BM25-saturated
+    counts for documents and 1.0 per term for queries; the collection's IDF modifier supplies the
+    inverse document frequency. Only the tokenizer is loaded: no second model, nothing downloaded
+    beyond the tokenizer files of a Hub id.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "langchain-qwen3-rag[qdrant]"
+
+    Instantiate (a Hub id or folder of the collection's embedding model, a loaded
+    ``qwen3_rag.Qwen3Embedder``, a ``Qwen3Embeddings``, or a Hugging Face tokenizer):
+        .. code-block:: python
+
+            from langchain_qwen3_rag import Qwen3Embeddings, Qwen3SparseEmbeddings
+
+            embeddings = Qwen3Embeddings(model="Qwen/Qwen3-Embedding-0.6B")
+            sparse = Qwen3SparseEmbeddings(model=embeddings)     # shares its tokenizer
+
+    Hybrid search on a collection written by ``qwen3-rag ingest``:
+        .. code-block:: python
+
+            from langchain_qdrant import QdrantVectorStore, RetrievalMode
+
+            store = QdrantVectorStore(
+                client=client, collection_name="qwen3_rag",
+                embedding=embeddings, sparse_embedding=sparse,
+                retrieval_mode=RetrievalMode.HYBRID,
+                vector_name="dense", sparse_vector_name="sparse", content_payload_key="text",
+            )
+
+    A new collection made by ``QdrantVectorStore.from_texts`` should pass
+    ``sparse_vector_params={"modifier": models.Modifier.IDF}``: these are term weights, not
+    IDF-weighted scores.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
+
+    model: str | Path | Any = DEFAULT_EMBEDDING_MODEL
+    """Whose tokenizer: a Hub id or local folder (only the tokenizer is loaded), a loaded
+    ``qwen3_rag.Qwen3Embedder``, an embeddings adapter holding one (``Qwen3Embeddings``), or a
+    Hugging Face tokenizer. Use the collection's embedding model: term ids are per vocabulary."""
+
+    _tokenizer: Any = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tokenizer = resolve_tokenizer(self.model)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer the terms come from."""
+        return self._tokenizer
+
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]:
+        """Document vectors: saturated term counts (as stored by ``qwen3-rag ingest``)."""
+        return [_convert(v) for v in sparse_vectors(self._tokenizer, texts)]
+
+    def embed_query(self, text: str) -> SparseVector:
+        """The query vector: 1.0 per distinct term (Qdrant's IDF modifier weighs them)."""
+        return _convert(sparse_vectors(self._tokenizer, [text], query=True)[0])
+
+    async def aembed_documents(self, texts: list[str]) -> list[SparseVector]:
+        """Tokenizing is fast and CPU-bound: done inline, no executor hop."""
+        return self.embed_documents(texts)
+
+    async def aembed_query(self, text: str) -> SparseVector:
+        """Tokenizing is fast and CPU-bound: done inline, no executor hop."""
+        return self.embed_query(text)
+
+
+def resolve_tokenizer(source: Any) -> Any:
+    """The tokenizer of a model name or folder, a ``Qwen3Embedder``, an adapter, or a tokenizer."""
+    embedder = getattr(source, "embedder", source)  # Qwen3Embeddings / Qwen3Embedding hold one
+    if isinstance(embedder, Qwen3Embedder):
+        return embedder.tokenizer
+    if isinstance(source, str | os.PathLike):
+        return load_tokenizer(os.fspath(source))
+    if callable(source) and hasattr(source, "convert_tokens_to_ids"):  # a Hugging Face tokenizer
+        return source
+    raise InvalidOptionError(
+        f"Qwen3SparseEmbeddings needs a tokenizer source, got {type(source).__name__}: pass the "
+        "collection's embedding model as a Hub id or folder, a loaded qwen3_rag.Qwen3Embedder, a "
+        "Qwen3Embeddings, or a Hugging Face tokenizer."
+    )
+
+
+def _convert(vector: Any) -> SparseVector:
+    return SparseVector(indices=list(vector.indices), values=list(vector.values))

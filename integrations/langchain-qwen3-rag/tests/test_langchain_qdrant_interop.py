@@ -1,0 +1,291 @@
+"""langchain-qdrant's own ``QdrantVectorStore`` on qwen3-rag collections, and the other way round.
+
+Real ``langchain-qdrant`` on embedded Qdrant with the tiny models. Each framework search is
+compared with the same search done by our store: dense with ``QdrantStore.query``; hybrid with
+``QdrantStore.query(sparse=...)`` (both use Qdrant's RRF over a dense and a sparse prefetch of the
+same limit, so the fused lists are equal); sparse-only with the sparse leg of that query.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings
+from langchain_qwen3_rag import Qwen3Embeddings, Qwen3RagQdrantVectorStore, Qwen3SparseEmbeddings
+from qdrant_client import QdrantClient, models
+
+from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline.layout import SPARSE_VECTOR, Hit
+from qwen3_rag.pipeline.sparse import sparse_vectors
+
+DOCS = {
+    "france.txt": "Paris is the capital and largest city of France.",
+    "germany.txt": "Berlin is the capital of Germany. Berlin has many museums.",
+    "italy.txt": "Rome is the capital of Italy, and Italy is famous for its food.",
+    "python.md": "Python is a programming language. Qdrant is a vector database.",
+    "fox.txt": "The quick brown fox jumps over the lazy dog.",
+    "rag.md": "Retrieval augmented generation combines a retriever with a generator.",
+    "ops.md": "To rotate the API key, open Settings, then Keys, and press Rotate.",
+    "tea.txt": "Green tea and black tea come from the same plant.",
+}
+QUERIES = ["What is the capital of France?", "rotate the API key", "capital city museums", "tea plant"]
+K = 5
+
+
+@pytest.fixture(scope="module")
+def models_(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
+    return (
+        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32", dimensions=32),
+        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
+    )
+
+
+@pytest.fixture(scope="module")
+def store(
+    tmp_path_factory: pytest.TempPathFactory, models_: tuple[Qwen3Embedder, Qwen3Reranker]
+) -> QdrantStore:
+    root = tmp_path_factory.mktemp("lc-interop")
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    store = QdrantStore("kb", location=":memory:")
+    Ingestor(store, models_[0], progress=False).ingest([root])
+    store.root = root  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.fixture(scope="module")
+def embeddings(models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embeddings:
+    return Qwen3Embeddings(model=models_[0])
+
+
+def ours(store: QdrantStore, embedder: Qwen3Embedder, query: str, *, hybrid: bool) -> list[Hit]:
+    dense = embedder.embed_queries([query])[0]
+    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0] if hybrid else None
+    return store.query(dense, limit=K, sparse=sparse)
+
+
+def our_sparse_leg(store: QdrantStore, embedder: Qwen3Embedder, query: str) -> list[Hit]:
+    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0]
+    response = store.client.query_points(
+        store.collection, query=sparse, using=SPARSE_VECTOR, limit=K, with_payload=True
+    )
+    return [Hit.from_point(p) for p in response.points]
+
+
+def plain_store(store: QdrantStore, embeddings: Qwen3Embeddings, mode: RetrievalMode) -> QdrantVectorStore:
+    """The documented constructor arguments for langchain-qdrant's own store."""
+    return QdrantVectorStore(
+        client=store.client,
+        collection_name=store.collection,
+        embedding=embeddings if mode != RetrievalMode.SPARSE else None,
+        sparse_embedding=Qwen3SparseEmbeddings(model=embeddings),
+        retrieval_mode=mode,
+        vector_name="dense",
+        sparse_vector_name="sparse",
+        content_payload_key="text",
+    )
+
+
+# --------------------------------------------------------------------------- the sparse encoder
+def test_sparse_embeddings_are_our_sparse_vectors(
+    models_: tuple[Qwen3Embedder, Qwen3Reranker], embeddings: Qwen3Embeddings, tiny_embedding_path: str
+) -> None:
+    embedder = models_[0]
+    texts = [*DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
+    expected_docs = sparse_vectors(embedder.tokenizer, texts)
+    expected_query = sparse_vectors(embedder.tokenizer, [QUERIES[0]], query=True)[0]
+    for source in (tiny_embedding_path, Path(tiny_embedding_path), embedder, embeddings, embedder.tokenizer):
+        sparse = Qwen3SparseEmbeddings(model=source)
+        assert isinstance(sparse, SparseEmbeddings)
+        got = sparse.embed_documents(texts)
+        assert [(v.indices, v.values) for v in got] == [(e.indices, e.values) for e in expected_docs]
+        query = sparse.embed_query(QUERIES[0])
+        assert (query.indices, query.values) == (expected_query.indices, expected_query.values)
+
+
+async def test_sparse_embeddings_async(embeddings: Qwen3Embeddings) -> None:
+    sparse = Qwen3SparseEmbeddings(model=embeddings)
+    assert await sparse.aembed_documents(["Paris"]) == sparse.embed_documents(["Paris"])
+    assert await sparse.aembed_query("Paris") == sparse.embed_query("Paris")
+
+
+def test_sparse_embeddings_reject_an_unknown_source() -> None:
+    with pytest.raises(InvalidOptionError, match="tokenizer source"):
+        Qwen3SparseEmbeddings(model=42)
+
+
+# --------------------------------------------------------------------------- our collection there
+@pytest.mark.parametrize("query", QUERIES)
+def test_dense_mode_equals_our_store(
+    store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
+) -> None:
+    results = plain_store(store, embeddings, RetrievalMode.DENSE).similarity_search_with_score(query, k=K)
+    expected = ours(store, models_[0], query, hybrid=False)
+    assert len(expected) == K
+    assert [d.page_content for d, _ in results] == [h.text for h in expected]
+    assert [d.metadata["_id"] for d, _ in results] == [h.id for h in expected]
+    assert [s for _, s in results] == pytest.approx([h.score for h in expected], abs=1e-6)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_hybrid_mode_equals_our_hybrid_search(
+    store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
+) -> None:
+    results = plain_store(store, embeddings, RetrievalMode.HYBRID).similarity_search_with_score(query, k=K)
+    expected = ours(store, models_[0], query, hybrid=True)
+    assert [d.page_content for d, _ in results] == [h.text for h in expected]
+    assert [s for _, s in results] == pytest.approx([h.score for h in expected], abs=1e-9)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_sparse_mode_equals_our_sparse_leg(
+    store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
+) -> None:
+    results = plain_store(store, embeddings, RetrievalMode.SPARSE).similarity_search_with_score(query, k=K)
+    expected = our_sparse_leg(store, models_[0], query)
+    assert expected, "the sparse leg found nothing: the test corpus no longer shares terms with the query"
+    assert [d.page_content for d, _ in results] == [h.text for h in expected]
+    assert [s for _, s in results] == pytest.approx([h.score for h in expected], abs=1e-6)
+
+
+def test_metadata_plain_store_and_subclass(
+    store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker]
+) -> None:
+    query = QUERIES[0]
+    expected = ours(store, models_[0], query, hybrid=True)
+    # The plain store reads metadata from one nested key that a flat qwen3-rag payload lacks.
+    plain = plain_store(store, embeddings, RetrievalMode.HYBRID).similarity_search(query, k=K)
+    assert [set(d.metadata) for d in plain] == [{"_id", "_collection_name"}] * K
+    # The subclass gives the flat payload (all but the text) as metadata; same search otherwise.
+    for mode in (RetrievalMode.DENSE, RetrievalMode.SPARSE, RetrievalMode.HYBRID):
+        sub = Qwen3RagQdrantVectorStore.from_collection(
+            store,
+            embedding=embeddings if mode != RetrievalMode.SPARSE else None,
+            sparse_embedding=Qwen3SparseEmbeddings(model=embeddings)
+            if mode == RetrievalMode.SPARSE
+            else None,
+            retrieval_mode=mode,
+        )
+        assert [d.page_content for d in sub.similarity_search(query, k=K)] == [
+            d.page_content for d in plain_store(store, embeddings, mode).similarity_search(query, k=K)
+        ]
+    docs = Qwen3RagQdrantVectorStore.from_collection(
+        store, embedding=embeddings, retrieval_mode=RetrievalMode.HYBRID
+    ).similarity_search(query, k=K)
+    assert [d.page_content for d in docs] == [h.text for h in expected]
+    for doc, hit in zip(docs, expected, strict=True):
+        assert doc.metadata == {
+            "source": hit.source,
+            "chunk_index": hit.chunk_index,
+            "content_hash": hit.payload["content_hash"],
+            "_id": hit.id,
+            "_collection_name": "kb",
+        }
+
+
+def test_filter_on_source_and_retriever(store: QdrantStore, embeddings: Qwen3Embeddings) -> None:
+    source = (Path(store.root) / "ops.md").resolve().as_posix()  # type: ignore[attr-defined]
+    only = models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])
+    vectors = Qwen3RagQdrantVectorStore.from_collection(
+        store, embedding=embeddings, retrieval_mode=RetrievalMode.HYBRID
+    )
+    docs = vectors.similarity_search("capital of France", k=K, filter=only)
+    assert [d.metadata["source"] for d in docs] == [source]
+    retrieved = vectors.as_retriever(search_kwargs={"k": 2}).invoke("rotate the API key")
+    assert len(retrieved) == 2
+
+
+def test_wrong_dimensions_are_refused(
+    store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]
+) -> None:
+    from langchain_qdrant.qdrant import QdrantVectorStoreError
+
+    full = Qwen3Embeddings(model=models_[0].with_options(dimensions=64))
+    with pytest.raises(QdrantVectorStoreError, match="32 dimensions"):
+        plain_store(store, full, RetrievalMode.DENSE)
+
+
+# --------------------------------------------------------------------------- the other way round
+def langchain_collection(embeddings: Qwen3Embeddings, content_key: str) -> QdrantVectorStore:
+    names = list(DOCS)
+    return QdrantVectorStore.from_texts(
+        list(DOCS.values()),
+        embeddings,
+        metadatas=[{"source": name} for name in names],
+        ids=[f"00000000-0000-0000-0000-{i:012d}" for i in range(len(names))],
+        location=":memory:",
+        collection_name="lc",
+        retrieval_mode=RetrievalMode.HYBRID,
+        sparse_embedding=Qwen3SparseEmbeddings(model=embeddings),
+        vector_name="dense",
+        sparse_vector_name="sparse",
+        content_payload_key=content_key,
+        sparse_vector_params={"modifier": models.Modifier.IDF},
+    )
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_our_retriever_reranks_a_langchain_collection_written_with_text_key(
+    embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], hybrid: bool
+) -> None:
+    lc = langchain_collection(embeddings, content_key="text")
+    embedder, reranker = models_
+    ours_store = QdrantStore("lc", client=lc.client)
+    retriever = TwoStageRetriever.from_collection(
+        ours_store, embedding_model=embedder, reranker=reranker, top_k=K, top_n=3, hybrid=hybrid
+    )
+    query = QUERIES[0]
+    results = retriever.retrieve(query)
+    first_stage = (
+        [d.page_content for d in lc.similarity_search(query, k=K)]
+        if hybrid
+        else [
+            d.page_content
+            for d in QdrantVectorStore(
+                client=lc.client,
+                collection_name="lc",
+                embedding=embeddings,
+                vector_name="dense",
+                content_payload_key="text",
+            ).similarity_search(query, k=K)
+        ]
+    )
+    scores = reranker.score(query, first_stage)
+    best = sorted(range(len(first_stage)), key=lambda i: -scores[i])[:3]
+    assert [r.text for r in results] == [first_stage[i] for i in best]
+    assert [r.rerank_score for r in results] == pytest.approx([scores[i] for i in best], abs=1e-6)
+    assert all(r.source == "" for r in results)  # LangChain nests it: payload["metadata"]["source"]
+    assert {r.payload["metadata"]["source"] for r in results} <= set(DOCS)
+    # Filters reach the nested metadata by Qdrant's dotted key.
+    filtered = retriever.retrieve(query, filters={"metadata.source": "tea.txt"})
+    assert [r.text for r in filtered] == [DOCS["tea.txt"]]
+
+
+def test_default_langchain_layout_gives_our_retriever_no_text(
+    embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker]
+) -> None:
+    """LangChain's default ``page_content`` key: the first stage finds the points, but our retriever
+    reads the text from ``text`` only, so the reranker would score empty strings. This records the
+    limitation (docs/frameworks-qdrant.md); a text-key option in the pipeline would lift it."""
+    lc = langchain_collection(embeddings, content_key="page_content")
+    hits = ours(QdrantStore("lc", client=lc.client), models_[0], QUERIES[0], hybrid=True)
+    assert len(hits) == K
+    assert [h.text for h in hits] == [""] * K
+    assert all(h.payload["page_content"] in DOCS.values() for h in hits)
+
+
+def test_an_embedded_folder_is_shared_through_our_client(
+    tmp_path: Path, models_: tuple[Qwen3Embedder, Qwen3Reranker]
+) -> None:
+    """An embedded folder admits one client: the framework store takes our store's client."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "tea.txt").write_text(DOCS["tea.txt"], encoding="utf-8")
+    with QdrantStore("kb", path=tmp_path / "qdrant") as store:
+        Ingestor(store, models_[0], progress=False).ingest([tmp_path / "docs"])
+        assert isinstance(store.client, QdrantClient)
+        vectors = Qwen3RagQdrantVectorStore.from_collection(
+            store, embedding=Qwen3Embeddings(model=models_[0]), retrieval_mode=RetrievalMode.HYBRID
+        )
+        assert [d.page_content for d in vectors.similarity_search("tea", k=3)] == [DOCS["tea.txt"]]
