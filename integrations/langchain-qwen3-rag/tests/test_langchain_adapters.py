@@ -50,7 +50,15 @@ def _docs() -> list[Document]:
 
 
 def test_public_api_is_pinned() -> None:
-    assert langchain_qwen3_rag.__all__ == ["Qwen3Embeddings", "Qwen3RagRetriever", "Qwen3Rerank"]
+    assert langchain_qwen3_rag.__all__ == [
+        "Qwen3Embeddings",
+        "Qwen3RagQdrantVectorStore",
+        "Qwen3RagRetriever",
+        "Qwen3Rerank",
+        "Qwen3SparseEmbeddings",
+    ]
+    for name in langchain_qwen3_rag.__all__:  # the langchain-qdrant ones are imported on first use
+        assert getattr(langchain_qwen3_rag, name).__name__ == name
     assert issubclass(Qwen3Embeddings, Embeddings)
     assert issubclass(Qwen3Rerank, BaseDocumentCompressor)
 
