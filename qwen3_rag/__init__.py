@@ -16,6 +16,7 @@ from .errors import (
     WrongModelKindError,
 )
 from .prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
+from .ranking import RankedDocument
 from .runtime import Qwen3Embedder, Qwen3Reranker
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ __all__ = [
     "Qwen3Embedder",
     "Qwen3RagError",
     "Qwen3Reranker",
+    "RankedDocument",
     "RemoteBackendError",
     "RuntimeClosedError",
     "StoreConnectionError",

@@ -14,6 +14,11 @@ CPU attention takes head_dim in {32, 64, 80, 96, 112, 128, ...}, so pass ``head_
 
 The weights are random, so vectors and scores are meaningless, but every code path (prompt
 formatting, truncation, padding, pooling, yes/no readout) is the real one.
+
+``convert_reranker_to_sequence_classifier(SRC, DST)`` makes the widely used
+sequence-classification conversion of a causal Qwen3-Reranker folder (tiny or real): a
+``Qwen3ForSequenceClassification`` with one label whose head is the LM head's "yes" row minus its
+"no" row, which ``Qwen3Reranker`` loads with the same scores.
 """
 
 from __future__ import annotations
@@ -160,6 +165,46 @@ def write_tiny_checkpoints(
                 param.normal_(0.0, 0.2)
         model.save_pretrained(folder)
     return paths
+
+
+def convert_reranker_to_sequence_classifier(
+    source: str | Path, destination: str | Path, *, head: str = "yes-minus-no"
+) -> Path:
+    """Write the one-logit sequence-classification conversion of the causal reranker in ``source``.
+
+    The decoder weights are copied as they are; the head ``score.weight`` (shape ``(1, hidden)``)
+    is ``lm_head[yes] - lm_head[no]``, so the classifier's logit at the last token is
+    ``logit(yes) - logit(no)`` and its sigmoid the official P(yes). Tokenizer files are copied
+    byte for byte. ``head="random"`` writes a one-label classifier with another head (for tests of
+    the refusal). Returns ``destination``.
+    """
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3ForSequenceClassification
+
+    source, destination = Path(source), Path(destination)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    causal = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    yes, no = (int(tokenizer.convert_tokens_to_ids(t)) for t in ("yes", "no"))  # type: ignore[arg-type]
+    config = causal.config.__class__.from_dict(causal.config.to_dict())
+    config.num_labels = 1
+    config.architectures = ["Qwen3ForSequenceClassification"]
+    classifier = Qwen3ForSequenceClassification(config)
+    classifier.model.load_state_dict(causal.model.state_dict())
+    with torch.no_grad():
+        rows = causal.get_output_embeddings().weight
+        if head == "yes-minus-no":
+            classifier.score.weight.copy_((rows[yes] - rows[no]).unsqueeze(0))
+        elif head == "random":
+            classifier.score.weight.normal_(0.0, 0.2)
+        else:
+            raise ValueError(f"head={head!r}; valid: 'yes-minus-no', 'random'.")
+    classifier.save_pretrained(destination)
+    for file in source.iterdir():
+        if file.is_file() and file.name.startswith(("tokenizer", "vocab", "merges", "special_tokens")):
+            shutil.copy2(file, destination / file.name)
+    return destination
 
 
 def main(argv: list[str] | None = None) -> int:

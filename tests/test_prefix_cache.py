@@ -10,6 +10,7 @@ import torch
 
 from qwen3_rag import Qwen3Reranker
 from qwen3_rag.runtime.prefix_cache import PrefixCachedScorer, _cache_name, plan_prefix_groups
+from qwen3_rag.runtime.readout import YesNoReadout
 from qwen3_rag.runtime.tensors import left_pad
 
 DOCS = [
@@ -39,8 +40,7 @@ def _scorer(rr: Qwen3Reranker) -> PrefixCachedScorer:
     tok = rr.tokenizer
     return PrefixCachedScorer(
         rr.model,
-        yes_id=tok.convert_tokens_to_ids("yes"),
-        no_id=tok.convert_tokens_to_ids("no"),
+        readout=YesNoReadout(rr.model, tok),
         pad_id=tok.pad_token_id,
         device=torch.device("cpu"),
         planner=lambda s: plan_prefix_groups(s, min_saving=0.0),
@@ -61,8 +61,10 @@ def test_cached_scores_equal_plain_scores(reranker: Qwen3Reranker, queries: list
     sequences = reranker.encode_ids(bodies)
     scorer = _scorer(reranker)
     cached = scorer(sequences)
-    assert cached is not None
-    assert np.abs(cached.numpy() - _plain(reranker, sequences)).max() <= 1e-5
+    assert cached is not None and tuple(cached.shape) == (len(sequences), 2)
+    assert np.abs(cached.numpy()[:, 0] - _plain(reranker, sequences)).max() <= 1e-5
+    # The log-odds column is the same rows' logit(yes) - logit(no): its sigmoid is P(yes).
+    assert np.abs(1 / (1 + np.exp(-cached.numpy()[:, 1])) - cached.numpy()[:, 0]).max() <= 1e-6
     again = scorer(sequences)  # second batch reuses the cached prefixes
     assert again is not None and scorer.stats["prefix_hits"] >= 1
     assert np.abs(again.numpy() - cached.numpy()).max() <= 1e-6

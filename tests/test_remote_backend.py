@@ -136,6 +136,48 @@ def test_remote_rerank_scores_equal_the_runtime(
     )
 
 
+def test_remote_log_odds_and_rank_equal_the_runtime(
+    remote: tuple[Qwen3Embedder, Qwen3Reranker], local: tuple
+) -> None:
+    """``qwen3-rag serve`` returns the log-odds (``relevance_logit``) from its own forward pass."""
+    rem, loc = remote[1], local[1]
+    query = "capital of France?"
+    np.testing.assert_allclose(
+        rem.score_logits(query, TEXTS), loc.score_logits(query, TEXTS), atol=1e-4, rtol=0
+    )
+    ours, theirs = rem.rank(query, TEXTS, top_n=3), loc.rank(query, TEXTS, top_n=3)
+    assert [r.index for r in ours] == [r.index for r in theirs]
+    threshold = theirs[1].score
+    assert [r.index for r in rem.rank(query, TEXTS, min_score=threshold - 1e-6)] == [
+        r.index for r in theirs[:2]
+    ]
+
+
+def test_remote_max_window_sends_each_window_and_keeps_the_best(
+    remote: tuple[Qwen3Embedder, Qwen3Reranker], local: tuple
+) -> None:
+    """Over a text API the windows travel as decoded text: each document's score is its best
+    window's as the server scores that text. (A window that starts inside a word re-tokenizes a
+    little differently from the local window, so remote and local max_window scores are close,
+    not equal: documented.)"""
+    rem = remote[1].with_options(max_length=160, long_documents="max_window")
+    loc = local[1].with_options(max_length=160, long_documents="max_window")
+    query = "capital of France?"
+    long_doc = " ".join(f"part{i} of a long text about search" for i in range(40)) + " Paris is in France."
+    documents = ["short", long_doc]
+    texts, owners = rem.procedure.window_documents(rem.procedure.prepare(query, documents))
+    assert owners[0] == 0 and owners.count(1) >= 3 and texts[0] == "short"
+    per_window = remote[1].with_options(max_length=160).score(query, texts)
+    scores = rem.score(query, documents)
+    assert scores[0] == per_window[0]
+    assert scores[1] == max(s for s, o in zip(per_window, owners, strict=True) if o == 1)
+    windows = [t for t, o in zip(texts, owners, strict=True) if o == 1]
+    assert all(w in long_doc for w in windows) and windows[-1].endswith("Paris is in France.")
+    assert long_doc.startswith(windows[0]) and loc.score(query, documents)[0] == pytest.approx(
+        scores[0], abs=TOLERANCE
+    )
+
+
 def test_a_large_call_is_split_into_bounded_requests(
     server: Server, tiny_embedding_path: str, local: tuple
 ) -> None:

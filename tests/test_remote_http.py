@@ -301,3 +301,35 @@ def test_a_server_that_never_answers_fails_within_the_timeout(tiny_embedding_pat
         with pytest.raises(RemoteBackendError, match=r"did not answer within timeout=1 s"):
             Qwen3Embedder.load(tiny_embedding_path, base_url=url, timeout=1)
         assert time.monotonic() - started < 3.0
+
+
+def test_vllm_probabilities_give_log_odds_and_rank(fake: tuple[Fake, str], tiny_reranker_path: str) -> None:
+    """vLLM returns P(yes) only: the log-odds are derived (log p - log(1 - p)); rank and min_score
+    work on the remote scores as on local ones."""
+    _, url = fake
+    reranker = Qwen3Reranker.load(tiny_reranker_path, base_url=url, served_model="fake-model")
+    documents = ["Paris is the capital of France.", "", "Bananas are yellow."]
+    result = reranker.scores("capital of France?", documents)
+    expected = [1.0 / (1 + len(f"<Document>: {d}{RERANKER_SUFFIX}")) for d in documents]
+    assert result.scores == expected
+    np.testing.assert_allclose(result.logits, [np.log(p / (1 - p)) for p in expected], rtol=1e-12)
+    ranked = reranker.rank("capital of France?", documents, min_score=expected[2])  # shorter, higher
+    assert [r.index for r in ranked] == [1, 2] and ranked[0].logit == result.logits[1]
+    assert asyncio.run(reranker.arank("capital of France?", documents, top_n=1)) == ranked[:1]
+
+
+def test_a_server_logit_is_used_as_sent(fake: tuple[Fake, str], tiny_reranker_path: str) -> None:
+    state, url = fake
+    state.owner, state.kind = "qwen3-rag", "reranker"
+    reranker = Qwen3Reranker.load(tiny_reranker_path, base_url=url, served_model="fake-model")
+    original = state.answer
+
+    def with_logits(method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        status, headers, answer = original(method, path, body)
+        if path == "/v1/rerank" and status == 200:
+            for result in answer["results"]:
+                result["relevance_logit"] = 40.0 + result["index"]  # beyond what a probability holds
+        return status, headers, answer
+
+    state.answer = with_logits  # type: ignore[method-assign]
+    assert reranker.score_logits("capital?", ["Paris.", "x"]) == [40.0, 41.0]

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -177,12 +178,15 @@ async def test_rerank_order_top_n_documents_and_instruction(app: Any, reranker: 
     assert [r["index"] for r in results] == sorted(range(len(TEXTS)), key=lambda i: -expected[i])
     for r in results:
         assert abs(r["relevance_score"] - expected[r["index"]]) <= 1e-5
+        # Extension: the log-odds behind the score, from the same forward pass.
+        assert abs(1 / (1 + math.exp(-r["relevance_logit"])) - r["relevance_score"]) <= 1e-6
         assert "document" not in r
     assert everything.json()["usage"]["total_tokens"] > 0
     assert top.json()["results"] == [
         {
             "index": r["index"],
             "relevance_score": r["relevance_score"],
+            "relevance_logit": r["relevance_logit"],
             "document": {"text": TEXTS[r["index"]]},
         }
         for r in results[:2]

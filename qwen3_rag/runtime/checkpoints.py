@@ -8,7 +8,7 @@ import os
 import re
 import struct
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import ModelLoadError, WrongModelKindError
 
@@ -110,15 +110,106 @@ def check_kind(folder: Path, name: str, wanted: ModelKind) -> None:
             "Load it with Qwen3Reranker.load(...), and use a Qwen/Qwen3-Embedding-* model for "
             "Qwen3Embedder."
         )
-    if any("SequenceClassification" in a for a in config.get("architectures") or []):
-        raise WrongModelKindError(
-            f"Model {name!r} is a sequence-classification conversion; its head is not the "
-            "official yes/no readout. Use the original Qwen/Qwen3-Reranker-* checkpoint."
-        )
     raise WrongModelKindError(
         f"Model {name!r} is an embedding checkpoint, not a reranker. Load it with "
         "Qwen3Embedder.load(...), and use a Qwen/Qwen3-Reranker-* model for Qwen3Reranker."
     )
+
+
+def is_sequence_classification(folder: Path) -> bool:
+    """Whether the config names a sequence-classification architecture."""
+    config = json.loads((folder / "config.json").read_text())
+    return any("SequenceClassification" in a for a in config.get("architectures") or [])
+
+
+_HEAD = "score.weight"
+_EMBEDDINGS = ("model.embed_tokens.weight", "embed_tokens.weight")
+HEAD_TOLERANCE = 0.02
+"""Relative difference allowed between a converted head and yes-minus-no of the tied embeddings
+(the conversion subtracts in the checkpoint's bf16; a different head differs by ~100%)."""
+
+
+def _tensor_file(folder: Path, key: str) -> Path | None:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        file = json.loads(index.read_text())["weight_map"].get(key)
+        return folder / file if file else None
+    for file in sorted(folder.glob("*.safetensors")):
+        with file.open("rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            if key in json.loads(handle.read(header_len)):
+                return file
+    return None
+
+
+def _rows(folder: Path, key: str, rows: list[int] | None = None) -> Any:
+    """Tensor ``key`` (or some of its rows) as float32, or ``None`` when no weight file holds it."""
+    from safetensors import safe_open
+
+    file = _tensor_file(folder, key)
+    if file is None:
+        return None
+    with safe_open(str(file), framework="pt") as handle:
+        if rows is None:
+            return handle.get_tensor(key).float()
+        part = handle.get_slice(key)
+        import torch
+
+        return torch.cat([part[r : r + 1] for r in rows]).float()
+
+
+def check_sequence_classifier(folder: Path, name: str, tokenizer: Any) -> None:
+    """Refuse a sequence-classification checkpoint that is not a Qwen3-Reranker conversion.
+
+    The conversion people use (``Qwen3ForSequenceClassification``, ``num_labels=1``) has one head
+    row ``w = lm_head[yes] - lm_head[no]``, so its logit is ``logit(yes) - logit(no)`` and
+    ``sigmoid`` of it is the official P(yes). Checked: the architecture is Qwen3's, there is one
+    label, the weights hold that head (else transformers would initialise it randomly), and,
+    where the input embeddings are tied to the LM head (0.6B, 4B), that the head equals
+    ``embed[yes] - embed[no]``. An untied checkpoint (8B) has no LM head left to compare with:
+    there a one-logit head is trusted to be yes-minus-no.
+    """
+    config = json.loads((folder / "config.json").read_text())
+    architectures = config.get("architectures") or []
+    fix = (
+        "qwen3-rag reranks with Qwen/Qwen3-Reranker-* (the causal LM) or its one-logit "
+        "sequence-classification conversion (head = the 'yes' row minus the 'no' row of the LM head)."
+    )
+    if "Qwen3ForSequenceClassification" not in architectures:
+        raise WrongModelKindError(
+            f"Model {name!r} is a {', '.join(architectures)} classifier, not a Qwen3 one. {fix}"
+        )
+    labels = len(config["id2label"]) if config.get("id2label") else config.get("num_labels", 2)
+    if labels != 1:
+        raise WrongModelKindError(
+            f"Model {name!r} is a sequence classifier with {labels} labels; a conversion of "
+            f"Qwen3-Reranker has exactly one (the yes-minus-no log-odds), so this is another "
+            f"classifier and its scores would not be Qwen3-Reranker's. {fix}"
+        )
+    head = _rows(folder, _HEAD)
+    hidden = config.get("hidden_size")
+    if head is None or tuple(head.shape) != (1, hidden):
+        found = "no score.weight" if head is None else f"score.weight of shape {tuple(head.shape)}"
+        raise WrongModelKindError(
+            f"Model {name!r} has {found} in its weights, not the (1, {hidden}) head of a converted "
+            f"Qwen3-Reranker; loading it would give a randomly initialised head. {fix}"
+        )
+    if not config.get("tie_word_embeddings", False):
+        return  # no LM head to compare with: a one-logit head is trusted as yes-minus-no
+    yes, no = (int(tokenizer.convert_tokens_to_ids(t)) for t in ("yes", "no"))
+    embeddings = next(
+        (rows for key in _EMBEDDINGS if (rows := _rows(folder, key, [yes, no])) is not None), None
+    )
+    if embeddings is None:
+        return
+    expected = embeddings[0] - embeddings[1]
+    difference = float((head[0] - expected).norm() / expected.norm().clamp_min(1e-12))
+    if difference > HEAD_TOLERANCE:
+        raise WrongModelKindError(
+            f"Model {name!r} is a one-label Qwen3 classifier, but its head is not the 'yes' row minus "
+            f"the 'no' row of its (tied) LM head (relative difference {difference:.2f}): it was "
+            f"trained or made some other way, and its scores would not be Qwen3-Reranker's. {fix}"
+        )
 
 
 def checkpoint_fingerprint(folder: Path) -> str:

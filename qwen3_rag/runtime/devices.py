@@ -41,7 +41,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on GPUs that support it (fp16 on older ones, NaN-guarded), fp32 on CPU.
+    """``auto``: bf16 on GPUs that support it, fp16 on older ones and on Apple MPS, fp32 on CPU.
+
+    fp16 never runs unguarded: a row that comes out NaN/inf is recomputed alone, then with the
+    weights in fp32, with one warning per model (:mod:`.resilience`).
 
     fp32 stays the CPU default because it reproduces the reference exactly; bf16 on a CPU with
     native bf16 is faster and can be asked for explicitly.

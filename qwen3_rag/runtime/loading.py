@@ -20,11 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, WrongModelKindError
 from .batcher import MicroBatcher
-from .checkpoints import ModelKind, check_kind, checkpoint_fingerprint, resolve_checkpoint
+from .checkpoints import (
+    ModelKind,
+    check_kind,
+    check_sequence_classifier,
+    checkpoint_fingerprint,
+    is_sequence_classification,
+    resolve_checkpoint,
+)
 from .devices import resolve_device, resolve_dtype
-from .resilience import recompute_non_finite, split_on_out_of_memory
+from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +135,22 @@ def get_loaded_model(
             text, folder, kind, resolved_device, resolved_dtype, attn_implementation
         )
         forward = make_forward(model, tokenizer, resolved_device)
+        loaded: LoadedModel | None = None
+
+        def warn(topic: str, message: str) -> None:
+            if loaded is not None:
+                loaded.warn_once(topic, message)
+
+        # Half precision is always guarded: a row NaN/inf even alone is recomputed in float32.
+        fallback = in_float32(model, forward) if resolved_dtype in HALF_DTYPES else None
+        guarded = recompute_non_finite(
+            split_on_out_of_memory(forward, f"{kind} {text!r}"),
+            fallback=fallback,
+            warn=warn,
+            name=f"{kind} {text!r} ({str(resolved_dtype).replace('torch.', '')})",
+        )
         batcher = MicroBatcher(
-            recompute_non_finite(split_on_out_of_memory(forward, f"{kind} {text!r}")),
+            guarded,
             name=f"{kind}:{text}",
             token_budget=batching.batch_tokens or default_batch_tokens(resolved_device),
             max_batch_size=batching.max_batch_size,
@@ -150,11 +171,25 @@ def _load_weights(
     dtype: torch.dtype,
     attn_implementation: str | None,
 ) -> tuple[Any, Any]:
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import (
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
 
-    model_cls: Any = AutoModel if kind == "embedding" else AutoModelForCausalLM
+    classifier = kind == "reranker" and is_sequence_classification(folder)
+    model_cls: Any = (
+        AutoModel
+        if kind == "embedding"
+        else AutoModelForSequenceClassification
+        if classifier
+        else AutoModelForCausalLM
+    )
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        if classifier:
+            check_sequence_classifier(folder, name, tokenizer)  # before any weights are read
         model = model_cls.from_pretrained(
             folder,
             dtype=dtype,
@@ -162,6 +197,8 @@ def _load_weights(
             trust_remote_code=False,
         )
     except (OSError, ValueError) as exc:
+        if isinstance(exc, WrongModelKindError):
+            raise
         raise ModelLoadError(
             f"Model {name!r}: the files in {str(folder)!r} could not be loaded as a Qwen3 "
             f"{kind} checkpoint ({type(exc).__name__}: {exc}). Check that the folder is a "

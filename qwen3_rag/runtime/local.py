@@ -1,12 +1,14 @@
 """The local backend: the model's forward pass on this machine, through the shared micro-batcher.
 
 A :class:`LocalBackend` runs what the procedure (:mod:`.procedure`) decided: token ids in,
-the last position's hidden state (embedding) or P(yes) (reranker) out. The forward closures
+the last position's hidden state (embedding) or ``[P(yes), log-odds]`` (reranker, one forward
+pass for both, :mod:`.readout`) out. The forward closures
 built here are what :func:`~.loading.get_loaded_model` puts behind each model's batcher.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,12 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..prompts import EMBEDDING_END_TOKEN, RERANKER_NO_TOKEN, RERANKER_YES_TOKEN
+from ..prompts import EMBEDDING_END_TOKEN
 from .batcher import Encoder
 from .checkpoints import ModelKind
 from .loading import BatchingOptions, LoadedModel, get_loaded_model
 from .prefix_cache import make_prefix_scorer
 from .procedure import RerankInput
+from .readout import YesNoReadout
 from .tensors import left_pad
 
 Forward = Callable[[list[list[int]]], np.ndarray]
@@ -39,13 +42,17 @@ def make_embedding_forward(model: Any, tokenizer: Any, device: torch.device) -> 
 
 
 def make_reranker_forward(model: Any, tokenizer: Any, device: torch.device) -> Forward:
-    """Left-padded ids in, softmax([logit(no), logit(yes)])[1] at the last position out."""
-    yes_id, no_id = (int(tokenizer.convert_tokens_to_ids(t)) for t in (RERANKER_YES_TOKEN, RERANKER_NO_TOKEN))
+    """Left-padded ids in, ``[P(yes), logit(yes) - logit(no)]`` at the last position out.
+
+    P(yes) = softmax([logit(no), logit(yes)])[1], the official formula; the log-odds come from the
+    same two logits (a sequence-classification conversion's head gives them directly).
+    """
+    readout = YesNoReadout(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # One query's documents share the prompt prefix: its keys/values are computed once (exact).
     prefix_scorer = (
-        make_prefix_scorer(model, yes_id=yes_id, no_id=no_id, pad_id=pad_id, device=device)
+        make_prefix_scorer(model, readout=readout, pad_id=pad_id, device=device)
         if os.environ.get("QWEN3_RAG_PREFIX_CACHE", "1") != "0"
         else None
     )
@@ -56,9 +63,7 @@ def make_reranker_forward(model: Any, tokenizer: Any, device: torch.device) -> F
         if cached is not None:
             return cached.numpy()
         input_ids, attention_mask = left_pad(sequences, pad_id, device)
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1).logits
-        pair = logits[:, -1, [no_id, yes_id]].float()
-        return torch.log_softmax(pair, dim=1)[:, 1].exp().cpu().numpy()
+        return readout(input_ids=input_ids, attention_mask=attention_mask).cpu().numpy()
 
     return forward
 
@@ -67,6 +72,10 @@ _FORWARDS: dict[ModelKind, Callable[[Any, Any, torch.device], Forward]] = {
     "embedding": make_embedding_forward,
     "reranker": make_reranker_forward,
 }
+
+
+def _as_is(sequences: Sequence[Any]) -> list[list[int]]:
+    return [list(ids) for ids in sequences]
 
 
 class LocalBackend:
@@ -137,10 +146,21 @@ class LocalBackend:
         return await self.runtime.batcher.arun(items, encode)
 
     def score(self, request: RerankInput) -> np.ndarray:
-        return self.runtime.batcher.run(request.bodies, request.procedure.tokenize)
+        """``[P(yes), log-odds]`` per document; ``max_window`` windows go in the same request."""
+        procedure = request.procedure
+        if procedure.long_documents == "truncate":  # tokenized on the worker thread
+            return self.runtime.batcher.run(request.bodies, procedure.tokenize)
+        sequences, owners = procedure.windows(request)
+        raw = self.runtime.batcher.run(sequences, _as_is)
+        return procedure.best_windows(raw, owners, len(request.bodies))
 
     async def ascore(self, request: RerankInput) -> np.ndarray:
-        return await self.runtime.batcher.arun(request.bodies, request.procedure.tokenize)
+        procedure = request.procedure
+        if procedure.long_documents == "truncate":
+            return await self.runtime.batcher.arun(request.bodies, procedure.tokenize)
+        sequences, owners = await asyncio.to_thread(procedure.windows, request)  # off the event loop
+        raw = await self.runtime.batcher.arun(sequences, _as_is)
+        return procedure.best_windows(raw, owners, len(request.bodies))
 
     def close(self) -> None:
         self.runtime.close()

@@ -18,8 +18,9 @@ Layout of one forward pass, ``B`` rows from ``G`` prefix groups::
 
 The prefix of each group is computed alone (no padding, positions ``0..P_g-1``); the cache is
 left-padded with zeros (never NaN) to the longest prefix and gathered per row; the rest is
-left-padded after the prefix, so the last position is every row's last token and the LM head
-runs there only (``logits_to_keep=1``), as in the plain path.
+left-padded after the prefix, so the last position is every row's last token and the readout
+(:class:`~.readout.YesNoReadout`: the LM head, or a converted checkpoint's one-logit head) runs
+there only, as in the plain path.
 
 The cached path runs only when it saves enough work (see :func:`plan_prefix_groups`);
 otherwise the caller uses the plain path. It is used with the ``sdpa`` and ``eager`` attention
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from .readout import YesNoReadout
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +143,9 @@ def _new_cache(model: Any, tensors: list[tuple[torch.Tensor, torch.Tensor]]) -> 
 class PrefixCachedScorer:
     """Reranker yes/no scores with each prefix group's keys and values computed once.
 
-    ``__call__(sequences)`` returns ``softmax([logit(no), logit(yes)])[1]`` per row (CPU), or
-    ``None`` when the plan says the plain path is as good. Prefix caches are kept in a small
+    ``__call__(sequences)`` returns ``[P(yes), logit(yes) - logit(no)]`` per row (a CPU float32
+    ``(rows, 2)`` tensor, as :class:`~.readout.YesNoReadout` gives), or ``None`` when the plan says
+    the plain path is as good. Prefix caches are kept in a small
     LRU so later batches of the same query reuse them.
     """
 
@@ -149,17 +153,18 @@ class PrefixCachedScorer:
         self,
         model: Any,
         *,
-        yes_id: int,
-        no_id: int,
+        readout: YesNoReadout,
         pad_id: int,
         device: torch.device,
         max_cached_prefixes: int = 8,
         planner: Callable[[Sequence[Sequence[int]]], list[PrefixGroup] | None] = plan_prefix_groups,
     ) -> None:
         self.model = model
-        self.base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
-        self.yes_id = yes_id
-        self.no_id = no_id
+        self.readout = readout
+        if readout.classifier:
+            self.base = readout.decoder
+        else:
+            self.base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
         self.pad_id = pad_id
         self.device = device
         self.max_cached_prefixes = max_cached_prefixes
@@ -229,25 +234,22 @@ class PrefixCachedScorer:
         kwargs: dict[str, Any] = {}
         if layers:
             kwargs[self.cache_name] = _new_cache(self.model, layers)
-        logits = self.model(
+        return self.readout(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=position_ids.to(self.device),
             use_cache=bool(layers),
-            logits_to_keep=1,
             **kwargs,
-        ).logits
-        pair = logits[:, -1, [self.no_id, self.yes_id]].float()
-        return torch.log_softmax(pair, dim=1)[:, 1].exp().cpu()
+        ).cpu()
 
 
-def make_prefix_scorer(model: Any, *, yes_id: int, no_id: int, pad_id: int, device: torch.device) -> Any:
+def make_prefix_scorer(model: Any, *, readout: YesNoReadout, pad_id: int, device: torch.device) -> Any:
     """A :class:`PrefixCachedScorer` for ``model``, or ``None`` where it is not supported."""
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation not in SUPPORTED_ATTENTION:
         return None
     try:
-        scorer = PrefixCachedScorer(model, yes_id=yes_id, no_id=no_id, pad_id=pad_id, device=device)
+        scorer = PrefixCachedScorer(model, readout=readout, pad_id=pad_id, device=device)
     except Exception:  # an unfamiliar model layout: keep the plain path
         logger.debug("qwen3-rag: reranker prefix cache unavailable", exc_info=True)
         return None

@@ -7,16 +7,22 @@ Each model's procedure has three named steps around the model run, whichever bac
 - **tokenize**: the exact token ids (one final ``<|endoftext|>`` for embeddings; the whole
   chat-template prefix and suffix around a body cut from its end for the reranker);
 - **finish**: what is made of the model's output (MRL slice, then L2 normalisation; P(yes)
-  scores), refusing NaN/inf.
+  scores with their log-odds), refusing NaN/inf.
+
+The reranker's ``long_documents="max_window"`` (our extension; ``"truncate"`` is the official
+behaviour) is a tokenize rule too: :meth:`RerankProcedure.windows` splits an over-long document
+into overlapping windows, each inside the whole template, and :meth:`RerankProcedure.best_windows`
+keeps each document's best window.
 
 The prompt strings themselves live in :mod:`qwen3_rag.prompts`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,8 +67,10 @@ class _Procedure:
     def _non_finite(self, bad: int, count: int, what: str, result: str) -> NumericalError:
         return NumericalError(
             f"{self.name!r} produced NaN/inf {self._describe} for {bad} of these {count} {what}, "
-            f"even computed alone; no {result} was returned. Load the model with dtype='float32' "
-            "or 'bfloat16' (float16 can overflow)."
+            f"even computed alone; no {result} was returned. Two known causes: half precision "
+            "(load the model with dtype='float32' or 'bfloat16'; float16 can overflow), and the "
+            "attention kernel (some SDPA kernels give NaN on padded rows: load with "
+            "attn_implementation='eager')."
         )
 
 
@@ -163,6 +171,36 @@ class EmbeddingProcedure(_Procedure):
         return sliced / np.maximum(norms, 1e-12)
 
 
+LongDocuments = Literal["truncate", "max_window"]
+LONG_DOCUMENTS: tuple[LongDocuments, ...] = ("truncate", "max_window")
+WINDOW_OVERLAP = 0.25
+"""``max_window``: the share of a window's document tokens that the next window repeats."""
+LOGIT_LIMIT = math.log(2.0**53)
+"""Log-odds made from a probability are clamped to +-36.7: a float64 P(yes) cannot tell more."""
+
+
+def log_odds(probabilities: Any) -> np.ndarray:
+    """``log(p) - log(1 - p)`` in float64, clamped to +-:data:`LOGIT_LIMIT`.
+
+    For servers that return P(yes) only (vLLM). Precision is what ``p`` carries: near 0 the
+    log-odds are exact; near 1 they are quantised by the resolution of ``1 - p`` (a float32
+    P(yes) saturates at 1.0 for log-odds above ~16.6, which then read as 36.7).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    eps = 2.0**-53
+    with np.errstate(invalid="ignore"):
+        clipped = np.clip(p, eps, 1.0 - eps)
+        return np.where(np.isnan(p), np.nan, np.log(clipped) - np.log1p(-clipped))
+
+
+@dataclass(frozen=True)
+class RerankScores:
+    """One call's results in the documents' order: P(yes) and its log-odds ``logit(yes) - logit(no)``."""
+
+    scores: list[float]
+    logits: list[float]
+
+
 class RerankProcedure(_Procedure):
     """Qwen3-Reranker: format bodies, tokenize inside the chat template, finish (P(yes) scores)."""
 
@@ -175,8 +213,15 @@ class RerankProcedure(_Procedure):
         instruction: str,
         warn: Warn,
         describe: str = "",
+        long_documents: str = "truncate",
     ) -> None:
         super().__init__(tokenizer, name=name, instruction=instruction, warn=warn, describe=describe)
+        if long_documents not in LONG_DOCUMENTS:
+            raise InvalidOptionError(
+                f"long_documents={long_documents!r}; valid: 'truncate' (the official behaviour: the "
+                "document end is cut) or 'max_window' (overlapping windows, the best one counts)."
+            )
+        self.long_documents: LongDocuments = long_documents
         self.prefix: list[int] = tokenizer.encode(RERANKER_PREFIX, add_special_tokens=False)
         self.suffix: list[int] = tokenizer.encode(RERANKER_SUFFIX, add_special_tokens=False)
         fixed = len(self.prefix) + len(self.suffix)
@@ -241,6 +286,113 @@ class RerankProcedure(_Procedure):
                 fitted[index] = ""
         return fitted
 
+    # ----------------------------------------------------------------- long documents
+    def _head_length(self, request: RerankInput, ids: Sequence[int]) -> int:
+        """Body tokens before the document: the longest token prefix shared with the empty-document body.
+
+        A BPE merge across ``<Document>: `` and the document can only shorten it, so the head
+        tokens are always exactly the body's own.
+        """
+        head = self._content_ids([format_rerank_body(request.query, "", request.instruction)])[0]
+        n = min(len(head), len(ids))
+        i = 0
+        while i < n and head[i] == ids[i]:
+            i += 1
+        return i
+
+    def _window_spans(self, length: int, head: int) -> list[tuple[int, int]]:
+        """``(start, end)`` document-token spans of the windows of a document of ``length`` tokens.
+
+        The first window is the official cut (the body's first ``body_budget`` tokens); each next
+        one starts :data:`WINDOW_OVERLAP` of a window before the previous end; the last ends at
+        the document's end. Needs ``head < body_budget``.
+        """
+        room = self.body_budget - head
+        if length <= room:
+            return [(0, length)]
+        stride = max(1, room - int(room * WINDOW_OVERLAP))
+        spans = [(0, room)]
+        while spans[-1][1] < length:
+            start = spans[-1][0] + stride
+            spans.append((start, min(start + room, length)))
+        return spans
+
+    def windows(self, request: RerankInput) -> tuple[list[list[int]], list[int]]:
+        """Token ids of every window of every document, and the document each belongs to.
+
+        With ``long_documents="truncate"`` (or a document that fits) a document is one window:
+        exactly :meth:`tokenize`'s ids. Otherwise each window is prefix + head (instruction and
+        query) + a span of the document's tokens + suffix, the whole template every time.
+        """
+        if self.long_documents == "truncate":
+            return self.tokenize(request.bodies), list(range(len(request.bodies)))
+        budget = self.body_budget
+        sequences: list[list[int]] = []
+        owners: list[int] = []
+        for index, ids in enumerate(self._content_ids(request.bodies)):
+            if len(ids) <= budget:
+                sequences.append(self.prefix + ids + self.suffix)
+                owners.append(index)
+                continue
+            head = self._head_length(request, ids)
+            if head >= budget:  # the query leaves no room for a document: the official cut
+                self._warn_truncation()
+                sequences.append(self.prefix + ids[:budget] + self.suffix)
+                owners.append(index)
+                continue
+            document = ids[head:]
+            for start, end in self._window_spans(len(document), head):
+                sequences.append(self.prefix + ids[:head] + document[start:end] + self.suffix)
+                owners.append(index)
+        return sequences, owners
+
+    def window_documents(self, request: RerankInput) -> tuple[list[str], list[int]]:
+        """:meth:`windows` as document texts, for backends that take text (decoded windows).
+
+        A document that fits is sent unchanged; an over-long one as its windows' decoded document
+        tokens (the first is :meth:`fit_documents`'s cut). The server re-tokenizes them, so a
+        window can differ from the local one by how its decoded text re-tokenizes at its edges.
+        """
+        if self.long_documents == "truncate":
+            fitted = self.fit_documents(request.query, request.documents, request.instruction)
+            return fitted, list(range(len(fitted)))
+        budget = self.body_budget
+        texts: list[str] = []
+        owners: list[int] = []
+        for index, ids in enumerate(self._content_ids(request.bodies)):
+            if len(ids) <= budget:
+                texts.append(request.documents[index])
+                owners.append(index)
+                continue
+            head = self._head_length(request, ids)
+            if head >= budget:  # no room for a document: fit_documents below cuts it
+                texts.append(request.documents[index])
+                owners.append(index)
+                continue
+            document = ids[head:]
+            for start, end in self._window_spans(len(document), head):
+                text = self.tokenizer.decode(document[start:end], skip_special_tokens=False)
+                texts.append(text.strip("\ufffd").lstrip())
+                owners.append(index)
+        # A decoded window can re-tokenize a little longer: cut it like any other document.
+        return self.fit_documents(request.query, texts, request.instruction), owners
+
+    @staticmethod
+    def best_windows(raw: np.ndarray, owners: Sequence[int], count: int) -> np.ndarray:
+        """Each document's ``[P(yes), log-odds]`` row of its best window (highest log-odds, the
+        first on ties); a document with a non-finite window gets that row, so it is refused."""
+        rows = np.asarray(raw, dtype=np.float64).reshape(len(owners), 2)
+        if list(owners) == list(range(count)):
+            return rows
+        chosen: list[np.ndarray | None] = [None] * count
+        for row, owner in zip(rows, owners, strict=True):
+            current = chosen[owner]
+            if current is None or (
+                np.isfinite(current).all() and (not np.isfinite(row).all() or row[1] > current[1])
+            ):
+                chosen[owner] = row
+        return np.stack([row for row in chosen if row is not None]) if count else rows
+
     def _warn_truncation(self) -> None:
         self.warn(
             "truncation",
@@ -250,12 +402,13 @@ class RerankProcedure(_Procedure):
         )
 
     # ----------------------------------------------------------------- finish
-    def finish(self, scores: np.ndarray) -> list[float]:
-        """P(yes) per document as floats; NaN/inf refused."""
-        if not np.isfinite(scores).all():
-            bad = int((~np.isfinite(scores)).sum())
-            raise self._non_finite(bad, len(scores), "documents", "score")
-        return [float(s) for s in scores]
+    def finish(self, raw: np.ndarray) -> RerankScores:
+        """P(yes) and log-odds per document from a backend's ``(count, 2)`` rows; NaN/inf refused."""
+        rows = np.asarray(raw, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(rows).all():
+            bad = int((~np.isfinite(rows).all(axis=1)).sum())
+            raise self._non_finite(bad, len(rows), "documents", "score")
+        return RerankScores([float(p) for p in rows[:, 0]], [float(x) for x in rows[:, 1]])
 
 
 @dataclass(frozen=True)
@@ -268,3 +421,7 @@ class RerankInput:
     documents: list[str]
     instruction: str
     bodies: list[str]
+
+    @property
+    def long_documents(self) -> LongDocuments:
+        return self.procedure.long_documents

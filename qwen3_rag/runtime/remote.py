@@ -13,7 +13,12 @@ The tokenizer is loaded on this machine, so what is sent is decided by the proce
   applied here, the query as ``prefix + <Instruct>/<Query> part`` and each document as
   ``<Document> part + suffix``.
 
-Documents too long for ``max_length`` are cut here (:meth:`RerankProcedure.fit_documents`).
+Documents too long for ``max_length`` are cut here (:meth:`RerankProcedure.fit_documents`), or
+with ``long_documents="max_window"`` sent as their windows' texts
+(:meth:`RerankProcedure.window_documents`), each document keeping its best window. Scores come
+back as P(yes) with their log-odds: ``qwen3-rag serve`` returns both (``relevance_logit``, an
+extension field); for vLLM, which returns probabilities only, the log-odds are derived
+(:func:`~.procedure.log_odds`: clamped, and coarse where a float32 P(yes) nears 1).
 Large calls are split into requests of at most :data:`MAX_INPUTS_PER_REQUEST` inputs and
 :data:`MAX_REQUEST_BYTES` bytes (under ``qwen3-rag serve``'s defaults of 2048 and 4 MiB); a
 413 splits further.
@@ -42,7 +47,7 @@ from ..prompts import (
 from .batcher import Encoder
 from .checkpoints import ModelKind
 from .http import HttpClient
-from .procedure import RerankInput
+from .procedure import RerankInput, log_odds
 
 logger = logging.getLogger(__name__)
 
@@ -250,8 +255,8 @@ class RemoteBackend:
             "top_n": len(documents),
         }
 
-    def _documents(self, request: RerankInput) -> list[str]:
-        return request.procedure.fit_documents(request.query, request.documents, request.instruction)
+    def _documents(self, request: RerankInput) -> tuple[list[str], list[int]]:
+        return request.procedure.window_documents(request)
 
     def _score_request(self, request: RerankInput, documents: list[str]) -> np.ndarray:
         answer = self.http.request("POST", "rerank", self._rerank_payload(request, documents))
@@ -262,17 +267,20 @@ class RemoteBackend:
         return _scores(answer, len(documents), self.http.url("rerank"))
 
     def score(self, request: RerankInput) -> np.ndarray:
+        """``[P(yes), log-odds]`` per document."""
         if not request.documents:
-            return np.empty((0,), dtype=np.float32)
-        documents = self._documents(request)
+            return np.empty((0, 2), dtype=np.float64)
+        documents, owners = self._documents(request)
         send = lambda chunk: self._score_request(request, chunk)  # noqa: E731
-        return np.concatenate([self._with_413_split(chunk, send) for chunk in self._split(documents)])
+        raw = np.concatenate([self._with_413_split(chunk, send) for chunk in self._split(documents)])
+        return request.procedure.best_windows(raw, owners, len(request.documents))
 
     async def ascore(self, request: RerankInput) -> np.ndarray:
         if not request.documents:
-            return np.empty((0,), dtype=np.float32)
-        documents = await asyncio.to_thread(self._documents, request)
-        return await self._agather(self._split(documents), lambda chunk: self._ascore_request(request, chunk))
+            return np.empty((0, 2), dtype=np.float64)
+        documents, owners = await asyncio.to_thread(self._documents, request)
+        raw = await self._agather(self._split(documents), lambda chunk: self._ascore_request(request, chunk))
+        return request.procedure.best_windows(raw, owners, len(request.documents))
 
     # ----------------------------------------------------------------- splitting
     def _split(self, items: list[Any]) -> list[list[Any]]:
@@ -384,12 +392,21 @@ def _vectors(answer: Any, count: int, url: str) -> np.ndarray:
 
 
 def _scores(answer: Any, count: int, url: str) -> np.ndarray:
+    """``[P(yes), log-odds]`` rows in input order: the server's ``relevance_logit`` where it sends
+    one (``qwen3-rag serve``), else the log-odds of ``relevance_score`` (vLLM)."""
     try:
         results = answer["results"]
-        scores = np.full(count, np.nan, dtype=np.float64)
+        scores = np.full((count, 2), np.nan, dtype=np.float64)
+        seen = np.zeros(count, dtype=bool)
         for result in results:
-            scores[int(result["index"])] = float(result["relevance_score"])
-        if len(results) != count or np.isnan(scores).any():
+            index = int(result["index"])
+            if index < 0:
+                raise IndexError(f"index {index}")
+            probability = float(result["relevance_score"])
+            logit = result.get("relevance_logit")
+            scores[index] = (probability, float(logit) if logit is not None else log_odds(probability))
+            seen[index] = True
+        if len(results) != count or not seen.all() or np.isnan(scores).any():
             raise ValueError(f"{len(results)} scores for {count} documents")
         return scores
     except (KeyError, TypeError, ValueError, IndexError) as exc:

@@ -1,4 +1,9 @@
-"""``POST /v1/rerank``: the Cohere/Jina/vLLM endpoint over :class:`~qwen3_rag.runtime.Qwen3Reranker`."""
+"""``POST /v1/rerank``: the Cohere/Jina/vLLM endpoint over :class:`~qwen3_rag.runtime.Qwen3Reranker`.
+
+Each result carries ``relevance_score`` (P(yes)) and, as an extension field, ``relevance_logit``:
+the log-odds ``logit("yes") - logit("no")`` from the same forward pass (clients that do not know
+it ignore it; qwen3-rag's remote backend reads it).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 from fastapi import Response
 
 from ..prompts import format_rerank_body
+from ..ranking import best_first
 from .common import check_count, check_instruction, json_response, run_with_usage, served_model
 from .config import ServerConfig
 from .schemas import RerankRequest
@@ -19,17 +25,19 @@ async def rerank(request: RerankRequest, reranker: Any, config: ServerConfig) ->
     check_count(len(documents), "documents", config)
     check_instruction(request.instruction)
     instruction = request.instruction or reranker.instruction
-    scores, tokens = await run_with_usage(
-        reranker.ascore(request.query, documents, request.instruction),
+    scored, tokens = await run_with_usage(
+        reranker.ascores(request.query, documents, request.instruction),
         lambda: _token_counts(reranker, request.query, documents, instruction),
         config,
     )
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable: ties keep input order
-    if request.top_n is not None:
-        order = order[: request.top_n]  # more than there are documents means all, as Cohere does
+    # Stable: ties keep input order; a top_n above the count means all, as Cohere does.
     results: list[dict[str, Any]] = []
-    for index in order:
-        result: dict[str, Any] = {"index": index, "relevance_score": scores[index]}
+    for index, score in best_first(scored.scores, request.top_n):
+        result: dict[str, Any] = {
+            "index": index,
+            "relevance_score": score,
+            "relevance_logit": scored.logits[index],
+        }
         if request.return_documents:
             result["document"] = {"text": documents[index]}
         results.append(result)

@@ -126,6 +126,8 @@ class RerankDocument(BaseModel):
 class RerankResult(BaseModel):
     index: int
     relevance_score: float
+    relevance_logit: float | None = None
+    """Extension: the log-odds logit("yes") - logit("no") behind ``relevance_score``."""
     document: RerankDocument | None = None
 
 
