@@ -8,6 +8,7 @@ tokenizer terms, see :mod:`.sparse`), and a payload of :data:`CHUNK_FIELDS`. Its
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,16 +59,43 @@ class Hit:
 
     @property
     def text(self) -> str:
-        return str(self.payload.get(TEXT, ""))
+        return read_text(self.payload)
 
     @property
     def source(self) -> str:
-        return str(self.payload.get(SOURCE, ""))
+        return read_source(self.payload)
 
     @property
     def chunk_index(self) -> int:
         return int(self.payload.get(CHUNK_INDEX, 0))
 
 
+# Collections written by the frameworks' own Qdrant stores keep the text elsewhere: LangChain's
+# QdrantVectorStore under ``page_content`` (metadata nested under ``metadata``), LlamaIndex's inside
+# the ``_node_content`` JSON (metadata flat). Reading them too lets our retriever rerank those.
+_LANGCHAIN_TEXT, _LANGCHAIN_METADATA, _LLAMA_INDEX_NODE = "page_content", "metadata", "_node_content"
+
+
 def read_text(payload: Mapping[str, Any] | None) -> str:
-    return str((payload or {}).get(TEXT, ""))
+    """A point's text: ours (``text``), else a LangChain or LlamaIndex store's; ``""`` if none."""
+    payload = payload or {}
+    if TEXT in payload:
+        return str(payload[TEXT])
+    if _LANGCHAIN_TEXT in payload:
+        return str(payload[_LANGCHAIN_TEXT])
+    node = payload.get(_LLAMA_INDEX_NODE)
+    if isinstance(node, str):
+        try:
+            return str(json.loads(node).get("text", ""))
+        except (ValueError, AttributeError):
+            return ""
+    return ""
+
+
+def read_source(payload: Mapping[str, Any] | None) -> str:
+    """A point's source: ours (flat, as LlamaIndex's), else LangChain's nested ``metadata.source``."""
+    payload = payload or {}
+    if SOURCE in payload:
+        return str(payload[SOURCE])
+    metadata = payload.get(_LANGCHAIN_METADATA)
+    return str(metadata.get(SOURCE, "")) if isinstance(metadata, Mapping) else ""

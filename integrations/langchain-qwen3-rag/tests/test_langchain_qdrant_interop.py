@@ -256,24 +256,24 @@ def test_our_retriever_reranks_a_langchain_collection_written_with_text_key(
     best = sorted(range(len(first_stage)), key=lambda i: -scores[i])[:3]
     assert [r.text for r in results] == [first_stage[i] for i in best]
     assert [r.rerank_score for r in results] == pytest.approx([scores[i] for i in best], abs=1e-6)
-    assert all(r.source == "" for r in results)  # LangChain nests it: payload["metadata"]["source"]
-    assert {r.payload["metadata"]["source"] for r in results} <= set(DOCS)
+    # LangChain nests the source: payload["metadata"]["source"], read as the source.
+    assert [r.source for r in results] == [r.payload["metadata"]["source"] for r in results]
+    assert {r.source for r in results} <= set(DOCS)
     # Filters reach the nested metadata by Qdrant's dotted key.
     filtered = retriever.retrieve(query, filters={"metadata.source": "tea.txt"})
     assert [r.text for r in filtered] == [DOCS["tea.txt"]]
 
 
-def test_default_langchain_layout_gives_our_retriever_no_text(
+def test_default_langchain_text_key_is_read_by_our_retriever(
     embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> None:
-    """LangChain's default ``page_content`` key: the first stage finds the points, but our retriever
-    reads the text from ``text`` only, so the reranker would score empty strings. This records the
-    limitation (docs/frameworks-qdrant.md); a text-key option in the pipeline would lift it."""
+    """LangChain's default ``page_content`` key: our store reads the text there too, so the
+    reranker scores the real passages."""
     lc = langchain_collection(embeddings, content_key="page_content")
     hits = ours(QdrantStore("lc", client=lc.client), models_[0], QUERIES[0], hybrid=True)
     assert len(hits) == K
-    assert [h.text for h in hits] == [""] * K
-    assert all(h.payload["page_content"] in DOCS.values() for h in hits)
+    assert [h.text for h in hits] == [h.payload["page_content"] for h in hits]
+    assert all(h.text in DOCS.values() for h in hits)
 
 
 def test_an_embedded_folder_is_shared_through_our_client(

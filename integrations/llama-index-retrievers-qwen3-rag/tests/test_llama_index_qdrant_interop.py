@@ -249,8 +249,8 @@ def llama_index_collection(embed_model: Qwen3Embedding) -> QdrantVectorStore:
 def test_our_retriever_on_a_llama_index_collection(
     embed_model: Qwen3Embedding, models_: tuple[Qwen3Embedder, Qwen3Reranker], hybrid: bool
 ) -> None:
-    """The layout allows our first stage (vectors, flat ``source`` filters) but not the rerank:
-    the text lives only inside the ``_node_content`` JSON, and our retriever reads ``text``."""
+    """Our first stage (vectors, flat ``source`` filters) and the rerank: the text, inside the
+    ``_node_content`` JSON, is read from there."""
     vs = llama_index_collection(embed_model)
     embedder, reranker = models_
     ours_store = QdrantStore("li", client=vs.client)
@@ -259,10 +259,15 @@ def test_our_retriever_on_a_llama_index_collection(
     theirs = search(vs, embed_model, query, "hybrid" if hybrid else "default")
     assert [h.id for h in hits] == [n.node.node_id for n in theirs]
     assert [h.payload["source"] for h in hits] == [n.node.metadata["source"] for n in theirs]
-    assert [h.text for h in hits] == [""] * K  # nothing for the reranker to read
-    assert "_node_content" in hits[0].payload
+    assert [h.text for h in hits] == [n.node.get_content() for n in theirs]
+    assert "_node_content" in hits[0].payload and "text" not in hits[0].payload
     retriever = TwoStageRetriever.from_collection(
         ours_store, embedding_model=embedder, reranker=reranker, top_k=K, top_n=3, hybrid=hybrid
     )
     filtered = retriever.retrieve(query, filters={"source": "tea.txt"})
     assert [r.source for r in filtered] == ["tea.txt"]
+    assert [r.text for r in filtered] == [DOCS["tea.txt"]]
+    results = retriever.retrieve(query)  # reranked on the real texts
+    expected = reranker.score(query, [r.text for r in results])
+    assert [r.rerank_score for r in results] == pytest.approx(expected, abs=1e-6)
+    assert all(r.text in DOCS.values() for r in results)
