@@ -102,6 +102,13 @@ def _instruction_options(parser: argparse.ArgumentParser) -> None:
         choices=sorted(TASK_INSTRUCTIONS),
         help="a named instruction preset from the official evaluation",
     )
+    parser.add_argument_group("reranking").add_argument(
+        "--min-score",
+        type=float,
+        metavar="P",
+        help="drop passages whose rerank score P(yes) is below P, in [0, 1] (default: keep the "
+        "--top-n best); no passage left is a valid answer",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +310,7 @@ def _retriever(args: argparse.Namespace, store: Any) -> Any:
         top_n=args.top_n,
         hybrid=args.hybrid,
         instruction=_instruction(args),
+        min_score=args.min_score,
     )
 
 

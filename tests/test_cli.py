@@ -147,3 +147,25 @@ def test_console_script_subprocess(docs: Path, flags: list[str], tiny_embedding_
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("qwen3-rag: error: Collection 'nope'")
+
+
+def test_min_score_on_query_and_chat(
+    docs: Path, flags: list[str], tiny_embedding_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags])[0] == 0
+    code, out = run(["query", "capital of France?", "--json", *flags])
+    results = json.loads(out)["results"]
+    assert code == 0 and len(results) == 2 and all("rerank_logit" in r for r in results)
+    best = results[0]["rerank_score"]
+    code, out = run(["query", "capital of France?", "--json", "--min-score", str(best), *flags])
+    assert code == 0 and [r["id"] for r in json.loads(out)["results"]] == [results[0]["id"]]
+    code, out = run(["query", "capital of France?", "--min-score", "1", *flags])
+    assert code == 0 and "No passages found for: capital of France?" in out  # empty is an answer
+    code, out = run(["chat", "--min-score", "1", *flags], stdin="capital of France?\n")
+    assert code == 0 and "No passages found" in out
+    capsys.readouterr()
+    code, _ = run(["query", "capital", "--min-score", "1.5", *flags])
+    err = capsys.readouterr().err
+    assert code == 1 and "min_score=1.5" in err and "[0, 1]" in err
+    with pytest.raises(SystemExit):
+        run(["sources", "--min-score", "0.5", *flags[:4]])  # query and chat only

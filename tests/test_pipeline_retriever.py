@@ -133,3 +133,26 @@ async def test_async_matches_sync(retriever: TwoStageRetriever) -> None:
         assert [r.id for r in a] == [r.id for r in b]
         for x, y in zip(a, b, strict=True):
             assert x.rerank_score == pytest.approx(y.rerank_score, abs=1e-5)
+
+
+def test_min_score_drops_chunks_below_it_here_or_per_call(corpus: Any, models: Any) -> None:
+    embedder, reranker = models
+    query = "What is the capital of France?"
+    everything = TwoStageRetriever(corpus[0], embedder, reranker, top_n=5).retrieve(query)
+    assert len(everything) == 5
+    for r in everything:  # the log-odds behind each score
+        assert r.rerank_logit is not None and abs(1 / (1 + np.exp(-r.rerank_logit)) - r.rerank_score) <= 1e-6
+        assert r.to_dict()["rerank_logit"] == r.rerank_logit
+    threshold = everything[2].rerank_score
+    kept = TwoStageRetriever(corpus[0], embedder, reranker, top_n=5, min_score=threshold)
+    assert [r.id for r in kept.retrieve(query)] == [r.id for r in everything[:3]]
+    assert [r.id for r in kept.retrieve(query, top_n=2)] == [r.id for r in everything[:2]]
+    assert kept.retrieve(query, min_score=1.0) == []  # nothing relevant: a valid, empty answer
+    assert [r.id for r in kept.retrieve(query, min_score=0.0)] == [r.id for r in everything]
+    plain = TwoStageRetriever(corpus[0], embedder, reranker, top_n=5)
+    per_call = asyncio.run(plain.aretrieve(query, min_score=threshold))
+    assert [r.id for r in per_call] == [r.id for r in everything[:3]]
+    with pytest.raises(InvalidOptionError, match=r"min_score=2.*\[0, 1\]"):
+        TwoStageRetriever(corpus[0], embedder, reranker, min_score=2)
+    with pytest.raises(InvalidOptionError, match="min_score"):
+        plain.retrieve(query, min_score=float("nan"))

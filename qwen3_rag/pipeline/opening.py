@@ -80,7 +80,7 @@ def open_retriever(
     once, loads or connects the reranker. ``embedding_options`` / ``reranker_options`` go to the
     models' ``load`` (e.g. ``{"base_url": ...}``; ``device=None`` / ``dtype=None`` leave those to
     them, as a remote model takes neither); ``retriever_options`` (``top_k``, ``top_n``,
-    ``hybrid``, ``instruction``) to the retriever.
+    ``hybrid``, ``instruction``, ``min_score``) to the retriever.
     """
     from .retriever import TwoStageRetriever
 

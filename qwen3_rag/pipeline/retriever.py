@@ -1,7 +1,9 @@
 """Two-stage retrieval: dense (or hybrid) top-k from Qdrant, then Qwen3 rerank to top-n.
 
 One embedding request per query (through the shared micro-batcher, so concurrent queries are
-coalesced into one forward pass), one Qdrant query, one rerank request for the k candidates.
+coalesced into one forward pass), one Qdrant query, one rerank request for the k candidates,
+ranked by the reranker's ``rank`` (``top_n`` and the ``min_score`` threshold: the one
+sort-and-cut, :func:`qwen3_rag.ranking.best_first`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidOptionError
-from ..ranking import best_first
+from ..ranking import RankedDocument, check_rerank_threshold
 from .layout import Hit
 from .sparse import sparse_vectors
 from .store import QdrantStore
@@ -26,7 +28,9 @@ class RetrievedChunk:
     """One result: the chunk, where it came from, and both stages' scores.
 
     ``retrieval_score`` is the cosine similarity (dense) or the fused RRF score (hybrid);
-    ``rerank_score`` is Qwen3-Reranker's P(yes) in [0, 1], the order of the results.
+    ``rerank_score`` is Qwen3-Reranker's P(yes) in [0, 1], the order of the results;
+    ``rerank_logit`` the log-odds ``logit(yes) - logit(no)`` behind it (unbounded: for calibration,
+    where P(yes) saturates).
     """
 
     text: str
@@ -36,6 +40,7 @@ class RetrievedChunk:
     rerank_score: float
     id: str
     payload: dict[str, Any] = field(default_factory=dict)
+    rerank_logit: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,7 @@ class RetrievedChunk:
             "chunk_index": self.chunk_index,
             "retrieval_score": self.retrieval_score,
             "rerank_score": self.rerank_score,
+            "rerank_logit": self.rerank_logit,
             "id": self.id,
         }
 
@@ -86,7 +92,9 @@ class TwoStageRetriever:
 
     ``hybrid=True`` fuses dense results with sparse term matches (Qwen tokenizer terms, Qdrant
     IDF) by reciprocal rank fusion before reranking. ``instruction`` overrides the task
-    instruction of both the query embedding and the reranker.
+    instruction of both the query embedding and the reranker. ``min_score`` (a P(yes) in
+    [0, 1], here or per call) drops reranked chunks below it: fewer than ``top_n`` results, or
+    none, is then a valid answer.
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class TwoStageRetriever:
         top_n: int = DEFAULT_TOP_N,
         hybrid: bool = False,
         instruction: str | None = None,
+        min_score: float | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -107,6 +116,7 @@ class TwoStageRetriever:
         self.top_n = _check_count(top_n, "top_n")
         self.hybrid = bool(hybrid)
         self.instruction = instruction
+        self.min_score = check_rerank_threshold(min_score)
 
     @classmethod
     def from_collection(cls, store: Any = None, **options: Any) -> TwoStageRetriever:
@@ -120,29 +130,33 @@ class TwoStageRetriever:
 
         return open_retriever(*([] if store is None else [store]), **options)
 
-    def _settings(self, top_k: int | None, top_n: int | None, hybrid: bool | None) -> tuple[int, int, bool]:
+    def _settings(
+        self, top_k: int | None, top_n: int | None, hybrid: bool | None, min_score: float | None
+    ) -> tuple[int, int, bool, float | None]:
         k = self.top_k if top_k is None else _check_count(top_k, "top_k")
         n = self.top_n if top_n is None else _check_count(top_n, "top_n")
-        return k, n, self.hybrid if hybrid is None else bool(hybrid)
+        threshold = self.min_score if min_score is None else check_rerank_threshold(min_score)
+        return k, n, self.hybrid if hybrid is None else bool(hybrid), threshold
 
     def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Hit]:
         sparse = sparse_vectors(self.embedder.tokenizer, [query], query=True)[0] if hybrid else None
         return self.store.query(dense, limit=k, sparse=sparse, query_filter=build_filter(filters))
 
     @staticmethod
-    def _combine(hits: Sequence[Hit], scores: Sequence[float], n: int) -> list[RetrievedChunk]:
-        # Stable: equal rerank scores keep the first stage's order.
+    def _combine(hits: Sequence[Hit], ranked: Sequence[RankedDocument]) -> list[RetrievedChunk]:
+        # Ranked best first by the reranker; equal scores keep the first stage's order.
         return [
             RetrievedChunk(
-                text=hits[i].text,
-                source=hits[i].source,
-                chunk_index=hits[i].chunk_index,
-                retrieval_score=hits[i].score,
-                rerank_score=score,
-                id=hits[i].id,
-                payload=hits[i].payload,
+                text=hits[r.index].text,
+                source=hits[r.index].source,
+                chunk_index=hits[r.index].chunk_index,
+                retrieval_score=hits[r.index].score,
+                rerank_score=r.score,
+                id=hits[r.index].id,
+                payload=hits[r.index].payload,
+                rerank_logit=r.logit,
             )
-            for i, score in best_first(scores, n)
+            for r in ranked
         ]
 
     def retrieve(
@@ -153,15 +167,17 @@ class TwoStageRetriever:
         top_n: int | None = None,
         filters: Any = None,
         hybrid: bool | None = None,
+        min_score: float | None = None,
     ) -> list[RetrievedChunk]:
-        """The ``top_n`` best chunks for ``query``, best first."""
-        k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
+        """The ``top_n`` best chunks for ``query`` scoring at least ``min_score``, best first."""
+        k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
         dense = self.embedder.embed_queries([query], instruction=self.instruction)[0]
         hits = self._search(query, dense, k, use_hybrid, filters)
         if not hits:
             return []
-        scores = self.reranker.score(query, [h.text for h in hits], instruction=self.instruction)
-        return self._combine(hits, scores, n)
+        texts = [h.text for h in hits]
+        ranked = self.reranker.rank(query, texts, top_n=n, min_score=threshold, instruction=self.instruction)
+        return self._combine(hits, ranked)
 
     async def aretrieve(
         self,
@@ -171,12 +187,16 @@ class TwoStageRetriever:
         top_n: int | None = None,
         filters: Any = None,
         hybrid: bool | None = None,
+        min_score: float | None = None,
     ) -> list[RetrievedChunk]:
         """:meth:`retrieve` without blocking the event loop (models batched, Qdrant in a thread)."""
-        k, n, use_hybrid = self._settings(top_k, top_n, hybrid)
+        k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
         dense = (await self.embedder.aembed_queries([query], instruction=self.instruction))[0]
         hits = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
         if not hits:
             return []
-        scores = await self.reranker.ascore(query, [h.text for h in hits], instruction=self.instruction)
-        return self._combine(hits, scores, n)
+        texts = [h.text for h in hits]
+        ranked = await self.reranker.arank(
+            query, texts, top_n=n, min_score=threshold, instruction=self.instruction
+        )
+        return self._combine(hits, ranked)

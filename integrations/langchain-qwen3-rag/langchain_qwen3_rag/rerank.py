@@ -8,9 +8,10 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from qwen3_rag import InvalidOptionError, Qwen3Reranker
+from qwen3_rag import InvalidOptionError, Qwen3Reranker, RankedDocument
+from qwen3_rag.ranking import check_rerank_threshold
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 from .embeddings import _remote_options
@@ -22,8 +23,10 @@ class Qwen3Rerank(BaseDocumentCompressor):
     """Rerank documents with Qwen3-Reranker: copies sorted by relevance, best first.
 
     Each returned document is a copy of the input with ``metadata["relevance_score"]`` set to
-    the official Qwen3-Reranker score P(yes) in [0, 1]; only the ``top_n`` best are kept. The
-    model is loaded once per process and shared with every other qwen3-rag adapter.
+    the official Qwen3-Reranker score P(yes) in [0, 1] and ``metadata["relevance_logit"]`` to the
+    log-odds ``logit(yes) - logit(no)`` behind it; only the ``top_n`` best are kept, and with
+    ``min_score`` only those scoring at least that (possibly none). The model is loaded once per
+    process and shared with every other qwen3-rag adapter.
 
     Setup:
         .. code-block:: bash
@@ -58,6 +61,14 @@ class Qwen3Rerank(BaseDocumentCompressor):
     top_n: int | None = Field(default=3, ge=1)
     """How many documents to return, best first; ``None`` returns them all."""
 
+    min_score: float | None = None
+    """Drop documents whose P(yes) is below this threshold in [0, 1]; ``None`` keeps them all.
+    An empty result is a valid answer (nothing relevant was retrieved)."""
+
+    long_documents: str = "truncate"
+    """``"truncate"`` (official: a pair longer than ``max_length`` loses the document end) or
+    ``"max_window"`` (overlapping windows of the document, the best window's score counts)."""
+
     instruction: str | None = None
     """Task instruction for the reranker; ``None`` uses the model's default (web search)."""
 
@@ -81,10 +92,16 @@ class Qwen3Rerank(BaseDocumentCompressor):
 
     _reranker: Qwen3Reranker = PrivateAttr()
 
+    @field_validator("min_score")
+    @classmethod
+    def _check_min_score(cls, value: float | None) -> float | None:
+        return check_rerank_threshold(value)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._reranker = self._resolve_reranker()
         self.max_length = self._reranker.max_length
+        self.long_documents = self._reranker.long_documents
 
     def _resolve_reranker(self) -> Qwen3Reranker:
         given = self.model
@@ -94,6 +111,7 @@ class Qwen3Rerank(BaseDocumentCompressor):
                 device=self.device,
                 dtype=self.dtype,
                 max_length=self.max_length,
+                long_documents=self.long_documents,
                 **_remote_options(self.base_url, self.api_key, self.timeout),
             )
         clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
@@ -103,7 +121,8 @@ class Qwen3Rerank(BaseDocumentCompressor):
                 "already has its device and dtype. Drop those options, or pass the model name instead."
             )
         return given.with_options(
-            max_length=self.max_length if "max_length" in self.model_fields_set else None
+            max_length=self.max_length if "max_length" in self.model_fields_set else None,
+            long_documents=self.long_documents if "long_documents" in self.model_fields_set else None,
         )
 
     @property
@@ -111,15 +130,18 @@ class Qwen3Rerank(BaseDocumentCompressor):
         """The ``qwen3_rag.Qwen3Reranker`` doing the work (its ``.model`` is the shared model)."""
         return self._reranker
 
-    def _ranked(self, documents: Sequence[Document], scores: list[float]) -> list[Document]:
-        order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)
-        if self.top_n is not None:
-            order = order[: self.top_n]
+    def _ranked(self, documents: Sequence[Document], ranked: list[RankedDocument]) -> list[Document]:
         return [
-            documents[i].model_copy(
-                update={"metadata": {**documents[i].metadata, "relevance_score": scores[i]}}
+            documents[r.index].model_copy(
+                update={
+                    "metadata": {
+                        **documents[r.index].metadata,
+                        "relevance_score": r.score,
+                        "relevance_logit": r.logit,
+                    }
+                }
             )
-            for i in order
+            for r in ranked
         ]
 
     def compress_documents(
@@ -128,11 +150,17 @@ class Qwen3Rerank(BaseDocumentCompressor):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Score every document against ``query``; return the ``top_n`` best copies, best first."""
+        """Score every document against ``query``; return the best copies, best first.
+
+        At most ``top_n``, and none below ``min_score``.
+        """
         if not documents:
             return []
         texts = [doc.page_content for doc in documents]
-        return self._ranked(documents, self._reranker.score(query, texts, instruction=self.instruction))
+        ranked = self._reranker.rank(
+            query, texts, top_n=self.top_n, min_score=self.min_score, instruction=self.instruction
+        )
+        return self._ranked(documents, ranked)
 
     async def acompress_documents(
         self,
@@ -144,5 +172,7 @@ class Qwen3Rerank(BaseDocumentCompressor):
         if not documents:
             return []
         texts = [doc.page_content for doc in documents]
-        scores = await self._reranker.ascore(query, texts, instruction=self.instruction)
-        return self._ranked(documents, scores)
+        ranked = await self._reranker.arank(
+            query, texts, top_n=self.top_n, min_score=self.min_score, instruction=self.instruction
+        )
+        return self._ranked(documents, ranked)

@@ -8,11 +8,12 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, RetrievedChunk, TwoStageRetriever
 from qwen3_rag.pipeline.store import DEFAULT_COLLECTION
+from qwen3_rag.ranking import check_rerank_threshold
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 from .embeddings import _remote_options
@@ -25,8 +26,10 @@ class Qwen3RagRetriever(BaseRetriever):
 
     Reads the collections that ``qwen3-rag ingest`` writes. Each document's ``page_content``
     is the chunk text; ``metadata`` holds ``source``, ``chunk_index``, ``id``,
-    ``retrieval_score`` (cosine, or the RRF score in hybrid mode) and ``relevance_score``
-    (Qwen3-Reranker's P(yes) in [0, 1], the order of the results).
+    ``retrieval_score`` (cosine, or the RRF score in hybrid mode), ``relevance_score``
+    (Qwen3-Reranker's P(yes) in [0, 1], the order of the results) and ``relevance_logit`` (the
+    log-odds behind it). ``min_score`` drops results below that P(yes): fewer than ``k``, or
+    none, is then a valid answer.
 
     Setup:
         .. code-block:: bash
@@ -65,10 +68,11 @@ class Qwen3RagRetriever(BaseRetriever):
 
             retriever = Qwen3RagRetriever(base_url="http://gpu-box:8000/v1", api_key="...")
 
-    Invoke (per-call ``k``, ``top_k``, ``filters``, ``hybrid`` override the fields):
+    Invoke (per-call ``k``, ``top_k``, ``filters``, ``hybrid``, ``min_score`` override the fields):
         .. code-block:: python
 
             docs = retriever.invoke("How do I rotate the API key?", k=3, filters={"source": "/docs/ops.md"})
+            docs = retriever.invoke("How do I rotate the API key?", min_score=0.5)  # maybe []
             docs = await retriever.ainvoke("How do I rotate the API key?")
     """
 
@@ -128,6 +132,9 @@ class Qwen3RagRetriever(BaseRetriever):
     hybrid: bool = False
     """Fuse dense and sparse (Qwen tokenizer terms, Qdrant IDF) results by reciprocal rank fusion."""
 
+    min_score: float | None = None
+    """Drop reranked documents whose P(yes) is below this threshold in [0, 1] (``None``: keep all)."""
+
     filters: dict[str, Any] | None = None
     """Payload filters, e.g. ``{"source": "/docs/ops.md"}`` (a list value matches any of them)."""
 
@@ -136,6 +143,11 @@ class Qwen3RagRetriever(BaseRetriever):
     presets are in ``qwen3_rag.prompts.TASK_INSTRUCTIONS``."""
 
     _pipeline: TwoStageRetriever = PrivateAttr()
+
+    @field_validator("min_score")
+    @classmethod
+    def _check_min_score(cls, value: float | None) -> float | None:
+        return check_rerank_threshold(value)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -165,6 +177,7 @@ class Qwen3RagRetriever(BaseRetriever):
             top_n=self.k,
             hybrid=self.hybrid,
             instruction=self.instruction,
+            min_score=self.min_score,
         )
 
     def _load_options(self, url: str | None) -> dict[str, Any]:
@@ -181,7 +194,12 @@ class Qwen3RagRetriever(BaseRetriever):
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Per-call settings: given here or per call; otherwise the pipeline's own apply."""
         options: dict[str, Any] = {"filters": kwargs.get("filters", self.filters)}
-        for field, name in (("k", "top_n"), ("top_k", "top_k"), ("hybrid", "hybrid")):
+        for field, name in (
+            ("k", "top_n"),
+            ("top_k", "top_k"),
+            ("hybrid", "hybrid"),
+            ("min_score", "min_score"),
+        ):
             if field in kwargs:
                 options[name] = kwargs[field]
             elif field in self.model_fields_set:
@@ -210,5 +228,6 @@ def _to_document(result: RetrievedChunk) -> Document:
             "id": result.id,
             "retrieval_score": result.retrieval_score,
             "relevance_score": result.rerank_score,
+            "relevance_logit": result.rerank_logit,
         },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,29 @@ def test_opening_a_missing_collection_fails_before_models_load(tmp_path: Path) -
         Qwen3RagRetriever(
             collection="nope", qdrant_path=str(tmp_path / "none"), reranker_model="/nonexistent"
         )
+
+
+def test_min_score_and_logits(store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]) -> None:
+    from llama_index.core.schema import MetadataMode
+
+    everything = Qwen3RagRetriever(store=store, embedding_model=models[0], reranker_model=models[1], top_n=4)
+    nodes = everything.retrieve("capital of France")
+    assert len(nodes) == 4
+    for n in nodes:
+        logit = n.node.metadata["relevance_logit"]
+        assert abs(1 / (1 + math.exp(-logit)) - (n.score or 0)) <= 1e-6
+        assert "relevance_logit" not in n.node.get_content(metadata_mode=MetadataMode.LLM)
+    threshold = nodes[1].score
+    strict = Qwen3RagRetriever(
+        store=store, embedding_model=models[0], reranker_model=models[1], top_n=4, min_score=threshold
+    )
+    assert [n.node.node_id for n in strict.retrieve("capital of France")] == [
+        n.node.node_id for n in nodes[:2]
+    ]
+    got = asyncio.run(strict.aretrieve("capital of France"))
+    assert [n.node.node_id for n in got] == [n.node.node_id for n in nodes[:2]]
+    pipeline = TwoStageRetriever(store, models[0], models[1], top_n=4)
+    nothing = Qwen3RagRetriever(pipeline=pipeline, min_score=1.0)
+    assert nothing.retrieve("capital of France") == []
+    with pytest.raises(InvalidOptionError, match=r"\[0, 1\]"):
+        Qwen3RagRetriever(pipeline=pipeline, min_score=7)

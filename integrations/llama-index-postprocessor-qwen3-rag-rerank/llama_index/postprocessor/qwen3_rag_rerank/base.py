@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from qwen3_rag import InvalidOptionError, Qwen3Reranker
+from qwen3_rag import InvalidOptionError, Qwen3Reranker, RankedDocument
+from qwen3_rag.ranking import check_rerank_threshold
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 dispatcher = get_dispatcher(__name__)
@@ -25,12 +26,15 @@ _LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 class Qwen3Rerank(BaseNodePostprocessor):
     """Rerank retrieved nodes with Qwen3-Reranker, exactly as the official procedure scores them.
 
-    Sets each node's ``score`` to the Qwen3-Reranker relevance P(yes) in [0, 1] and returns
-    the ``top_n`` best, best first (``keep_retrieval_score=True`` keeps the retriever's score
-    in ``node.metadata["retrieval_score"]``). Emits LlamaIndex's ``ReRankStartEvent`` /
-    ``ReRankEndEvent``. The async path (``apostprocess_nodes``, used by ``aquery``) awaits the
-    runtime's micro-batcher: the event loop never runs a forward pass. The model is loaded
-    once per process and shared with every other qwen3-rag adapter.
+    Sets each node's ``score`` to the Qwen3-Reranker relevance P(yes) in [0, 1] (and
+    ``node.metadata["relevance_logit"]`` to the log-odds ``logit(yes) - logit(no)`` behind it, kept
+    out of the LLM and embedding text) and returns the ``top_n`` best, best first; with
+    ``min_score`` only nodes scoring at least that (possibly none). ``keep_retrieval_score=True``
+    keeps the retriever's score in ``node.metadata["retrieval_score"]``. Emits LlamaIndex's
+    ``ReRankStartEvent`` / ``ReRankEndEvent``. The async path (``apostprocess_nodes``, used by
+    ``aquery``) awaits the runtime's micro-batcher: the event loop never runs a forward pass. The
+    model is loaded once per process and shared with every other qwen3-rag adapter.
+    ``long_documents="max_window"`` scores over-long nodes by their best window.
 
     Examples:
         .. code-block:: python
@@ -50,6 +54,16 @@ class Qwen3Rerank(BaseNodePostprocessor):
         description="Hugging Face id or local folder of the Qwen3-Reranker checkpoint.",
     )
     top_n: int = Field(default=3, ge=1, description="Number of nodes to return, best first.")
+    min_score: float | None = Field(
+        default=None,
+        description="Drop nodes whose P(yes) is below this threshold in [0, 1]; None keeps them all. "
+        "An empty result is a valid answer.",
+    )
+    long_documents: str = Field(
+        default="truncate",
+        description='"truncate" (official: a pair longer than max_length loses the document end) or '
+        '"max_window" (overlapping windows of the document; the best window\'s score counts).',
+    )
     instruction: str | None = Field(
         default=None, description="Task instruction for the reranker; None uses the model's default."
     )
@@ -84,6 +98,11 @@ class Qwen3Rerank(BaseNodePostprocessor):
 
     _reranker: Qwen3Reranker = PrivateAttr()
 
+    @field_validator("min_score")
+    @classmethod
+    def _check_min_score(cls, value: float | None) -> float | None:
+        return check_rerank_threshold(value)
+
     def __init__(
         self,
         model: str | os.PathLike[str] | Qwen3Reranker = DEFAULT_RERANKER_MODEL,
@@ -97,6 +116,7 @@ class Qwen3Rerank(BaseNodePostprocessor):
         super().__init__(**kwargs)
         self._reranker = self._resolve_reranker(given)
         self.max_length = self._reranker.max_length
+        self.long_documents = self._reranker.long_documents
 
     def _resolve_reranker(self, given: Qwen3Reranker | None) -> Qwen3Reranker:
         if given is None:
@@ -105,6 +125,7 @@ class Qwen3Rerank(BaseNodePostprocessor):
                 device=self.device,
                 dtype=self.dtype,
                 max_length=self.max_length,
+                long_documents=self.long_documents,
                 base_url=self.base_url,
                 api_key=self.api_key,
                 timeout=self.timeout,
@@ -116,7 +137,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
                 "already has its device and dtype. Drop those options, or pass the model name instead."
             )
         return given.with_options(
-            max_length=self.max_length if "max_length" in self.model_fields_set else None
+            max_length=self.max_length if "max_length" in self.model_fields_set else None,
+            long_documents=self.long_documents if "long_documents" in self.model_fields_set else None,
         )
 
     @classmethod
@@ -165,13 +187,25 @@ class Qwen3Rerank(BaseNodePostprocessor):
             event.on_end(payload={EventPayload.NODES: result})
         dispatcher.event(ReRankEndEvent(nodes=result))
 
-    def _apply(self, nodes: list[NodeWithScore], scores: list[float]) -> list[NodeWithScore]:
-        for node, score in zip(nodes, scores, strict=True):
+    def _apply(self, nodes: list[NodeWithScore], ranked: list[RankedDocument]) -> list[NodeWithScore]:
+        kept = []
+        for r in ranked:
+            node = nodes[r.index]
             if self.keep_retrieval_score:
                 node.node.metadata["retrieval_score"] = node.score
-            node.score = score
-        order = sorted(range(len(nodes)), key=scores.__getitem__, reverse=True)[: self.top_n]
-        return [nodes[i] for i in order]
+            _set_logit(node, r.logit)
+            node.score = r.score
+            kept.append(node)
+        return kept
+
+    def _rank(self, query: QueryBundle, nodes: list[NodeWithScore]) -> list[RankedDocument]:
+        return self._reranker.rank(
+            query.query_str,
+            self._texts(nodes),
+            top_n=self.top_n,
+            min_score=self.min_score,
+            instruction=self.instruction,
+        )
 
     # ----------------------------------------------------------------- hooks
     def _postprocess_nodes(
@@ -182,9 +216,7 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                texts = self._texts(nodes)
-                scores = self._reranker.score(query.query_str, texts, instruction=self.instruction)
-                result.extend(self._apply(nodes, scores))
+                result.extend(self._apply(nodes, self._rank(query, nodes)))
         return result
 
     async def _apostprocess_nodes(
@@ -195,7 +227,20 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                texts = self._texts(nodes)
-                scores = await self._reranker.ascore(query.query_str, texts, instruction=self.instruction)
-                result.extend(self._apply(nodes, scores))
+                ranked = await self._reranker.arank(
+                    query.query_str,
+                    self._texts(nodes),
+                    top_n=self.top_n,
+                    min_score=self.min_score,
+                    instruction=self.instruction,
+                )
+                result.extend(self._apply(nodes, ranked))
         return result
+
+
+def _set_logit(node: NodeWithScore, logit: float) -> None:
+    """``metadata["relevance_logit"]``, kept out of the text the LLM and the embedder read."""
+    node.node.metadata["relevance_logit"] = logit
+    for excluded in (node.node.excluded_llm_metadata_keys, node.node.excluded_embed_metadata_keys):
+        if "relevance_logit" not in excluded:
+            excluded.append("relevance_logit")

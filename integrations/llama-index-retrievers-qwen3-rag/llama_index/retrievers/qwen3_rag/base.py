@@ -13,6 +13,7 @@ from llama_index.core.vector_stores.types import FilterCondition, FilterOperator
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, RetrievedChunk, TwoStageRetriever
+from qwen3_rag.ranking import check_rerank_threshold
 from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
 
 Filters = Mapping[str, Any] | MetadataFilters
@@ -22,8 +23,10 @@ class Qwen3RagRetriever(BaseRetriever):
     """Dense (or hybrid) top-k from a qwen3-rag Qdrant collection, Qwen3 rerank to ``top_n``.
 
     Reads the collections that ``qwen3-rag ingest`` writes. Each node's text is the chunk;
-    ``metadata`` holds ``source``, ``chunk_index`` and ``retrieval_score`` (cosine, or the RRF
-    score in hybrid mode); ``score`` is Qwen3-Reranker's P(yes) in [0, 1], best first.
+    ``metadata`` holds ``source``, ``chunk_index``, ``retrieval_score`` (cosine, or the RRF
+    score in hybrid mode) and ``relevance_logit`` (the reranker's log-odds; kept out of the LLM
+    and embedding text); ``score`` is Qwen3-Reranker's P(yes) in [0, 1], best first.
+    ``min_score`` drops nodes below that P(yes): fewer than ``top_n``, or none, is a valid answer.
 
     .. code-block:: python
 
@@ -63,6 +66,7 @@ class Qwen3RagRetriever(BaseRetriever):
         top_k: int | None = None,
         top_n: int | None = None,
         hybrid: bool | None = None,
+        min_score: float | None = None,
         filters: Filters | None = None,
         instruction: str | None = None,
         callback_manager: CallbackManager | None = None,
@@ -73,7 +77,12 @@ class Qwen3RagRetriever(BaseRetriever):
         # Per-call overrides: only what was given here, so a passed pipeline keeps its own settings.
         self._overrides: dict[str, Any] = {
             name: value
-            for name, value in (("top_k", top_k), ("top_n", top_n), ("hybrid", hybrid))
+            for name, value in (
+                ("top_k", top_k),
+                ("top_n", top_n),
+                ("hybrid", hybrid),
+                ("min_score", check_rerank_threshold(min_score)),
+            )
             if value is not None
         }
         if pipeline is not None:
@@ -123,8 +132,15 @@ def _node(result: RetrievedChunk) -> NodeWithScore:
         "source": result.source,
         "chunk_index": result.chunk_index,
         "retrieval_score": result.retrieval_score,
+        "relevance_logit": result.rerank_logit,
     }
-    node = TextNode(id_=result.id, text=result.text, metadata=metadata)
+    node = TextNode(
+        id_=result.id,
+        text=result.text,
+        metadata=metadata,
+        excluded_llm_metadata_keys=["relevance_logit"],
+        excluded_embed_metadata_keys=["relevance_logit"],
+    )
     return NodeWithScore(node=node, score=result.rerank_score)
 
 
