@@ -130,6 +130,32 @@ def test_openai_client_equals_the_runtime(
         assert abs(result["relevance_score"] - expected_scores[result["index"]]) <= 1e-5
 
 
+def test_langchain_openai_embeddings_equal_the_runtime(
+    servers: dict[str, Server], embedder: Qwen3Embedder
+) -> None:
+    """LangChain's own ``OpenAIEmbeddings`` against the server, unchanged; queries get the Qwen3
+    instruction through the ``input_type`` extension (plain OpenAI has no query side)."""
+    import openai
+    from langchain_openai import OpenAIEmbeddings
+
+    url = servers["main"].url
+    model = os.path.basename(embedder.model_name)
+    common: dict[str, Any] = {
+        "model": model,
+        "base_url": f"{url}/v1",
+        "api_key": KEY,
+        "check_embedding_ctx_length": False,  # no tiktoken: the server tokenizes with Qwen3's own
+        "max_retries": 0,
+    }
+    with openai.DefaultHttpxClient(trust_env=False) as oai:
+        documents = OpenAIEmbeddings(**common, http_client=oai).embed_documents(TEXTS)
+        queries = OpenAIEmbeddings(
+            **common, http_client=oai, model_kwargs={"extra_body": {"input_type": "query"}}
+        ).embed_documents(TEXTS)
+    np.testing.assert_allclose(np.array(documents), embedder.embed_documents(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(np.array(queries), embedder.embed_queries(TEXTS), atol=1e-5)
+
+
 def test_1000_requests_from_100_clients_share_forward_passes(
     servers: dict[str, Server], embedder: Qwen3Embedder
 ) -> None:
@@ -276,29 +302,3 @@ def test_sigkill_mid_load_ends_every_client_call_within_its_timeout(servers: dic
     for ok, error, took in outcomes:
         assert isinstance(error, httpx.TransportError), (ok, error)
         assert took < timeout_s + 1.0
-
-
-def test_langchain_openai_embeddings_equal_the_runtime(
-    servers: dict[str, Server], embedder: Qwen3Embedder
-) -> None:
-    """LangChain's own ``OpenAIEmbeddings`` against the server, unchanged; queries get the Qwen3
-    instruction through the ``input_type`` extension (plain OpenAI has no query side)."""
-    import openai
-    from langchain_openai import OpenAIEmbeddings
-
-    url = servers["main"].url
-    model = os.path.basename(embedder.model_name)
-    common: dict[str, Any] = {
-        "model": model,
-        "base_url": f"{url}/v1",
-        "api_key": KEY,
-        "check_embedding_ctx_length": False,  # no tiktoken: the server tokenizes with Qwen3's own
-        "max_retries": 0,
-    }
-    with openai.DefaultHttpxClient(trust_env=False) as oai:
-        documents = OpenAIEmbeddings(**common, http_client=oai).embed_documents(TEXTS)
-        queries = OpenAIEmbeddings(
-            **common, http_client=oai, model_kwargs={"extra_body": {"input_type": "query"}}
-        ).embed_documents(TEXTS)
-    np.testing.assert_allclose(np.array(documents), embedder.embed_documents(TEXTS), atol=1e-5)
-    np.testing.assert_allclose(np.array(queries), embedder.embed_queries(TEXTS), atol=1e-5)
