@@ -110,3 +110,36 @@ def test_two_models_in_same_named_folders_are_told_apart_by_their_weights(tmp_pa
         store.open(EmbeddingSpec.for_embedder(second))
     first.close()
     second.close()
+
+
+class _ServerClient:
+    """Stands in for a ``QdrantClient`` connected to a server (none can run here): calls go to a
+    real in-memory client, payload-index requests are recorded."""
+
+    def __init__(self) -> None:
+        from qdrant_client import QdrantClient
+
+        self._real = QdrantClient(":memory:")
+        self._client = object()  # not QdrantLocal: what a server connection looks like
+        self.indexes: list[str] = []
+
+    def create_payload_index(self, collection: str, field: str, schema: object) -> None:
+        self.indexes.append(field)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+def test_server_or_embedded_is_decided_when_the_client_is_made(tmp_path: Path) -> None:
+    """A folder named like a server is embedded; a server client passed in gets its indexes."""
+    with QdrantStore("t", path=tmp_path / "my-qdrant-server-data") as store:
+        assert not store.is_server
+        store.ensure(EmbeddingSpec("m", 32))
+    from qdrant_client import QdrantClient
+
+    assert not QdrantStore("t", client=QdrantClient(":memory:")).is_server
+    server = _ServerClient()
+    store = QdrantStore("t", client=server)
+    assert store.is_server
+    store.ensure(EmbeddingSpec("m", 32))
+    assert server.indexes == ["source", "chunk_index"]
