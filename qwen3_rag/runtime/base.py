@@ -8,16 +8,18 @@ embedder ``dimensions``) live in its procedure; the backend that runs the model 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
 from .batcher import Encoder
 from .checkpoints import ModelKind
-from .loading import LoadedModel
+from .loading import BatchingOptions, LoadedModel
 from .local import LocalBackend
 from .procedure import RerankInput
+from .remote import RemoteBackend, check_local_options
 
 
 class Backend(Protocol):
@@ -46,6 +48,50 @@ class Backend(Protocol):
     def score(self, request: RerankInput) -> np.ndarray: ...
     async def ascore(self, request: RerankInput) -> np.ndarray: ...
     def close(self) -> None: ...
+
+
+class RemoteOptions(NamedTuple):
+    """Where a model runs when it runs on a server (``base_url=None``: in this process)."""
+
+    base_url: str | None
+    api_key: str | None
+    timeout: float
+    max_retries: int
+    served_model: str | None
+    api: str
+
+
+def open_backend(
+    model: str | os.PathLike[str],
+    kind: ModelKind,
+    *,
+    device: Any,
+    dtype: Any,
+    attn_implementation: str | None,
+    batching: BatchingOptions,
+    remote: RemoteOptions,
+) -> Backend:
+    """The shared backend for ``model``: on the server at ``remote.base_url``, else loaded here."""
+    if remote.base_url is None:
+        return LocalBackend.load(
+            model,
+            kind=kind,
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            batching=batching,
+        )
+    check_local_options(device=device, dtype=dtype)
+    return RemoteBackend.connect(
+        model,
+        kind=kind,
+        base_url=remote.base_url,
+        api_key=remote.api_key,
+        timeout=remote.timeout,
+        max_retries=remote.max_retries,
+        served_model=remote.served_model,
+        api=remote.api,
+    )
 
 
 ModelT = TypeVar("ModelT", bound="Qwen3Model")

@@ -17,11 +17,10 @@ import numpy as np
 import torch
 
 from ..prompts import DEFAULT_QUERY_INSTRUCTION
-from .base import Backend, Qwen3Model
+from .base import Backend, Qwen3Model, RemoteOptions, open_backend
 from .loading import BatchingOptions, LoadedModel
-from .local import LocalBackend
 from .procedure import EmbeddingProcedure
-from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, RemoteBackend, check_local_options
+from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from .validation import check_dimensions
 
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
@@ -105,28 +104,15 @@ class Qwen3Embedder(Qwen3Model):
         by (default: found in its ``/v1/models``); ``api`` is ``"auto"``, ``"qwen3-rag"`` or
         ``"vllm"``. Errors are :class:`~qwen3_rag.errors.RemoteBackendError`.
         """
-        backend: Backend
-        if base_url is not None:
-            check_local_options(device=device, dtype=dtype)
-            backend = RemoteBackend.connect(
-                model,
-                kind="embedding",
-                base_url=base_url,
-                api_key=api_key,
-                timeout=timeout,
-                max_retries=max_retries,
-                served_model=served_model,
-                api=api,
-            )
-        else:
-            backend = LocalBackend.load(
-                model,
-                kind="embedding",
-                device=device,
-                dtype=dtype,
-                attn_implementation=attn_implementation,
-                batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
-            )
+        backend = open_backend(
+            model,
+            "embedding",
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
+            remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
+        )
         return cls(backend, dimensions=dimensions, max_length=max_length, instruction=instruction)
 
     def with_options(  # type: ignore[override]

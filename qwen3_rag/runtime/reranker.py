@@ -22,11 +22,10 @@ import torch
 
 from ..prompts import DEFAULT_QUERY_INSTRUCTION
 from ..ranking import RankedDocument, best_first, check_rerank_threshold
-from .base import Backend, Qwen3Model
+from .base import Backend, Qwen3Model, RemoteOptions, open_backend
 from .loading import BatchingOptions, LoadedModel
-from .local import LocalBackend
 from .procedure import RerankProcedure, RerankScores
-from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, RemoteBackend, check_local_options
+from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from .validation import check_positive_int
 
 DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
@@ -104,28 +103,15 @@ class Qwen3Reranker(Qwen3Model):
         (``Qwen3ForSequenceClassification`` with one label, whose head is the "yes" row minus the
         "no" row of the LM head) loads too and gives the same scores; other classifiers are refused.
         """
-        backend: Backend
-        if base_url is not None:
-            check_local_options(device=device, dtype=dtype)
-            backend = RemoteBackend.connect(
-                model,
-                kind="reranker",
-                base_url=base_url,
-                api_key=api_key,
-                timeout=timeout,
-                max_retries=max_retries,
-                served_model=served_model,
-                api=api,
-            )
-        else:
-            backend = LocalBackend.load(
-                model,
-                kind="reranker",
-                device=device,
-                dtype=dtype,
-                attn_implementation=attn_implementation,
-                batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
-            )
+        backend = open_backend(
+            model,
+            "reranker",
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
+            remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
+        )
         return cls(backend, max_length=max_length, instruction=instruction, long_documents=long_documents)
 
     def with_options(  # type: ignore[override]
