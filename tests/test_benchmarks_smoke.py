@@ -105,3 +105,30 @@ def test_ingest_memory_benchmark_runs_and_reports(tmp_path: Path) -> None:
     for result in (streaming, old):
         assert result["seconds"] > 0
         assert result["peak"]["maxrss_mb"] > 0 and result["before"]["maxrss_mb"] > 0
+
+
+def test_cpu_dtypes_benchmark_runs_and_reports(tmp_path: Path) -> None:
+    """``python -m benchmarks.cpu_dtypes`` at the micro shape: every variant reported with accuracy."""
+    from benchmarks.cpu_dtypes import main
+
+    out = tmp_path / "cpu-dtypes.json"
+    argv = [
+        "--shape", "micro", "--documents", "10", "--queries", "2", "--per-query", "6",
+        "--repeat", "1", "--profile", "micro", "--json", str(out), "--markdown", str(tmp_path / "t.md"),
+        "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    rows = {(r["task"], r["variant"]): r for r in report["results"]}
+    assert set(rows) == {(t, v) for t in ("embedding", "reranking") for v in ("float32", "bfloat16", "int8")}
+    for row in rows.values():
+        assert row["seconds"] > 0 and row["weight_mib"] > 0
+    assert rows["embedding", "float32"]["accuracy"]["min_cosine"] > 0.99999
+    assert rows["embedding", "bfloat16"]["accuracy"]["min_cosine"] > 0.99
+    assert rows["reranking", "float32"]["accuracy"]["kendall_min"] == 1.0
+    assert rows["reranking", "bfloat16"]["weight_mib"] < rows["reranking", "float32"]["weight_mib"]
+    for dtype in ("float32", "bfloat16"):
+        overlap = report["overlap"][dtype]
+        assert 0 < overlap["tokenize_pad_share"] < 1
+        assert report["profile"]["micro"][dtype][0]["op"].startswith("aten::")
+    assert "| embedding | bfloat16 |" in (tmp_path / "t.md").read_text()

@@ -53,8 +53,8 @@ def expected_row(text: str) -> list[float]:
 async def test_200_mixed_async_and_threaded_calls_equal_sequential(
     tiny_embedding_path: str, tiny_reranker_path: str
 ) -> None:
-    embedder = Qwen3Embedder.load(tiny_embedding_path)
-    reranker = Qwen3Reranker.load(tiny_reranker_path)
+    embedder = Qwen3Embedder.load(tiny_embedding_path, dtype="float32")
+    reranker = Qwen3Reranker.load(tiny_reranker_path, dtype="float32")
     texts = [f"text number {i} " + "word " * (i % 17) for i in range(200)]
     sequential_docs = [embedder.embed_documents([t]) for t in texts]
     sequential_queries = [embedder.embed_queries([t]) for t in texts[:50]]

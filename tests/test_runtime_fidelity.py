@@ -67,7 +67,7 @@ def test_tokenizer_kinds_differ_as_intended(
 def test_documents_match_reference_batched_and_single(
     embedding_path: str, reference_embedder: ReferenceEmbedder
 ) -> None:
-    embedder = Qwen3Embedder.load(embedding_path)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32")
     ours = embedder.embed_documents(TEXTS)
     assert ours.dtype == np.float32 and ours.shape == (len(TEXTS), embedder.hidden_size)
     assert np.abs(ours - reference_embedder.embed(TEXTS)).max() <= TOLERANCE
@@ -83,14 +83,14 @@ def test_documents_match_reference_batched_and_single(
 def test_queries_match_reference_with_instruction(
     embedding_path: str, reference_embedder: ReferenceEmbedder, instruction: str | None
 ) -> None:
-    embedder = Qwen3Embedder.load(embedding_path)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32")
     task = instruction or "Given a web search query, retrieve relevant passages that answer the query"
     expected = reference_embedder.embed([f"Instruct: {task}\nQuery:{q}" for q in QUERIES])
     assert np.abs(embedder.embed_queries(QUERIES, instruction=instruction) - expected).max() <= TOLERANCE
 
 
 def test_documents_get_no_instruction(embedding_path: str, reference_embedder: ReferenceEmbedder) -> None:
-    embedder = Qwen3Embedder.load(embedding_path)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32")
     query_vec = embedder.embed_queries(["capital"])
     doc_vec = embedder.embed_documents(["capital"])
     assert np.abs(doc_vec - reference_embedder.embed(["capital"])).max() <= TOLERANCE
@@ -101,7 +101,7 @@ def test_documents_get_no_instruction(embedding_path: str, reference_embedder: R
 def test_mrl_slices_before_normalising(
     embedding_path: str, reference_embedder: ReferenceEmbedder, dimensions: int
 ) -> None:
-    embedder = Qwen3Embedder.load(embedding_path, dimensions=dimensions)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32", dimensions=dimensions)
     ours = embedder.embed_documents(TEXTS)
     assert ours.shape == (len(TEXTS), dimensions) and embedder.dimensions == dimensions
     assert np.abs(ours - reference_embedder.embed(TEXTS, dim=dimensions)).max() <= TOLERANCE
@@ -111,7 +111,7 @@ def test_mrl_slices_before_normalising(
 def test_over_long_inputs_truncated_like_official_with_one_warning(
     embedding_path: str, reference_embedder: ReferenceEmbedder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    embedder = Qwen3Embedder.load(embedding_path, max_length=24)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32", max_length=24)
     embedder.runtime.warned.discard("truncation")
     with caplog.at_level(logging.WARNING, logger="qwen3_rag"):
         ours = embedder.embed_documents(TEXTS)
@@ -125,7 +125,7 @@ def test_over_long_inputs_truncated_like_official_with_one_warning(
 
 
 def test_exactly_one_trailing_end_token(embedding_path: str) -> None:
-    embedder = Qwen3Embedder.load(embedding_path, max_length=16)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32", max_length=16)
     end = embedder.tokenizer.convert_tokens_to_ids("<|endoftext|>")
     for ids in embedder.encode_ids(TEXTS + ["x" * 500]):
         assert ids[-1] == end
@@ -133,14 +133,14 @@ def test_exactly_one_trailing_end_token(embedding_path: str) -> None:
 
 
 def test_batch_invariance_under_heavy_padding(embedding_path: str) -> None:
-    embedder = Qwen3Embedder.load(embedding_path)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32")
     alone = embedder.embed_documents(["short"])
     padded = embedder.embed_documents(["short", "very long text " * 60])[:1]
     assert np.abs(alone - padded).max() <= TOLERANCE
 
 
 async def test_async_equals_sync(embedding_path: str) -> None:
-    embedder = Qwen3Embedder.load(embedding_path)
+    embedder = Qwen3Embedder.load(embedding_path, dtype="float32")
     assert np.abs(await embedder.aembed_documents(TEXTS) - embedder.embed_documents(TEXTS)).max() == 0
     assert np.abs(await embedder.aembed_queries(QUERIES) - embedder.embed_queries(QUERIES)).max() == 0
 
@@ -155,7 +155,7 @@ DOCUMENTS = TEXTS + ["Paris.", "The capital of France is Paris, a city on the Se
 def test_reranker_matches_reference(
     tiny_reranker_path: str, reference_reranker: ReferenceReranker, instruction: str | None
 ) -> None:
-    reranker = Qwen3Reranker.load(tiny_reranker_path)
+    reranker = Qwen3Reranker.load(tiny_reranker_path, dtype="float32")
     task = instruction or WEB_SEARCH
     for query in QUERIES:
         ours = np.array(reranker.score(query, DOCUMENTS, instruction=instruction))
@@ -169,7 +169,7 @@ def test_reranker_matches_reference(
 def test_reranker_over_long_body_cut_from_its_end(
     tiny_reranker_path: str, reference_reranker: ReferenceReranker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reranker = Qwen3Reranker.load(tiny_reranker_path, max_length=120)
+    reranker = Qwen3Reranker.load(tiny_reranker_path, dtype="float32", max_length=120)
     reranker.runtime.warned.discard("truncation")
     with caplog.at_level(logging.WARNING, logger="qwen3_rag"):
         ours = np.array(reranker.score("a query", DOCUMENTS))
@@ -183,5 +183,5 @@ def test_reranker_over_long_body_cut_from_its_end(
 
 
 async def test_reranker_async_equals_sync(tiny_reranker_path: str) -> None:
-    reranker = Qwen3Reranker.load(tiny_reranker_path)
+    reranker = Qwen3Reranker.load(tiny_reranker_path, dtype="float32")
     assert await reranker.ascore("q", DOCUMENTS) == reranker.score("q", DOCUMENTS)

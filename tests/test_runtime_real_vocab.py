@@ -92,7 +92,7 @@ def test_special_token_ids_are_qwens(real_vocab: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("kind", ["embedding", "embedding_plain"])
 def test_embedding_ids_end_with_exactly_one_endoftext(real_vocab: dict[str, str], kind: str) -> None:
-    embedder = Qwen3Embedder.load(real_vocab[kind])
+    embedder = Qwen3Embedder.load(real_vocab[kind], dtype="float32")
     task = "Given a web search query, retrieve relevant passages that answer the query"
     (ids,) = embedder.encode_ids([f"Instruct: {task}\nQuery:what is RAG?"])
     assert ids[-1] == 151643 and ids[-2] != 151643
@@ -103,13 +103,13 @@ def test_embedding_ids_end_with_exactly_one_endoftext(real_vocab: dict[str, str]
 @pytest.mark.parametrize("kind", ["embedding", "embedding_plain"])
 def test_embedding_matches_reference_with_real_vocab(real_vocab: dict[str, str], kind: str) -> None:
     texts = ["What is the capital of France?", "", "Qwen3 嵌入模型 😀", "word " * 40]
-    ours = Qwen3Embedder.load(real_vocab[kind], max_length=32).embed_documents(texts)
+    ours = Qwen3Embedder.load(real_vocab[kind], dtype="float32", max_length=32).embed_documents(texts)
     expected = ReferenceEmbedder(real_vocab[kind]).embed(texts, max_length=32)
     assert np.abs(ours - expected).max() <= 1e-5
 
 
 def test_reranker_prompt_ids_are_the_official_ones(real_vocab: dict[str, str]) -> None:
-    reranker = Qwen3Reranker.load(real_vocab["reranker"])
+    reranker = Qwen3Reranker.load(real_vocab["reranker"], dtype="float32")
     tokenizer = reranker.tokenizer
     (ids,) = reranker.encode_ids(["<Instruct>: task\n<Query>: q\n<Document>: d"])
     prefix = tokenizer.encode(RERANKER_PREFIX, add_special_tokens=False)
@@ -125,6 +125,7 @@ def test_reranker_prompt_ids_are_the_official_ones(real_vocab: dict[str, str]) -
 
 def test_reranker_matches_reference_with_real_vocab(real_vocab: dict[str, str]) -> None:
     docs = ["Paris is the capital of France.", "", "long " * 300]
-    ours = Qwen3Reranker.load(real_vocab["reranker"], max_length=128).score("capital of France?", docs)
+    reranker = Qwen3Reranker.load(real_vocab["reranker"], dtype="float32", max_length=128)
+    ours = reranker.score("capital of France?", docs)
     expected = ReferenceReranker(real_vocab["reranker"]).score("capital of France?", docs, max_length=128)
     assert np.abs(np.array(ours) - np.array(expected)).max() <= 1e-5

@@ -77,7 +77,7 @@ def patched_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def test_embedding_batch_that_runs_out_of_memory_gives_identical_vectors(
     tiny_embedding_path: str, patched_model: Any
 ) -> None:
-    embedder = Qwen3Embedder.load(tiny_embedding_path)
+    embedder = Qwen3Embedder.load(tiny_embedding_path, dtype="float32")
     expected = embedder.embed_documents(TEXTS)
 
     def wrapper(real: Any) -> Any:
@@ -95,7 +95,7 @@ def test_embedding_batch_that_runs_out_of_memory_gives_identical_vectors(
 async def test_nan_only_in_batch_is_recomputed_and_always_nan_fails_only_its_caller(
     tiny_embedding_path: str, patched_model: Any
 ) -> None:
-    embedder = Qwen3Embedder.load(tiny_embedding_path)
+    embedder = Qwen3Embedder.load(tiny_embedding_path, dtype="float32")
     expected = embedder.embed_documents(TEXTS)
     always_bad = embedder.encode_ids(["always nan"])[0][0]
     batch_bad = embedder.encode_ids(["document 0 "])[0][0]

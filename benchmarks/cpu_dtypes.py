@@ -1,0 +1,485 @@
+"""CPU dtypes and int8 (issue 13): float32 vs bfloat16 vs dynamic int8, through the runtime.
+
+``python -m benchmarks.cpu_dtypes`` (default: the real 0.6B shape, random weights, the real Qwen3
+tokenizer, mixed-length standard-library text). Every variant runs in the same process, in
+interleaved rounds (best of ``--repeat``), so the ratios are comparable on a busy machine even
+where the absolute numbers are not.
+
+- Embedding: ``Qwen3Embedder.embed_documents`` over the corpus; accuracy = cosine of each vector
+  to the float32 one (min and mean).
+- Reranking: ``Qwen3Reranker.score`` for ``--queries`` queries x ``--per-query`` documents;
+  accuracy = per-query rank agreement of the log-odds with float32 (Spearman, Kendall tau),
+  top-1 agreement and top-5 overlap, max |P(yes) difference|.
+- int8: ``torch.ao.quantization.quantize_dynamic`` on the decoder's ``nn.Linear`` layers of a
+  float32 model (weights int8 per tensor, activations quantized per batch); the token embedding
+  and the LM head stay float32.
+- Overlap: how much of one embedding call is tokenization and padding vs forward passes.
+- ``--profile``: the torch profiler's top operators of the embedding forward pass per dtype
+  (run in this thread: the profiler does not see the batcher's worker thread).
+
+Writes JSON (``--json``) and prints a markdown table (``--markdown`` also writes it to a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
+from .common import best_time
+from .corpus import Corpus, build_corpus
+
+VARIANTS = ("float32", "bfloat16", "int8")
+
+
+# ----------------------------------------------------------------------------- variants
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantization of the decoder's linear layers, in place (CPU, float32 model)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation notice for quantized tensors
+        quantize_dynamic(decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
+def weight_bytes(model: Any) -> int:
+    """Bytes of the weights as held (tied tensors once; packed int8 linears counted as int8)."""
+    seen: set[int] = set()
+    total = 0
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    for module in model.modules():
+        packed = getattr(module, "_packed_params", None)
+        if packed is not None and hasattr(module, "weight") and callable(module.weight):
+            weight = module.weight()
+            total += weight.numel() * weight.element_size()
+            bias = module.bias()
+            if bias is not None:
+                total += bias.numel() * bias.element_size()
+    return total
+
+
+def _int8_source(folder: str) -> str:
+    """A hard-linked copy of ``folder``: its own entry in the runtime's process-wide cache.
+
+    The int8 variant quantizes a float32 model in place; loading it from another path keeps the
+    float32 variant, loaded from ``folder``, untouched.
+    """
+    source = Path(folder)
+    target = source.parent / f"{source.name}-int8-source"
+    target.mkdir(exist_ok=True)
+    for path in source.iterdir():
+        link = target / path.name
+        if path.is_file() and not link.exists():
+            try:
+                os.link(path, link)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(path, link)
+    return str(target)
+
+
+def load_variant(cls: Any, folder: str, variant: str) -> Any:
+    if variant == "int8":
+        model = cls.load(_int8_source(folder), device="cpu", dtype="float32")
+        quantize_int8(model.model)
+        return model
+    return cls.load(folder, device="cpu", dtype=variant)
+
+
+# ----------------------------------------------------------------------------- accuracy
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra, rb = _ranks(a), _ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denominator = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / denominator) if denominator > 0 else 1.0
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    da = np.sign(a[:, None] - a[None, :])
+    db = np.sign(b[:, None] - b[None, :])
+    upper = np.triu_indices(len(a), k=1)
+    pairs = len(upper[0])
+    return float((da[upper] * db[upper]).sum() / pairs) if pairs else 1.0
+
+
+def rank_agreement(reference: list[np.ndarray], other: list[np.ndarray]) -> dict[str, float]:
+    """Per-query agreement of ``other``'s ranking with ``reference``'s (higher score = better)."""
+    rho = [spearman(r, o) for r, o in zip(reference, other, strict=True)]
+    tau = [kendall_tau(r, o) for r, o in zip(reference, other, strict=True)]
+    top1 = [float(np.argmax(r) == np.argmax(o)) for r, o in zip(reference, other, strict=True)]
+    top5 = [
+        len(set(np.argsort(-r)[:5]) & set(np.argsort(-o)[:5])) / min(5, len(r))
+        for r, o in zip(reference, other, strict=True)
+    ]
+    return {
+        "spearman_min": min(rho),
+        "spearman_mean": float(np.mean(rho)),
+        "kendall_min": min(tau),
+        "kendall_mean": float(np.mean(tau)),
+        "top1_agreement": float(np.mean(top1)),
+        "top5_overlap": float(np.mean(top5)),
+    }
+
+
+# ----------------------------------------------------------------------------- measurements
+@dataclass
+class Result:
+    task: str
+    variant: str
+    seconds: float
+    items: int
+    tokens: int
+    weight_mib: float
+    accuracy: dict[str, float] = field(default_factory=dict)
+    speedup: float | None = None  # float32 seconds / these seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+
+def _rounds(fns: dict[str, Callable[[], Any]], repeat: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Interleaved rounds: every variant once per round, best time per variant kept."""
+    best = {name: float("inf") for name in fns}
+    outputs: dict[str, Any] = {}
+    for _ in range(max(1, repeat)):
+        for name, fn in fns.items():
+            seconds, outputs[name] = best_time(fn, 1)
+            best[name] = min(best[name], seconds)
+    return best, outputs
+
+
+def measure_embedding(folder: str, corpus: Corpus, variants: Sequence[str], repeat: int) -> list[Result]:
+    from qwen3_rag import Qwen3Embedder
+
+    docs = corpus.documents
+    tokens = sum(corpus.document_tokens) + len(docs)
+    models = {variant: load_variant(Qwen3Embedder, folder, variant) for variant in variants}
+    for model in models.values():
+        model.embed_documents(docs[:4])
+    best, outputs = _rounds({v: partial(m.embed_documents, docs) for v, m in models.items()}, repeat)
+    results = []
+    reference = np.asarray(outputs["float32"])
+    for variant, model in models.items():
+        vectors = np.asarray(outputs[variant])
+        cosine = np.sum(vectors * reference, axis=1)
+        results.append(
+            Result(
+                "embedding",
+                variant,
+                best[variant],
+                len(docs),
+                tokens,
+                weight_bytes(model.model) / 2**20,
+                {"min_cosine": float(cosine.min()), "mean_cosine": float(cosine.mean())},
+                best["float32"] / best[variant],
+            )
+        )
+        model.close()
+    del models
+    gc.collect()
+    return results
+
+
+def rerank_workload(corpus: Corpus, queries: int, per_query: int) -> list[tuple[str, list[str]]]:
+    docs = corpus.documents
+    return [
+        (
+            corpus.queries[q % len(corpus.queries)],
+            [docs[(q * per_query + i) % len(docs)] for i in range(per_query)],
+        )
+        for q in range(queries)
+    ]
+
+
+def _rerank_all(model: Any, work: list[tuple[str, list[str]]]) -> list[tuple[list[float], list[float]]]:
+    """Every query concurrently (``ascores``), as a serving app calls it."""
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(model.ascores(q, d) for q, d in work)))
+
+    return [(r.scores, r.logits) for r in asyncio.run(main())]
+
+
+def measure_reranking(
+    folder: str, work: list[tuple[str, list[str]]], variants: Sequence[str], repeat: int
+) -> list[Result]:
+    from qwen3_rag import Qwen3Reranker
+
+    models = {variant: load_variant(Qwen3Reranker, folder, variant) for variant in variants}
+    first = next(iter(models.values()))
+    pairs = sum(len(d) for _, d in work)
+    tokens = sum(len(ids) for q, d in work for ids in first.encode_ids(first._bodies(q, d, None)))
+    for model in models.values():
+        model.score(work[0][0], work[0][1][:2])
+    best, outputs = _rounds({v: partial(_rerank_all, m, work) for v, m in models.items()}, repeat)
+    ref_logits = [np.asarray(logits) for _, logits in outputs["float32"]]
+    ref_scores = np.concatenate([np.asarray(s) for s, _ in outputs["float32"]])
+    results = []
+    for variant, model in models.items():
+        logits = [np.asarray(lg) for _, lg in outputs[variant]]
+        scores = np.concatenate([np.asarray(s) for s, _ in outputs[variant]])
+        accuracy = rank_agreement(ref_logits, logits)
+        accuracy["max_abs_diff_p_yes"] = float(np.abs(scores - ref_scores).max())
+        accuracy["logit_spread_fp32"] = float(np.mean([np.std(r) for r in ref_logits]))
+        results.append(
+            Result(
+                "reranking",
+                variant,
+                best[variant],
+                pairs,
+                tokens,
+                weight_bytes(model.model) / 2**20,
+                accuracy,
+                best["float32"] / best[variant],
+            )
+        )
+        model.close()
+    del models
+    gc.collect()
+    return results
+
+
+def measure_overlap(folder: str, corpus: Corpus, dtype: str, repeat: int) -> dict[str, float]:
+    """One ``embed_documents`` call split into tokenize, pad and forward (worker-thread work)."""
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.runtime.planning import plan_batches
+    from qwen3_rag.runtime.tensors import left_pad
+
+    model = Qwen3Embedder.load(folder, device="cpu", dtype=dtype)
+    docs = corpus.documents
+    runtime = model.runtime
+    pad_id = model.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    items = model.procedure.format_documents(docs)
+    tokenize_s, ids = best_time(lambda: model.procedure.tokenize(items), max(3, repeat))
+    batches = plan_batches([len(i) for i in ids], token_budget=runtime.batcher.token_budget)
+    groups = [[ids[i] for i in batch] for batch in batches]
+    pad_s, _ = best_time(lambda: [left_pad(g, pad_id, runtime.device) for g in groups], max(3, repeat))
+    model.embed_documents(docs[:4])
+    total_s, _ = best_time(lambda: model.embed_documents(docs), repeat)
+    model.close()
+    forward_s = max(total_s - tokenize_s - pad_s, 1e-9)
+    return {
+        "batches": float(len(groups)),
+        "tokenize_s": tokenize_s,
+        "pad_s": pad_s,
+        "call_s": total_s,
+        "forward_s": forward_s,
+        "tokenize_pad_share": (tokenize_s + pad_s) / total_s,
+    }
+
+
+def profile_forward(folder: str, corpus: Corpus, dtype: str, top: int = 6) -> list[dict[str, Any]]:
+    """The torch profiler's top operators (self CPU time) of the embedding forward passes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.runtime.local import make_embedding_forward
+    from qwen3_rag.runtime.planning import plan_batches
+
+    model = Qwen3Embedder.load(folder, device="cpu", dtype=dtype)
+    ids = model.encode_ids(corpus.documents)
+    batches = plan_batches([len(i) for i in ids], token_budget=model.runtime.batcher.token_budget)
+    forward = make_embedding_forward(model.model, model.tokenizer, torch.device("cpu"))
+    groups = [[ids[i] for i in batch] for batch in batches]
+    for group in groups:
+        forward(group)  # warm-up: oneDNN creates its kernels per shape on first use
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for group in groups:
+            forward(group)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    model.close()
+    return [
+        {
+            "op": e.key,
+            "self_ms": e.self_cpu_time_total / 1000.0,
+            "share": e.self_cpu_time_total / total,
+            "calls": e.count,
+        }
+        for e in events[:top]
+    ]
+
+
+def matmul_ratio(shape: Shape, rows: int = 4096, repeat: int = 5) -> dict[str, float]:
+    """Best seconds of the model's biggest matmul (rows x hidden @ hidden x ffn) per dtype."""
+    out: dict[str, float] = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        linear = torch.nn.Linear(shape.hidden, shape.ffn, bias=False, dtype=dtype)
+        x = torch.randn(rows, shape.hidden, dtype=dtype)
+        with torch.inference_mode():
+            linear(x)
+            out[str(dtype).replace("torch.", "")], _ = best_time(partial(linear, x), repeat)
+    return out
+
+
+# ----------------------------------------------------------------------------- report
+def cpu_description() -> str:
+    from qwen3_rag.runtime.cpu_features import cpu_flags
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx") or f == "avx512_vnni")
+    return (
+        f"{name}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads), "
+        f"flags: {', '.join(flags) or 'no bf16/amx/vnni'}"
+    )
+
+
+def markdown(results: list[Result]) -> str:
+    lines = [
+        "| task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        a = r.accuracy
+        if r.task == "embedding":
+            accuracy = f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
+        else:
+            accuracy = (
+                f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, "
+                f"Kendall min {a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, "
+                f"top-1 {a['top1_agreement']:.0%}, top-5 {a['top5_overlap']:.0%}, "
+                f"max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
+            )
+        speedup = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
+        lines.append(
+            f"| {r.task} | {r.variant} | {r.seconds:.2f} | {r.tokens_per_s:.0f} | {speedup} | "
+            f"{r.weight_mib:.0f} | {accuracy} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cpu_dtypes", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
+    parser.add_argument("--documents", type=int, default=192, help="passages to embed")
+    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
+    parser.add_argument("--max-tokens", type=int, default=384, help="longest passage")
+    parser.add_argument("--queries", type=int, default=6, help="reranking queries")
+    parser.add_argument("--per-query", type=int, default=20, help="documents per reranking query")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--profile", nargs="*", choices=sorted(SHAPES), help="profile these shapes")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("embedding", "reranking", "overlap"))
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--markdown", help="also write the markdown table here")
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    args = parse_args(argv)
+    variants = ["float32"] + [v for v in args.variants if v != "float32"]
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[cpu_dtypes {time.perf_counter() - started:5.0f}s] {message}", file=sys.stderr, flush=True)
+
+    shape = SHAPES[args.shape]
+    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    tokenizer = load_fast_tokenizer()
+    corpus = build_corpus(
+        tokenizer,
+        documents=args.documents,
+        queries=max(args.queries, 8),
+        median_tokens=args.median_tokens,
+        max_tokens=args.max_tokens,
+        min_tokens=min(16, args.max_tokens),
+    )
+    report: dict[str, Any] = {
+        "command": "python -m benchmarks.cpu_dtypes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "shape": shape.__dict__,
+        "corpus": corpus.stats(),
+        "machine": cpu_description(),
+        "matmul_seconds": matmul_ratio(shape),
+    }
+    results: list[Result] = []
+    if "embedding" not in args.skip:
+        log("embedding ...")
+        results += measure_embedding(paths["embedding"], corpus, variants, args.repeat)
+    if "reranking" not in args.skip:
+        log("reranking ...")
+        work = rerank_workload(corpus, args.queries, args.per_query)
+        results += measure_reranking(paths["reranker"], work, variants, args.repeat)
+    if "overlap" not in args.skip:
+        log("overlap ...")
+        report["overlap"] = {
+            dtype: measure_overlap(paths["embedding"], corpus, dtype, args.repeat)
+            for dtype in ("float32", "bfloat16")
+        }
+    if args.profile:
+        report["profile"] = {}
+        for name in args.profile:
+            log(f"profile {name} ...")
+            prof_paths = write_checkpoints(SHAPES[name], Path(args.cache_dir))
+            few = 64 if SHAPES[name].hidden < 1024 else 16
+            prof_corpus = build_corpus(tokenizer, documents=few, queries=8)
+            report["profile"][name] = {
+                dtype: profile_forward(str(prof_paths["embedding"]), prof_corpus, dtype)
+                for dtype in ("float32", "bfloat16")
+            }
+    report["results"] = [{**r.__dict__, "tokens_per_s": r.tokens_per_s} for r in results]
+    report["seconds"] = time.perf_counter() - started
+    table = markdown(results)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    log("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
