@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..pipeline.ingest import choose_chunker
 from ..pipeline.store import QdrantStore
 from .beir import BeirDataset
-from .index import CorpusIndexer, IndexReport, choose_chunker, corpus_root, source_of
+from .index import CorpusIndexer, IndexReport, corpus_root, source_of
 from .metrics import evaluate
 from .runs import QueryRunner, Run
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..pipeline.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from ..pipeline.chunking import TokenChunker
 from ..pipeline.layout import chunk_payload, content_hash, point_id
 from ..pipeline.pruning import remove_sources, sources_under
 from ..pipeline.sources import SourceRecord, as_source, now_utc
@@ -52,22 +52,6 @@ class IndexReport:
     unchanged: int = 0
     removed_documents: int = 0
     seconds: float = 0.0
-
-
-def choose_chunker(
-    store: QdrantStore, tokenizer: Any, chunk_tokens: int | None, overlap: int | None
-) -> TokenChunker:
-    """Chunk sizes as ``qwen3-rag ingest`` picks them: as given, else as the collection last used,
-    else the defaults; recorded in the collection."""
-    recorded = store.read_chunking()
-    tokens = chunk_tokens or (recorded[0] if recorded else DEFAULT_CHUNK_TOKENS)
-    if overlap is None:
-        use_recorded = recorded is not None and chunk_tokens in (None, recorded[0])
-        overlap = recorded[1] if recorded and use_recorded else min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
-    chunker = TokenChunker(tokenizer, chunk_tokens=tokens, overlap=overlap)
-    if recorded != (tokens, overlap):
-        store.record_chunking(tokens, overlap)
-    return chunker
 
 
 class CorpusIndexer:

@@ -92,6 +92,25 @@ class _Run:
     pending: _Pending = field(default_factory=_Pending)
 
 
+def choose_chunker(
+    store: QdrantStore, tokenizer: Any, chunk_tokens: int | None, overlap: int | None
+) -> TokenChunker:
+    """Chunk sizes: as given, else as the collection last used, else the defaults; recorded.
+
+    Following the collection keeps a plain re-run a no-op: other sizes would re-cut and re-embed
+    every file.
+    """
+    recorded = store.read_chunking()
+    tokens = chunk_tokens or (recorded[0] if recorded else DEFAULT_CHUNK_TOKENS)
+    if overlap is None:
+        use_recorded = recorded is not None and chunk_tokens in (None, recorded[0])
+        overlap = recorded[1] if recorded and use_recorded else min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
+    chunker = TokenChunker(tokenizer, chunk_tokens=tokens, overlap=overlap)
+    if recorded != (tokens, overlap):
+        store.record_chunking(tokens, overlap)
+    return chunker
+
+
 def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress
 
@@ -146,7 +165,7 @@ class Ingestor:
         must not empty the collection).
         """
         self.store.ensure(self.spec)
-        self.chunker = self._chunker()
+        self.chunker = choose_chunker(self.store, self.embedder.tokenizer, self.chunk_tokens, self.overlap)
         files, missing = find_files(paths)
         for item in missing:
             logger.warning("qwen3-rag: skipped %s: %s", item.path, item.reason)
@@ -169,25 +188,6 @@ class Ingestor:
             gone = missing_sources(run.records.values(), roots, {f.as_posix() for f in files})
             report.removed_files, report.removed_chunks = remove_sources(self.store, gone)
         return report
-
-    def _chunker(self) -> TokenChunker:
-        """Chunk sizes: as given, else as the collection last used, else the defaults.
-
-        Following the collection keeps a plain re-run a no-op: other sizes would re-cut and
-        re-embed every file.
-        """
-        recorded = self.store.read_chunking()
-        tokens = self.chunk_tokens or (recorded[0] if recorded else DEFAULT_CHUNK_TOKENS)
-        if self.overlap is not None:
-            overlap = self.overlap
-        elif recorded and self.chunk_tokens in (None, recorded[0]):
-            overlap = recorded[1]
-        else:
-            overlap = min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
-        chunker = TokenChunker(self.embedder.tokenizer, chunk_tokens=tokens, overlap=overlap)
-        if recorded != (tokens, overlap):
-            self.store.record_chunking(tokens, overlap)
-        return chunker
 
     def _bar(self, total_bytes: int) -> Any:
         if not _show_progress(self.progress):

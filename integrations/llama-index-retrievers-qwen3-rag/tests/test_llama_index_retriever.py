@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-from llama_index.core import Settings
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.retrievers import BaseRetriever
@@ -122,7 +121,6 @@ async def test_query_engine_sync_and_async(
     assert [n.node.node_id for n in async_response.source_nodes] == [
         n.node.node_id for n in response.source_nodes
     ]
-    assert Settings  # the engine was given its LLM: nothing global was needed
 
 
 def test_opening_a_missing_collection_fails_before_models_load(tmp_path: Path) -> None:
