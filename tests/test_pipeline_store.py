@@ -143,3 +143,20 @@ def test_server_or_embedded_is_decided_when_the_client_is_made(tmp_path: Path) -
     assert store.is_server
     store.ensure(EmbeddingSpec("m", 32))
     assert server.indexes == ["source", "chunk_index"]
+
+
+def test_an_unclosed_embedded_store_exits_quietly(tmp_path: Path) -> None:
+    """A store nobody closed (and one closed twice) leaves nothing on stderr at interpreter exit."""
+    import subprocess
+    import sys
+
+    first, second = str(tmp_path / "q1"), str(tmp_path / "q2")
+    code = (
+        "from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore\n"
+        f"closed = QdrantStore('a', path={first!r})\n"
+        "closed.ensure(EmbeddingSpec('m', 32)); closed.close()\n"
+        f"left_open = QdrantStore('a', path={second!r})\n"
+        "left_open.ensure(EmbeddingSpec('m', 32))\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0 and child.stderr == "", child.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -177,6 +178,9 @@ class QdrantStore:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 self.client = qdrant_client.QdrantClient(path=str(folder))
+                # Close the folder at interpreter exit while modules still exist: a store nobody
+                # closed (a retriever's) otherwise prints an ImportError from qdrant-client's __del__.
+                weakref.finalize(self, self.client.close)
             except (RuntimeError, OSError) as exc:
                 # Embedded Qdrant locks its folder: another process (or client) holds it.
                 raise StoreConnectionError(
