@@ -14,12 +14,12 @@ def left_pad(
     last-token pooling and the reranker's yes/no readout read.
 
     Kept instead of ``tokenizer.pad({"input_ids": ...}, padding_side="left", return_tensors="pt")``,
-    which gives the same ids, mask and dtype (int64) when ``pad_id`` is the tokenizer's pad token,
-    because: (1) it is 2-8x slower on the batcher's path (measured on batches of 32x128, 256x64 and
-    8x2000 ids, transformers 5.24: 0.3 vs 0.8 ms, 1.9 vs 3.8 ms, 0.3 vs 2.7 ms); (2) it pads with ``tokenizer.pad_token_id`` and fails
-    when that is ``None`` (some conversions), while the embedder pads with ``<|endoftext|>`` by
-    name. The prefix cache (:mod:`.prefix_cache`) pads its own way (position ids after a cached
-    prefix), which ``tokenizer.pad`` cannot express either.
+    which gives the same ids, mask and dtype (int64) when ``pad_id`` is the tokenizer's pad
+    token, because: (1) it is 2-8x slower on the batcher's path (batches of 32x128, 256x64 and
+    8x2000 ids, transformers 5.24: 0.3 vs 0.8 ms, 1.9 vs 3.8 ms, 0.3 vs 2.7 ms); (2) it pads with
+    ``tokenizer.pad_token_id`` and fails when that is ``None`` (some conversions), while the
+    embedder pads with ``<|endoftext|>`` by name. The prefix cache (:mod:`.prefix_cache`) pads its
+    own way (position ids after a cached prefix), which ``tokenizer.pad`` cannot express either.
     """
     width = max(len(ids) for ids in sequences)
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
