@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from ..errors import InvalidOptionError
@@ -65,7 +63,3 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         raise InvalidOptionError(
             f"dtype={dtype!r}; valid: 'auto', 'float32', 'bfloat16', 'float16'."
         ) from None
-
-
-def describe(value: Any) -> str:
-    return str(value).replace("torch.", "")

@@ -150,10 +150,6 @@ class Qwen3Embedder(Qwen3Model):
         """Token-id inputs as the model sees them (see :meth:`EmbeddingProcedure.tokenize_ids`)."""
         return self.procedure.tokenize_ids(sequences)
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens each text costs as a document (without truncation, with the end token)."""
-        return self.procedure.count_tokens(texts)
-
     def _query_texts(self, queries: Any, instruction: str | None) -> list[str]:
         return self.procedure.format_queries(queries, instruction)
 

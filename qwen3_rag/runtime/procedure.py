@@ -154,10 +154,6 @@ class EmbeddingProcedure(_Procedure):
                 )
         return items
 
-    def count_tokens(self, texts: Any) -> list[int]:
-        """Tokens each text costs as a document (without truncation, with the end token)."""
-        return [len(ids) + 1 for ids in self._content_ids(check_texts(texts))]
-
     # ----------------------------------------------------------------- finish
     def finish(self, hidden: np.ndarray, count: int, dimensions: int) -> np.ndarray:
         """The first ``dimensions`` components (MRL), L2-normalised; float32 ``(count, dimensions)``."""
