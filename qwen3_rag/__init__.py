@@ -1,6 +1,7 @@
 """qwen3-rag: Qwen3-Embedding and Qwen3-Reranker, faithful and batched, for RAG applications."""
 
 from .errors import (
+    ChatEndpointError,
     CollectionMismatchError,
     CollectionNotFoundError,
     InvalidOptionError,
@@ -11,6 +12,7 @@ from .errors import (
     Qwen3RagError,
     RemoteBackendError,
     RuntimeClosedError,
+    SharedBatcherWarning,
     StoreConnectionError,
     StoreDamagedError,
     WrongModelKindError,
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_QUERY_INSTRUCTION",
     "TASK_INSTRUCTIONS",
+    "ChatEndpointError",
     "CollectionMismatchError",
     "CollectionNotFoundError",
     "InvalidOptionError",
@@ -37,6 +40,7 @@ __all__ = [
     "RankedDocument",
     "RemoteBackendError",
     "RuntimeClosedError",
+    "SharedBatcherWarning",
     "StoreConnectionError",
     "StoreDamagedError",
     "WrongModelKindError",

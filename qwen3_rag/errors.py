@@ -7,17 +7,35 @@ working.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Qwen3RagError(Exception):
     """Base class of every error raised by qwen3-rag."""
+
+
+class _Mismatch(Qwen3RagError):
+    """An error about something that is not what was needed: ``expected`` and ``found``."""
+
+    def __init__(self, message: str, *, expected: Any = None, found: Any = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.found = found
 
 
 class ModelLoadError(Qwen3RagError, OSError):
     """A model could not be found or loaded (missing folder, unreachable hub, bad files)."""
 
 
-class WrongModelKindError(Qwen3RagError, ValueError):
-    """A reranker checkpoint was loaded as an embedder, or the other way round."""
+class WrongModelKindError(_Mismatch, ValueError):
+    """A checkpoint (or a served model) is not the kind of model asked for.
+
+    A reranker loaded as an embedder or the other way round, a model that is not Qwen3, or a
+    sequence classifier that is not a conversion of Qwen3-Reranker. ``expected`` is what the load
+    needed and ``found`` what is there, in the same terms: a kind (``"embedding"``,
+    ``"reranker"``), a ``model_type``, an architecture, a label count, a head shape (``None``:
+    no head), or the head's relative difference from yes-minus-no (``expected``: the most allowed).
+    """
 
 
 class InvalidOptionError(Qwen3RagError, ValueError):
@@ -36,8 +54,13 @@ class NumericalError(Qwen3RagError, ArithmeticError):
     """A forward pass produced NaN or infinite values that could not be recomputed safely."""
 
 
-class CollectionMismatchError(Qwen3RagError, ValueError):
-    """A Qdrant collection was made by another embedding model or dimension."""
+class CollectionMismatchError(_Mismatch, ValueError):
+    """A Qdrant collection was made by another embedding model or dimension.
+
+    ``expected`` is the vector space asked for (an ``EmbeddingSpec``: model, dimensions, weights
+    fingerprint; ``None`` when only opened); ``found`` the one the collection records, or
+    ``None`` when it holds no qwen3-rag vectors at all.
+    """
 
 
 class CollectionNotFoundError(Qwen3RagError, LookupError):
@@ -46,6 +69,27 @@ class CollectionNotFoundError(Qwen3RagError, LookupError):
 
 class StoreConnectionError(Qwen3RagError, ConnectionError):
     """The Qdrant server could not be reached or refused the credentials."""
+
+
+class ChatEndpointError(Qwen3RagError, ConnectionError):
+    """The chat model's OpenAI-compatible endpoint (``--llm-url``) failed.
+
+    Unreachable, timed out, answered an error status, or answered something that is not a chat
+    completion. ``url`` is the endpoint called; ``status`` the HTTP status of its answer, or
+    ``None`` when no answer came.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling
+        return (_chat_error, (str(self), self.url, self.status))
+
+
+def _chat_error(message: str, url: str, status: int | None) -> ChatEndpointError:
+    return ChatEndpointError(message, url=url, status=status)
 
 
 class StoreDamagedError(Qwen3RagError, OSError):
@@ -74,3 +118,19 @@ class RemoteBackendError(Qwen3RagError, ConnectionError):
 
 def _remote_error(message: str, url: str, status: int | None) -> RemoteBackendError:
     return RemoteBackendError(message, url=url, status=status)
+
+
+class SharedBatcherWarning(UserWarning):
+    """A later load of an already loaded model asked for other micro-batcher settings.
+
+    Every load of one model (same folder, kind, device, dtype, attention) in a process shares
+    one batcher, set up by the first load; the later settings are not applied. ``requested``
+    maps each conflicting setting to the value asked for; ``in_force`` holds the settings the
+    batcher runs with (a ``BatchingOptions``). Close the model everywhere and load it again, or
+    use a separate process, for other settings.
+    """
+
+    def __init__(self, message: str, *, requested: dict[str, Any], in_force: Any) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.in_force = in_force

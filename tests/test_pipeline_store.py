@@ -36,9 +36,12 @@ def test_collection_records_model_and_dimensions(tmp_path: Path) -> None:
 def test_another_model_or_dimension_is_a_mismatch_error(other: EmbeddingSpec) -> None:
     store = QdrantStore("docs", location=":memory:")
     store.ensure(EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024))
+    fix = r"--embedding-model Qwen/Qwen3-Embedding-0\.6B"
     for call in (store.open, store.ensure):
-        with pytest.raises(CollectionMismatchError, match=r"--embedding-model Qwen/Qwen3-Embedding-0\.6B"):
+        with pytest.raises(CollectionMismatchError, match=fix) as info:
             call(other)
+        assert info.value.expected == other
+        assert info.value.found == EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024)
 
 
 def test_missing_collection_is_not_found_error() -> None:

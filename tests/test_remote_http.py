@@ -264,8 +264,9 @@ def test_qwen3_rag_rerank_request_sends_the_parts(fake: tuple[Fake, str], tiny_r
         "documents": ["Paris."],
         "instruction": reranker.instruction,
     }
-    with pytest.raises(WrongModelKindError, match="served as a reranker model"):
+    with pytest.raises(WrongModelKindError, match="served as a reranker model") as info:
         _embedder(tiny_reranker_path, url)
+    assert (info.value.expected, info.value.found) == ("embedding", "reranker")
 
 
 def test_model_names_must_match_what_the_server_serves(

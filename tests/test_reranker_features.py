@@ -22,6 +22,7 @@ import torch
 
 from qwen3_rag import InvalidOptionError, NumericalError, Qwen3Reranker, WrongModelKindError
 from qwen3_rag.ranking import RankedDocument, best_first
+from qwen3_rag.runtime.checkpoints import HEAD_TOLERANCE
 from qwen3_rag.runtime.prefix_cache import scorer_for
 from qwen3_rag.runtime.procedure import LOGIT_LIMIT, WINDOW_OVERLAP, log_odds
 from qwen3_rag.runtime.tensors import left_pad
@@ -161,18 +162,24 @@ def test_classifiers_that_are_not_a_conversion_are_refused(tiny_reranker_path: s
     random_head = convert_reranker_to_sequence_classifier(
         tiny_reranker_path, tmp_path / "random", head="random"
     )
-    with pytest.raises(WrongModelKindError, match="not the 'yes' row minus the 'no' row"):
+    with pytest.raises(WrongModelKindError, match="not the 'yes' row minus the 'no' row") as info:
         Qwen3Reranker.load(random_head, device="cpu")
+    assert info.value.expected == HEAD_TOLERANCE and info.value.found > HEAD_TOLERANCE
 
     two_labels = convert_reranker_to_sequence_classifier(tiny_reranker_path, tmp_path / "two")
     _edit_config(two_labels, id2label={"0": "no", "1": "yes"}, label2id={"no": 0, "yes": 1})
-    with pytest.raises(WrongModelKindError, match="2 labels; a conversion of Qwen3-Reranker has exactly one"):
+    with pytest.raises(
+        WrongModelKindError, match="2 labels; a conversion of Qwen3-Reranker has exactly one"
+    ) as info:
         Qwen3Reranker.load(two_labels, device="cpu")
+    assert (info.value.expected, info.value.found) == (1, 2)
 
     other = convert_reranker_to_sequence_classifier(tiny_reranker_path, tmp_path / "other")
     _edit_config(other, architectures=["LlamaForSequenceClassification"])
-    with pytest.raises(WrongModelKindError, match="not a Qwen3 one"):
+    with pytest.raises(WrongModelKindError, match="not a Qwen3 one") as info:
         Qwen3Reranker.load(other, device="cpu")
+    assert info.value.expected == "Qwen3ForSequenceClassification"
+    assert info.value.found == "LlamaForSequenceClassification"
 
     headless = convert_reranker_to_sequence_classifier(tiny_reranker_path, tmp_path / "headless")
     from safetensors.torch import load_file, save_file
@@ -180,8 +187,9 @@ def test_classifiers_that_are_not_a_conversion_are_refused(tiny_reranker_path: s
     weights = load_file(headless / "model.safetensors")
     del weights["score.weight"]
     save_file(weights, headless / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(WrongModelKindError, match=r"no score.weight.*randomly initialised head"):
+    with pytest.raises(WrongModelKindError, match=r"no score.weight.*randomly initialised head") as info:
         Qwen3Reranker.load(headless, device="cpu")
+    assert info.value.found is None and info.value.expected == (1, 64)  # the tiny hidden size
 
 
 def test_an_untied_one_logit_head_is_trusted(tiny_reranker_path: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from qwen3_rag import (
     ModelLoadError,
     Qwen3Embedder,
     Qwen3Reranker,
+    SharedBatcherWarning,
     WrongModelKindError,
 )
 from qwen3_rag.runtime import loading
@@ -67,6 +69,48 @@ def test_other_dtype_is_a_separate_runtime(tiny_embedding_path: str) -> None:
     bf16.close()
 
 
+def test_a_later_load_asking_for_other_batcher_settings_warns(tmp_path: Path) -> None:
+    path = str(write_tiny_checkpoints(tmp_path, seed=5)["embedding"])
+    options = {"device": "cpu", "dtype": "float32"}
+    first = Qwen3Embedder.load(path, **options, batch_tokens=1024, max_wait_ms=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asking for nothing, or for what is in force, is quiet
+        Qwen3Embedder.load(path, **options)
+        Qwen3Embedder.load(path, **options, batch_tokens=1024, dimensions=32)
+    with pytest.warns(SharedBatcherWarning) as caught:
+        later = Qwen3Embedder.load(path, **options, batch_tokens=2048, max_wait_ms=5, max_queue_items=10)
+    (warning,) = caught.list
+    assert warning.filename == __file__  # points at the load that asked, not into qwen3_rag
+    assert isinstance(warning.message, SharedBatcherWarning)
+    assert warning.message.requested == {"batch_tokens": 2048, "max_queue_items": 10}
+    assert warning.message.in_force == loading.BatchingOptions(1024, None, 5, 100_000)
+    message = str(warning.message)
+    assert "asked for batch_tokens=2048, max_queue_items=10, which is not applied" in message
+    assert "batch_tokens=1024, max_batch_size=None, max_wait_ms=5, max_queue_items=100000" in message
+    assert path in message and "close_all()" in message and "separate process" in message
+    assert later.runtime is first.runtime and later.runtime.batcher.token_budget == 1024
+
+    first.close()  # closed everywhere: the next load sets the batcher up again, quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = Qwen3Embedder.load(path, **options, batch_tokens=2048)
+    assert again.runtime.batcher.token_budget == 2048
+    again.close()
+
+
+def test_the_default_batch_budget_is_what_a_later_load_is_compared_with(tmp_path: Path) -> None:
+    path = str(write_tiny_checkpoints(tmp_path, seed=6)["reranker"])
+    first = Qwen3Reranker.load(path, device="cpu", dtype="float32")
+    default = loading.default_batch_tokens(first.runtime.device)
+    assert first.runtime.batching.batch_tokens == default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Qwen3Reranker.load(path, device="cpu", dtype="float32", batch_tokens=default)
+    with pytest.warns(SharedBatcherWarning, match=f"batch_tokens={default},"):
+        Qwen3Reranker.load(path, device="cpu", dtype="float32", batch_tokens=default // 2)
+    first.close()
+
+
 def test_closed_runtime_reloads_on_next_load(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=4)["reranker"])
     first = Qwen3Reranker.load(path)
@@ -77,10 +121,12 @@ def test_closed_runtime_reloads_on_next_load(tmp_path: Path) -> None:
 
 
 def test_reranker_loaded_as_embedder_is_refused(tiny_reranker_path: str, tiny_embedding_path: str) -> None:
-    with pytest.raises(WrongModelKindError, match=r"reranker checkpoint.*Qwen3Reranker\.load"):
+    with pytest.raises(WrongModelKindError, match=r"reranker checkpoint.*Qwen3Reranker\.load") as info:
         Qwen3Embedder.load(tiny_reranker_path)
-    with pytest.raises(WrongModelKindError, match=r"embedding checkpoint.*Qwen3Embedder\.load"):
+    assert (info.value.expected, info.value.found) == ("embedding", "reranker")
+    with pytest.raises(WrongModelKindError, match=r"embedding checkpoint.*Qwen3Embedder\.load") as info:
         Qwen3Reranker.load(tiny_embedding_path)
+    assert (info.value.expected, info.value.found) == ("reranker", "embedding")
 
 
 def test_missing_local_folder_says_where_and_how(tmp_path: Path) -> None:

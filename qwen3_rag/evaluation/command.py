@@ -18,8 +18,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..errors import InvalidOptionError, Qwen3RagError
+from ..errors import Qwen3RagError
 from ..runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from ..runtime.validation import check_positive_int
 from .beir import BeirDataset, load_beir
 from .evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResult, evaluate_beir
 from .metrics import check_trec_ids, require_metrics, write_runs
@@ -103,11 +104,6 @@ def add_eval_parser(subparsers: Any) -> None:
     )
 
 
-def _positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise InvalidOptionError(f"{flag} must be a positive integer, got {value}.")
-
-
 def _check(args: argparse.Namespace) -> BeirDataset:
     """Everything that can be checked before the models load; the data set, read and checked."""
     for value, flag in (
@@ -116,7 +112,8 @@ def _check(args: argparse.Namespace) -> BeirDataset:
         (args.chunk_tokens, "--chunk-tokens"),
         (args.concurrency, "--concurrency"),
     ):
-        _positive(value, flag)
+        if value is not None:
+            check_positive_int(value, flag)
     require_metrics()
     if args.chart:
         require_chart()

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import InvalidOptionError
+from ..runtime.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ class TokenChunker:
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         overlap: int = DEFAULT_CHUNK_OVERLAP,
     ) -> None:
-        if not isinstance(chunk_tokens, int) or chunk_tokens < 1:
-            raise InvalidOptionError(f"chunk_tokens must be a positive integer, got {chunk_tokens!r}.")
+        check_positive_int(chunk_tokens, "chunk_tokens")
         if not isinstance(overlap, int) or not 0 <= overlap < chunk_tokens:
             raise InvalidOptionError(
                 f"overlap must be an integer from 0 to chunk_tokens - 1 ({chunk_tokens - 1}), "

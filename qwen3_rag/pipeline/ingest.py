@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidOptionError
 from ..runtime.validation import check_positive_int
 from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from .layout import SOURCE, chunk_payload, content_hash, point_id
@@ -141,10 +140,8 @@ class Ingestor:
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
-        if chunk_tokens is not None and (
-            isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, int) or chunk_tokens < 1
-        ):  # 0 must not fall back to the default below
-            raise InvalidOptionError(f"chunk_tokens must be a positive integer, got {chunk_tokens!r}.")
+        if chunk_tokens is not None:  # 0 must not fall back to the default below
+            check_positive_int(chunk_tokens, "chunk_tokens")
         if chunk_tokens is not None and overlap is not None:
             TokenChunker(embedder.tokenizer, chunk_tokens=chunk_tokens, overlap=overlap)  # validate now
         self.chunker: TokenChunker | None = None

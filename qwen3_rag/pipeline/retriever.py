@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import InvalidOptionError
 from ..ranking import RankedDocument, check_rerank_threshold
+from ..runtime.validation import check_positive_int
 from .layout import Hit
 from .sparse import sparse_vectors
 from .store import QdrantStore
@@ -77,12 +78,6 @@ def build_filter(filters: Any) -> Any:
     return models.Filter(must=conditions)
 
 
-def _check_count(value: int, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
 class TwoStageRetriever:
     """Retrieve ``top_k`` chunks from a :class:`QdrantStore`, rerank them, keep ``top_n``.
 
@@ -112,8 +107,8 @@ class TwoStageRetriever:
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
-        self.top_k = _check_count(top_k, "top_k")
-        self.top_n = _check_count(top_n, "top_n")
+        self.top_k = check_positive_int(top_k, "top_k")
+        self.top_n = check_positive_int(top_n, "top_n")
         self.hybrid = bool(hybrid)
         self.instruction = instruction
         self.min_score = check_rerank_threshold(min_score)
@@ -133,8 +128,8 @@ class TwoStageRetriever:
     def _settings(
         self, top_k: int | None, top_n: int | None, hybrid: bool | None, min_score: float | None
     ) -> tuple[int, int, bool, float | None]:
-        k = self.top_k if top_k is None else _check_count(top_k, "top_k")
-        n = self.top_n if top_n is None else _check_count(top_n, "top_n")
+        k = self.top_k if top_k is None else check_positive_int(top_k, "top_k")
+        n = self.top_n if top_n is None else check_positive_int(top_n, "top_n")
         threshold = self.min_score if min_score is None else check_rerank_threshold(min_score)
         return k, n, self.hybrid if hybrid is None else bool(hybrid), threshold
 

@@ -231,7 +231,9 @@ class QdrantStore:
             if size is None:
                 raise CollectionMismatchError(
                     f"Collection {self.collection!r} in {self.where} was not made by qwen3-rag (no "
-                    f"{DENSE_VECTOR!r} vector). Use another --collection name."
+                    f"{DENSE_VECTOR!r} vector). Use another --collection name.",
+                    expected=spec,
+                    found=None,
                 )
             # Servers older than Qdrant 1.16 drop collection metadata: fall back to the size.
             recorded = EmbeddingSpec(model=spec.model if spec else "unknown", dimensions=size)
@@ -241,7 +243,9 @@ class QdrantStore:
                 f"(weights {recorded.fingerprint or 'unrecorded'}) with {recorded.dimensions} "
                 f"dimensions, but {spec.model!r} (weights {spec.fingerprint or 'unknown'}) with "
                 f"{spec.dimensions} dimensions was asked for. Use --embedding-model {recorded.model} "
-                f"(and --dimensions {recorded.dimensions}), or ingest into another --collection."
+                f"(and --dimensions {recorded.dimensions}), or ingest into another --collection.",
+                expected=spec,
+                found=recorded,
             )
         return recorded
 

@@ -109,7 +109,9 @@ def check_kind(folder: Path, name: str, wanted: ModelKind) -> None:
     if config.get("model_type") not in ("qwen3", None):
         raise WrongModelKindError(
             f"Model {name!r} is a {config.get('model_type')!r} model; qwen3-rag runs Qwen3 "
-            "checkpoints only (Qwen/Qwen3-Embedding-* and Qwen/Qwen3-Reranker-*)."
+            "checkpoints only (Qwen/Qwen3-Embedding-* and Qwen/Qwen3-Reranker-*).",
+            expected="qwen3",
+            found=config.get("model_type"),
         )
     found = detect_kind(folder)
     if found is None or found == wanted:
@@ -118,11 +120,15 @@ def check_kind(folder: Path, name: str, wanted: ModelKind) -> None:
         raise WrongModelKindError(
             f"Model {name!r} is a reranker checkpoint (a causal LM), not an embedding model. "
             "Load it with Qwen3Reranker.load(...), and use a Qwen/Qwen3-Embedding-* model for "
-            "Qwen3Embedder."
+            "Qwen3Embedder.",
+            expected=wanted,
+            found=found,
         )
     raise WrongModelKindError(
         f"Model {name!r} is an embedding checkpoint, not a reranker. Load it with "
-        "Qwen3Embedder.load(...), and use a Qwen/Qwen3-Reranker-* model for Qwen3Reranker."
+        "Qwen3Embedder.load(...), and use a Qwen/Qwen3-Reranker-* model for Qwen3Reranker.",
+        expected=wanted,
+        found=found,
     )
 
 
@@ -186,14 +192,18 @@ def check_sequence_classifier(folder: Path, name: str, tokenizer: Any) -> None:
     )
     if "Qwen3ForSequenceClassification" not in architectures:
         raise WrongModelKindError(
-            f"Model {name!r} is a {', '.join(architectures)} classifier, not a Qwen3 one. {fix}"
+            f"Model {name!r} is a {', '.join(architectures)} classifier, not a Qwen3 one. {fix}",
+            expected="Qwen3ForSequenceClassification",
+            found=", ".join(architectures),
         )
     labels = len(config["id2label"]) if config.get("id2label") else config.get("num_labels", 2)
     if labels != 1:
         raise WrongModelKindError(
             f"Model {name!r} is a sequence classifier with {labels} labels; a conversion of "
             f"Qwen3-Reranker has exactly one (the yes-minus-no log-odds), so this is another "
-            f"classifier and its scores would not be Qwen3-Reranker's. {fix}"
+            f"classifier and its scores would not be Qwen3-Reranker's. {fix}",
+            expected=1,
+            found=labels,
         )
     head = _rows(folder, _HEAD)
     hidden = config.get("hidden_size")
@@ -201,7 +211,9 @@ def check_sequence_classifier(folder: Path, name: str, tokenizer: Any) -> None:
         found = "no score.weight" if head is None else f"score.weight of shape {tuple(head.shape)}"
         raise WrongModelKindError(
             f"Model {name!r} has {found} in its weights, not the (1, {hidden}) head of a converted "
-            f"Qwen3-Reranker; loading it would give a randomly initialised head. {fix}"
+            f"Qwen3-Reranker; loading it would give a randomly initialised head. {fix}",
+            expected=(1, hidden),
+            found=None if head is None else tuple(head.shape),
         )
     if not config.get("tie_word_embeddings", False):
         return  # no LM head to compare with: a one-logit head is trusted as yes-minus-no
@@ -217,7 +229,9 @@ def check_sequence_classifier(folder: Path, name: str, tokenizer: Any) -> None:
         raise WrongModelKindError(
             f"Model {name!r} is a one-label Qwen3 classifier, but its head is not the 'yes' row minus "
             f"the 'no' row of its (tied) LM head (relative difference {difference:.2f}): it was "
-            f"trained or made some other way, and its scores would not be Qwen3-Reranker's. {fix}"
+            f"trained or made some other way, and its scores would not be Qwen3-Reranker's. {fix}",
+            expected=HEAD_TOLERANCE,  # the largest relative difference from yes-minus-no allowed
+            found=difference,
         )
 
 

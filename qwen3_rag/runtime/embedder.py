@@ -94,7 +94,9 @@ class Qwen3Embedder(Qwen3Model):
         ``dimensions`` picks a Matryoshka size (32 to the hidden size); ``instruction`` is the
         default for :meth:`embed_queries`; ``batch_tokens`` (padded tokens per forward pass),
         ``max_batch_size``, ``max_wait_ms`` and ``max_queue_items`` configure the shared
-        micro-batcher and are decided by the first load of the model.
+        micro-batcher and are decided by the first load of the model in the process: a later load
+        that asks for other values gets them ignored, with a
+        :class:`~qwen3_rag.errors.SharedBatcherWarning` naming the settings in force.
 
         With ``base_url`` (e.g. ``"http://host:8000/v1"``) the model runs on that server
         (``qwen3-rag serve``, or vLLM's ``/v1/embeddings``): only the tokenizer is loaded here,

@@ -19,6 +19,7 @@ import weakref
 from typing import Any
 
 from ..errors import InvalidOptionError, MissingDependencyError, RemoteBackendError
+from .validation import check_positive_int
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_S = 0.1
@@ -46,8 +47,7 @@ class HttpClient:
             )
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise InvalidOptionError(f"timeout={timeout!r}; it must be a number of seconds > 0.")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidOptionError(f"max_retries={max_retries!r}; it must be an integer >= 0.")
+        check_positive_int(max_retries, "max_retries", minimum=0, hint="Use 0 for no retries.")
         self.httpx = _httpx()
         self.base_url = base_url.rstrip("/")
         self.timeout = float(timeout)

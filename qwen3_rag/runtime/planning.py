@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import InvalidOptionError
+from .validation import check_positive_int
 
 
 def plan_batches(
@@ -16,10 +16,9 @@ def plan_batches(
     (descending, stable), so each batch holds neighbours in length. An item longer than the
     budget gets a batch of its own: nothing is ever dropped. Every index appears exactly once.
     """
-    if token_budget < 1:
-        raise InvalidOptionError(f"token_budget={token_budget}; it must be a positive integer.")
-    if max_batch_size is not None and max_batch_size < 1:
-        raise InvalidOptionError(f"max_batch_size={max_batch_size}; it must be >= 1 or None.")
+    check_positive_int(token_budget, "token_budget")
+    if max_batch_size is not None:
+        check_positive_int(max_batch_size, "max_batch_size", hint="Use None for no limit.")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []

@@ -88,7 +88,8 @@ class EmbeddingProcedure(_Procedure):
         describe: str = "",
     ) -> None:
         super().__init__(tokenizer, name=name, instruction=instruction, warn=warn, describe=describe)
-        self.max_length = check_positive_int(max_length, "max_length", minimum=2)
+        hint = "It counts the final <|endoftext|>; the official default is 8192."
+        self.max_length = check_positive_int(max_length, "max_length", minimum=2, hint=hint)
         end_id = tokenizer.convert_tokens_to_ids(EMBEDDING_END_TOKEN)
         if end_id is None or end_id == tokenizer.unk_token_id:
             raise InvalidOptionError(
@@ -221,7 +222,12 @@ class RerankProcedure(_Procedure):
         self.prefix: list[int] = tokenizer.encode(RERANKER_PREFIX, add_special_tokens=False)
         self.suffix: list[int] = tokenizer.encode(RERANKER_SUFFIX, add_special_tokens=False)
         fixed = len(self.prefix) + len(self.suffix)
-        self.max_length = check_positive_int(max_length, "max_length", minimum=fixed + 1)
+        self.max_length = check_positive_int(
+            max_length,
+            "max_length",
+            minimum=fixed + 1,
+            hint=f"The chat template alone takes {fixed} tokens; the official default is 8192.",
+        )
         for token in (RERANKER_YES_TOKEN, RERANKER_NO_TOKEN):
             token_id = tokenizer.convert_tokens_to_ids(token)
             if token_id is None or token_id == tokenizer.unk_token_id:

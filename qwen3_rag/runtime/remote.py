@@ -361,7 +361,9 @@ def _find_card(
         loader = "Qwen3Embedder" if other == "embedding" else "Qwen3Reranker"
         raise WrongModelKindError(
             f"{found[0].get('id')!r} at {http.base_url} is served as a {other} model, not a {kind} "
-            f"model; use {loader}.load(..., base_url=...) for it."
+            f"model; use {loader}.load(..., base_url=...) for it.",
+            expected=kind,
+            found=other,
         )
     return of_kind[0]
 

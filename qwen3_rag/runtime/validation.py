@@ -42,9 +42,16 @@ def check_instruction(instruction: Any) -> str:
     return instruction
 
 
-def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+def check_positive_int(value: Any, name: str, *, minimum: int = 1, hint: str = "") -> int:
+    """``value`` if it is an ``int`` of at least ``minimum`` (``bool`` and ``float`` refused).
+
+    The one check for counts and sizes everywhere (options, CLI flags, server limits): the error
+    names the parameter (``name`` may be a flag such as ``--top-k``) and what it must be;
+    ``hint`` adds how to fix it where the range is not obvious.
+    """
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidOptionError(f"{name}={value!r}; it must be an integer >= {minimum}.")
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise InvalidOptionError(f"{name} must be {what}, got {value!r}." + (f" {hint}" if hint else ""))
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidOptionError
+from ..runtime.validation import check_positive_int
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_INPUTS = 2048
@@ -25,8 +26,6 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_inputs", "retry_after_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidOptionError(f"{name}={value!r}; it must be an integer >= 1.")
+            check_positive_int(getattr(self, name), name)
         if self.api_key is not None and not self.api_key:
             raise InvalidOptionError("api_key='' is not a key; pass None to serve without one.")
