@@ -1,9 +1,10 @@
-"""What the two RAG chatbot examples share: store and model options, ingestion, chat models.
+"""What the two RAG chatbot examples share: store and model options, ingestion, the answer step.
 
-Chat models:
+qwen3-rag retrieves; the answer is the application's, and this is one to copy:
 
 - ``--llm-url URL --llm-model NAME``: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp
-  server, LM Studio, OpenAI) over plain HTTP; no SDK needed. ``$OPENAI_API_KEY`` if it wants one.
+  server, LM Studio, OpenAI) over plain HTTP with httpx (which LangChain, LlamaIndex and
+  qdrant-client already install); no SDK needed. ``$OPENAI_API_KEY`` if it wants one.
 - ``--chat-model PATH``: a local transformers chat model (e.g. a Qwen3 instruct folder).
 - neither: an extractive answer quoting the top reranked passages with their sources.
 """
@@ -11,12 +12,21 @@ Chat models:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from qwen3_rag.pipeline import Ingestor, OpenAICompatibleChat, QdrantStore, build_messages, extractive_answer
+import httpx
+
+from qwen3_rag import ChatEndpointError
+from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline.opening import load_embedder_for
+
+SYSTEM_PROMPT = (
+    "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "
+    "If the context does not contain the answer, say so."
+)
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +73,53 @@ def questions(args: argparse.Namespace) -> Iterator[str]:
             yield line.strip()
 
 
+def extractive_answer(question: str, passages: Sequence[Any], *, max_chars: int = 400) -> str:
+    """The top passages quoted with their sources and rerank scores (no chat model needed)."""
+    if not passages:
+        return f"No passages found for: {question}"
+    lines = [f"Top passages for: {question}"]
+    for rank, passage in enumerate(passages, start=1):
+        text = " ".join(str(_get(passage, "text")).split())
+        text = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+        score = float(_get(passage, "rerank_score"))
+        lines.append(f'[{rank}] "{text}"\n    — {_get(passage, "source")} (rerank score {score:.3f})')
+    return "\n".join(lines)
+
+
+def build_messages(question: str, passages: Sequence[Any]) -> list[dict[str, str]]:
+    """The instructions, then the question with the numbered passages as context."""
+    context = "\n\n".join(
+        f"[{i}] (source: {_get(p, 'source')})\n{_get(p, 'text')}" for i, p in enumerate(passages, start=1)
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
+    ]
+
+
 class ChatModel(Protocol):
     def complete(self, messages: list[dict[str, str]]) -> str: ...
+
+
+class OpenAICompatibleChat:
+    """A chat model behind ``{base_url}/chat/completions`` (OpenAI's API, as vLLM and Ollama serve it)."""
+
+    def __init__(self, base_url: str, model: str, *, timeout: float = 120.0) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        key = os.environ.get("OPENAI_API_KEY")
+        self.client = httpx.Client(headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=timeout)
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        body = {"model": self.model, "messages": messages, "temperature": 0.2}
+        try:
+            response = self.client.post(self.url, json=body)
+            response.raise_for_status()
+            return str(response.json()["choices"][0]["message"]["content"])
+        except (httpx.HTTPError, ValueError, LookupError, TypeError) as exc:
+            status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+            message = f"The chat model at {self.url} failed: {type(exc).__name__}: {exc}"
+            raise ChatEndpointError(message, url=self.url, status=status) from exc
 
 
 class TransformersChat:

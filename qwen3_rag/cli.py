@@ -326,7 +326,7 @@ def _instruction(args: argparse.Namespace) -> str | None:
 
 
 def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
-    from .pipeline import extractive_answer
+    from ._chat import extractive_answer
 
     print(extractive_answer(question, results), file=out)
 
@@ -353,15 +353,15 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .pipeline import OpenAICompatibleChat, build_messages
+    from ._chat import OpenAICompatibleChat, build_messages
 
     interactive = stdin.isatty()
     filters = _filters(args.filter)
+    chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with _open_store(args) as store:
         store.open()
         _check_sources_exist(store, filters)
         retriever = _retriever(args, store)
-        chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)
         while True:

@@ -1,6 +1,8 @@
 """The reference two-stage pipeline on Qdrant: store, ingestion, retrieval."""
 
-from .answer import OpenAICompatibleChat, build_messages, extractive_answer
+from typing import Any
+
+from . import answer as _answer
 from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from .ingest import Ingestor, IngestReport, content_hash, point_id
 from .loaders import Document, SkippedFile, find_files, read_document
@@ -19,19 +21,23 @@ __all__ = [
     "EmbeddingSpec",
     "IngestReport",
     "Ingestor",
-    "OpenAICompatibleChat",
     "QdrantStore",
     "RetrievedChunk",
     "SkippedFile",
     "TokenChunker",
     "TwoStageRetriever",
     "build_filter",
-    "build_messages",
     "content_hash",
-    "extractive_answer",
     "find_files",
     "point_id",
     "read_document",
     "sparse_vectors",
     "term_weights",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names (answer generation moved out of the pipeline): one more version, warning.
+    if name in _answer.MOVED:
+        return _answer.moved(__name__, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
