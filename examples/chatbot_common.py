@@ -15,8 +15,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from qwen3_rag.pipeline import Ingestor, OpenAICompatibleChat, QdrantStore, build_messages, extractive_answer
-from qwen3_rag.pipeline.opening import load_embedder_for
+from qwen3_rag.pipeline import Ingestor, QdrantStore
+from qwen3_rag.pipeline._answer import OpenAICompatibleChat, build_messages, extractive_answer
+from qwen3_rag.pipeline._opening import load_embedder_for
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from qwen3_rag import (
     Qwen3Reranker,
     WrongModelKindError,
 )
-from qwen3_rag.runtime import loading
+from qwen3_rag._runtime import loading
 from qwen3_rag.testing import write_tiny_checkpoints
 
 

@@ -1,12 +1,19 @@
-"""The reference two-stage pipeline on Qdrant: store, ingestion, retrieval."""
+"""The reference two-stage pipeline on Qdrant: store, ingestion, retrieval.
 
-from .answer import OpenAICompatibleChat, build_messages, extractive_answer
-from .chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
-from .ingest import Ingestor, IngestReport, content_hash, point_id
-from .loaders import Document, SkippedFile, find_files, read_document
-from .retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
-from .sparse import sparse_vectors, term_weights
-from .store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
+``DENSE_VECTOR``, ``SPARSE_VECTOR`` and ``TEXT`` name the collection layout (the vector names and
+the payload key of a chunk's text) for opening our collections with the frameworks' own Qdrant
+stores (docs/frameworks-qdrant.md).
+"""
+
+from typing import Any
+
+from .._deprecated import moved_attribute
+from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from ._ingest import Ingestor, IngestReport
+from ._layout import DENSE_VECTOR, SPARSE_VECTOR, TEXT
+from ._loaders import SkippedFile
+from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
+from ._store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
 
 __all__ = [
     "DEFAULT_CHUNK_OVERLAP",
@@ -15,23 +22,34 @@ __all__ = [
     "DEFAULT_QDRANT_PATH",
     "DEFAULT_TOP_K",
     "DEFAULT_TOP_N",
-    "Document",
+    "DENSE_VECTOR",
+    "SPARSE_VECTOR",
+    "TEXT",
     "EmbeddingSpec",
     "IngestReport",
     "Ingestor",
-    "OpenAICompatibleChat",
     "QdrantStore",
     "RetrievedChunk",
     "SkippedFile",
     "TokenChunker",
     "TwoStageRetriever",
     "build_filter",
-    "build_messages",
-    "content_hash",
-    "extractive_answer",
-    "find_files",
-    "point_id",
-    "read_document",
-    "sparse_vectors",
-    "term_weights",
 ]
+
+# Exported before 0.1's public-surface cut; served with a DeprecationWarning until 0.2.
+_MOVED = {
+    "OpenAICompatibleChat": "qwen3_rag.pipeline._answer",
+    "build_messages": "qwen3_rag.pipeline._answer",
+    "extractive_answer": "qwen3_rag.pipeline._answer",
+    "Document": "qwen3_rag.pipeline._loaders",
+    "find_files": "qwen3_rag.pipeline._loaders",
+    "read_document": "qwen3_rag.pipeline._loaders",
+    "content_hash": "qwen3_rag.pipeline._layout",
+    "point_id": "qwen3_rag.pipeline._layout",
+    "sparse_vectors": "qwen3_rag.pipeline._sparse",
+    "term_weights": "qwen3_rag.pipeline._sparse",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return moved_attribute(__name__, name, _MOVED)

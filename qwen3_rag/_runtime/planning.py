@@ -1,0 +1,37 @@
+"""Batch planning: group sequences of similar length so little compute goes to padding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._errors import InvalidOptionError
+
+
+def plan_batches(
+    lengths: Sequence[int], *, token_budget: int, max_batch_size: int | None = None
+) -> list[list[int]]:
+    """Split item indices into batches, longest first, each within ``token_budget`` padded tokens.
+
+    The padded cost of a batch is ``len(batch) * longest``. Items are sorted by length
+    (descending, stable), so each batch holds neighbours in length. An item longer than the
+    budget gets a batch of its own: nothing is ever dropped. Every index appears exactly once.
+    """
+    if token_budget < 1:
+        raise InvalidOptionError(f"token_budget={token_budget}; it must be a positive integer.")
+    if max_batch_size is not None and max_batch_size < 1:
+        raise InvalidOptionError(f"max_batch_size={max_batch_size}; it must be >= 1 or None.")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        length = max(1, lengths[index])
+        full = max_batch_size is not None and len(current) >= max_batch_size
+        if current and (full or (len(current) + 1) * max(longest, length) > token_budget):
+            batches.append(current)
+            current, longest = [], 0
+        current.append(index)
+        longest = max(longest, length)
+    if current:
+        batches.append(current)
+    return batches
