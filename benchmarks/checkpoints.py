@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qwen3_rag.prompts import DEFAULT_QUERY_INSTRUCTION, RERANKER_PREFIX, RERANKER_SUFFIX
+from qwen3_rag._prompts import DEFAULT_QUERY_INSTRUCTION, RERANKER_PREFIX, RERANKER_SUFFIX
 
 QWEN3_VOCAB = 151669
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qwen3_rag.prompts import (
+from qwen3_rag._prompts import (
     DEFAULT_QUERY_INSTRUCTION,
     RERANKER_PREFIX,
     RERANKER_SUFFIX,

@@ -275,8 +275,8 @@ def measure_reranking(
 def measure_overlap(folder: str, corpus: Corpus, dtype: str, repeat: int) -> dict[str, float]:
     """One ``embed_documents`` call split into tokenize, pad and forward (worker-thread work)."""
     from qwen3_rag import Qwen3Embedder
-    from qwen3_rag.runtime.planning import plan_batches
-    from qwen3_rag.runtime.tensors import left_pad
+    from qwen3_rag._runtime.planning import plan_batches
+    from qwen3_rag._runtime.tensors import left_pad
 
     model = Qwen3Embedder.load(folder, device="cpu", dtype=dtype)
     docs = corpus.documents
@@ -306,8 +306,8 @@ def profile_forward(folder: str, corpus: Corpus, dtype: str, top: int = 6) -> li
     from torch.profiler import ProfilerActivity, profile
 
     from qwen3_rag import Qwen3Embedder
-    from qwen3_rag.runtime.local import make_embedding_forward
-    from qwen3_rag.runtime.planning import plan_batches
+    from qwen3_rag._runtime.local import make_embedding_forward
+    from qwen3_rag._runtime.planning import plan_batches
 
     model = Qwen3Embedder.load(folder, device="cpu", dtype=dtype)
     ids = model.encode_ids(corpus.documents)
@@ -347,7 +347,7 @@ def matmul_ratio(shape: Shape, rows: int = 4096, repeat: int = 5) -> dict[str, f
 
 # ----------------------------------------------------------------------------- report
 def cpu_description() -> str:
-    from qwen3_rag.runtime.cpu_features import cpu_flags
+    from qwen3_rag._runtime.cpu_features import cpu_flags
 
     name = platform.processor() or platform.machine()
     try:

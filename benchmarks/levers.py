@@ -59,7 +59,7 @@ def run(settings: Settings) -> list[Section]:
         max(q * n for q, n in settings.rerank_scenarios if q == 1) if settings.rerank_scenarios else 50
     )
     work = _workload(settings, 1, per_query)
-    from qwen3_rag.runtime.prefix_cache import scorer_for
+    from qwen3_rag._runtime.prefix_cache import scorer_for
 
     scorer = scorer_for(rr.model)
     rr.score(work[0][0], work[0][1][:2])
@@ -135,7 +135,7 @@ def run(settings: Settings) -> list[Section]:
     # 4. Only the last position's logits in the reranker (logits_to_keep=1) vs all positions.
     model = rr.model
     bodies = rr._bodies(work[0][0], work[0][1][:8], None)
-    from qwen3_rag.runtime.tensors import left_pad
+    from qwen3_rag._runtime.tensors import left_pad
 
     input_ids, mask = left_pad(rr.encode_ids(bodies), 151643, torch.device("cpu"))
     yes, no = (rr.tokenizer.convert_tokens_to_ids(t) for t in ("yes", "no"))

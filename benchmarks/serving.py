@@ -143,7 +143,7 @@ class Workload:
 def build_workload(args: argparse.Namespace, paths: dict[str, str]) -> Workload:
     from transformers import AutoTokenizer
 
-    from qwen3_rag.prompts import RERANKER_PREFIX, RERANKER_SUFFIX, format_rerank_body
+    from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX, format_rerank_body
 
     from .checkpoints import load_fast_tokenizer
     from .corpus import build_corpus
@@ -412,7 +412,7 @@ def run_vllm(
     args: argparse.Namespace,
     logs: Path,
 ) -> tuple[list[Run], dict[str, Any]]:
-    from qwen3_rag.prompts import RERANKER_PREFIX, RERANKER_SUFFIX
+    from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 
     # vLLM joins query and document itself: the template is split where it joins them.
 

@@ -21,7 +21,7 @@ import httpx
 
 from qwen3_rag import ChatEndpointError
 from qwen3_rag.pipeline import Ingestor, QdrantStore
-from qwen3_rag.pipeline.opening import load_embedder_for
+from qwen3_rag.pipeline._opening import load_embedder_for
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "

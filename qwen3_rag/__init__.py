@@ -1,6 +1,12 @@
-"""qwen3-rag: Qwen3-Embedding and Qwen3-Reranker, faithful and batched, for RAG applications."""
+"""qwen3-rag: Qwen3-Embedding and Qwen3-Reranker, faithful and batched, for RAG applications.
 
-from .errors import (
+The public API is what this package, :mod:`qwen3_rag.pipeline`, :mod:`qwen3_rag.server`,
+:mod:`qwen3_rag.evaluation` and :mod:`qwen3_rag.testing` export (docs/api.md lists it); every
+other module is private (a leading underscore) and may change without notice.
+"""
+
+from . import _deprecated
+from ._errors import (
     ChatEndpointError,
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -17,14 +23,24 @@ from .errors import (
     StoreDamagedError,
     WrongModelKindError,
 )
-from .prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
-from .ranking import RankedDocument
-from .runtime import Qwen3Embedder, Qwen3Reranker
+from ._prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
+from ._ranking import RankedDocument
+from ._runtime import (
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_RERANKER_MODEL,
+    Qwen3Embedder,
+    Qwen3Reranker,
+    close_all,
+)
 
 __version__ = "0.1.0"
 
+_deprecated.install()  # old module paths (qwen3_rag._runtime, qwen3_rag.pipeline._store, ...) warn
+
 __all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_QUERY_INSTRUCTION",
+    "DEFAULT_RERANKER_MODEL",
     "TASK_INSTRUCTIONS",
     "ChatEndpointError",
     "CollectionMismatchError",
@@ -45,4 +61,5 @@ __all__ = [
     "StoreDamagedError",
     "WrongModelKindError",
     "__version__",
+    "close_all",
 ]

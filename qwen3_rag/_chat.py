@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
+from ._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "
@@ -57,7 +57,7 @@ class OpenAICompatibleChat:
     >>> chat.complete([{"role": "user", "content": "Hi"}])
 
     Failures (unreachable, timed out, an error status, an answer that is not a chat completion)
-    are :class:`~qwen3_rag.errors.ChatEndpointError`.
+    are :class:`~qwen3_rag.ChatEndpointError`.
     """
 
     def __init__(

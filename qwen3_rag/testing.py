@@ -28,6 +28,8 @@ import json
 import sys
 from pathlib import Path
 
+__all__ = ["convert_reranker_to_sequence_classifier", "write_tiny_checkpoints"]
+
 QWEN_SPLIT_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"

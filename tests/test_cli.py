@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qwen3_rag.cli import main
+from qwen3_rag._cli import main
 from qwen3_rag.testing import write_tiny_checkpoints
 
 
@@ -122,7 +122,7 @@ def test_wrong_embedding_model_for_a_collection(
 
 def test_console_script_subprocess(docs: Path, flags: list[str], tiny_embedding_path: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [sys.executable, "-m", "qwen3_rag.cli"]
+    command = [sys.executable, "-m", "qwen3_rag._cli"]
     done = subprocess.run(
         [*command, "ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags],
         capture_output=True,

@@ -17,7 +17,7 @@ import pytest
 
 from qwen3_rag import ChatEndpointError, InvalidOptionError, Qwen3RagError, StoreConnectionError
 from qwen3_rag._chat import OpenAICompatibleChat, build_messages, extractive_answer
-from qwen3_rag.cli import main
+from qwen3_rag._cli import main
 
 
 class _Endpoint(BaseHTTPRequestHandler):
@@ -109,19 +109,27 @@ def test_a_url_without_scheme_is_refused_when_built() -> None:
 
 
 @pytest.mark.parametrize("name", ["OpenAICompatibleChat", "build_messages", "extractive_answer"])
-@pytest.mark.parametrize("module", ["qwen3_rag.pipeline", "qwen3_rag.pipeline.answer"])
-def test_the_old_pipeline_names_still_work_with_a_deprecation_warning(module: str, name: str) -> None:
+def test_the_old_pipeline_names_still_work_with_a_deprecation_warning(name: str) -> None:
+    import qwen3_rag.pipeline
+    from qwen3_rag import _chat
+
+    with pytest.warns(DeprecationWarning, match=rf"qwen3_rag\.pipeline\.{name} is deprecated") as caught:
+        found = getattr(qwen3_rag.pipeline, name)
+    assert found is getattr(_chat, name) and caught.list[0].filename == __file__
+    assert name not in qwen3_rag.pipeline.__all__
+
+
+def test_the_old_answer_module_path_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
+    import sys
 
     from qwen3_rag import _chat
 
-    imported = importlib.import_module(module)
-    with pytest.warns(DeprecationWarning, match=rf"{module}\.{name} is deprecated") as caught:
-        found = getattr(imported, name)
-    assert found is getattr(_chat, name) and caught.list[0].filename == __file__
-    with pytest.raises(AttributeError):
-        imported.no_such_name  # noqa: B018
-    assert name not in imported.__dict__.get("__all__", [])
+    monkeypatch.delitem(sys.modules, "qwen3_rag.pipeline.answer", raising=False)
+    moved = r"qwen3_rag\.pipeline\.answer is now the private qwen3_rag\._chat"
+    with pytest.warns(DeprecationWarning, match=moved):
+        old = importlib.import_module("qwen3_rag.pipeline.answer")
+    assert old is _chat and old.OpenAICompatibleChat is OpenAICompatibleChat
 
 
 def test_from_import_of_an_old_name_warns() -> None:

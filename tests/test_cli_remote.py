@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
-from qwen3_rag.cli import main
+from qwen3_rag._cli import main
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from qwen3_rag.cli import main
+from qwen3_rag._cli import main
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -217,7 +217,7 @@ def test_a_damaged_store_is_one_line_and_exit_1(
 def test_damaged_store_from_the_real_command(ingested: list[str], tmp_path: Path) -> None:
     empty_sqlite(tmp_path / "qdrant")
     child = subprocess.run(
-        [sys.executable, "-m", "qwen3_rag.cli", "sources", *ingested],
+        [sys.executable, "-m", "qwen3_rag._cli", "sources", *ingested],
         capture_output=True,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -254,7 +254,7 @@ def test_ingest_and_query_are_quiet(
     stderr = []
     for command in commands:
         child = subprocess.run(
-            [sys.executable, "-m", "qwen3_rag.cli", *command, *common],
+            [sys.executable, "-m", "qwen3_rag._cli", *command, *common],
             capture_output=True,
             text=True,
             env=env,

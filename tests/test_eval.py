@@ -21,8 +21,8 @@ ir_measures = pytest.importorskip("ir_measures")
 from eval_fixture import write_dataset  # noqa: E402
 
 from qwen3_rag.evaluation import MODES  # noqa: E402
-from qwen3_rag.evaluation.command import main  # noqa: E402
-from qwen3_rag.evaluation.metrics import run_file_name  # noqa: E402
+from qwen3_rag.evaluation._command import main  # noqa: E402
+from qwen3_rag.evaluation._metrics import run_file_name  # noqa: E402
 
 QUERIES = 30
 MEASURES = {"nDCG@10": "nDCG@10", "Recall@10": "R@10", "Recall@100": "R@100", "MRR@10": "RR@10"}
@@ -221,7 +221,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
 
 
 def test_qwen3_rag_eval_through_the_cli(dataset: Path, models: list[str]) -> None:
-    from qwen3_rag.cli import main as cli_main
+    from qwen3_rag._cli import main as cli_main
 
     out = io.StringIO()
     assert cli_main(["eval", str(dataset), *models, "--max-queries", "2", "--json"], stdout=out) == 0

@@ -138,7 +138,7 @@ def test_ingest_into_a_matryoshka_collection_keeps_its_size(
     script: str, docs: Path, tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str
 ) -> None:
     """A collection made with --dimensions 32: the examples follow its size (they used the full one)."""
-    from qwen3_rag.cli import main
+    from qwen3_rag._cli import main
 
     qdrant = ["--qdrant-path", str(tmp_path / "qdrant")]
     assert main(["ingest", str(docs), "--embedding-model", tiny_embedding_path, "--dimensions", "32",

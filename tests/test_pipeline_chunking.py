@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from transformers import AutoTokenizer
 
-from qwen3_rag.pipeline import chunking
-from qwen3_rag.pipeline.chunking import TokenChunker
-from qwen3_rag.pipeline.loaders import Document
+from qwen3_rag.pipeline import _chunking as chunking
+from qwen3_rag.pipeline._chunking import TokenChunker
+from qwen3_rag.pipeline._loaders import Document
 
 WORDS = [
     "the", "Paris", "über", "東京は日本の首都です。", "北京", "🚀", "👩‍👩‍👧", "x", "don't", "it's", "123",

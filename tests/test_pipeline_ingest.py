@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from qwen3_rag import Qwen3Embedder
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TokenChunker, point_id
-from qwen3_rag.pipeline.store import DENSE_VECTOR
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TokenChunker
+from qwen3_rag.pipeline._layout import point_id
+from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 TEXTS = {
     "paris.txt": "Paris is the capital and largest city of France. " * 6,
@@ -239,7 +240,7 @@ def test_unreadable_files_are_skipped_with_warnings_and_a_count(
 
 def test_pdf_text_is_ingested(embedder: Qwen3Embedder, tmp_path: Path) -> None:
     pypdf = pytest.importorskip("pypdf")
-    from qwen3_rag.pipeline import read_document
+    from qwen3_rag.pipeline._loaders import read_document
 
     # A one-page PDF with a text object, written by hand (pypdf itself cannot add text).
     content = b"BT /F1 12 Tf 72 720 Td (Hello PDF world) Tj ET"

@@ -19,9 +19,9 @@ import pytest
 
 from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore
-from qwen3_rag.pipeline.pruning import remove_sources, sources_under
-from qwen3_rag.pipeline.sources import SourceRecord
-from qwen3_rag.pipeline.store import DENSE_VECTOR
+from qwen3_rag.pipeline._pruning import remove_sources, sources_under
+from qwen3_rag.pipeline._sources import SourceRecord
+from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]

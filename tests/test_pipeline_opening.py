@@ -8,7 +8,7 @@ import pytest
 
 from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-from qwen3_rag.pipeline.opening import load_embedder_for
+from qwen3_rag.pipeline._opening import load_embedder_for
 from qwen3_rag.testing import write_tiny_checkpoints
 
 

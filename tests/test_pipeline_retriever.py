@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever, term_weights
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline._sparse import term_weights
 
 DOCS = {
     "france.txt": "Paris is the capital and largest city of France.",

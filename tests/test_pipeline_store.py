@@ -10,7 +10,7 @@ import pytest
 
 from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, StoreConnectionError
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
-from qwen3_rag.pipeline.store import model_identity
+from qwen3_rag.pipeline._store import model_identity
 
 
 def _closed_port() -> int:

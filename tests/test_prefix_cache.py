@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from qwen3_rag import Qwen3Reranker
-from qwen3_rag.runtime.prefix_cache import PrefixCachedScorer, _cache_name, plan_prefix_groups
-from qwen3_rag.runtime.readout import YesNoReadout
-from qwen3_rag.runtime.tensors import left_pad
+from qwen3_rag._runtime.prefix_cache import PrefixCachedScorer, _cache_name, plan_prefix_groups
+from qwen3_rag._runtime.readout import YesNoReadout
+from qwen3_rag._runtime.tensors import left_pad
 
 DOCS = [
     "Paris is the capital of France.",
@@ -88,7 +88,7 @@ def test_no_plan_without_a_shared_prefix() -> None:
 
 
 def test_public_score_uses_the_cache_and_matches(reranker: Qwen3Reranker) -> None:
-    from qwen3_rag.runtime.prefix_cache import scorer_for
+    from qwen3_rag._runtime.prefix_cache import scorer_for
 
     scores = reranker.score("capital of France?", DOCS)
     plain = _plain(reranker, reranker.encode_ids(reranker._bodies("capital of France?", DOCS, None)))

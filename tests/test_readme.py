@@ -249,7 +249,7 @@ def _cli_params() -> list[Any]:
 
 @pytest.mark.parametrize("command", _cli_params())
 def test_cli_line_parses(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from qwen3_rag.cli import build_parser
+    from qwen3_rag._cli import build_parser
 
     argv = shlex.split(command, comments=True)[1:]
     try:

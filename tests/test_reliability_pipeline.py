@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.cli import main
-from qwen3_rag.errors import StoreConnectionError
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever, point_id
-from qwen3_rag.pipeline.store import DENSE_VECTOR
+from qwen3_rag._cli import main
+from qwen3_rag._errors import StoreConnectionError
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline._layout import point_id
+from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]

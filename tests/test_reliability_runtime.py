@@ -100,9 +100,7 @@ async def test_overload_beyond_queue_bound_is_the_documented_error(tmp_path: Pat
 def test_close_with_work_in_flight_settles_every_request(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=12)["reranker"])
     reranker = Qwen3Reranker.load(path)
-    futures = [
-        reranker.runtime.batcher.submit([f"body {i} " * 40], reranker.encode_ids) for i in range(200)
-    ]
+    futures = [reranker.runtime.batcher.submit([f"body {i} " * 40], reranker.encode_ids) for i in range(200)]
     reranker.close()
     done, not_done = concurrent.futures.wait(futures, timeout=30)
     assert not not_done

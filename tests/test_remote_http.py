@@ -31,8 +31,8 @@ from qwen3_rag import (
     RemoteBackendError,
     WrongModelKindError,
 )
-from qwen3_rag.prompts import RERANKER_PREFIX, RERANKER_SUFFIX
-from qwen3_rag.runtime.remote import RemoteBackend
+from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
+from qwen3_rag._runtime.remote import RemoteBackend
 
 DIMS = 40
 

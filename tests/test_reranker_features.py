@@ -21,11 +21,11 @@ import pytest
 import torch
 
 from qwen3_rag import InvalidOptionError, NumericalError, Qwen3Reranker, WrongModelKindError
-from qwen3_rag.ranking import RankedDocument, best_first
-from qwen3_rag.runtime.checkpoints import HEAD_TOLERANCE
-from qwen3_rag.runtime.prefix_cache import scorer_for
-from qwen3_rag.runtime.procedure import LOGIT_LIMIT, WINDOW_OVERLAP, log_odds
-from qwen3_rag.runtime.tensors import left_pad
+from qwen3_rag._ranking import RankedDocument, best_first
+from qwen3_rag._runtime.checkpoints import HEAD_TOLERANCE
+from qwen3_rag._runtime.prefix_cache import scorer_for
+from qwen3_rag._runtime.procedure import LOGIT_LIMIT, WINDOW_OVERLAP, log_odds
+from qwen3_rag._runtime.tensors import left_pad
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 
 QUERY = "what is the capital of France?"

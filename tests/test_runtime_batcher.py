@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qwen3_rag import OverloadedError, Qwen3Embedder, Qwen3Reranker, RuntimeClosedError
-from qwen3_rag.runtime.batcher import MicroBatcher
+from qwen3_rag._runtime.batcher import MicroBatcher
 
 
 def encode_chars(payloads: Sequence[Any]) -> list[list[int]]:

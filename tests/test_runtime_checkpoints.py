@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from qwen3_rag import ModelLoadError, Qwen3Embedder, WrongModelKindError
-from qwen3_rag.runtime import checkpoints
-from qwen3_rag.runtime.checkpoints import _is_hub_id, _rows, _safetensors_keys, _tensor_file, detect_kind
+from qwen3_rag._runtime import checkpoints
+from qwen3_rag._runtime.checkpoints import _is_hub_id, _rows, _safetensors_keys, _tensor_file, detect_kind
 
 
 @pytest.mark.parametrize(

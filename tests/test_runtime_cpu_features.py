@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qwen3_rag.runtime import cpu_features
+from qwen3_rag._runtime import cpu_features
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from qwen3_rag import (
     SharedBatcherWarning,
     WrongModelKindError,
 )
-from qwen3_rag.runtime import loading
+from qwen3_rag._runtime import loading
 from qwen3_rag.testing import write_tiny_checkpoints
 
 
@@ -71,7 +72,7 @@ def test_other_dtype_is_a_separate_runtime(tiny_embedding_path: str) -> None:
 
 def test_a_later_load_asking_for_other_batcher_settings_warns(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=5)["embedding"])
-    options = {"device": "cpu", "dtype": "float32"}
+    options: dict[str, Any] = {"device": "cpu", "dtype": "float32"}
     first = Qwen3Embedder.load(path, **options, batch_tokens=1024, max_wait_ms=5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asking for nothing, or for what is in force, is quiet

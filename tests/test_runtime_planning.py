@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen3_rag.errors import InvalidOptionError
-from qwen3_rag.runtime.planning import plan_batches
+from qwen3_rag._errors import InvalidOptionError
+from qwen3_rag._runtime.planning import plan_batches
 
 
 @settings(max_examples=300, deadline=None)

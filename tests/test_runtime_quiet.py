@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.runtime.prefix_cache import scorer_for
+from qwen3_rag._runtime.prefix_cache import scorer_for
 from qwen3_rag.testing import write_tiny_checkpoints
 
 DOCS = [

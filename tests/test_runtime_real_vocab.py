@@ -18,7 +18,7 @@ from reference_impl import ReferenceEmbedder, ReferenceReranker
 from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.prompts import RERANKER_PREFIX, RERANKER_SUFFIX
+from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 
 
 def _real_tokenizer_files() -> Path:

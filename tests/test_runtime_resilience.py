@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from qwen3_rag import NumericalError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.runtime.resilience import recompute_non_finite, split_on_out_of_memory
+from qwen3_rag._runtime.resilience import recompute_non_finite, split_on_out_of_memory
 
 TEXTS = [f"document {i} " + "word " * (i * 3) for i in range(8)]
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from qwen3_rag import InvalidOptionError
+from qwen3_rag._runtime.http import HttpClient
+from qwen3_rag._runtime.loading import BatchingOptions
+from qwen3_rag._runtime.planning import plan_batches
+from qwen3_rag._runtime.validation import check_positive_int
 from qwen3_rag.pipeline import TokenChunker
-from qwen3_rag.runtime.http import HttpClient
-from qwen3_rag.runtime.loading import BatchingOptions
-from qwen3_rag.runtime.planning import plan_batches
-from qwen3_rag.runtime.validation import check_positive_int
-from qwen3_rag.server.config import ServerConfig
+from qwen3_rag.server._config import ServerConfig
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.0, 2.5, "3", None, True])

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
 
-from qwen3_rag.runtime import Qwen3Embedder, Qwen3Reranker
+from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 
 KEY = "process-test-key"
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]

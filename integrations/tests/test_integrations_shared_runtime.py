@@ -18,7 +18,7 @@ li_embeddings = pytest.importorskip("llama_index.embeddings.qwen3_rag")
 li_rerank = pytest.importorskip("llama_index.postprocessor.qwen3_rag_rerank")
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker  # noqa: E402
-from qwen3_rag.runtime import loaded_models  # noqa: E402
+from qwen3_rag._runtime import loaded_models  # noqa: E402
 
 
 def _storage_ptrs(model: Any) -> set[int]:

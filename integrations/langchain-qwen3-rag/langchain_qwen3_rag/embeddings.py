@@ -8,8 +8,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr
 
-from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
-from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 
 _LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 

@@ -10,9 +10,8 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from qwen3_rag import InvalidOptionError, Qwen3Reranker, RankedDocument
-from qwen3_rag.ranking import check_rerank_threshold
-from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Reranker, RankedDocument
+from qwen3_rag._ranking import check_rerank_threshold
 
 from .embeddings import _remote_options
 

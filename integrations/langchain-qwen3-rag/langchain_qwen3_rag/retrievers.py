@@ -10,11 +10,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import QdrantStore, RetrievedChunk, TwoStageRetriever
-from qwen3_rag.pipeline.store import DEFAULT_COLLECTION
-from qwen3_rag.ranking import check_rerank_threshold
-from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag.pipeline import DEFAULT_COLLECTION, QdrantStore, RetrievedChunk, TwoStageRetriever
 
 from .embeddings import _remote_options
 
@@ -140,7 +138,7 @@ class Qwen3RagRetriever(BaseRetriever):
 
     instruction: str | None = None
     """The task instruction for the query embedding and the reranker (``None``: web search);
-    presets are in ``qwen3_rag.prompts.TASK_INSTRUCTIONS``."""
+    presets are in ``qwen3_rag._prompts.TASK_INSTRUCTIONS``."""
 
     _pipeline: TwoStageRetriever = PrivateAttr()
 

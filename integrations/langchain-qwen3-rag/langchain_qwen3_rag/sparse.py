@@ -10,17 +10,16 @@ from langchain_qdrant import SparseEmbeddings
 from langchain_qdrant.sparse_embeddings import SparseVector
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from qwen3_rag import InvalidOptionError, Qwen3Embedder
-from qwen3_rag.pipeline.sparse import sparse_vectors
-from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
-from qwen3_rag.runtime.remote import load_tokenizer
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, InvalidOptionError, Qwen3Embedder
+from qwen3_rag._runtime.remote import load_tokenizer
+from qwen3_rag.pipeline._sparse import sparse_vectors
 
 
 class Qwen3SparseEmbeddings(BaseModel, SparseEmbeddings):
     """The sparse vectors of a qwen3-rag collection, for ``langchain_qdrant.QdrantVectorStore``.
 
     Exactly the vectors ``qwen3-rag ingest`` writes and ``TwoStageRetriever(hybrid=True)`` queries
-    with (``qwen3_rag.pipeline.sparse``): the embedding model's own tokenizer terms, BM25-saturated
+    with (``qwen3_rag.pipeline._sparse``): the embedding model's own tokenizer terms, BM25-saturated
     counts for documents and 1.0 per term for queries; the collection's IDF modifier supplies the
     inverse document frequency. Only the tokenizer is loaded: no second model, nothing downloaded
     beyond the tokenizer files of a Hub id.

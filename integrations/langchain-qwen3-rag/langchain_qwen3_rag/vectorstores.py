@@ -8,8 +8,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings
 
-from qwen3_rag.pipeline.layout import DENSE_VECTOR, SPARSE_VECTOR, TEXT
-from qwen3_rag.pipeline.store import DEFAULT_COLLECTION
+from qwen3_rag.pipeline import DEFAULT_COLLECTION, DENSE_VECTOR, SPARSE_VECTOR, TEXT
 
 from .sparse import Qwen3SparseEmbeddings
 

@@ -27,8 +27,8 @@ from qdrant_client import QdrantClient, models
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-from qwen3_rag.pipeline.layout import SPARSE_VECTOR, Hit
-from qwen3_rag.pipeline.sparse import sparse_vectors
+from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
+from qwen3_rag.pipeline._sparse import sparse_vectors
 
 DOCS = {
     "france.txt": "Paris is the capital and largest city of France.",

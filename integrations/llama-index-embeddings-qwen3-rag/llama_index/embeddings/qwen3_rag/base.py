@@ -8,8 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
-from qwen3_rag import DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
-from qwen3_rag.runtime import DEFAULT_EMBEDDING_MODEL
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 
 _LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
 

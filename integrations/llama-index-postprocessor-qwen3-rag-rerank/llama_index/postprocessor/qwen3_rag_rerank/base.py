@@ -14,9 +14,8 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from qwen3_rag import InvalidOptionError, Qwen3Reranker, RankedDocument
-from qwen3_rag.ranking import check_rerank_threshold
-from qwen3_rag.runtime import DEFAULT_RERANKER_MODEL
+from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Reranker, RankedDocument
+from qwen3_rag._ranking import check_rerank_threshold
 
 dispatcher = get_dispatcher(__name__)
 

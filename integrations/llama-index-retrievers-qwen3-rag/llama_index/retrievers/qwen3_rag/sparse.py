@@ -3,7 +3,7 @@
 ``llama_index.vector_stores.qdrant.QdrantVectorStore(sparse_doc_fn=..., sparse_query_fn=...,
 hybrid_fusion_fn=...)``: the encoders return ``(indices per text, values per text)`` and give
 exactly the vectors ``qwen3-rag ingest`` writes and ``TwoStageRetriever(hybrid=True)`` queries
-with (:mod:`qwen3_rag.pipeline.sparse`); :func:`reciprocal_rank_fusion` fuses the dense and the
+with (:mod:`qwen3_rag.pipeline._sparse`); :func:`reciprocal_rank_fusion` fuses the dense and the
 sparse results as qwen3-rag's store does (Qdrant's RRF), where the store's default
 (relative score fusion) gives another order. Only the tokenizer is loaded, no second model.
 
@@ -30,8 +30,8 @@ from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import VectorStoreQueryResult
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder
-from qwen3_rag.pipeline.sparse import sparse_vectors
-from qwen3_rag.runtime.remote import load_tokenizer
+from qwen3_rag._runtime.remote import load_tokenizer
+from qwen3_rag.pipeline._sparse import sparse_vectors
 
 BatchSparseEncoding = tuple[list[list[int]], list[list[float]]]
 """``(indices per text, values per text)``, as ``llama-index-vector-stores-qdrant`` expects."""

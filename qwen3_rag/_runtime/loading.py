@@ -1,0 +1,292 @@
+"""The process-wide cache of loaded models: one set of weights and one batcher per model.
+
+Keyed by (checkpoint folder, kind, device, dtype, attention implementation). Every adapter in
+every framework that asks for the same model gets the same :class:`LoadedModel`; concurrent
+first loads of one key load it once (a lock per key). The batcher settings are not in the key:
+the first load decides them, and a later load that asks for others gets a
+:class:`~qwen3_rag.SharedBatcherWarning` saying which settings are in force.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import math
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._errors import InvalidOptionError, ModelLoadError, SharedBatcherWarning, WrongModelKindError
+from .batcher import MicroBatcher
+from .checkpoints import (
+    ModelKind,
+    check_kind,
+    check_sequence_classifier,
+    checkpoint_fingerprint,
+    is_sequence_classification,
+    resolve_checkpoint,
+)
+from .devices import resolve_device, resolve_dtype
+from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
+from .validation import check_positive_int
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    """Settings of the shared micro-batcher, checked when built; the first load of a model decides them."""
+
+    batch_tokens: int | None = None
+    max_batch_size: int | None = None
+    max_wait_ms: float = 2.0
+    max_queue_items: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.batch_tokens is not None:
+            default = "Use None for the device's default (4096 on CPU, 32768 on CUDA)."
+            check_positive_int(self.batch_tokens, "batch_tokens", hint=default)
+        if self.max_batch_size is not None:
+            check_positive_int(self.max_batch_size, "max_batch_size", hint="Use None for no limit.")
+        wait = self.max_wait_ms
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not (0 <= wait < math.inf):
+            raise InvalidOptionError(f"max_wait_ms must be a number of milliseconds >= 0, got {wait!r}.")
+        check_positive_int(self.max_queue_items, "max_queue_items")
+
+    def asked(self) -> dict[str, Any]:
+        """The settings that differ from the defaults: what a load explicitly asked for."""
+        default = BatchingOptions()
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+    def summary(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """One loaded checkpoint: weights, tokenizer, and the batcher that serializes its use."""
+
+    name: str
+    kind: ModelKind
+    folder: Path
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    batcher: MicroBatcher
+    batching: BatchingOptions = field(default_factory=BatchingOptions)
+    """The batcher's settings in force (``batch_tokens`` resolved to the device's default)."""
+    warned: set[str] = field(default_factory=set)
+    _warn_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def warn_once(self, topic: str, message: str) -> None:
+        """Log ``message`` the first time ``topic`` comes up for this model."""
+        with self._warn_lock:
+            if topic in self.warned:
+                return
+            self.warned.add(topic)
+        logger.warning(message)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Identity of the weights (see :func:`checkpoint_fingerprint`)."""
+        return checkpoint_fingerprint(self.folder)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def close(self) -> None:
+        self.batcher.close()
+        with _REGISTRY_LOCK:
+            for key, value in list(_REGISTRY.items()):
+                if value is self:
+                    del _REGISTRY[key]
+
+
+_REGISTRY: dict[tuple[Any, ...], LoadedModel] = {}
+_REGISTRY_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
+_FOLDERS: dict[str, Path] = {}
+
+
+def _folder_for(name: str) -> Path:
+    # Hub ids resolve through the network the first time only.
+    if name not in _FOLDERS:
+        _FOLDERS[name] = resolve_checkpoint(name)
+    return _FOLDERS[name]
+
+
+def default_batch_tokens(device: torch.device) -> int:
+    """Padded tokens per forward pass: small on CPU to keep latency low, large on GPUs."""
+    return 32_768 if device.type == "cuda" else 4_096
+
+
+def _user_stacklevel() -> int:
+    """``warnings.warn``'s stacklevel of the first frame outside qwen3_rag (the caller's caller)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "qwen3_rag":
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
+
+
+def _check_shared_batching(loaded: LoadedModel, asked: BatchingOptions) -> LoadedModel:
+    """``loaded``, after warning if this load asked for batcher settings other than those in force."""
+    conflicts = {
+        name: value for name, value in asked.asked().items() if getattr(loaded.batching, name) != value
+    }
+    if conflicts:
+        requested = ", ".join(f"{name}={value!r}" for name, value in conflicts.items())
+        warnings.warn(
+            SharedBatcherWarning(
+                f"qwen3-rag: {loaded.kind} model {loaded.name!r} ({loaded.device}, "
+                f"{str(loaded.dtype).replace('torch.', '')}) is already loaded in this process, and "
+                f"every load of it shares one micro-batcher, set up by the first load: "
+                f"{loaded.batching.summary()}. This load asked for {requested}, which is not applied. "
+                "For other settings, close the model first (close() on every embedder, reranker or "
+                "adapter that holds it, or qwen3_rag.close_all()) and load it again, or load "
+                "it in a separate process.",
+                requested=conflicts,
+                in_force=loaded.batching,
+            ),
+            stacklevel=_user_stacklevel(),
+        )
+    return loaded
+
+
+def get_loaded_model(
+    name: str | os.PathLike[str],
+    *,
+    kind: ModelKind,
+    device: str | torch.device | None,
+    dtype: str | torch.dtype | None,
+    attn_implementation: str | None,
+    batching: BatchingOptions,
+    make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
+) -> LoadedModel:
+    """Return the shared loaded model for these settings, loading it on first use."""
+    text = os.fspath(name)
+    folder = _folder_for(text)
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    key = (str(folder), kind, str(resolved_device), str(resolved_dtype), attn_implementation)
+    with _REGISTRY_LOCK:
+        found = _REGISTRY.get(key)
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    if found is not None:
+        return _check_shared_batching(found, batching)
+    with key_lock:
+        with _REGISTRY_LOCK:
+            found = _REGISTRY.get(key)
+        if found is not None:
+            return _check_shared_batching(found, batching)
+        check_kind(folder, text, kind)
+        model, tokenizer = _load_weights(
+            text, folder, kind, resolved_device, resolved_dtype, attn_implementation
+        )
+        forward = make_forward(model, tokenizer, resolved_device)
+        loaded: LoadedModel | None = None
+
+        def warn(topic: str, message: str) -> None:
+            if loaded is not None:
+                loaded.warn_once(topic, message)
+
+        # Half precision is always guarded: a row NaN/inf even alone is recomputed in float32.
+        fallback = in_float32(model, forward) if resolved_dtype in HALF_DTYPES else None
+        guarded = recompute_non_finite(
+            split_on_out_of_memory(forward, f"{kind} {text!r}"),
+            fallback=fallback,
+            warn=warn,
+            name=f"{kind} {text!r} ({str(resolved_dtype).replace('torch.', '')})",
+        )
+        token_budget = batching.batch_tokens or default_batch_tokens(resolved_device)
+        in_force = replace(batching, batch_tokens=token_budget)
+        batcher = MicroBatcher(
+            guarded,
+            name=f"{kind}:{text}",
+            token_budget=token_budget,
+            max_batch_size=in_force.max_batch_size,
+            max_wait_s=in_force.max_wait_ms / 1000.0,
+            max_queue_items=in_force.max_queue_items,
+        )
+        loaded = LoadedModel(
+            text, kind, folder, model, tokenizer, resolved_device, resolved_dtype, batcher, in_force
+        )
+        with _REGISTRY_LOCK:
+            _REGISTRY[key] = loaded
+        return loaded
+
+
+def _load_weights(
+    name: str,
+    folder: Path,
+    kind: ModelKind,
+    device: torch.device,
+    dtype: torch.dtype,
+    attn_implementation: str | None,
+) -> tuple[Any, Any]:
+    from transformers import (
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    classifier = kind == "reranker" and is_sequence_classification(folder)
+    model_cls: Any = (
+        AutoModel
+        if kind == "embedding"
+        else AutoModelForSequenceClassification
+        if classifier
+        else AutoModelForCausalLM
+    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        if classifier:
+            check_sequence_classifier(folder, name, tokenizer)  # before any weights are read
+        model = model_cls.from_pretrained(
+            folder,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            trust_remote_code=False,
+        )
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, WrongModelKindError):
+            raise
+        raise ModelLoadError(
+            f"Model {name!r}: the files in {str(folder)!r} could not be loaded as a Qwen3 "
+            f"{kind} checkpoint ({type(exc).__name__}: {exc}). Check that the folder is a "
+            "complete download (config.json, tokenizer files, *.safetensors)."
+        ) from exc
+    model.to(device)
+    model.eval()
+    model.requires_grad_(False)
+    return model, tokenizer
+
+
+def loaded_models() -> list[LoadedModel]:
+    """Every model loaded in this process (for diagnostics and tests)."""
+    with _REGISTRY_LOCK:
+        return list(_REGISTRY.values())
+
+
+def close_all() -> None:
+    """Close every loaded model's batcher (runs at interpreter exit)."""
+    for loaded in loaded_models():
+        loaded.close()
+
+
+atexit.register(close_all)

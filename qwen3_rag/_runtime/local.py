@@ -1,0 +1,169 @@
+"""The local backend: the model's forward pass on this machine, through the shared micro-batcher.
+
+A :class:`LocalBackend` runs what the procedure (:mod:`.procedure`) decided: token ids in,
+the last position's hidden state (embedding) or ``[P(yes), log-odds]`` (reranker, one forward
+pass for both, :mod:`.readout`) out. The forward closures
+built here are what :func:`~.loading.get_loaded_model` puts behind each model's batcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._prompts import EMBEDDING_END_TOKEN
+from .batcher import Encoder
+from .checkpoints import ModelKind
+from .loading import BatchingOptions, LoadedModel, get_loaded_model
+from .prefix_cache import make_prefix_scorer
+from .procedure import RerankInput
+from .readout import YesNoReadout
+from .tensors import left_pad
+
+Forward = Callable[[list[list[int]]], np.ndarray]
+
+
+def make_embedding_forward(model: Any, tokenizer: Any, device: torch.device) -> Forward:
+    """Left-padded ids in, each row's last hidden state (float32, full size) out."""
+    pad_id = tokenizer.convert_tokens_to_ids(EMBEDDING_END_TOKEN)
+
+    @torch.inference_mode()
+    def forward(sequences: list[list[int]]) -> np.ndarray:
+        input_ids, attention_mask = left_pad(sequences, pad_id, device)
+        hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return hidden[:, -1, :].float().cpu().numpy()
+
+    return forward
+
+
+def make_reranker_forward(model: Any, tokenizer: Any, device: torch.device) -> Forward:
+    """Left-padded ids in, ``[P(yes), logit(yes) - logit(no)]`` at the last position out.
+
+    P(yes) = softmax([logit(no), logit(yes)])[1], the official formula; the log-odds come from the
+    same two logits (a sequence-classification conversion's head gives them directly).
+    """
+    readout = YesNoReadout(model, tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    # One query's documents share the prompt prefix: its keys/values are computed once (exact).
+    prefix_scorer = (
+        make_prefix_scorer(model, readout=readout, pad_id=pad_id, device=device)
+        if os.environ.get("QWEN3_RAG_PREFIX_CACHE", "1") != "0"
+        else None
+    )
+
+    @torch.inference_mode()
+    def forward(sequences: list[list[int]]) -> np.ndarray:
+        cached = prefix_scorer(sequences) if prefix_scorer is not None else None
+        if cached is not None:
+            return cached.numpy()
+        input_ids, attention_mask = left_pad(sequences, pad_id, device)
+        return readout(input_ids=input_ids, attention_mask=attention_mask).cpu().numpy()
+
+    return forward
+
+
+_FORWARDS: dict[ModelKind, Callable[[Any, Any, torch.device], Forward]] = {
+    "embedding": make_embedding_forward,
+    "reranker": make_reranker_forward,
+}
+
+
+def _as_is(sequences: Sequence[Any]) -> list[list[int]]:
+    return [list(ids) for ids in sequences]
+
+
+class LocalBackend:
+    """Runs a :class:`LoadedModel` (weights, tokenizer, batcher shared process-wide)."""
+
+    remote = False
+    base_url: str | None = None
+
+    def __init__(self, runtime: LoadedModel) -> None:
+        self.runtime = runtime
+
+    @classmethod
+    def load(
+        cls,
+        model: str | os.PathLike[str],
+        *,
+        kind: ModelKind,
+        device: str | torch.device | None,
+        dtype: str | torch.dtype | None,
+        attn_implementation: str | None,
+        batching: BatchingOptions,
+    ) -> LocalBackend:
+        runtime = get_loaded_model(
+            model,
+            kind=kind,
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            batching=batching,
+            make_forward=_FORWARDS[kind],
+        )
+        return cls(runtime)
+
+    # ----------------------------------------------------------------- what it is
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.runtime.tokenizer
+
+    @property
+    def fingerprint(self) -> str:
+        return self.runtime.fingerprint
+
+    @property
+    def hidden_size(self) -> int:
+        return self.runtime.hidden_size
+
+    @property
+    def vocabulary(self) -> int | None:
+        return int(self.runtime.model.get_input_embeddings().num_embeddings)
+
+    @property
+    def describe(self) -> str:
+        return f"in {self.runtime.dtype}"
+
+    def warn_once(self, topic: str, message: str) -> None:
+        self.runtime.warn_once(topic, message)
+
+    # ----------------------------------------------------------------- running
+    def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
+        """Full-size last hidden states (the procedure slices and normalises)."""
+        return self.runtime.batcher.run(items, encode)
+
+    async def aembed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
+        return await self.runtime.batcher.arun(items, encode)
+
+    def score(self, request: RerankInput) -> np.ndarray:
+        """``[P(yes), log-odds]`` per document; ``max_window`` windows go in the same request."""
+        procedure = request.procedure
+        if procedure.long_documents == "truncate":  # tokenized on the worker thread
+            return self.runtime.batcher.run(request.bodies, procedure.tokenize)
+        sequences, owners = procedure.windows(request)
+        raw = self.runtime.batcher.run(sequences, _as_is)
+        return procedure.best_windows(raw, owners, len(request.bodies))
+
+    async def ascore(self, request: RerankInput) -> np.ndarray:
+        procedure = request.procedure
+        if procedure.long_documents == "truncate":
+            return await self.runtime.batcher.arun(request.bodies, procedure.tokenize)
+        sequences, owners = await asyncio.to_thread(procedure.windows, request)  # off the event loop
+        raw = await self.runtime.batcher.arun(sequences, _as_is)
+        return procedure.best_windows(raw, owners, len(request.bodies))
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def __repr__(self) -> str:
+        return f"device={str(self.runtime.device)!r}, dtype={str(self.runtime.dtype).replace('torch.', '')!r}"

@@ -1,0 +1,419 @@
+"""The remote backend: the forward pass on a server, the Qwen3 procedure here.
+
+The tokenizer is loaded on this machine, so what is sent is decided by the procedure:
+
+- embeddings (``qwen3-rag serve`` and vLLM alike): ``POST {base_url}/embeddings`` with the
+  token ids the procedure made (each ending in exactly one ``<|endoftext|>``), ``dimensions``
+  when a Matryoshka size below the served one is wanted, ``encoding_format="base64"``; the
+  answer goes through the procedure's finish (slice, L2-normalise) like a local hidden state;
+- reranking, ``api="qwen3-rag"``: ``POST {base_url}/rerank`` with the query, the documents and
+  the instruction; the server applies the same procedure;
+- reranking, ``api="vllm"`` (Qwen3-Reranker served as a sequence classifier with vLLM's
+  ``is_original_qwen3_reranker`` overrides): ``POST {base_url}/rerank`` with the chat template
+  applied here, the query as ``prefix + <Instruct>/<Query> part`` and each document as
+  ``<Document> part + suffix``.
+
+Documents too long for ``max_length`` are cut here (:meth:`RerankProcedure.fit_documents`), or
+with ``long_documents="max_window"`` sent as their windows' texts
+(:meth:`RerankProcedure.window_documents`), each document keeping its best window. Scores come
+back as P(yes) with their log-odds: ``qwen3-rag serve`` returns both (``relevance_logit``, an
+extension field); for vLLM, which returns probabilities only, the log-odds are derived
+(:func:`~.procedure.log_odds`: clamped, and coarse where a float32 P(yes) nears 1).
+Large calls are split into requests of at most :data:`MAX_INPUTS_PER_REQUEST` inputs and
+:data:`MAX_REQUEST_BYTES` bytes (under ``qwen3-rag serve``'s defaults of 2048 and 4 MiB); a
+413 splits further.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import InvalidOptionError, ModelLoadError, RemoteBackendError, WrongModelKindError
+from .._prompts import (
+    RERANKER_PREFIX,
+    RERANKER_SUFFIX,
+    format_rerank_document_part,
+    format_rerank_query_part,
+)
+from .batcher import Encoder
+from .checkpoints import ModelKind
+from .http import HttpClient
+from .procedure import RerankInput, log_odds
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_RETRIES = 3
+MAX_INPUTS_PER_REQUEST = 256
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+PARALLEL_REQUESTS = 4
+"""Requests of one split async call in flight at once."""
+APIS = ("auto", "qwen3-rag", "vllm")
+
+
+def check_local_options(*, device: Any, dtype: Any) -> None:
+    """``device``/``dtype`` choose local hardware: with ``base_url`` they must stay ``"auto"``."""
+    for name, value in (("device", device), ("dtype", dtype)):
+        if value not in ("auto", None):
+            raise InvalidOptionError(
+                f"{name}={value!r} applies to a model run on this machine; with base_url the server "
+                f"chooses its {name} (qwen3-rag serve --{name} ...). Leave {name} out."
+            )
+
+
+_TOKENIZERS: dict[str, Any] = {}
+_TOKENIZER_LOCK = threading.Lock()
+
+
+def load_tokenizer(model: str) -> Any:
+    """The model's tokenizer (a Hub id downloads the tokenizer files only), cached per name."""
+    with _TOKENIZER_LOCK:
+        if model in _TOKENIZERS:
+            return _TOKENIZERS[model]
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"Model {model!r}: its tokenizer could not be loaded ({type(exc).__name__}: {exc}). A "
+            "remote model still tokenizes here (that is how the Qwen3 procedure stays exact): pass "
+            "the Hub id (only the tokenizer files are fetched) or a folder holding tokenizer.json "
+            "and tokenizer_config.json."
+        ) from exc
+    with _TOKENIZER_LOCK:
+        return _TOKENIZERS.setdefault(model, tokenizer)
+
+
+_BACKENDS: dict[tuple[Any, ...], RemoteBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+class RemoteBackend:
+    """A model served over HTTP; every view of it shares the connection pools."""
+
+    remote = True
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        kind: ModelKind,
+        tokenizer: Any,
+        http: HttpClient,
+        served_model: str,
+        api: str,
+        hidden_size: int,
+        fingerprint: str | None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.tokenizer = tokenizer
+        self.http = http
+        self.served_model = served_model
+        self.api = api
+        self.hidden_size = hidden_size
+        self.fingerprint = fingerprint
+        self.vocabulary: int | None = None  # the server checks ids against its own table
+        self.max_inputs = MAX_INPUTS_PER_REQUEST
+        self.max_request_bytes = MAX_REQUEST_BYTES
+        self._warned: set[str] = set()
+        self._warn_lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    @property
+    def describe(self) -> str:
+        return f"at {self.base_url}"
+
+    @classmethod
+    def connect(
+        cls,
+        model: str | os.PathLike[str],
+        *,
+        kind: ModelKind,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        served_model: str | None = None,
+        api: str = "auto",
+    ) -> RemoteBackend:
+        """The shared backend for this model on this server: tokenizer here, ``/models`` asked once."""
+        name = os.fspath(model)
+        if api not in APIS:
+            raise InvalidOptionError(f"api={api!r}; valid: {', '.join(map(repr, APIS))}.")
+        if api_key is None:
+            api_key = os.environ.get("QWEN3_RAG_API_KEY") or None
+        key = (
+            name,
+            kind,
+            base_url.rstrip("/") if isinstance(base_url, str) else base_url,
+            api_key,
+            timeout,
+            max_retries,
+            served_model,
+            api,
+        )
+        with _BACKENDS_LOCK:
+            found = _BACKENDS.get(key)
+        if found is not None:
+            return found
+        http = HttpClient(base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        tokenizer = load_tokenizer(name)
+        card = _find_card(http, name, kind, served_model)
+        owner = str(card.get("owned_by", "")) if card else ""
+        resolved_api = api if api != "auto" else ("qwen3-rag" if owner == "qwen3-rag" else "vllm")
+        backend = cls(
+            name,
+            kind=kind,
+            tokenizer=tokenizer,
+            http=http,
+            served_model=served_model or (str(card["id"]) if card else os.path.basename(name.rstrip("/"))),
+            api=resolved_api,
+            hidden_size=0,
+            fingerprint=str(card["fingerprint"]) if card and card.get("fingerprint") else None,
+        )
+        if kind == "embedding":
+            dims = card.get("dimensions") if card else None
+            backend.hidden_size = int(dims) if isinstance(dims, int) and dims > 0 else backend._probe_size()
+        with _BACKENDS_LOCK:
+            backend._key = key
+            return _BACKENDS.setdefault(key, backend)
+
+    def warn_once(self, topic: str, message: str) -> None:
+        with self._warn_lock:
+            if topic in self._warned:
+                return
+            self._warned.add(topic)
+        logger.warning(message)
+
+    def close(self) -> None:
+        with _BACKENDS_LOCK:
+            if self._key is not None and _BACKENDS.get(self._key) is self:
+                del _BACKENDS[self._key]
+        self.http.close()
+
+    # ----------------------------------------------------------------- embeddings
+    def _probe_size(self) -> int:
+        end = self.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+        return int(self._embed_request([[int(end)]], None).shape[1])
+
+    def _embedding_payload(self, ids: list[list[int]], dimensions: int | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": self.served_model, "input": ids, "encoding_format": "base64"}
+        if dimensions is not None and dimensions < self.hidden_size:
+            payload["dimensions"] = dimensions
+        return payload
+
+    def _embed_request(self, ids: list[list[int]], dimensions: int | None) -> np.ndarray:
+        answer = self.http.request("POST", "embeddings", self._embedding_payload(ids, dimensions))
+        return _vectors(answer, len(ids), self.http.url("embeddings"))
+
+    async def _aembed_request(self, ids: list[list[int]], dimensions: int | None) -> np.ndarray:
+        answer = await self.http.arequest("POST", "embeddings", self._embedding_payload(ids, dimensions))
+        return _vectors(answer, len(ids), self.http.url("embeddings"))
+
+    def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
+        if not items:
+            return np.empty((0,), dtype=np.float32)
+        ids = encode(items)
+        send = lambda chunk: self._embed_request(chunk, dimensions)  # noqa: E731
+        return np.concatenate([self._with_413_split(chunk, send) for chunk in self._split(ids)])
+
+    async def aembed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
+        if not items:
+            return np.empty((0,), dtype=np.float32)
+        ids = await asyncio.to_thread(encode, items)  # tokenizing is CPU work: off the event loop
+        return await self._agather(self._split(ids), lambda chunk: self._aembed_request(chunk, dimensions))
+
+    # ----------------------------------------------------------------- reranking
+    def _rerank_payload(self, request: RerankInput, documents: list[str]) -> dict[str, Any]:
+        if self.api == "qwen3-rag":
+            return {
+                "model": self.served_model,
+                "query": request.query,
+                "documents": documents,
+                "instruction": request.instruction,
+            }
+        query = RERANKER_PREFIX + format_rerank_query_part(request.query, request.instruction)
+        return {
+            "model": self.served_model,
+            "query": query,
+            "documents": [format_rerank_document_part(d) + RERANKER_SUFFIX for d in documents],
+            "top_n": len(documents),
+        }
+
+    def _documents(self, request: RerankInput) -> tuple[list[str], list[int]]:
+        return request.procedure.window_documents(request)
+
+    def _score_request(self, request: RerankInput, documents: list[str]) -> np.ndarray:
+        answer = self.http.request("POST", "rerank", self._rerank_payload(request, documents))
+        return _scores(answer, len(documents), self.http.url("rerank"))
+
+    async def _ascore_request(self, request: RerankInput, documents: list[str]) -> np.ndarray:
+        answer = await self.http.arequest("POST", "rerank", self._rerank_payload(request, documents))
+        return _scores(answer, len(documents), self.http.url("rerank"))
+
+    def score(self, request: RerankInput) -> np.ndarray:
+        """``[P(yes), log-odds]`` per document."""
+        if not request.documents:
+            return np.empty((0, 2), dtype=np.float64)
+        documents, owners = self._documents(request)
+        send = lambda chunk: self._score_request(request, chunk)  # noqa: E731
+        raw = np.concatenate([self._with_413_split(chunk, send) for chunk in self._split(documents)])
+        return request.procedure.best_windows(raw, owners, len(request.documents))
+
+    async def ascore(self, request: RerankInput) -> np.ndarray:
+        if not request.documents:
+            return np.empty((0, 2), dtype=np.float64)
+        documents, owners = await asyncio.to_thread(self._documents, request)
+        raw = await self._agather(self._split(documents), lambda chunk: self._ascore_request(request, chunk))
+        return request.procedure.best_windows(raw, owners, len(request.documents))
+
+    # ----------------------------------------------------------------- splitting
+    def _split(self, items: list[Any]) -> list[list[Any]]:
+        """Consecutive chunks of at most ``max_inputs`` items and ``max_request_bytes`` of JSON."""
+        chunks: list[list[Any]] = []
+        current: list[Any] = []
+        size = 0
+        for item in items:
+            item_size = len(json.dumps(item, ensure_ascii=False).encode()) + 1
+            if current and (len(current) >= self.max_inputs or size + item_size > self.max_request_bytes):
+                chunks.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item_size
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _with_413_split(self, chunk: list[Any], send: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
+        try:
+            return send(chunk)
+        except RemoteBackendError as exc:
+            if exc.status != 413 or len(chunk) == 1:
+                raise
+        half = len(chunk) // 2  # the server takes fewer inputs or bytes than we sent: halve
+        return np.concatenate(
+            [self._with_413_split(chunk[:half], send), self._with_413_split(chunk[half:], send)]
+        )
+
+    async def _agather(self, chunks: list[list[Any]], send: Callable[[list[Any]], Any]) -> np.ndarray:
+        gate = asyncio.Semaphore(PARALLEL_REQUESTS)
+
+        async def one(chunk: list[Any]) -> np.ndarray:
+            try:
+                async with gate:
+                    result: np.ndarray = await send(chunk)
+                    return result
+            except RemoteBackendError as exc:
+                if exc.status != 413 or len(chunk) == 1:
+                    raise
+            half = len(chunk) // 2
+            return np.concatenate([await one(chunk[:half]), await one(chunk[half:])])
+
+        parts = await asyncio.gather(*(one(chunk) for chunk in chunks))
+        return np.concatenate(parts)
+
+    def __repr__(self) -> str:
+        return f"base_url={self.base_url!r}"
+
+
+def _find_card(
+    http: HttpClient, name: str, kind: ModelKind, served_model: str | None
+) -> dict[str, Any] | None:
+    """The server's ``/models`` entry for this model; ``None`` when the server lists none."""
+    try:
+        answer = http.request("GET", "models")
+    except RemoteBackendError as exc:
+        if exc.status == 404:  # a server without /models: trust the given names
+            return None
+        raise
+    cards = [
+        c for c in (answer.get("data") if isinstance(answer, dict) else None) or [] if isinstance(c, dict)
+    ]
+    if not cards:
+        return None
+    wanted = {served_model} if served_model else _aliases(name)
+    found = [c for c in cards if _aliases(str(c.get("id", ""))) & wanted]
+    if not found:
+        listed = ", ".join(repr(c.get("id")) for c in cards)
+        hint = "" if served_model else f", or pass served_model= with the name it serves {name!r} under"
+        raise InvalidOptionError(
+            f"The server at {http.base_url} serves {listed}, not {served_model or name!r}. Pass the "
+            f"model it serves (its tokenizer is loaded here){hint}."
+        )
+    of_kind = [c for c in found if c.get("kind") in (None, kind)]
+    if not of_kind:
+        other = found[0].get("kind")
+        loader = "Qwen3Embedder" if other == "embedding" else "Qwen3Reranker"
+        raise WrongModelKindError(
+            f"{found[0].get('id')!r} at {http.base_url} is served as a {other} model, not a {kind} "
+            f"model; use {loader}.load(..., base_url=...) for it.",
+            expected=kind,
+            found=other,
+        )
+    return of_kind[0]
+
+
+def _aliases(name: str) -> set[str]:
+    stripped = name.rstrip("/\\")
+    return {n.lower() for n in (name, stripped, os.path.basename(stripped)) if n}
+
+
+def _vectors(answer: Any, count: int, url: str) -> np.ndarray:
+    try:
+        data = sorted(answer["data"], key=lambda d: d["index"])
+        rows = [
+            np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4")
+            if isinstance(d["embedding"], str)
+            else np.asarray(d["embedding"], dtype=np.float32)
+            for d in data
+        ]
+        if len(rows) != count or [d["index"] for d in data] != list(range(count)):
+            raise ValueError(f"{len(rows)} vectors for {count} inputs")
+        return np.stack(rows).astype(np.float32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RemoteBackendError(
+            f"{url} answered 200 but not with OpenAI embeddings ({type(exc).__name__}: {exc}).",
+            url=url,
+            status=200,
+        ) from exc
+
+
+def _scores(answer: Any, count: int, url: str) -> np.ndarray:
+    """``[P(yes), log-odds]`` rows in input order: the server's ``relevance_logit`` where it sends
+    one (``qwen3-rag serve``), else the log-odds of ``relevance_score`` (vLLM)."""
+    try:
+        results = answer["results"]
+        scores = np.full((count, 2), np.nan, dtype=np.float64)
+        seen = np.zeros(count, dtype=bool)
+        for result in results:
+            index = int(result["index"])
+            if index < 0:
+                raise IndexError(f"index {index}")
+            probability = float(result["relevance_score"])
+            logit = result.get("relevance_logit")
+            scores[index] = (probability, float(logit) if logit is not None else log_odds(probability))
+            seen[index] = True
+        if len(results) != count or not seen.all() or np.isnan(scores).any():
+            raise ValueError(f"{len(results)} scores for {count} documents")
+        return scores
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise RemoteBackendError(
+            f"{url} answered 200 but not with rerank results ({type(exc).__name__}: {exc}).",
+            url=url,
+            status=200,
+        ) from exc

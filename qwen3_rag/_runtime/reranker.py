@@ -1,0 +1,230 @@
+"""Qwen3-Reranker: the official yes/no procedure (REFERENCE.md) over a local or remote backend.
+
+Procedure (:class:`~.procedure.RerankProcedure`): ids = prefix + body + suffix, where prefix and
+suffix are the fixed chat-template pieces and body is
+``<Instruct>: ...\\n<Query>: ...\\n<Document>: ...`` tokenized without special tokens and cut from
+its end so the whole fits ``max_length``; the backend gives softmax([logit("no"),
+logit("yes")])[1] at the last position, and the log-odds ``logit("yes") - logit("no")`` from the
+same forward pass (:meth:`Qwen3Reranker.score_logits`, :meth:`Qwen3Reranker.rank`).
+
+``long_documents="max_window"`` (an extension; ``"truncate"``, the official cut, is the default)
+scores an over-long document as overlapping windows, each in the whole template, and keeps the
+best window's score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+
+from .._prompts import DEFAULT_QUERY_INSTRUCTION
+from .._ranking import RankedDocument, best_first, check_rerank_threshold
+from .base import Backend, Qwen3Model, RemoteOptions, open_backend
+from .loading import BatchingOptions, LoadedModel
+from .procedure import RerankProcedure, RerankScores
+from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+from .validation import check_positive_int
+
+DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
+DEFAULT_MAX_LENGTH = 8192
+
+
+class Qwen3Reranker(Qwen3Model):
+    """Qwen3-Reranker relevance scores in [0, 1], exactly as the official code computes them.
+
+    >>> rr = Qwen3Reranker.load("Qwen/Qwen3-Reranker-0.6B")
+    >>> rr.score("capital of France?", ["Paris is the capital.", "Bananas are yellow."])
+    [0.98..., 0.00...]
+    >>> rr.rank("capital of France?", ["Bananas are yellow.", "Paris is the capital."], min_score=0.5)
+    [RankedDocument(index=1, score=0.98..., logit=4.1...)]
+
+    ``Qwen3Reranker.load(model, base_url="http://host:8000/v1")`` scores on a server instead.
+    """
+
+    kind: ClassVar = "reranker"
+    _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction", "long_documents")
+
+    def __init__(
+        self,
+        runtime: Backend | LoadedModel,
+        *,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        instruction: str = DEFAULT_QUERY_INSTRUCTION,
+        long_documents: str = "truncate",
+    ) -> None:
+        super().__init__(runtime)
+        backend = self.backend
+        self.procedure = RerankProcedure(
+            backend.tokenizer,
+            name=backend.name,
+            max_length=max_length,
+            instruction=instruction,
+            warn=backend.warn_once,
+            describe=backend.describe,
+            long_documents=long_documents,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model: str | os.PathLike[str] = DEFAULT_RERANKER_MODEL,
+        *,
+        device: str | torch.device | None = "auto",
+        dtype: str | torch.dtype | None = "auto",
+        max_length: int = DEFAULT_MAX_LENGTH,
+        instruction: str = DEFAULT_QUERY_INSTRUCTION,
+        long_documents: str = "truncate",
+        attn_implementation: str | None = "sdpa",
+        batch_tokens: int | None = None,
+        max_batch_size: int | None = None,
+        max_wait_ms: float = 2.0,
+        max_queue_items: int = 100_000,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        served_model: str | None = None,
+        api: str = "auto",
+    ) -> Qwen3Reranker:
+        """Load (or reuse) a Qwen3-Reranker checkpoint: a Hub id or a local folder.
+
+        Options mean what they mean for :meth:`Qwen3Embedder.load` (``base_url`` and the options
+        after it included: ``qwen3-rag serve``'s ``/v1/rerank``, or vLLM's ``/rerank`` with the
+        template applied here); ``instruction`` is the default task instruction for :meth:`score`.
+        ``long_documents``: ``"truncate"`` (official: a pair longer than ``max_length`` loses its
+        document end) or ``"max_window"`` (the document is scored as overlapping windows of the
+        budget, each in the whole template, and its score is the best window's; the windows are
+        batched with everything else).
+
+        Besides the official causal-LM checkpoints, a sequence-classification conversion
+        (``Qwen3ForSequenceClassification`` with one label, whose head is the "yes" row minus the
+        "no" row of the LM head) loads too and gives the same scores; other classifiers are refused.
+        """
+        backend = open_backend(
+            model,
+            "reranker",
+            device=device,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
+            remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
+        )
+        return cls(backend, max_length=max_length, instruction=instruction, long_documents=long_documents)
+
+    def with_options(  # type: ignore[override]
+        self,
+        *,
+        max_length: int | None = None,
+        instruction: str | None = None,
+        long_documents: str | None = None,
+    ) -> Qwen3Reranker:
+        """A view over the same model with some options changed (``None`` keeps one)."""
+        return super().with_options(
+            max_length=max_length, instruction=instruction, long_documents=long_documents
+        )
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per query/document pair; the document end is cut when a pair is longer."""
+        return self.procedure.max_length
+
+    @property
+    def instruction(self) -> str:
+        """The default task instruction."""
+        return self.procedure.instruction
+
+    @property
+    def long_documents(self) -> str:
+        """``"truncate"`` (official) or ``"max_window"``: what happens to an over-long document."""
+        return self.procedure.long_documents
+
+    def encode_ids(self, bodies: Sequence[str]) -> list[list[int]]:
+        """Token ids as the model sees them: whole prefix, body cut from its end, whole suffix."""
+        return self.procedure.tokenize(bodies)
+
+    def _bodies(self, query: str, documents: Sequence[str], instruction: str | None) -> list[str]:
+        return self.procedure.format(query, documents, instruction)
+
+    # ----------------------------------------------------------------- scoring
+    def scores(self, query: str, documents: Sequence[str], instruction: str | None = None) -> RerankScores:
+        """P(yes) and log-odds for each document, in the documents' order, from one forward pass."""
+        return self.procedure.finish(
+            self.backend.score(self.procedure.prepare(query, documents, instruction))
+        )
+
+    async def ascores(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> RerankScores:
+        request = self.procedure.prepare(query, documents, instruction)
+        return self.procedure.finish(await self.backend.ascore(request))
+
+    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
+        """P(yes) for each document against ``query``, in the documents' order."""
+        return self.scores(query, documents, instruction).scores
+
+    async def ascore(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> list[float]:
+        return (await self.ascores(query, documents, instruction)).scores
+
+    def score_logits(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> list[float]:
+        """The raw log-odds ``logit("yes") - logit("no")`` per document (P(yes) is their sigmoid).
+
+        Unbounded, so they keep order and spacing where P(yes) saturates at 0 or 1 (bf16): use
+        them to calibrate. Remote: the server's (``qwen3-rag serve`` returns them) or derived from
+        P(yes) (vLLM returns probabilities only: see :func:`~.procedure.log_odds` for the precision).
+        """
+        return self.scores(query, documents, instruction).logits
+
+    async def ascore_logits(
+        self, query: str, documents: Sequence[str], instruction: str | None = None
+    ) -> list[float]:
+        return (await self.ascores(query, documents, instruction)).logits
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        min_score: float | None = None,
+        instruction: str | None = None,
+    ) -> list[RankedDocument]:
+        """``RankedDocument(index, score, logit)`` per kept document, best first.
+
+        ``top_n`` keeps the best N (``None``: all); ``min_score`` drops documents whose P(yes) is
+        below it (a threshold in [0, 1]; for a log-odds threshold ``t`` pass ``1 / (1 + exp(-t))``).
+        An empty list is a valid answer. Equal scores keep the documents' order.
+        """
+        top_n, min_score = _rank_options(top_n, min_score)
+        return _ranked(self.scores(query, documents, instruction), top_n, min_score)
+
+    async def arank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        min_score: float | None = None,
+        instruction: str | None = None,
+    ) -> list[RankedDocument]:
+        """:meth:`rank` without blocking the event loop."""
+        top_n, min_score = _rank_options(top_n, min_score)
+        return _ranked(await self.ascores(query, documents, instruction), top_n, min_score)
+
+    def _repr_options(self) -> str:
+        return ", long_documents='max_window'" if self.long_documents == "max_window" else ""
+
+
+def _rank_options(top_n: Any, min_score: Any) -> tuple[int | None, float | None]:
+    return (None if top_n is None else check_positive_int(top_n, "top_n")), check_rerank_threshold(min_score)
+
+
+def _ranked(scores: RerankScores, top_n: int | None, min_score: float | None) -> list[RankedDocument]:
+    return [
+        RankedDocument(index, score, scores.logits[index])
+        for index, score in best_first(scores.scores, top_n, min_score)
+    ]

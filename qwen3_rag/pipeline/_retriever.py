@@ -1,0 +1,197 @@
+"""Two-stage retrieval: dense (or hybrid) top-k from Qdrant, then Qwen3 rerank to top-n.
+
+One embedding request per query (through the shared micro-batcher, so concurrent queries are
+coalesced into one forward pass), one Qdrant query, one rerank request for the k candidates,
+ranked by the reranker's ``rank`` (``top_n`` and the ``min_score`` threshold: the one
+sort-and-cut, :func:`qwen3_rag._ranking.best_first`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import InvalidOptionError
+from .._ranking import RankedDocument, check_rerank_threshold
+from .._runtime.validation import check_positive_int
+from ._layout import Hit
+from ._sparse import sparse_vectors
+from ._store import QdrantStore
+
+DEFAULT_TOP_K = 50
+DEFAULT_TOP_N = 5
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """One result: the chunk, where it came from, and both stages' scores.
+
+    ``retrieval_score`` is the cosine similarity (dense) or the fused RRF score (hybrid);
+    ``rerank_score`` is Qwen3-Reranker's P(yes) in [0, 1], the order of the results;
+    ``rerank_logit`` the log-odds ``logit(yes) - logit(no)`` behind it (unbounded: for calibration,
+    where P(yes) saturates).
+    """
+
+    text: str
+    source: str
+    chunk_index: int
+    retrieval_score: float
+    rerank_score: float
+    id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    rerank_logit: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "source": self.source,
+            "chunk_index": self.chunk_index,
+            "retrieval_score": self.retrieval_score,
+            "rerank_score": self.rerank_score,
+            "rerank_logit": self.rerank_logit,
+            "id": self.id,
+        }
+
+
+def build_filter(filters: Any) -> Any:
+    """A Qdrant ``Filter`` from ``{"field": value}`` (a list value means any of them), or as given."""
+    if filters is None:
+        return None
+    from qdrant_client import models
+
+    if isinstance(filters, models.Filter):
+        return filters
+    if not isinstance(filters, Mapping):
+        raise InvalidOptionError(
+            "filters must be a mapping of payload field to value(s) or a qdrant Filter, "
+            f"got {type(filters).__name__}."
+        )
+    conditions: list[Any] = []
+    for key, value in filters.items():
+        if isinstance(value, list | tuple | set | frozenset):
+            match: Any = models.MatchAny(any=list(value))
+        else:
+            match = models.MatchValue(value=value)
+        conditions.append(models.FieldCondition(key=str(key), match=match))
+    return models.Filter(must=conditions)
+
+
+class TwoStageRetriever:
+    """Retrieve ``top_k`` chunks from a :class:`QdrantStore`, rerank them, keep ``top_n``.
+
+    >>> retriever = TwoStageRetriever(store, embedder, reranker, top_k=50, top_n=5, hybrid=True)
+    >>> for r in retriever.retrieve("How do I rotate the API key?", filters={"source": "/docs/ops.md"}):
+    ...     print(round(r.rerank_score, 3), r.source, r.text[:80])
+
+    ``hybrid=True`` fuses dense results with sparse term matches (Qwen tokenizer terms, Qdrant
+    IDF) by reciprocal rank fusion before reranking. ``instruction`` overrides the task
+    instruction of both the query embedding and the reranker. ``min_score`` (a P(yes) in
+    [0, 1], here or per call) drops reranked chunks below it: fewer than ``top_n`` results, or
+    none, is then a valid answer.
+    """
+
+    def __init__(
+        self,
+        store: QdrantStore,
+        embedder: Any,
+        reranker: Any,
+        *,
+        top_k: int = DEFAULT_TOP_K,
+        top_n: int = DEFAULT_TOP_N,
+        hybrid: bool = False,
+        instruction: str | None = None,
+        min_score: float | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.reranker = reranker
+        self.top_k = check_positive_int(top_k, "top_k")
+        self.top_n = check_positive_int(top_n, "top_n")
+        self.hybrid = bool(hybrid)
+        self.instruction = instruction
+        self.min_score = check_rerank_threshold(min_score)
+
+    @classmethod
+    def from_collection(cls, store: Any = None, **options: Any) -> TwoStageRetriever:
+        """A ready retriever over an existing collection: its recorded model and size, the
+        reranker loaded or connected, the spec checked once. ``store`` is a :class:`QdrantStore`
+        or a collection name; see :func:`qwen3_rag.pipeline._opening.open_retriever` for the options.
+
+        >>> retriever = TwoStageRetriever.from_collection("kb", reranker="Qwen/Qwen3-Reranker-0.6B", top_n=5)
+        """
+        from ._opening import open_retriever
+
+        return open_retriever(*([] if store is None else [store]), **options)
+
+    def _settings(
+        self, top_k: int | None, top_n: int | None, hybrid: bool | None, min_score: float | None
+    ) -> tuple[int, int, bool, float | None]:
+        k = self.top_k if top_k is None else check_positive_int(top_k, "top_k")
+        n = self.top_n if top_n is None else check_positive_int(top_n, "top_n")
+        threshold = self.min_score if min_score is None else check_rerank_threshold(min_score)
+        return k, n, self.hybrid if hybrid is None else bool(hybrid), threshold
+
+    def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Hit]:
+        sparse = sparse_vectors(self.embedder.tokenizer, [query], query=True)[0] if hybrid else None
+        return self.store.query(dense, limit=k, sparse=sparse, query_filter=build_filter(filters))
+
+    @staticmethod
+    def _combine(hits: Sequence[Hit], ranked: Sequence[RankedDocument]) -> list[RetrievedChunk]:
+        # Ranked best first by the reranker; equal scores keep the first stage's order.
+        return [
+            RetrievedChunk(
+                text=hits[r.index].text,
+                source=hits[r.index].source,
+                chunk_index=hits[r.index].chunk_index,
+                retrieval_score=hits[r.index].score,
+                rerank_score=r.score,
+                id=hits[r.index].id,
+                payload=hits[r.index].payload,
+                rerank_logit=r.logit,
+            )
+            for r in ranked
+        ]
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        top_n: int | None = None,
+        filters: Any = None,
+        hybrid: bool | None = None,
+        min_score: float | None = None,
+    ) -> list[RetrievedChunk]:
+        """The ``top_n`` best chunks for ``query`` scoring at least ``min_score``, best first."""
+        k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
+        dense = self.embedder.embed_queries([query], instruction=self.instruction)[0]
+        hits = self._search(query, dense, k, use_hybrid, filters)
+        if not hits:
+            return []
+        texts = [h.text for h in hits]
+        ranked = self.reranker.rank(query, texts, top_n=n, min_score=threshold, instruction=self.instruction)
+        return self._combine(hits, ranked)
+
+    async def aretrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        top_n: int | None = None,
+        filters: Any = None,
+        hybrid: bool | None = None,
+        min_score: float | None = None,
+    ) -> list[RetrievedChunk]:
+        """:meth:`retrieve` without blocking the event loop (models batched, Qdrant in a thread)."""
+        k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
+        dense = (await self.embedder.aembed_queries([query], instruction=self.instruction))[0]
+        hits = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
+        if not hits:
+            return []
+        texts = [h.text for h in hits]
+        ranked = await self.reranker.arank(
+            query, texts, top_n=n, min_score=threshold, instruction=self.instruction
+        )
+        return self._combine(hits, ranked)

@@ -1,0 +1,150 @@
+"""``qwen3-rag serve``: the argument parser and the function that runs the server.
+
+    qwen3-rag serve --embedding-model Qwen/Qwen3-Embedding-0.6B --reranker-model Qwen/Qwen3-Reranker-0.6B
+
+The port opens at once (``/health`` answers 503 until the models are loaded); SIGTERM or Ctrl+C
+drains: requests in flight finish, new ones get 503, then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from .._errors import Qwen3RagError
+from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
+
+API_KEY_ENV = "QWEN3_RAG_API_KEY"
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def add_serve_parser(subparsers: Any) -> None:
+    """Register ``serve`` on an ``argparse`` sub-parser collection (``parser.add_subparsers()``)."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the models over HTTP (OpenAI /v1/embeddings, /v1/rerank)",
+        description="Serve Qwen3-Embedding and/or Qwen3-Reranker over HTTP: OpenAI-compatible "
+        "/v1/embeddings, Cohere/Jina-style /v1/rerank, /health, /v1/models, /metrics. Needs "
+        "pip install 'qwen3-rag[serve]'.",
+    )
+    models = parser.add_argument_group("models (give one or both)")
+    models.add_argument("--embedding-model", help="Hub id or local folder of a Qwen3-Embedding model")
+    models.add_argument("--reranker-model", help="Hub id or local folder of a Qwen3-Reranker model")
+    models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
+    models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
+    models.add_argument(
+        "--dimensions",
+        type=int,
+        help="Matryoshka embedding size served by default; requests may ask for less (default: full size)",
+    )
+    net = parser.add_argument_group("network")
+    net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine)")
+    net.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    net.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require 'Authorization: Bearer KEY' on /v1/* (default: ${API_KEY_ENV}; "
+        "prefer the variable: arguments are visible to other users in the process list)",
+    )
+    limits = parser.add_argument_group("limits and batching")
+    limits.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help=f"largest request body, else 413 (default: {DEFAULT_MAX_REQUEST_BYTES})",
+    )
+    limits.add_argument(
+        "--max-inputs",
+        type=int,
+        default=DEFAULT_MAX_INPUTS,
+        help=f"most inputs or documents per request, else 413 (default: {DEFAULT_MAX_INPUTS})",
+    )
+    limits.add_argument(
+        "--max-queue-items",
+        type=int,
+        default=100_000,
+        help="texts waiting in a model's queue before requests get 429 (default: 100000)",
+    )
+    limits.add_argument(
+        "--batch-tokens", type=int, help="padded tokens per forward pass (default: by device)"
+    )
+    limits.add_argument(
+        "--max-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests (default: 2)"
+    )
+    limits.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds requests in flight get to finish after SIGTERM (default: 30)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    return key or None
+
+
+def _loader(args: argparse.Namespace) -> Any:
+    from .._runtime import Qwen3Embedder, Qwen3Reranker
+
+    batching = {
+        "batch_tokens": args.batch_tokens,
+        "max_wait_ms": args.max_wait_ms,
+        "max_queue_items": args.max_queue_items,
+    }
+
+    def load() -> tuple[Any, Any]:
+        embedder = reranker = None
+        if args.embedding_model:
+            embedder = Qwen3Embedder.load(
+                args.embedding_model,
+                device=args.device,
+                dtype=args.dtype,
+                dimensions=args.dimensions,
+                **batching,
+            )
+        if args.reranker_model:
+            reranker = Qwen3Reranker.load(
+                args.reranker_model, device=args.device, dtype=args.dtype, **batching
+            )
+        return embedder, reranker
+
+    return load
+
+
+def _quiet(no_progress: bool) -> None:
+    logging.basicConfig(format="%(levelname)s:  %(message)s", level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("qwen3_rag.server").setLevel(logging.INFO)
+    if no_progress or not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def _error(message: str) -> None:
+    print(f"qwen3-rag serve: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 if the models fail to load."""
+    from ._dependencies import require_serve_dependencies
+
+    if not args.embedding_model and not args.reranker_model:
+        _error("give --embedding-model, --reranker-model, or both.")
+        return EXIT_USAGE
+    if args.dimensions is not None and not args.embedding_model:
+        _error("--dimensions applies to the embedding model; give --embedding-model too.")
+        return EXIT_USAGE
+    try:
+        require_serve_dependencies()
+        from ._runner import serve
+
+        _quiet(args.no_progress)
+        return serve(args, _loader(args), _api_key(args))
+    except Qwen3RagError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
