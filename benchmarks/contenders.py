@@ -1,6 +1,6 @@
 """The ways people run Qwen3-Embedding / Qwen3-Reranker today, written plainly.
 
-- ``Official*``: the official README/example code (REFERENCE.md): a fixed batch size, inputs in
+- ``Official*``: the official README/example code (docs/reference.md): a fixed batch size, inputs in
   the order given, the tokenizer's own padding and truncation, all positions' logits for the
   reranker (the example calls ``model(**inputs).logits[:, -1, :]``).
 - ``sentence_transformer_embedder``: sentence-transformers built from explicit modules

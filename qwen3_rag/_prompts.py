@@ -1,7 +1,8 @@
 """The official Qwen3-Embedding / Qwen3-Reranker prompt strings: the only place they live.
 
-Source: the QwenLM/Qwen3-Embedding README and examples (see ../shared/REFERENCE.md). Changing a
-character here changes every vector and score, so the tests pin them against a plain copy.
+Source: the model cards and the QwenLM/Qwen3-Embedding README (docs/reference.md, "Embedding",
+"Instructions" and "Reranker"). Changing a character here changes every vector and score, so the
+tests pin them against a plain copy.
 """
 
 from __future__ import annotations

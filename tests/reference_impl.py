@@ -1,5 +1,5 @@
-"""A deliberately plain implementation of ../shared/REFERENCE.md, written from the official
-README/example code and independent of qwen3_rag's runtime: its own model loading, the
+"""A deliberately plain implementation of docs/reference.md ("Embedding", "Reranker"), written
+from the official README/example code and independent of qwen3_rag's runtime: its own model loading, the
 tokenizer's own truncation and padding, no batching tricks. Tests compare the runtime to it.
 """
 

@@ -19,7 +19,7 @@ stopped, their engine processes included.
 What is checked, against ``Qwen3Embedder.load(path, device="cpu", dtype="float32")`` and
 ``Qwen3Reranker.load(...)`` in this process, within 1e-5:
 
-- raw vLLM requests formatted by hand, exactly per REFERENCE.md: token ids ending in one
+- raw vLLM requests formatted by hand, exactly per docs/reference.md: token ids ending in one
   ``<|endoftext|>``, queries with the instruction, ``dimensions`` (MRL); reranker query as the
   fixed prefix + ``<Instruct>: ...\\n<Query>: ...\\n`` and each document as ``<Document>: ...``
   + the fixed suffix through ``/rerank``, ``/v1/rerank`` and ``/score``;
@@ -146,7 +146,7 @@ def embedding_tokenizer(vllm_checkpoints: dict[str, str]) -> Any:
 
 # --------------------------------------------------------------------------- raw vLLM requests
 def _embedding_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
-    """REFERENCE.md by hand: content without special tokens, then exactly one <|endoftext|>."""
+    """docs/reference.md ("Embedding", 3) by hand: content without special tokens, then one <|endoftext|>."""
     end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     return [tokenizer(text, add_special_tokens=False)["input_ids"] + [end] for text in texts]
 
@@ -214,7 +214,7 @@ def test_vllm_end_token_comes_from_the_tokenizer_not_from_vllm(
 
 
 def _rerank_pieces(query: str, documents: list[str], instruction: str) -> tuple[str, list[str]]:
-    """REFERENCE.md's template split where vLLM joins query and document."""
+    """docs/reference.md's reranker template split where vLLM joins query and document."""
     return (
         f"{PREFIX}<Instruct>: {instruction}\n<Query>: {query}\n",
         [f"<Document>: {document}{SUFFIX}" for document in documents],

@@ -1,4 +1,4 @@
-"""Qwen3-Embedding: the official procedure (REFERENCE.md) over a local or remote backend.
+"""Qwen3-Embedding: the official procedure (docs/reference.md, "Embedding") over a local or remote backend.
 
 Procedure (:class:`~.procedure.EmbeddingProcedure`): queries become
 ``Instruct: {instruction}\\nQuery:{query}``, documents stay as they are; tokens are taken without

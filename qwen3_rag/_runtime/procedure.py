@@ -1,4 +1,4 @@
-"""The Qwen3 procedure: the only code that knows the official rules (REFERENCE.md).
+"""The Qwen3 procedure: the only code that knows the official rules (docs/reference.md).
 
 Each model's procedure has three named steps around the model run, whichever backend runs it
 (local torch + micro-batcher, or a remote server):

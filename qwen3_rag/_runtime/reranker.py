@@ -1,4 +1,4 @@
-"""Qwen3-Reranker: the official yes/no procedure (REFERENCE.md) over a local or remote backend.
+"""Qwen3-Reranker: the official yes/no procedure (docs/reference.md, "Reranker"), local or remote.
 
 Procedure (:class:`~.procedure.RerankProcedure`): ids = prefix + body + suffix, where prefix and
 suffix are the fixed chat-template pieces and body is
