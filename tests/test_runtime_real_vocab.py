@@ -129,3 +129,29 @@ def test_reranker_matches_reference_with_real_vocab(real_vocab: dict[str, str]) 
     ours = reranker.score("capital of France?", docs)
     expected = ReferenceReranker(real_vocab["reranker"]).score("capital of France?", docs, max_length=128)
     assert np.abs(np.array(ours) - np.array(expected)).max() <= 1e-5
+
+
+@pytest.mark.parametrize("kind", ["embedding", "embedding_plain", "reranker"])
+def test_the_remote_clients_tokenizer_equals_the_local_one(real_vocab: dict[str, str], kind: str) -> None:
+    """A remote model tokenizes with the generic fast tokenizer (no torch import); on the real
+    vocabulary it gives AutoTokenizer's ids (the Qwen2Tokenizer class) for every kind of text."""
+    from transformers import AutoTokenizer
+
+    from qwen3_rag._runtime.remote import load_tokenizer
+
+    local = AutoTokenizer.from_pretrained(real_vocab[kind])
+    remote = load_tokenizer(real_vocab[kind])
+    assert type(local).__name__ == "Qwen2Tokenizer" and type(remote) is not type(local)
+    rng = np.random.default_rng(7)
+    alphabet = list("abc XYZ 中文字 éñü 🎉👍🏽 \n\t\r'sTLL<|>0123.,;") + ["<|endoftext|>", "<|im_start|>"]
+    texts = ["", "Hello world", "don't we'll I'M", "x" * 3000, RERANKER_PREFIX, RERANKER_SUFFIX]
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 300)))) for _ in range(200)]
+    for text in texts:
+        assert remote(text)["input_ids"] == local(text)["input_ids"], text
+        assert remote.encode(text, add_special_tokens=False) == local.encode(text, add_special_tokens=False)
+    assert (remote.padding_side, remote.pad_token, remote.eos_token, remote.model_max_length) == (
+        local.padding_side,
+        local.pad_token,
+        local.eos_token,
+        local.model_max_length,
+    )

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
 
 import numpy as np
 
 from .batcher import Encoder
 from .checkpoints import ModelKind
-from .loading import BatchingOptions, LoadedModel
-from .local import LocalBackend
 from .procedure import RerankInput
 from .remote import RemoteBackend, check_local_options
+from .shared import BatchingOptions, LoadedModel
+
+if TYPE_CHECKING:
+    from .local import LocalBackend
 
 
 class Backend(Protocol):
@@ -73,6 +75,8 @@ def open_backend(
 ) -> Backend:
     """The shared backend for ``model``: on the server at ``remote.base_url``, else loaded here."""
     if remote.base_url is None:
+        from .local import LocalBackend  # torch is imported here, on the first local load
+
         return LocalBackend.load(
             model,
             kind=kind,
@@ -104,7 +108,11 @@ class Qwen3Model:
     _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction")
 
     def __init__(self, backend: Backend | LoadedModel) -> None:
-        self.backend: Backend = LocalBackend(backend) if isinstance(backend, LoadedModel) else backend
+        if isinstance(backend, LoadedModel):
+            from .local import LocalBackend
+
+            backend = LocalBackend(backend)
+        self.backend: Backend = backend
 
     def with_options(self: ModelT, **changes: Any) -> ModelT:
         """A view over the same backend with some options changed (``None`` keeps one)."""
@@ -123,8 +131,8 @@ class Qwen3Model:
     @property
     def runtime(self) -> LoadedModel:
         """The shared loaded model (weights, tokenizer, batcher); local models only."""
-        if isinstance(self.backend, LocalBackend):
-            return self.backend.runtime
+        if not self.backend.remote:
+            return cast("LocalBackend", self.backend).runtime
         raise AttributeError(
             f"{type(self).__name__} for {self.model_name!r} runs on the server at "
             f"{self.backend.base_url}; it has no local runtime (.runtime and .model are local only)."

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from .._prompts import DEFAULT_QUERY_INSTRUCTION
 from .base import Backend, Qwen3Model, RemoteOptions, open_backend
-from .loading import BatchingOptions, LoadedModel
 from .procedure import EmbeddingProcedure
 from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+from .shared import BatchingOptions, LoadedModel
 from .validation import check_dimensions
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 DEFAULT_MAX_LENGTH = 8192

@@ -9,116 +9,37 @@ the first load decides them, and a later load that asks for others gets a
 
 from __future__ import annotations
 
-import atexit
-import functools
 import logging
-import math
 import os
 import sys
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._errors import InvalidOptionError, ModelLoadError, SharedBatcherWarning, WrongModelKindError
+from .._errors import ModelLoadError, SharedBatcherWarning, WrongModelKindError
 from .batcher import MicroBatcher
 from .checkpoints import (
     ModelKind,
     check_kind,
     check_sequence_classifier,
-    checkpoint_fingerprint,
     is_sequence_classification,
     resolve_checkpoint,
 )
 from .devices import resolve_device, resolve_dtype
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
-from .validation import check_positive_int
+from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
+
+__all__ = ["BatchingOptions", "LoadedModel", "close_all", "get_loaded_model", "loaded_models"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class BatchingOptions:
-    """Settings of the shared micro-batcher, checked when built; the first load of a model decides them."""
-
-    batch_tokens: int | None = None
-    max_batch_size: int | None = None
-    max_wait_ms: float = 2.0
-    max_queue_items: int = 100_000
-
-    def __post_init__(self) -> None:
-        if self.batch_tokens is not None:
-            default = "Use None for the device's default (4096 on CPU, 32768 on CUDA)."
-            check_positive_int(self.batch_tokens, "batch_tokens", hint=default)
-        if self.max_batch_size is not None:
-            check_positive_int(self.max_batch_size, "max_batch_size", hint="Use None for no limit.")
-        wait = self.max_wait_ms
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not (0 <= wait < math.inf):
-            raise InvalidOptionError(f"max_wait_ms must be a number of milliseconds >= 0, got {wait!r}.")
-        check_positive_int(self.max_queue_items, "max_queue_items")
-
-    def asked(self) -> dict[str, Any]:
-        """The settings that differ from the defaults: what a load explicitly asked for."""
-        default = BatchingOptions()
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
-
-    def summary(self) -> str:
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
-
-
-@dataclass(eq=False)
-class LoadedModel:
-    """One loaded checkpoint: weights, tokenizer, and the batcher that serializes its use."""
-
-    name: str
-    kind: ModelKind
-    folder: Path
-    model: Any
-    tokenizer: Any
-    device: torch.device
-    dtype: torch.dtype
-    batcher: MicroBatcher
-    batching: BatchingOptions = field(default_factory=BatchingOptions)
-    """The batcher's settings in force (``batch_tokens`` resolved to the device's default)."""
-    warned: set[str] = field(default_factory=set)
-    _warn_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def warn_once(self, topic: str, message: str) -> None:
-        """Log ``message`` the first time ``topic`` comes up for this model."""
-        with self._warn_lock:
-            if topic in self.warned:
-                return
-            self.warned.add(topic)
-        logger.warning(message)
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """Identity of the weights (see :func:`checkpoint_fingerprint`)."""
-        return checkpoint_fingerprint(self.folder)
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.model.config.hidden_size)
-
-    def close(self) -> None:
-        self.batcher.close()
-        with _REGISTRY_LOCK:
-            for key, value in list(_REGISTRY.items()):
-                if value is self:
-                    del _REGISTRY[key]
-
-
-_REGISTRY: dict[tuple[Any, ...], LoadedModel] = {}
-_REGISTRY_LOCK = threading.Lock()
 _KEY_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
 _FOLDERS: dict[str, Path] = {}
 
@@ -275,18 +196,3 @@ def _load_weights(
     model.eval()
     model.requires_grad_(False)
     return model, tokenizer
-
-
-def loaded_models() -> list[LoadedModel]:
-    """Every model loaded in this process (for diagnostics and tests)."""
-    with _REGISTRY_LOCK:
-        return list(_REGISTRY.values())
-
-
-def close_all() -> None:
-    """Close every loaded model's batcher (runs at interpreter exit)."""
-    for loaded in loaded_models():
-        loaded.close()
-
-
-atexit.register(close_all)

@@ -79,10 +79,19 @@ def load_tokenizer(model: str) -> Any:
     with _TOKENIZER_LOCK:
         if model in _TOKENIZERS:
             return _TOKENIZERS[model]
-    from transformers import AutoTokenizer
+    # The generic fast tokenizer reads tokenizer.json exactly as AutoTokenizer's Qwen2Tokenizer
+    # does (same ids, specials, padding side: tests/test_runtime_real_vocab.py), and unlike
+    # AutoTokenizer it does not import torch (through transformers' configuration classes), so a
+    # process that only talks to a server stays small.
+    from transformers.tokenization_utils_tokenizers import PreTrainedTokenizerFast
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+        try:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(model)
+        except (OSError, ValueError):  # no tokenizer.json: let transformers pick the class
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"Model {model!r}: its tokenizer could not be loaded ({type(exc).__name__}: {exc}). A "

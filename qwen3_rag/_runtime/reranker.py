@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._prompts import DEFAULT_QUERY_INSTRUCTION
 from .._ranking import RankedDocument, best_first, check_rerank_threshold
 from .base import Backend, Qwen3Model, RemoteOptions, open_backend
-from .loading import BatchingOptions, LoadedModel
 from .procedure import RerankProcedure, RerankScores
 from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+from .shared import BatchingOptions, LoadedModel
 from .validation import check_positive_int
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 DEFAULT_MAX_LENGTH = 8192

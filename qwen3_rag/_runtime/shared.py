@@ -1,0 +1,119 @@
+"""The process-wide registry of loaded models, without torch.
+
+:mod:`.loading` (which needs torch) fills it; the rest of the runtime (the model classes, the
+remote backend, ``close_all``) only reads it, so a process that talks to a server
+(``base_url=``) imports no torch at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import math
+import threading
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import InvalidOptionError
+from .batcher import MicroBatcher
+from .checkpoints import ModelKind, checkpoint_fingerprint
+from .validation import check_positive_int
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger("qwen3_rag._runtime.loading")
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    """Settings of the shared micro-batcher, checked when built; the first load of a model decides them."""
+
+    batch_tokens: int | None = None
+    max_batch_size: int | None = None
+    max_wait_ms: float = 2.0
+    max_queue_items: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.batch_tokens is not None:
+            default = "Use None for the device's default (4096 on CPU, 32768 on CUDA)."
+            check_positive_int(self.batch_tokens, "batch_tokens", hint=default)
+        if self.max_batch_size is not None:
+            check_positive_int(self.max_batch_size, "max_batch_size", hint="Use None for no limit.")
+        wait = self.max_wait_ms
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not (0 <= wait < math.inf):
+            raise InvalidOptionError(f"max_wait_ms must be a number of milliseconds >= 0, got {wait!r}.")
+        check_positive_int(self.max_queue_items, "max_queue_items")
+
+    def asked(self) -> dict[str, Any]:
+        """The settings that differ from the defaults: what a load explicitly asked for."""
+        default = BatchingOptions()
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+    def summary(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """One loaded checkpoint: weights, tokenizer, and the batcher that serializes its use."""
+
+    name: str
+    kind: ModelKind
+    folder: Path
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    batcher: MicroBatcher
+    batching: BatchingOptions = field(default_factory=BatchingOptions)
+    """The batcher's settings in force (``batch_tokens`` resolved to the device's default)."""
+    warned: set[str] = field(default_factory=set)
+    _warn_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def warn_once(self, topic: str, message: str) -> None:
+        """Log ``message`` the first time ``topic`` comes up for this model."""
+        with self._warn_lock:
+            if topic in self.warned:
+                return
+            self.warned.add(topic)
+        logger.warning(message)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Identity of the weights (see :func:`checkpoint_fingerprint`)."""
+        return checkpoint_fingerprint(self.folder)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def close(self) -> None:
+        self.batcher.close()
+        with _REGISTRY_LOCK:
+            for key, value in list(_REGISTRY.items()):
+                if value is self:
+                    del _REGISTRY[key]
+
+
+_REGISTRY: dict[tuple[Any, ...], LoadedModel] = {}
+_REGISTRY_LOCK = threading.Lock()
+def loaded_models() -> list[LoadedModel]:
+    """Every model loaded in this process (for diagnostics and tests)."""
+    with _REGISTRY_LOCK:
+        return list(_REGISTRY.values())
+
+
+def close_all() -> None:
+    """Close every loaded model's batcher (runs at interpreter exit)."""
+    for loaded in loaded_models():
+        loaded.close()
+
+
+atexit.register(close_all)
