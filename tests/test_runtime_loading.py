@@ -30,6 +30,7 @@ def test_same_model_loaded_once_and_shared(tiny_embedding_path: str) -> None:
     assert (a.dimensions, b.dimensions) == (64, 32)
 
 
+@pytest.mark.models
 def test_concurrent_first_loads_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=3)["embedding"])
     calls: list[str] = []
@@ -67,6 +68,7 @@ def test_other_dtype_is_a_separate_runtime(tiny_embedding_path: str) -> None:
     bf16.close()
 
 
+@pytest.mark.models
 def test_closed_runtime_reloads_on_next_load(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=4)["reranker"])
     first = Qwen3Reranker.load(path)
@@ -169,6 +171,7 @@ def test_reranker_type_errors(tiny_reranker_path: str) -> None:
         reranker.score(None, ["a"])  # type: ignore[arg-type]
 
 
+@pytest.mark.models
 def test_testing_module_command_writes_loadable_checkpoints(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "qwen3_rag.testing", str(tmp_path)],
