@@ -267,7 +267,7 @@ def test_max_window_covers_a_long_document_with_whole_templates(tiny_tokenizers:
     )
     head = next((empty[:i] for i in range(len(empty)) if empty[i] != full[i]), empty)
     assert 0 < len(head) < procedure.body_budget
-    document = full[len(head) :]
+    document_ids = full[len(head) :]
     spans: list[tuple[int, int]] = []
     for window in windows[1:]:
         assert len(window) <= 80
@@ -278,14 +278,14 @@ def test_max_window_covers_a_long_document_with_whole_templates(tiny_tokenizers:
         part = body[len(head) :]
         begin = next(
             i
-            for i in range((spans[-1][0] + 1) if spans else 0, len(document))
-            if document[i : i + len(part)] == part
+            for i in range((spans[-1][0] + 1) if spans else 0, len(document_ids))
+            if document_ids[i : i + len(part)] == part
         )
         spans.append((begin, begin + len(part)))
     # The first window is the official cut; each next one overlaps the previous; the last one
     # ends with the document's end: every document token is in some window.
     assert windows[1] == procedure.tokenize([request.bodies[1]])[0]
-    assert spans[0][0] == 0 and spans[-1][1] == len(document)
+    assert spans[0][0] == 0 and spans[-1][1] == len(document_ids)
     assert all(b[0] < a[1] for a, b in itertools.pairwise(spans))
 
 
