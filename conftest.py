@@ -74,11 +74,11 @@ def _no_model_built(item: pytest.Item) -> Iterator[None]:
         built.append(type(self).__name__)
         raise AssertionError(message())
 
-    module_class.__init__ = refuse  # type: ignore[method-assign]
+    module_class.__init__ = refuse
     try:
         yield
     finally:
-        module_class.__init__ = real_init  # type: ignore[method-assign]
+        module_class.__init__ = real_init
     if built:  # refused, but the code under test caught the error: still a failure
         raise AssertionError(message())
 
