@@ -98,12 +98,15 @@ async def test_async_callers_share_forward_passes(gate: threading.Event) -> None
     batcher.close()
 
 
-def test_a_short_wait_window_gathers_requests_that_arrive_together() -> None:
+def test_the_wait_window_gathers_requests_that_arrive_soon_after_the_first() -> None:
     forward = FakeForward()
-    batcher = MicroBatcher(forward, name="window", token_budget=10_000, max_wait_s=0.3)
-    futures = [batcher.submit([f"r{i}"], encode) for i in range(5)]
-    assert [f.result(5).tolist() for f in futures] == [[row(f"r{i}")] for i in range(5)]
-    assert len(forward.calls) == 1 and len(forward.calls[0]) == 5
+    batcher = MicroBatcher(forward, name="window", token_budget=10_000, max_wait_s=0.5)
+    futures = []
+    for i in range(3):  # the worker has taken the first one and waits for more
+        futures.append(batcher.submit([f"r{i}"], encode))
+        time.sleep(0.05)
+    assert [f.result(5).tolist() for f in futures] == [[row(f"r{i}")] for i in range(3)]
+    assert len(forward.calls) == 1 and len(forward.calls[0]) == 3
     batcher.close()
 
 
