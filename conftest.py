@@ -6,7 +6,10 @@ tiny random-weight Qwen3 checkpoints written by ``qwen3_rag.testing`` once per s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,61 @@ def tiny_embedding_path(tiny_checkpoints: dict[str, Path]) -> str:
 @pytest.fixture(scope="session")
 def tiny_reranker_path(tiny_checkpoints: dict[str, Path]) -> str:
     return str(tiny_checkpoints["reranker"])
+
+
+# ----------------------------------------------------------------------------- the `models` marker
+# `python -m pytest -m "not models"` is the quick loop: every test that builds or loads a torch
+# model is marked `models`. A test is marked automatically when it uses a fixture below (directly or
+# through another fixture, e.g. `tiny_embedding_path`); a test that builds or loads a model some
+# other way carries `@pytest.mark.models` itself (or its module a `pytestmark`).
+MODEL_FIXTURES = frozenset({"tiny_checkpoints", "vllm_checkpoints"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.models)
+
+
+@contextlib.contextmanager
+def _no_model_built(item: pytest.Item) -> Iterator[None]:
+    """In a test without the `models` marker, building a torch module (a model built or loaded in
+    this process, by the test or by any of its fixtures) fails at once and names the marker."""
+    torch = sys.modules.get("torch")
+    if torch is None or item.get_closest_marker("models") is not None:
+        yield
+        return
+    module_class = torch.nn.Module
+    real_init = module_class.__init__
+    built: list[str] = []
+
+    def message() -> str:
+        return (
+            f"{item.nodeid} builds a torch model ({built[0]}) but is not marked `models`: add "
+            "@pytest.mark.models, or build it through a fixture named in conftest.MODEL_FIXTURES."
+        )
+
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        built.append(type(self).__name__)
+        raise AssertionError(message())
+
+    module_class.__init__ = refuse
+    try:
+        yield
+    finally:
+        module_class.__init__ = real_init
+    if built:  # refused, but the code under test caught the error: still a failure
+        raise AssertionError(message())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _no_model_built(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _no_model_built(item):
+        return (yield)

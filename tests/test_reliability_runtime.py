@@ -84,6 +84,7 @@ async def test_1000_mixed_requests_from_tasks_and_8_threads(
     assert embedder.runtime.batcher.pending_items == 0 and reranker.runtime.batcher.pending_items == 0
 
 
+@pytest.mark.models
 async def test_overload_beyond_queue_bound_is_the_documented_error(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=11)["embedding"])
     embedder = Qwen3Embedder.load(path, max_queue_items=20)
@@ -97,6 +98,7 @@ async def test_overload_beyond_queue_bound_is_the_documented_error(tmp_path: Pat
     embedder.close()
 
 
+@pytest.mark.models
 def test_close_with_work_in_flight_settles_every_request(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=12)["reranker"])
     reranker = Qwen3Reranker.load(path)
@@ -134,6 +136,7 @@ def test_trust_remote_code_is_never_enabled() -> None:
     assert sources and not offenders
 
 
+@pytest.mark.models
 def test_loading_passes_trust_remote_code_false(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 

@@ -33,6 +33,7 @@ def test_same_model_loaded_once_and_shared(tiny_embedding_path: str) -> None:
     assert (a.dimensions, b.dimensions) == (64, 32)
 
 
+@pytest.mark.models
 def test_concurrent_first_loads_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=3)["embedding"])
     calls: list[str] = []
@@ -70,6 +71,7 @@ def test_other_dtype_is_a_separate_runtime(tiny_embedding_path: str) -> None:
     bf16.close()
 
 
+@pytest.mark.models
 def test_a_later_load_asking_for_other_batcher_settings_warns(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=5)["embedding"])
     options: dict[str, Any] = {"device": "cpu", "dtype": "float32"}
@@ -99,6 +101,7 @@ def test_a_later_load_asking_for_other_batcher_settings_warns(tmp_path: Path) ->
     again.close()
 
 
+@pytest.mark.models
 def test_the_default_batch_budget_is_what_a_later_load_is_compared_with(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=6)["reranker"])
     first = Qwen3Reranker.load(path, device="cpu", dtype="float32")
@@ -112,6 +115,7 @@ def test_the_default_batch_budget_is_what_a_later_load_is_compared_with(tmp_path
     first.close()
 
 
+@pytest.mark.models
 def test_closed_runtime_reloads_on_next_load(tmp_path: Path) -> None:
     path = str(write_tiny_checkpoints(tmp_path, seed=4)["reranker"])
     first = Qwen3Reranker.load(path)
@@ -216,6 +220,7 @@ def test_reranker_type_errors(tiny_reranker_path: str) -> None:
         reranker.score(None, ["a"])  # type: ignore[arg-type]
 
 
+@pytest.mark.models
 def test_testing_module_command_writes_loadable_checkpoints(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "qwen3_rag.testing", str(tmp_path)],

@@ -16,6 +16,8 @@ from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._runtime.prefix_cache import scorer_for
 from qwen3_rag.testing import write_tiny_checkpoints
 
+pytestmark = pytest.mark.models  # its fixtures build their own checkpoints
+
 DOCS = [
     "Paris is the capital of France.",
     "Bananas are yellow and rich in potassium, which muscles need.",

