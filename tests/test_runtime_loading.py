@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -22,6 +23,8 @@ from qwen3_rag import (
 )
 from qwen3_rag._runtime import loading
 from qwen3_rag.testing import write_tiny_checkpoints
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_same_model_loaded_once_and_shared(tiny_embedding_path: str) -> None:
@@ -245,3 +248,27 @@ def test_fingerprint_follows_the_weights_not_the_folder(tmp_path: Path, tiny_emb
     original = Qwen3Embedder.load(tiny_embedding_path).fingerprint
     assert Qwen3Embedder.load(str(copy)).fingerprint == original
     assert Qwen3Embedder.load(str(other)).fingerprint != original
+
+
+def test_trust_remote_code_is_never_enabled() -> None:
+    sources = [p for p in (ROOT / "qwen3_rag").rglob("*.py")] + list((ROOT / "integrations").rglob("*.py"))
+    offenders = [str(p) for p in sources if re.search(r"trust_remote_code\s*=\s*True", p.read_text())]
+    assert sources and not offenders
+
+
+@pytest.mark.models
+def test_loading_passes_trust_remote_code_false(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    seen: list[Any] = []
+    for name in ("AutoModel", "AutoTokenizer"):
+        cls = getattr(transformers, name)
+        real = cls.from_pretrained
+
+        def spy(*args: Any, __real: Any = real, **kwargs: Any) -> Any:
+            seen.append(kwargs.get("trust_remote_code", "missing"))
+            return __real(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", spy)
+    Qwen3Embedder.load(str(write_tiny_checkpoints(tmp_path, seed=13)["embedding"])).close()
+    assert seen == [False, False]

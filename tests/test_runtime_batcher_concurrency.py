@@ -1,10 +1,9 @@
-"""The runtime under load, cancellation, overload and shutdown: nothing lost, nothing hung."""
+"""The runtime's batcher under load, cancellation, overload and shutdown: nothing lost, nothing hung."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import re
 import subprocess
 import sys
 import textwrap
@@ -128,30 +127,6 @@ def test_interpreter_exit_with_work_in_flight_does_not_hang(tiny_embedding_path:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "exiting" in result.stdout and time.monotonic() - started < 120
-
-
-def test_trust_remote_code_is_never_enabled() -> None:
-    sources = [p for p in (ROOT / "qwen3_rag").rglob("*.py")] + list((ROOT / "integrations").rglob("*.py"))
-    offenders = [str(p) for p in sources if re.search(r"trust_remote_code\s*=\s*True", p.read_text())]
-    assert sources and not offenders
-
-
-@pytest.mark.models
-def test_loading_passes_trust_remote_code_false(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import transformers
-
-    seen: list[Any] = []
-    for name in ("AutoModel", "AutoTokenizer"):
-        cls = getattr(transformers, name)
-        real = cls.from_pretrained
-
-        def spy(*args: Any, __real: Any = real, **kwargs: Any) -> Any:
-            seen.append(kwargs.get("trust_remote_code", "missing"))
-            return __real(*args, **kwargs)
-
-        monkeypatch.setattr(cls, "from_pretrained", spy)
-    Qwen3Embedder.load(str(write_tiny_checkpoints(tmp_path, seed=13)["embedding"])).close()
-    assert seen == [False, False]
 
 
 def test_worker_threads_are_named_and_daemon(tiny_embedding_path: str) -> None:
