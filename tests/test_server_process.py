@@ -158,6 +158,33 @@ def test_langchain_openai_embeddings_equal_the_runtime(
     np.testing.assert_allclose(np.array(queries), embedder.embed_queries(TEXTS), atol=1e-5)
 
 
+def test_a_client_of_the_server_imports_no_torch(
+    servers: dict[str, Server], tiny_embedding_path: str, tiny_reranker_path: str
+) -> None:
+    """Remote models tokenize here but run there: the client process never imports torch, nor do
+    the framework adapters over it (a worker process stays small)."""
+    script = f"""
+import sys
+from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from qwen3_rag.pipeline import TwoStageRetriever
+import langchain_qwen3_rag, llama_index.embeddings.qwen3_rag, llama_index.postprocessor.qwen3_rag_rerank
+url, key = {servers["main"].base_url!r}, {KEY!r}
+emb = Qwen3Embedder.load({tiny_embedding_path!r}, base_url=url, api_key=key)
+rr = Qwen3Reranker.load({tiny_reranker_path!r}, base_url=url, api_key=key)
+vectors = emb.embed_queries(["What is the capital of France?"])
+scores = rr.score("capital of France", ["Paris is the capital of France.", "Bananas are yellow."])
+lc = langchain_qwen3_rag.Qwen3Embeddings(model={tiny_embedding_path!r}, base_url=url, api_key=key)
+lc.embed_query("hello")
+assert vectors.shape[0] == 1 and len(scores) == 2
+print("torch" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=START_TIMEOUT_S
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "False"
+
+
 def test_1000_requests_from_100_clients_share_forward_passes(
     servers: dict[str, Server], embedder: Qwen3Embedder
 ) -> None:
@@ -304,30 +331,3 @@ def test_sigkill_mid_load_ends_every_client_call_within_its_timeout(servers: dic
     for ok, error, took in outcomes:
         assert isinstance(error, httpx.TransportError), (ok, error)
         assert took < timeout_s + 1.0
-
-
-def test_a_client_of_the_server_imports_no_torch(
-    servers: dict[str, Server], tiny_embedding_path: str, tiny_reranker_path: str
-) -> None:
-    """Remote models tokenize here but run there: the client process never imports torch, nor do
-    the framework adapters over it (a worker process stays small)."""
-    script = f"""
-import sys
-from qwen3_rag import Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import TwoStageRetriever
-import langchain_qwen3_rag, llama_index.embeddings.qwen3_rag, llama_index.postprocessor.qwen3_rag_rerank
-url, key = {servers["main"].base_url!r}, {KEY!r}
-emb = Qwen3Embedder.load({tiny_embedding_path!r}, base_url=url, api_key=key)
-rr = Qwen3Reranker.load({tiny_reranker_path!r}, base_url=url, api_key=key)
-vectors = emb.embed_queries(["What is the capital of France?"])
-scores = rr.score("capital of France", ["Paris is the capital of France.", "Bananas are yellow."])
-lc = langchain_qwen3_rag.Qwen3Embeddings(model={tiny_embedding_path!r}, base_url=url, api_key=key)
-lc.embed_query("hello")
-assert vectors.shape[0] == 1 and len(scores) == 2
-print("torch" in sys.modules)
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=START_TIMEOUT_S
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "False"
