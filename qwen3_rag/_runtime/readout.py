@@ -13,9 +13,11 @@ Two checkpoint layouts give the same numbers from one forward pass:
   row's last token.
 
 Both run the decoder (``model.base_model``) and apply the head to its contiguous last-position
-hidden state themselves. The full LM head is never computed: in bfloat16 on CPU ``linear`` on
-the ``[rows, 1, hidden]`` slice that ``logits_to_keep=1`` leaves copied the whole tied
-151,669 x hidden weight on every call (87% of the bf16 reranker's time, torch profiler). The head
+hidden state themselves. The full LM head is never computed: on the non-contiguous
+``[rows, 1, hidden]`` slice that ``logits_to_keep=1`` leaves, with weights that do not require
+grad (the loader turns grad off), torch's ``matmul`` does not fold the batch and takes a batched
+path with the weight expanded per row; in bfloat16 on CPU that copies the whole tied
+151,669 x hidden weight for every row (87% of the bf16 reranker's time, torch profiler). The head
 rows are read from the weight at each call, so a weight cast in place (the float32 fallback of
 :mod:`.resilience`) is what they use.
 """
