@@ -17,6 +17,10 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# dtype="auto" is bfloat16 on a CPU with native bf16 and float32 elsewhere: the suite runs as on a
+# CPU without it, so "auto" is float32 on every machine and the fidelity tests compare float32
+# with float32. A test opts in by patching qwen3_rag._runtime.cpu_features.has_native_bf16.
+os.environ["QWEN3_RAG_CPU_BF16"] = "0"
 
 
 @pytest.fixture(scope="session")

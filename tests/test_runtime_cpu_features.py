@@ -1,12 +1,18 @@
-"""Native bfloat16 detection on CPU (x86 ``avx512_bf16`` / ``amx_bf16``; overridable)."""
+"""Native bfloat16 detection on CPU (x86 ``avx512_bf16`` / ``amx_bf16``; overridable), and
+``dtype="auto"`` on CPU following it (bfloat16 where native, float32 elsewhere)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
+import torch
 
+from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._runtime import cpu_features
+from qwen3_rag._runtime.devices import resolve_dtype
 
 
 @pytest.fixture
@@ -52,3 +58,58 @@ def test_non_x86_and_override(fresh_detection: pytest.MonkeyPatch) -> None:
 def test_cpu_flags_reads_this_machine() -> None:
     flags = cpu_features.cpu_flags()
     assert isinstance(flags, frozenset)
+
+
+# ----------------------------------------------------------------- dtype="auto" on CPU
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("native, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_dtype_on_cpu_is_bfloat16_only_where_native(
+    monkeypatch: pytest.MonkeyPatch, native: bool, expected: torch.dtype
+) -> None:
+    monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: native)
+    assert resolve_dtype("auto", CPU) is expected
+    assert resolve_dtype(None, CPU) is expected
+    # An explicit dtype always wins: float32 stays available (and exact) on any CPU.
+    assert resolve_dtype("float32", CPU) is torch.float32
+    assert resolve_dtype(torch.float32, CPU) is torch.float32
+    assert resolve_dtype("bfloat16", CPU) is torch.bfloat16
+
+
+def test_auto_dtype_follows_the_detection_and_its_override(fresh_detection: pytest.MonkeyPatch) -> None:
+    fresh_detection.delenv("QWEN3_RAG_CPU_BF16", raising=False)
+    fresh_detection.setattr(cpu_features.platform, "machine", lambda: "x86_64")
+    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    assert resolve_dtype("auto", CPU) is torch.bfloat16
+    cpu_features.has_native_bf16.cache_clear()
+    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert resolve_dtype("auto", CPU) is torch.float32  # AVX-512 without BF16: emulated, slower
+    cpu_features.has_native_bf16.cache_clear()
+    fresh_detection.setenv("QWEN3_RAG_CPU_BF16", "0")
+    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert resolve_dtype("auto", CPU) is torch.float32
+
+
+def test_the_test_session_runs_auto_as_float32() -> None:
+    """conftest.py: fidelity tests that leave dtype to "auto" compare float32 on every machine."""
+    assert os.environ["QWEN3_RAG_CPU_BF16"] == "0"
+    assert resolve_dtype("auto", CPU) is torch.float32
+
+
+def test_auto_loads_both_models_in_bfloat16_where_native(
+    monkeypatch: pytest.MonkeyPatch, tiny_embedding_path: str, tiny_reranker_path: str
+) -> None:
+    exact_embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+    exact_reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+    monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: True)
+    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu")
+    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
+    assert embedder.runtime.dtype == torch.bfloat16 and reranker.runtime.dtype == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in reranker.model.parameters())
+    texts = ["Paris is the capital of France.", "Bananas are yellow.", "Qdrant stores vectors."]
+    cosines = np.sum(embedder.embed_documents(texts) * exact_embedder.embed_documents(texts), axis=1)
+    assert cosines.min() >= 0.99
+    scores = reranker.score("capital of France?", texts)
+    assert np.isfinite(scores).all()
+    assert np.abs(np.subtract(scores, exact_reranker.score("capital of France?", texts))).max() <= 0.05

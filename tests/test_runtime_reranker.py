@@ -3,9 +3,9 @@ on the one sort-and-cut (``best_first``), raw log-odds beside P(yes) from the sa
 sequence-classification conversions equal to the causal checkpoint (1e-5) and refused when they
 are not such a conversion, ``long_documents="max_window"``, and the half-precision NaN guard.
 
-The guard is tested on CPU: the tiny reranker loaded in float16, with a forward hook that turns the
-logits of one document's rows into NaN while the weights are float16 (so only the float32
-recomputation can give that document a score).
+The guard is tested on CPU: the tiny reranker loaded in float16, with a forward hook on the decoder
+that turns one document's rows of its last hidden state (what the yes/no readout reads) into NaN
+while the weights are float16 (so only the float32 recomputation can give that document a score).
 """
 
 from __future__ import annotations
@@ -262,16 +262,16 @@ def test_a_query_too_long_for_a_window_gets_the_official_cut(reranker: Qwen3Rera
 
 # ----------------------------------------------------------------- half precision guard
 def _poison_rows_with(rr: Qwen3Reranker, marker: int) -> torch.utils.hooks.RemovableHandle:
-    """NaN logits for rows holding ``marker`` while the weights are float16 (a float16 overflow)."""
+    """NaN decoder output for rows holding ``marker`` while the weights are float16 (an overflow)."""
 
     def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
         ids = kwargs.get("input_ids")
         if ids is not None and module.dtype == torch.float16:
             bad = (ids == marker).any(dim=1)
-            output.logits[bad] = float("nan")  # type: ignore[attr-defined]
+            output.last_hidden_state[bad] = float("nan")  # type: ignore[attr-defined]
         return output
 
-    return rr.model.register_forward_hook(hook, with_kwargs=True)
+    return rr.model.base_model.register_forward_hook(hook, with_kwargs=True)
 
 
 def _marker(rr: Qwen3Reranker, docs: list[str], index: int) -> int:
@@ -316,10 +316,10 @@ def test_a_row_non_finite_in_float32_is_refused_naming_both_causes(reranker: Qwe
     def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
         ids = kwargs.get("input_ids")
         if ids is not None:
-            output.logits[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
+            output.last_hidden_state[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
         return output
 
-    handle = reranker.model.register_forward_hook(hook, with_kwargs=True)
+    handle = reranker.model.base_model.register_forward_hook(hook, with_kwargs=True)
     try:
         with pytest.raises(NumericalError, match=r"dtype='float32'.*attn_implementation='eager'"):
             reranker.score(QUERY, docs)

@@ -130,11 +130,11 @@ def test_reranker_never_returns_a_nan_score(tiny_reranker_path: str, patched_mod
     def wrapper(real: Any) -> Any:
         def forward(*args: Any, **kwargs: Any) -> Any:
             output = real(*args, **kwargs)
-            output.logits[:, -1, :] = float("nan")
+            output.last_hidden_state[:, -1, :] = float("nan")  # what the yes/no readout reads
             return output
 
         return forward
 
-    patched_model(reranker.model, wrapper)
+    patched_model(reranker.model.base_model, wrapper)
     with pytest.raises(NumericalError, match="no score was returned"):
         reranker.score("q", ["a", "b"])

@@ -1,4 +1,4 @@
-"""What this CPU can do natively: whether bfloat16 is fast here (``dtype="bfloat16"`` on CPU).
+"""What this CPU can do natively: whether bfloat16 is fast here (what ``dtype="auto"`` picks on CPU).
 
 Native bfloat16 means an x86 CPU with ``avx512_bf16`` (AVX-512 BF16: Intel Cooper Lake and
 Sapphire Rapids and later, AMD Zen 4 and later) or ``amx_bf16`` (Intel AMX). There oneDNN runs
@@ -52,8 +52,8 @@ def _torch_says_avx512_bf16() -> bool | None:
 def has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 matmuls natively (x86 ``avx512_bf16`` or ``amx_bf16``).
 
-    ``QWEN3_RAG_CPU_BF16=0`` / ``=1`` overrides the detection. ``dtype="auto"`` does not use it yet:
-    the reranker is slower in bf16 on CPU today (docs/benchmarks.md, "CPU dtypes and int8").
+    ``QWEN3_RAG_CPU_BF16=0`` / ``=1`` overrides the detection (read once per process). Where it is
+    true, ``dtype="auto"`` on CPU is bfloat16 (:func:`.devices.resolve_dtype`).
     """
     forced = os.environ.get("QWEN3_RAG_CPU_BF16")
     if forced is not None and forced.strip() in ("0", "1"):

@@ -161,15 +161,12 @@ class PrefixCachedScorer:
     ) -> None:
         self.model = model
         self.readout = readout
-        if readout.classifier:
-            self.base = readout.decoder
-        else:
-            self.base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
+        self.base = readout.decoder  # what the readout runs: the decoder without a head
         self.pad_id = pad_id
         self.device = device
         self.max_cached_prefixes = max_cached_prefixes
         self.planner = planner
-        self.cache_name = _cache_name(model)
+        self.cache_name = _cache_name(self.base)
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
         self.stats = {"cached_batches": 0, "plain_batches": 0, "prefix_hits": 0, "prefix_misses": 0}
 

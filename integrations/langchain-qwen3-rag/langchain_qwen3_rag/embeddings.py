@@ -72,7 +72,8 @@ class Qwen3Embeddings(BaseModel, Embeddings):
     """``"auto"`` (CUDA, then Apple MPS, then CPU), or a torch device such as ``"cuda:1"``."""
 
     dtype: str | None = "auto"
-    """``"auto"`` (bf16 on GPUs, fp32 on CPU), ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
+    """``"auto"`` (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), ``"bfloat16"``,
+    ``"float32"`` or ``"float16"``."""
 
     dimensions: int | None = None
     """Matryoshka size of the vectors (32 up to the model's hidden size); ``None`` for all.

@@ -75,7 +75,8 @@ class Qwen3Rerank(BaseDocumentCompressor):
     """``"auto"`` (CUDA, then Apple MPS, then CPU), or a torch device such as ``"cuda:1"``."""
 
     dtype: str | None = "auto"
-    """``"auto"`` (bf16 on GPUs, fp32 on CPU), ``"bfloat16"``, ``"float32"`` or ``"float16"``."""
+    """``"auto"`` (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), ``"bfloat16"``,
+    ``"float32"`` or ``"float16"``."""
 
     max_length: int = 8192
     """Tokens per query/document pair; the document end is cut when a pair is longer."""

@@ -100,10 +100,10 @@ def test_compressor_in_float16_recomputes_an_overflowing_row(
     def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
         ids = kwargs.get("input_ids")
         if ids is not None and module.dtype == torch.float16:
-            output.logits[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
+            output.last_hidden_state[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
         return output
 
-    handle = model.register_forward_hook(hook, with_kwargs=True)
+    handle = model.base_model.register_forward_hook(hook, with_kwargs=True)  # what the readout reads
     try:
         out = rerank.compress_documents(_docs(), QUERY)
     finally:

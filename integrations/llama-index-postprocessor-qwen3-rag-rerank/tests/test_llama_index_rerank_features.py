@@ -94,10 +94,10 @@ def test_float16_overflowing_row_recomputed_in_float32(
     def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
         ids = kwargs.get("input_ids")
         if ids is not None and module.dtype == torch.float16:
-            output.logits[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
+            output.last_hidden_state[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
         return output
 
-    handle = rerank.reranker.model.register_forward_hook(hook, with_kwargs=True)
+    handle = rerank.reranker.model.base_model.register_forward_hook(hook, with_kwargs=True)
     try:
         out = rerank.postprocess_nodes(_nodes(), query_str=QUERY)
     finally:

@@ -55,7 +55,10 @@ class Qwen3Embedding(BaseEmbedding):
     )
     dtype: str | None = Field(
         default="auto",
-        description='"auto" (bf16 on GPUs, fp32 on CPU), "bfloat16", "float32" or "float16".',
+        description=(
+            '"auto" (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), "bfloat16", '
+            '"float32" or "float16".'
+        ),
     )
     dimensions: int | None = Field(
         default=None,

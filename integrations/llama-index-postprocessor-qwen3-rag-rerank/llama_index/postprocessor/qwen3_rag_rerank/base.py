@@ -75,7 +75,10 @@ class Qwen3Rerank(BaseNodePostprocessor):
     )
     dtype: str | None = Field(
         default="auto",
-        description='"auto" (bf16 on GPUs, fp32 on CPU), "bfloat16", "float32" or "float16".',
+        description=(
+            '"auto" (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), "bfloat16", '
+            '"float32" or "float16".'
+        ),
     )
     max_length: int = Field(
         default=8192, description="Tokens per query/document pair; the document end is cut when longer."
