@@ -1,0 +1,584 @@
+"""Peers (issue 13 §3): qwen3-rag vs vLLM CPU (offline API) vs Infinity, same weights, texts, dtype.
+
+``python -m benchmarks.peers`` (default: the real 0.6B shape with random weights, the real Qwen3
+tokenizer, mixed-length standard-library passages) measures, per dtype (float32, bfloat16):
+
+- embedding the corpus: qwen3-rag ``Qwen3Embedder.embed_documents(docs)`` in this process; vLLM
+  ``LLM(..., runner="pooling", convert="embed").embed(texts)``; Infinity ``embed(sentences=...)``;
+- reranking ``--queries`` x ``--per-query`` pairs: qwen3-rag's concurrent ``ascore`` calls (one per
+  query, the micro-batcher coalesces them); vLLM ``LLM.score(queries, documents)`` with the Qwen3
+  reranker conversion (``hf_overrides``) and the template split where vLLM joins the pair;
+  Infinity ``classify`` on a two-label (no/yes) sequence-classification conversion, whole prompt.
+
+vLLM and Infinity run in their own environments (``.venv-vllm`` from ``bash .ci/setup-vllm``,
+``.venv-infinity`` from ``bash .ci/setup-infinity``), as subprocesses running
+``benchmarks/vllm_offline.py`` / ``benchmarks/infinity_offline.py``; model loading is outside the
+timings (reported apart). Every result is compared with qwen3-rag's at the same dtype (max abs
+difference) and, for bfloat16, with qwen3-rag float32. Each timing is the best of ``--repeat``
+calls after a warm-up call.
+
+Also measured: the matmul peak of each dtype at the model's biggest matmul shape (before and after
+the runs, best kept), so each engine's embedding throughput is also a share of the peak.
+
+Writes JSON (``--json``); ``benchmarks/report.py`` renders it in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import gc
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
+from .common import load_average, reranker_template
+from .corpus import Corpus, build_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+DTYPES = ("float32", "bfloat16")
+ENGINES = ("qwen3-rag", "vllm", "infinity")
+ENGINE_NAMES = {"qwen3-rag": "qwen3-rag", "vllm": "vLLM CPU offline", "infinity": "Infinity"}
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class PeerRun:
+    """One engine, one task, one dtype."""
+
+    engine: str
+    task: str  # "embedding" or "reranking"
+    dtype: str
+    items: int
+    tokens: int
+    seconds: float | None = None  # best timed call; None when it did not run
+    all_seconds: list[float] = field(default_factory=list)
+    load_s: float | None = None
+    max_abs_diff: float | None = None  # vs qwen3-rag at the same dtype
+    max_abs_diff_fp32: float | None = None  # vs qwen3-rag float32
+    min_cosine_fp32: float | None = None  # embedding: vs qwen3-rag float32
+    how: str = ""
+    error: str = ""
+
+    @property
+    def items_per_s(self) -> float | None:
+        return None if not self.seconds else self.items / self.seconds
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return None if not self.seconds else self.tokens / self.seconds
+
+
+# ----------------------------------------------------------------------------- workload
+@dataclass
+class Workload:
+    corpus: Corpus
+    documents: list[str]
+    document_tokens: int  # with the one end token each
+    pairs: list[tuple[str, str]]  # (query, document), grouped by query
+    per_query: int
+    rerank_tokens: int
+    instruction: str
+
+
+def build_workload(args: argparse.Namespace) -> Workload:
+    tokenizer = load_fast_tokenizer()
+    corpus = build_corpus(
+        tokenizer,
+        documents=args.documents,
+        queries=max(args.queries, 8),
+        median_tokens=args.median_tokens,
+        max_tokens=args.max_tokens,
+        min_tokens=min(16, args.max_tokens),
+    )
+    prefix, suffix, instruction = reranker_template()
+    docs = corpus.documents
+    pairs = [
+        (corpus.queries[q], docs[(q * args.per_query + i) % len(docs)])
+        for q in range(args.queries)
+        for i in range(args.per_query)
+    ]
+    prompts = [prefix + _body(q, d, instruction) + suffix for q, d in pairs]
+    rerank_tokens = sum(len(e.ids) for e in tokenizer.encode_batch(prompts, add_special_tokens=False))
+    return Workload(
+        corpus,
+        docs,
+        sum(corpus.document_tokens) + len(docs),
+        pairs,
+        args.per_query,
+        rerank_tokens,
+        instruction,
+    )
+
+
+def _body(query: str, document: str, instruction: str) -> str:
+    return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {document}"
+
+
+def _by_query(work: Workload) -> list[tuple[str, list[str]]]:
+    groups: list[tuple[str, list[str]]] = []
+    for start in range(0, len(work.pairs), work.per_query):
+        chunk = work.pairs[start : start + work.per_query]
+        groups.append((chunk[0][0], [d for _, d in chunk]))
+    return groups
+
+
+# ----------------------------------------------------------------------------- qwen3-rag
+def run_qwen3_rag(paths: dict[str, str], work: Workload, dtype: str, repeat: int) -> dict[str, Any]:
+    """Both tasks in this process; returns ``{task: (runs, outputs)}``."""
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    emb = Qwen3Embedder.load(paths["embedding"], device="cpu", dtype=dtype)
+    load_s = time.perf_counter() - started
+    emb.embed_documents(work.documents[:4])
+    times, vectors = _timed(lambda: emb.embed_documents(work.documents), repeat)
+    emb.close()
+    out["embedding"] = (times, load_s, np.asarray(vectors, dtype=np.float32))
+    gc.collect()
+
+    started = time.perf_counter()
+    rr = Qwen3Reranker.load(paths["reranker"], device="cpu", dtype=dtype)
+    load_s = time.perf_counter() - started
+    groups = _by_query(work)
+
+    def rerank() -> list[float]:
+        async def main() -> list[list[float]]:
+            return list(await asyncio.gather(*(rr.ascore(q, d) for q, d in groups)))
+
+        return [s for scores in asyncio.run(main()) for s in scores]
+
+    rr.score(groups[0][0], groups[0][1][:2])
+    times, scores = _timed(rerank, repeat)
+    rr.close()
+    out["reranking"] = (times, load_s, np.asarray(scores, dtype=np.float64))
+    gc.collect()
+    return out
+
+
+def _timed(fn: Any, repeat: int) -> tuple[list[float], Any]:
+    times = []
+    result = None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+# ----------------------------------------------------------------------------- environments
+def venv_python(name: str) -> Path | None:
+    """The interpreter of ``.venv-vllm`` / ``.venv-infinity`` (``$QWEN3_RAG_VLLM_VENV`` /
+    ``$QWEN3_RAG_INFINITY_VENV`` point elsewhere), or ``None`` when it was not built."""
+    variable = {"vllm": "QWEN3_RAG_VLLM_VENV", "infinity": "QWEN3_RAG_INFINITY_VENV"}[name]
+    venv = Path(os.environ.get(variable, str(ROOT / f".venv-{name}")))
+    python = venv / "bin" / "python"
+    return python if python.is_file() and os.access(python, os.X_OK) else None
+
+
+def venv_versions(python: Path, packages: tuple[str, ...]) -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    try: out[name] = m.version(name)\n"
+        "    except m.PackageNotFoundError: out[name] = 'not installed'\n"
+        "print(json.dumps(out))\n"
+    )
+    try:
+        done = subprocess.run(
+            [str(python), "-c", code, *packages], capture_output=True, text=True, timeout=60, check=True
+        )
+        return dict(json.loads(done.stdout))
+    except (subprocess.SubprocessError, OSError, ValueError):
+        return {}
+
+
+def run_external(
+    engine: str, python: Path, job: dict[str, Any], logs: Path, timeout_s: float
+) -> tuple[dict[str, Any] | None, str]:
+    """Run ``benchmarks/<engine>_offline.py`` on ``job`` in its environment: ``(result, error)``."""
+    script = ROOT / "benchmarks" / f"{engine}_offline.py"
+    tag = f"{engine}-{job['kind']}-{job['dtype']}"
+    job_path, out_path, log_path = (logs / f"{tag}.{ext}" for ext in ("job.json", "out.json", "log"))
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    out_path.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+        "DO_NOT_TRACK": "1",
+    }
+    for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+        env.pop(key, None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(python), str(script), str(job_path), str(out_path)],
+            cwd=str(logs),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            returncode: int | None = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            # vLLM's engine core and workers are children: end the whole group either way.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+    if out_path.is_file():  # vLLM may abort in its own shutdown after the results were written
+        return json.loads(out_path.read_text(encoding="utf-8")), ""
+    tail = log_path.read_text(errors="replace")[-1500:]
+    if returncode is None:
+        return None, f"timed out after {timeout_s:.0f} s; log tail: {tail}"
+    return None, f"exited with {returncode}; log tail: {tail}"
+
+
+# ----------------------------------------------------------------------------- Infinity folders
+def infinity_folders(paths: dict[str, str], shape: Shape) -> dict[str, str]:
+    """Folders Infinity loads the same weights from, next to the benchmark checkpoints.
+
+    - embedding: the checkpoint's files (weights hard-linked) plus sentence-transformers' module
+      files as the published Qwen3-Embedding ships them (Transformer, Pooling with
+      ``pooling_mode_lasttoken``, Normalize), so Infinity's "auto" pooling is last-token;
+    - reranker: a two-label sequence-classification conversion (``score.weight`` = the LM head's
+      "no" and "yes" rows, kept in float32; labels ``no``/``yes``). Infinity serves a two-label
+      classifier through ``classify`` (transformers' text-classification pipeline, softmax over the
+      labels), which is the official ``P(yes) = softmax(no, yes)[yes]``. A one-label conversion
+      would be served through ``rerank`` instead, which strips both texts (see the report).
+
+    Both configs also get ``rope_theta`` at its top level: Infinity's transformers (4.x) does not
+    read the ``rope_parameters`` that transformers 5 writes, and would fall back to 10,000.
+    """
+    out = {}
+    for kind in ("embedding", "reranker"):
+        source = Path(paths[kind])
+        target = source.parent / f"infinity-{kind}"
+        marker = target / "bench-source.json"
+        stamp = json.dumps({"source": str(source), "shape": asdict(shape), "version": 2}, sort_keys=True)
+        if not (marker.is_file() and marker.read_text() == stamp):
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            if kind == "embedding":
+                _infinity_embedding(source, target, shape)
+            else:
+                _infinity_reranker(source, target)
+            marker.write_text(stamp)
+        out[kind] = str(target)
+    return out
+
+
+def _copy_tokenizer(source: Path, target: Path) -> None:
+    for path in source.iterdir():
+        if path.is_file() and path.name.startswith(("tokenizer", "vocab", "merges", "special_tokens")):
+            shutil.copyfile(path, target / path.name)
+
+
+def _config_for_transformers4(config: dict[str, Any]) -> dict[str, Any]:
+    rope = config.get("rope_parameters") or {}
+    if "rope_theta" in rope:
+        config["rope_theta"] = rope["rope_theta"]
+    config.setdefault("torch_dtype", config.get("dtype", "bfloat16"))
+    return config
+
+
+def _infinity_embedding(source: Path, target: Path, shape: Shape) -> None:
+    _copy_tokenizer(source, target)
+    for path in source.glob("*.safetensors"):
+        try:
+            os.link(path, target / path.name)
+        except OSError:
+            shutil.copyfile(path, target / path.name)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    (target / "config.json").write_text(json.dumps(_config_for_transformers4(config), indent=2))
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (target / "modules.json").write_text(json.dumps(modules, indent=2))
+    (target / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": 8192, "do_lower_case": False})
+    )
+    (target / "1_Pooling").mkdir()
+    pooling = {
+        "word_embedding_dimension": shape.hidden,
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": False,
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": True,
+        "include_prompt": True,
+    }
+    (target / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
+    (target / "2_Normalize").mkdir()
+
+
+def _infinity_reranker(source: Path, target: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    _copy_tokenizer(source, target)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    yes, no = (int(tokenizer.convert_tokens_to_ids(t)) for t in ("yes", "no"))
+    tensors: dict[str, torch.Tensor] = {}
+    for path in sorted(source.glob("*.safetensors")):
+        tensors.update(load_file(str(path)))
+    head = tensors.pop("lm_head.weight", None)
+    rows = head if head is not None else tensors["model.embed_tokens.weight"]  # tied weights
+    tensors["score.weight"] = torch.stack([rows[no].float(), rows[yes].float()]).contiguous()
+    save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    config.update(
+        architectures=["Qwen3ForSequenceClassification"],
+        num_labels=2,
+        id2label={"0": "no", "1": "yes"},
+        label2id={"no": 0, "yes": 1},
+        tie_word_embeddings=False,
+    )
+    (target / "config.json").write_text(json.dumps(_config_for_transformers4(config), indent=2))
+
+
+# ----------------------------------------------------------------------------- the run
+def compare(runs: list[PeerRun], outputs: dict[tuple[str, str, str], np.ndarray]) -> None:
+    """Fill the accuracy columns: each run against qwen3-rag (same dtype, and float32)."""
+    for run in runs:
+        mine = outputs.get((run.engine, run.task, run.dtype))
+        if mine is None:
+            continue
+        same = outputs.get(("qwen3-rag", run.task, run.dtype))
+        fp32 = outputs.get(("qwen3-rag", run.task, "float32"))
+        if same is not None and run.engine != "qwen3-rag":
+            run.max_abs_diff = float(np.abs(mine - same).max())
+        if fp32 is not None and (run.engine != "qwen3-rag" or run.dtype != "float32"):
+            run.max_abs_diff_fp32 = float(np.abs(mine - fp32).max())
+            if run.task == "embedding":
+                run.min_cosine_fp32 = float(np.min(np.sum(mine * fp32, axis=1)))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.peers", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
+    parser.add_argument("--documents", type=int, default=64, help="passages to embed")
+    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
+    parser.add_argument("--max-tokens", type=int, default=256, help="longest passage")
+    parser.add_argument("--queries", type=int, default=4, help="reranking queries")
+    parser.add_argument("--per-query", type=int, default=8, help="documents per reranking query")
+    parser.add_argument("--repeat", type=int, default=2, help="timed calls after the warm-up (best kept)")
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per peer subprocess")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from .hardware import corpus_flops, matmul_rates
+
+    hf_logging.disable_progress_bar()
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    load_start = load_average()
+
+    def log(message: str) -> None:
+        print(f"[peers {time.perf_counter() - t0:5.0f}s] {message}", file=sys.stderr, flush=True)
+
+    shape = SHAPES[args.shape]
+    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    work = build_workload(args)
+    prefix, suffix, _ = reranker_template()
+    logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-peers-"))
+    torch_dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    dims = (shape.hidden, shape.ffn)
+    rates = {d: matmul_rates(*dims, dtype=torch_dtypes[d]) for d in args.dtypes}
+
+    notes: list[str] = []
+    engines: dict[str, dict[str, Any]] = {}
+    pythons: dict[str, Path | None] = {}
+    for engine in ("vllm", "infinity"):
+        if engine not in args.engines:
+            continue
+        python = venv_python(engine)
+        pythons[engine] = python
+        setup = f"bash .ci/setup-{engine}"
+        if python is None:
+            engines[engine] = {"available": False, "why": f"no .venv-{engine} (build it with `{setup}`)"}
+        elif engine == "vllm" and shape.head_dim < 32:
+            engines[engine] = {
+                "available": False,
+                "why": f"head_dim {shape.head_dim}: vLLM's CPU attention needs 32, 64, 80, 96, 112 or 128",
+            }
+        else:
+            packages = ("vllm-cpu", "torch", "transformers") if engine == "vllm" else (
+                "infinity-emb", "torch", "transformers", "sentence-transformers"
+            )  # fmt: skip
+            engines[engine] = {"available": True, "versions": venv_versions(python, packages)}
+    if engines.get("infinity", {}).get("available"):
+        infinity_paths = infinity_folders(paths, shape)
+
+    runs: list[PeerRun] = []
+    outputs: dict[tuple[str, str, str], np.ndarray] = {}
+    items = {"embedding": len(work.documents), "reranking": len(work.pairs)}
+    tokens = {"embedding": work.document_tokens, "reranking": work.rerank_tokens}
+    for dtype in args.dtypes:
+        if "qwen3-rag" in args.engines:
+            log(f"qwen3-rag {dtype} ...")
+            for task, (times, load_s, result) in run_qwen3_rag(paths, work, dtype, args.repeat).items():
+                how = (
+                    "embed_documents(all)"
+                    if task == "embedding"
+                    else f"{len(_by_query(work))} concurrent ascore() calls"
+                )
+                runs.append(
+                    PeerRun(
+                        "qwen3-rag",
+                        task,
+                        dtype,
+                        items[task],
+                        tokens[task],
+                        min(times),
+                        times,
+                        load_s,
+                        how=how,
+                    )
+                )
+                outputs["qwen3-rag", task, dtype] = result
+        for engine in ("vllm", "infinity"):
+            state = engines.get(engine)
+            if state is None:
+                continue
+            for task in ("embedding", "reranking"):
+                run = PeerRun(engine, task, dtype, items[task], tokens[task])
+                runs.append(run)
+                if not state["available"]:
+                    run.error = state["why"]
+                    continue
+                job: dict[str, Any] = {"dtype": dtype, "repeat": args.repeat}
+                if task == "embedding":
+                    job.update(kind="embedding", texts=work.documents)
+                    run.how = "LLM.embed(texts)" if engine == "vllm" else "embed(sentences=texts)"
+                elif engine == "vllm":
+                    job.update(
+                        kind="reranker",
+                        queries=[
+                            f"{prefix}<Instruct>: {work.instruction}\n<Query>: {q}\n" for q, _ in work.pairs
+                        ],
+                        documents=[f"<Document>: {d}{suffix}" for _, d in work.pairs],
+                    )
+                    run.how = "LLM.score(queries, documents), all pairs in one call"
+                else:
+                    job.update(
+                        kind="reranker",
+                        prompts=[prefix + _body(q, d, work.instruction) + suffix for q, d in work.pairs],
+                    )
+                    run.how = "classify(sentences=prompts), two-label no/yes conversion"
+                if engine == "vllm":
+                    job["model"] = paths[job["kind"]]
+                else:
+                    job.update(model=infinity_paths[job["kind"]], batch_size=32)
+                python = pythons[engine]
+                assert python is not None
+                log(f"{engine} {task} {dtype} ...")
+                result, error = run_external(engine, python, job, logs, args.timeout)
+                if result is None:
+                    run.error = error
+                    log(f"{engine} {task} {dtype} failed: {error[:300]}")
+                    continue
+                run.all_seconds = [float(s) for s in result["seconds"]]
+                run.seconds = min(run.all_seconds)
+                run.load_s = float(result["load_s"])
+                dtype_np = np.float32 if task == "embedding" else np.float64
+                outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
+    compare(runs, outputs)
+    for d in args.dtypes:
+        again = matmul_rates(*dims, dtype=torch_dtypes[d])
+        rates[d] = {form: max(rates[d][form], again[form]) for form in again}
+    peaks = {d: max(r.values()) for d, r in rates.items()}
+    flops = corpus_flops(shape, work.corpus.document_tokens)
+    command = "python -m benchmarks.peers " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
+    report = {
+        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(),
+        "seconds": time.perf_counter() - t0,
+        "load_average_start_end": [load_start, load_average()],
+        "shape": asdict(shape),
+        "corpus": work.corpus.stats(),
+        "settings": {
+            "documents": len(work.documents),
+            "queries": args.queries,
+            "per_query": args.per_query,
+            "repeat": args.repeat,
+            "dtypes": args.dtypes,
+            "threads": torch.get_num_threads(),
+        },
+        "engines": engines,
+        "matmul_rates": rates,
+        "matmul_shape": [4096, *dims],
+        "peaks": peaks,
+        "corpus_flops": flops,
+        "runs": [
+            {
+                **asdict(r),
+                "items_per_s": r.items_per_s,
+                "tokens_per_s": r.tokens_per_s,
+                "share_of_peak": (
+                    flops / r.seconds / peaks[r.dtype] if r.task == "embedding" and r.seconds else None
+                ),
+            }
+            for r in runs
+        ],
+        "notes": notes,
+    }
+    for r in report["runs"]:
+        state = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
+        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {state}")
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
