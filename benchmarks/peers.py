@@ -26,12 +26,11 @@ Writes JSON (``--json``); ``benchmarks/report.py`` renders it in docs/benchmarks
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
-import gc
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -137,50 +136,6 @@ def _by_query(work: Workload) -> list[tuple[str, list[str]]]:
     return groups
 
 
-# ----------------------------------------------------------------------------- qwen3-rag
-def run_qwen3_rag(paths: dict[str, str], work: Workload, dtype: str, repeat: int) -> dict[str, Any]:
-    """Both tasks in this process; returns ``{task: (runs, outputs)}``."""
-    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
-
-    out: dict[str, Any] = {}
-    started = time.perf_counter()
-    emb = Qwen3Embedder.load(paths["embedding"], device="cpu", dtype=dtype)
-    load_s = time.perf_counter() - started
-    emb.embed_documents(work.documents[:4])
-    times, vectors = _timed(lambda: emb.embed_documents(work.documents), repeat)
-    emb.close()
-    out["embedding"] = (times, load_s, np.asarray(vectors, dtype=np.float32))
-    gc.collect()
-
-    started = time.perf_counter()
-    rr = Qwen3Reranker.load(paths["reranker"], device="cpu", dtype=dtype)
-    load_s = time.perf_counter() - started
-    groups = _by_query(work)
-
-    def rerank() -> list[float]:
-        async def main() -> list[list[float]]:
-            return list(await asyncio.gather(*(rr.ascore(q, d) for q, d in groups)))
-
-        return [s for scores in asyncio.run(main()) for s in scores]
-
-    rr.score(groups[0][0], groups[0][1][:2])
-    times, scores = _timed(rerank, repeat)
-    rr.close()
-    out["reranking"] = (times, load_s, np.asarray(scores, dtype=np.float64))
-    gc.collect()
-    return out
-
-
-def _timed(fn: Any, repeat: int) -> tuple[list[float], Any]:
-    times = []
-    result = None
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
-
-
 # ----------------------------------------------------------------------------- environments
 def venv_python(name: str) -> Path | None:
     """The interpreter of ``.venv-vllm`` / ``.venv-infinity`` (``$QWEN3_RAG_VLLM_VENV`` /
@@ -210,10 +165,15 @@ def venv_versions(python: Path, packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def run_external(
-    engine: str, python: Path, job: dict[str, Any], logs: Path, timeout_s: float
+    engine: str,
+    python: Path,
+    job: dict[str, Any],
+    logs: Path,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
-    """Run ``benchmarks/<engine>_offline.py`` on ``job`` in its environment: ``(result, error)``."""
-    script = ROOT / "benchmarks" / f"{engine}_offline.py"
+    """Run ``benchmarks/<engine>_offline.py`` on ``job`` in a fresh process: ``(result, error)``."""
+    script = ROOT / "benchmarks" / f"{engine.replace('-rag', '')}_offline.py"
     tag = f"{engine}-{job['kind']}-{job['dtype']}"
     job_path, out_path, log_path = (logs / f"{tag}.{ext}" for ext in ("job.json", "out.json", "log"))
     job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -226,13 +186,18 @@ def run_external(
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "INFINITY_ANONYMOUS_USAGE_STATS": "0",
         "DO_NOT_TRACK": "1",
+        **(extra_env or {}),
     }
-    for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
-        env.pop(key, None)
+    if engine == "qwen3-rag":  # this environment, from the repository root
+        argv, cwd = [str(python), "-m", "benchmarks.qwen3_offline"], ROOT
+    else:  # its own environment: nothing of this one may leak into it
+        for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+            env.pop(key, None)
+        argv, cwd = [str(python), str(script)], logs
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(python), str(script), str(job_path), str(out_path)],
-            cwd=str(logs),
+            [*argv, str(job_path), str(out_path)],
+            cwd=str(cwd),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -250,7 +215,12 @@ def run_external(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=30)
     if out_path.is_file():  # vLLM may abort in its own shutdown after the results were written
-        return json.loads(out_path.read_text(encoding="utf-8")), ""
+        result = json.loads(out_path.read_text(encoding="utf-8"))
+        if engine == "vllm":  # the cores its worker was bound to (it reserves some for its scheduler)
+            text = log_path.read_text(errors="replace")
+            binding = re.findall(r"(core ids|reserved_cpus)=(\[[^\]]*\])", text)
+            result["omp_binding"] = dict(binding)
+        return result, ""
     tail = log_path.read_text(errors="replace")[-1500:]
     if returncode is None:
         return None, f"timed out after {timeout_s:.0f} s; log tail: {tail}"
@@ -346,7 +316,7 @@ def _infinity_reranker(source: Path, target: Path) -> None:
 
     _copy_tokenizer(source, target)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    yes, no = (int(tokenizer.convert_tokens_to_ids(t)) for t in ("yes", "no"))
+    yes, no = (int(tokenizer.convert_tokens_to_ids(t)) for t in ("yes", "no"))  # type: ignore[arg-type]
     tensors: dict[str, torch.Tensor] = {}
     for path in sorted(source.glob("*.safetensors")):
         tensors.update(load_file(str(path)))
@@ -395,6 +365,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="timed calls after the warm-up (best kept)")
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument(
+        "--vllm-reserved-cpus",
+        type=int,
+        help="VLLM_CPU_NUM_OF_RESERVED_CPU for vLLM (default: vLLM's own, one core for its scheduler)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per peer subprocess")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument(
@@ -451,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 "infinity-emb", "torch", "transformers", "sentence-transformers"
             )  # fmt: skip
             engines[engine] = {"available": True, "versions": venv_versions(python, packages)}
+    infinity_paths: dict[str, str] = {}
     if engines.get("infinity", {}).get("available"):
         infinity_paths = infinity_folders(paths, shape)
 
@@ -458,73 +434,58 @@ def main(argv: list[str] | None = None) -> int:
     outputs: dict[tuple[str, str, str], np.ndarray] = {}
     items = {"embedding": len(work.documents), "reranking": len(work.pairs)}
     tokens = {"embedding": work.document_tokens, "reranking": work.rerank_tokens}
+    pythons["qwen3-rag"] = Path(sys.executable)
+    engines["qwen3-rag"] = {"available": True}
+    groups = _by_query(work)
     for dtype in args.dtypes:
-        if "qwen3-rag" in args.engines:
-            log(f"qwen3-rag {dtype} ...")
-            for task, (times, load_s, result) in run_qwen3_rag(paths, work, dtype, args.repeat).items():
-                how = (
-                    "embed_documents(all)"
-                    if task == "embedding"
-                    else f"{len(_by_query(work))} concurrent ascore() calls"
-                )
-                runs.append(
-                    PeerRun(
-                        "qwen3-rag",
-                        task,
-                        dtype,
-                        items[task],
-                        tokens[task],
-                        min(times),
-                        times,
-                        load_s,
-                        how=how,
-                    )
-                )
-                outputs["qwen3-rag", task, dtype] = result
-        for engine in ("vllm", "infinity"):
-            state = engines.get(engine)
-            if state is None:
-                continue
+        for engine in [e for e in ENGINES if e in args.engines]:
+            state = engines[engine]
             for task in ("embedding", "reranking"):
                 run = PeerRun(engine, task, dtype, items[task], tokens[task])
                 runs.append(run)
                 if not state["available"]:
                     run.error = state["why"]
                     continue
-                job: dict[str, Any] = {"dtype": dtype, "repeat": args.repeat}
+                kind = "embedding" if task == "embedding" else "reranker"
+                job: dict[str, Any] = {"kind": kind, "dtype": dtype, "repeat": args.repeat}
+                job["model"] = infinity_paths[kind] if engine == "infinity" else paths[kind]
                 if task == "embedding":
-                    job.update(kind="embedding", texts=work.documents)
-                    run.how = "LLM.embed(texts)" if engine == "vllm" else "embed(sentences=texts)"
+                    job["texts"] = work.documents
+                    run.how = {
+                        "qwen3-rag": "embed_documents(texts)",
+                        "vllm": "LLM.embed(texts)",
+                        "infinity": "embed(sentences=texts)",
+                    }[engine]
+                elif engine == "qwen3-rag":
+                    job["groups"] = groups
+                    run.how = f"{len(groups)} concurrent ascore(query, documents) calls"
                 elif engine == "vllm":
-                    job.update(
-                        kind="reranker",
-                        queries=[
-                            f"{prefix}<Instruct>: {work.instruction}\n<Query>: {q}\n" for q, _ in work.pairs
-                        ],
-                        documents=[f"<Document>: {d}{suffix}" for _, d in work.pairs],
-                    )
+                    job["queries"] = [
+                        f"{prefix}<Instruct>: {work.instruction}\n<Query>: {q}\n" for q, _ in work.pairs
+                    ]
+                    job["documents"] = [f"<Document>: {d}{suffix}" for _, d in work.pairs]
                     run.how = "LLM.score(queries, documents), all pairs in one call"
                 else:
-                    job.update(
-                        kind="reranker",
-                        prompts=[prefix + _body(q, d, work.instruction) + suffix for q, d in work.pairs],
-                    )
+                    job["prompts"] = [prefix + _body(q, d, work.instruction) + suffix for q, d in work.pairs]
+                    job["batch_size"] = 32
                     run.how = "classify(sentences=prompts), two-label no/yes conversion"
-                if engine == "vllm":
-                    job["model"] = paths[job["kind"]]
-                else:
-                    job.update(model=infinity_paths[job["kind"]], batch_size=32)
                 python = pythons[engine]
                 assert python is not None
                 log(f"{engine} {task} {dtype} ...")
-                result, error = run_external(engine, python, job, logs, args.timeout)
+                extra_env = {}
+                if engine == "vllm" and args.vllm_reserved_cpus is not None:
+                    extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
+                result, error = run_external(engine, python, job, logs, args.timeout, extra_env)
                 if result is None:
                     run.error = error
                     log(f"{engine} {task} {dtype} failed: {error[:300]}")
                     continue
-                run.all_seconds = [float(s) for s in result["seconds"]]
+                run.all_seconds = [float(x) for x in result["seconds"]]
                 run.seconds = min(run.all_seconds)
                 run.load_s = float(result["load_s"])
+                state.setdefault("threads", result.get("torch_threads"))
+                if "omp_binding" in result:
+                    state["omp_binding"] = result["omp_binding"]
                 dtype_np = np.float32 if task == "embedding" else np.float64
                 outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
     compare(runs, outputs)
@@ -536,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.peers " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
-    report = {
+    report: dict[str, Any] = {
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(),
         "seconds": time.perf_counter() - t0,
@@ -570,8 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         "notes": notes,
     }
     for r in report["runs"]:
-        state = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
-        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {state}")
+        status = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
+        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {status}")
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
