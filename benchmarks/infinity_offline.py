@@ -1,12 +1,14 @@
-"""Infinity's Python engine on one job, run *inside* the Infinity environment (``.venv-infinity``).
+"""Infinity's Python engine as one peers engine, run *inside* its environment (``.venv-infinity``).
 
-Not imported by the main environment: ``benchmarks/peers.py`` runs this file as a script with
-``.venv-infinity/bin/python benchmarks/infinity_offline.py JOB.json OUT.json`` (standard library
-and ``infinity_emb`` only; ``bash .ci/setup-infinity`` builds the environment).
+Not imported by the main environment: ``benchmarks/peers.py`` starts this file as a script with
+``.venv-infinity/bin/python benchmarks/infinity_offline.py JOB.json OUT.json`` and drives it
+through the line protocol of ``benchmarks/peer_protocol.py`` (standard library and
+``infinity_emb`` only; ``bash .ci/setup-infinity`` builds the environment).
 
 The job names a model folder prepared by ``benchmarks/peers.py`` for Infinity (see there), the
 ``kind``, ``dtype``, ``batch_size`` and the inputs. The engine is ``AsyncEngineArray`` with one
-``EngineArgs(engine="torch", device="cpu", ...)``; after a warm-up, ``repeat`` timed calls of
+``EngineArgs(engine="torch", device="cpu", ...)``, started on an event loop in a background
+thread; after a warm-up, each ``run`` times one call of
 
 - ``embed(sentences=texts)`` (kind ``embedding``): the folder carries sentence-transformers'
   module files (Transformer, last-token Pooling, Normalize) as the published Qwen3-Embedding
@@ -16,22 +18,41 @@ The job names a model folder prepared by ``benchmarks/peers.py`` for Infinity (s
   sequence-classification conversion of the reranker (labels ``no``/``yes``, the LM head's two
   rows), each prompt the whole official reranker text; Infinity's text-classification pipeline
   takes the softmax over the two labels, which is the official P(yes).
-
-OUT gets the load time, every timed call's seconds and the vectors or scores of the last call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata as md
+import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
 
-async def run(job: dict[str, Any]) -> dict[str, Any]:
+def protocol() -> Any:
+    """``benchmarks/peer_protocol.py``, loaded by path (this script runs outside the package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_protocol.py")
+    spec = importlib.util.spec_from_file_location("peer_protocol", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(job_path: str, out_path: str) -> int:
     from infinity_emb import AsyncEngineArray, EngineArgs
+
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    def wait(coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
     started = time.perf_counter()
     args = EngineArgs(
@@ -45,58 +66,36 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         lengths_via_tokenize=True,
         trust_remote_code=False,
     )
-    array = AsyncEngineArray.from_args([args])
-    engine = array[0]
-    await engine.astart()
+    engine = AsyncEngineArray.from_args([args])[0]
+    wait(engine.astart())
     load_s = time.perf_counter() - started
-    try:
-        if job["kind"] == "embedding":
-            texts: list[str] = job["texts"]
+    if job["kind"] == "embedding":
+        texts: list[str] = job["texts"]
 
-            async def call() -> list[list[float]]:
-                vectors, _ = await engine.embed(sentences=texts)
-                return [[float(x) for x in v] for v in vectors]
+        def call() -> Any:
+            vectors, _ = wait(engine.embed(sentences=texts))
+            return [[float(x) for x in v] for v in vectors]
 
-            await engine.embed(sentences=texts[: min(4, len(texts))])
-        else:
-            prompts: list[str] = job["prompts"]
+        wait(engine.embed(sentences=texts[: min(4, len(texts))]))
+    else:
+        prompts: list[str] = job["prompts"]
 
-            async def call() -> list[float]:  # type: ignore[misc]
-                classes, _ = await engine.classify(sentences=prompts, raw_scores=True)
-                return [next(float(x["score"]) for x in c if x["label"] == "yes") for c in classes]
+        def call() -> Any:
+            classes, _ = wait(engine.classify(sentences=prompts, raw_scores=True))
+            return [next(float(x["score"]) for x in c if x["label"] == "yes") for c in classes]
 
-            await engine.classify(sentences=prompts[: min(2, len(prompts))], raw_scores=True)
-        times = []
-        result: Any = None
-        for _ in range(max(1, int(job.get("repeat", 1)))):
-            start = time.perf_counter()
-            result = await call()
-            times.append(time.perf_counter() - start)
-    finally:
-        await engine.astop()
-    import importlib.metadata as md
-
+        wait(engine.classify(sentences=prompts[: min(2, len(prompts))], raw_scores=True))
     import torch
 
-    return {
-        "load_s": load_s,
-        "seconds": times,
-        "result": result,
+    info = {
         "infinity_emb": md.version("infinity-emb"),
-        "torch": md.version("torch"),
-        "transformers": md.version("transformers"),
-        "sentence_transformers": md.version("sentence-transformers"),
         "torch_threads": int(torch.get_num_threads()),
         "pid": os.getpid(),
     }
-
-
-def main(job_path: str, out_path: str) -> int:
-    with open(job_path, encoding="utf-8") as handle:
-        job = json.load(handle)
-    out = asyncio.run(run(job))
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(out, handle)
+    try:
+        protocol().serve(call, load_s, out_path, info)
+    finally:
+        wait(engine.astop())
     return 0
 
 

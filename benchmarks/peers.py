@@ -30,6 +30,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import queue
 import re
 import shlex
 import shutil
@@ -37,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,11 +49,17 @@ import numpy as np
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import load_average, reranker_template
 from .corpus import Corpus, build_corpus
+from .peer_protocol import MARK
 
 ROOT = Path(__file__).resolve().parent.parent
 DTYPES = ("float32", "bfloat16")
-ENGINES = ("qwen3-rag", "vllm", "infinity")
-ENGINE_NAMES = {"qwen3-rag": "qwen3-rag", "vllm": "vLLM CPU offline", "infinity": "Infinity"}
+ENGINES = ("qwen3-rag", "qwen3-rag-1t", "vllm", "infinity")
+ENGINE_NAMES = {
+    "qwen3-rag": "qwen3-rag",
+    "qwen3-rag-1t": "qwen3-rag, 1 thread",
+    "vllm": "vLLM CPU offline",
+    "infinity": "Infinity",
+}
 
 
 # ----------------------------------------------------------------------------- results
@@ -164,67 +172,122 @@ def venv_versions(python: Path, packages: tuple[str, ...]) -> dict[str, str]:
         return {}
 
 
-def run_external(
-    engine: str,
-    python: Path,
-    job: dict[str, Any],
-    logs: Path,
-    timeout_s: float,
-    extra_env: dict[str, str] | None = None,
-) -> tuple[dict[str, Any] | None, str]:
-    """Run ``benchmarks/<engine>_offline.py`` on ``job`` in a fresh process: ``(result, error)``."""
-    script = ROOT / "benchmarks" / f"{engine.replace('-rag', '')}_offline.py"
-    tag = f"{engine}-{job['kind']}-{job['dtype']}"
-    job_path, out_path, log_path = (logs / f"{tag}.{ext}" for ext in ("job.json", "out.json", "log"))
-    job_path.write_text(json.dumps(job), encoding="utf-8")
-    out_path.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-        "INFINITY_ANONYMOUS_USAGE_STATS": "0",
-        "DO_NOT_TRACK": "1",
-        **(extra_env or {}),
-    }
-    if engine == "qwen3-rag":  # this environment, from the repository root
-        argv, cwd = [str(python), "-m", "benchmarks.qwen3_offline"], ROOT
-    else:  # its own environment: nothing of this one may leak into it
-        for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
-            env.pop(key, None)
-        argv, cwd = [str(python), str(script)], logs
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*argv, str(job_path), str(out_path)],
+class EngineWorker:
+    """One engine's process, driven through ``benchmarks/peer_protocol.py``.
+
+    ``benchmarks/<engine>_offline.py`` loads the model and warms up; then each :meth:`run` times
+    one call there. Its output (the engine's logs and the protocol's lines) is drained by a thread
+    into a log file, so a chatty engine never blocks on a full pipe.
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        python: Path,
+        job: dict[str, Any],
+        logs: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.engine = engine
+        tag = f"{engine}-{job['kind']}-{job['dtype']}"
+        self.job_path, self.out_path, self.log_path = (
+            logs / f"{tag}.{ext}" for ext in ("job.json", "out.json", "log")
+        )
+        self.job_path.write_text(json.dumps(job), encoding="utf-8")
+        self.out_path.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+            "DO_NOT_TRACK": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        if engine.startswith("qwen3-rag"):  # this environment, from the repository root
+            argv, cwd = [str(python), "-m", "benchmarks.qwen3_offline"], ROOT
+        else:  # its own environment: nothing of this one may leak into it
+            for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+                env.pop(key, None)
+            script = ROOT / "benchmarks" / f"{engine}_offline.py"
+            argv, cwd = [str(python), str(script)], logs
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.process = subprocess.Popen(
+            [*argv, str(self.job_path), str(self.out_path)],
             cwd=str(cwd),
-            stdout=log,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
             env=env,
+            text=True,
+            errors="replace",
             start_new_session=True,
         )
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        with self.log_path.open("w", encoding="utf-8") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                if line.startswith(MARK):
+                    self.lines.put(line[len(MARK) :].strip())
+        self.lines.put(None)  # the process closed its output: it ended
+
+    def _expect(self, word: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{self.engine}: no '{word}' after {timeout_s:.0f} s; {self.tail()}")
+            try:
+                line = self.lines.get(timeout=min(left, 5.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.process.wait(timeout=30)
+                raise RuntimeError(f"{self.engine} exited with {code} before '{word}'; {self.tail()}")
+            if line.startswith(word):
+                return line[len(word) :].strip()
+
+    def tail(self, chars: int = 1500) -> str:
         try:
-            returncode: int | None = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            returncode = None
-        finally:
-            # vLLM's engine core and workers are children: end the whole group either way.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=30)
-    if out_path.is_file():  # vLLM may abort in its own shutdown after the results were written
-        result = json.loads(out_path.read_text(encoding="utf-8"))
-        if engine == "vllm":  # the cores its worker was bound to (it reserves some for its scheduler)
-            text = log_path.read_text(errors="replace")
-            binding = re.findall(r"(core ids|reserved_cpus)=(\[[^\]]*\])", text)
-            result["omp_binding"] = dict(binding)
-        return result, ""
-    tail = log_path.read_text(errors="replace")[-1500:]
-    if returncode is None:
-        return None, f"timed out after {timeout_s:.0f} s; log tail: {tail}"
-    return None, f"exited with {returncode}; log tail: {tail}"
+            return "log tail: " + self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "no log"
+
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def ready(self, timeout_s: float) -> float:
+        """Seconds the engine took to load its model (the warm-up call not included)."""
+        return float(self._expect("ready", timeout_s))
+
+    def run(self, timeout_s: float) -> float:
+        self.send("run")
+        return float(self._expect("done", timeout_s))
+
+    def finish(self, timeout_s: float) -> dict[str, Any]:
+        """Ask for the results (every call's seconds, the last call's output) and end."""
+        self.send("quit")
+        self._expect("written", timeout_s)
+        result: dict[str, Any] = json.loads(self.out_path.read_text(encoding="utf-8"))
+        if self.engine == "vllm":  # the cores its worker was bound to (it reserves some for its scheduler)
+            text = self.log_path.read_text(errors="replace")
+            result["omp_binding"] = dict(re.findall(r"(core ids|reserved_cpus)=(\[[^\]]*\])", text))
+        return result
+
+    def stop(self) -> None:
+        """End the process group (vLLM's engine core and workers are children); idempotent."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=30)
 
 
 # ----------------------------------------------------------------------------- Infinity folders
@@ -336,6 +399,47 @@ def _infinity_reranker(source: Path, target: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the run
+def _job(
+    engine: str,
+    task: str,
+    dtype: str,
+    work: Workload,
+    groups: list[tuple[str, list[str]]],
+    paths: dict[str, str],
+    infinity_paths: dict[str, str],
+    prefix: str,
+    suffix: str,
+) -> tuple[dict[str, Any], str]:
+    """The job one engine process gets (same texts for all), and how it is called."""
+    kind = "embedding" if task == "embedding" else "reranker"
+    job: dict[str, Any] = {"kind": kind, "dtype": dtype}
+    job["model"] = infinity_paths[kind] if engine == "infinity" else paths[kind]
+    if engine == "qwen3-rag-1t":  # qwen3-rag on one core, as vLLM's worker is by default
+        job["threads"] = 1
+    if task == "embedding":
+        job["texts"] = work.documents
+        how = {
+            "qwen3-rag": "embed_documents(texts)",
+            "qwen3-rag-1t": "embed_documents(texts), torch.set_num_threads(1)",
+            "vllm": "LLM.embed(texts)",
+            "infinity": "embed(sentences=texts)",
+        }[engine]
+    elif engine.startswith("qwen3-rag"):
+        job["groups"] = groups
+        how = f"{len(groups)} concurrent ascore(query, documents) calls"
+        if engine == "qwen3-rag-1t":
+            how += ", torch.set_num_threads(1)"
+    elif engine == "vllm":
+        job["queries"] = [f"{prefix}<Instruct>: {work.instruction}\n<Query>: {q}\n" for q, _ in work.pairs]
+        job["documents"] = [f"<Document>: {d}{suffix}" for _, d in work.pairs]
+        how = "LLM.score(queries, documents), all pairs in one call"
+    else:
+        job["prompts"] = [prefix + _body(q, d, work.instruction) + suffix for q, d in work.pairs]
+        job["batch_size"] = 32
+        how = "classify(sentences=prompts), two-label no/yes conversion"
+    return job, how
+
+
 def compare(runs: list[PeerRun], outputs: dict[tuple[str, str, str], np.ndarray]) -> None:
     """Fill the accuracy columns: each run against qwen3-rag (same dtype, and float32)."""
     for run in runs:
@@ -344,7 +448,7 @@ def compare(runs: list[PeerRun], outputs: dict[tuple[str, str, str], np.ndarray]
             continue
         same = outputs.get(("qwen3-rag", run.task, run.dtype))
         fp32 = outputs.get(("qwen3-rag", run.task, "float32"))
-        if same is not None and run.engine != "qwen3-rag":
+        if same is not None and run.engine != "qwen3-rag":  # (qwen3-rag-1t: should be ~0)
             run.max_abs_diff = float(np.abs(mine - same).max())
         if fp32 is not None and (run.engine != "qwen3-rag" or run.dtype != "float32"):
             run.max_abs_diff_fp32 = float(np.abs(mine - fp32).max())
@@ -362,7 +466,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=256, help="longest passage")
     parser.add_argument("--queries", type=int, default=4, help="reranking queries")
     parser.add_argument("--per-query", type=int, default=8, help="documents per reranking query")
-    parser.add_argument("--repeat", type=int, default=2, help="timed calls after the warm-up (best kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds: timed calls per engine after its warm-up (best kept)"
+    )
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument(
@@ -370,7 +476,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="VLLM_CPU_NUM_OF_RESERVED_CPU for vLLM (default: vLLM's own, one core for its scheduler)",
     )
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per peer subprocess")
+    parser.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds allowed for an engine to load, or for one call"
+    )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument(
         "--cache-dir",
@@ -434,60 +542,79 @@ def main(argv: list[str] | None = None) -> int:
     outputs: dict[tuple[str, str, str], np.ndarray] = {}
     items = {"embedding": len(work.documents), "reranking": len(work.pairs)}
     tokens = {"embedding": work.document_tokens, "reranking": work.rerank_tokens}
-    pythons["qwen3-rag"] = Path(sys.executable)
-    engines["qwen3-rag"] = {"available": True}
+    for engine in ("qwen3-rag", "qwen3-rag-1t"):
+        pythons[engine] = Path(sys.executable)
+        engines[engine] = {"available": True}
     groups = _by_query(work)
+    order = [e for e in ENGINES if e in args.engines]
     for dtype in args.dtypes:
-        for engine in [e for e in ENGINES if e in args.engines]:
-            state = engines[engine]
-            for task in ("embedding", "reranking"):
-                run = PeerRun(engine, task, dtype, items[task], tokens[task])
-                runs.append(run)
-                if not state["available"]:
-                    run.error = state["why"]
-                    continue
-                kind = "embedding" if task == "embedding" else "reranker"
-                job: dict[str, Any] = {"kind": kind, "dtype": dtype, "repeat": args.repeat}
-                job["model"] = infinity_paths[kind] if engine == "infinity" else paths[kind]
-                if task == "embedding":
-                    job["texts"] = work.documents
-                    run.how = {
-                        "qwen3-rag": "embed_documents(texts)",
-                        "vllm": "LLM.embed(texts)",
-                        "infinity": "embed(sentences=texts)",
-                    }[engine]
-                elif engine == "qwen3-rag":
-                    job["groups"] = groups
-                    run.how = f"{len(groups)} concurrent ascore(query, documents) calls"
-                elif engine == "vllm":
-                    job["queries"] = [
-                        f"{prefix}<Instruct>: {work.instruction}\n<Query>: {q}\n" for q, _ in work.pairs
-                    ]
-                    job["documents"] = [f"<Document>: {d}{suffix}" for _, d in work.pairs]
-                    run.how = "LLM.score(queries, documents), all pairs in one call"
-                else:
-                    job["prompts"] = [prefix + _body(q, d, work.instruction) + suffix for q, d in work.pairs]
-                    job["batch_size"] = 32
-                    run.how = "classify(sentences=prompts), two-label no/yes conversion"
-                python = pythons[engine]
-                assert python is not None
-                log(f"{engine} {task} {dtype} ...")
-                extra_env = {}
-                if engine == "vllm" and args.vllm_reserved_cpus is not None:
-                    extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
-                result, error = run_external(engine, python, job, logs, args.timeout, extra_env)
-                if result is None:
-                    run.error = error
-                    log(f"{engine} {task} {dtype} failed: {error[:300]}")
-                    continue
-                run.all_seconds = [float(x) for x in result["seconds"]]
-                run.seconds = min(run.all_seconds)
-                run.load_s = float(result["load_s"])
-                state.setdefault("threads", result.get("torch_threads"))
-                if "omp_binding" in result:
-                    state["omp_binding"] = result["omp_binding"]
-                dtype_np = np.float32 if task == "embedding" else np.float64
-                outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
+        for task in ("embedding", "reranking"):
+            # Every engine of this (task, dtype) is started (one after another, nothing timed),
+            # then the engines take turns, one timed call each per round, the order rotating.
+            workers: dict[str, EngineWorker] = {}
+            group: dict[str, PeerRun] = {}
+            try:
+                for engine in order:
+                    run = PeerRun(engine, task, dtype, items[task], tokens[task])
+                    runs.append(run)
+                    if not engines[engine]["available"]:
+                        run.error = engines[engine]["why"]
+                        continue
+                    job, run.how = _job(
+                        engine, task, dtype, work, groups, paths, infinity_paths, prefix, suffix
+                    )
+                    extra_env = {}
+                    if engine == "vllm" and args.vllm_reserved_cpus is not None:
+                        extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
+                    python = pythons[engine]
+                    assert python is not None
+                    log(f"{engine} {task} {dtype}: loading ...")
+                    worker = EngineWorker(engine, python, job, logs, extra_env)
+                    workers[engine] = worker
+                    try:
+                        run.load_s = worker.ready(args.timeout)
+                        group[engine] = run
+                    except (TimeoutError, RuntimeError) as exc:
+                        run.error = str(exc)
+                        log(f"{engine} {task} {dtype} failed to start: {run.error[:300]}")
+                        worker.stop()
+                for round_ in range(max(1, args.repeat)):
+                    turn = list(group)
+                    turn = turn[round_ % len(turn) :] + turn[: round_ % len(turn)] if turn else turn
+                    for engine in turn:
+                        run = group[engine]
+                        if run.error:
+                            continue
+                        try:
+                            run.all_seconds.append(workers[engine].run(args.timeout))
+                        except (TimeoutError, RuntimeError) as exc:
+                            run.error = str(exc)
+                            log(f"{engine} {task} {dtype} failed: {run.error[:300]}")
+                    log(
+                        f"{task} {dtype} round {round_ + 1}: "
+                        + ", ".join(
+                            f"{e} {group[e].all_seconds[-1]:.2f}s"
+                            for e in turn
+                            if group[e].all_seconds and not group[e].error
+                        )
+                    )
+                for engine, run in group.items():
+                    if run.error:
+                        continue
+                    try:
+                        result = workers[engine].finish(args.timeout)
+                    except (TimeoutError, RuntimeError, OSError, ValueError) as exc:
+                        run.error = str(exc)
+                        continue
+                    run.seconds = min(run.all_seconds)
+                    if "omp_binding" in result:
+                        engines[engine]["omp_binding"] = result["omp_binding"]
+                    engines[engine].setdefault("threads", result.get("torch_threads"))
+                    dtype_np = np.float32 if task == "embedding" else np.float64
+                    outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
+            finally:
+                for worker in workers.values():
+                    worker.stop()
     compare(runs, outputs)
     for d in args.dtypes:
         again = matmul_rates(*dims, dtype=torch_dtypes[d])

@@ -1,12 +1,15 @@
-"""qwen3-rag on one peers job, in a fresh process: ``python -m benchmarks.qwen3_offline JOB OUT``.
+"""qwen3-rag as one peers engine, in a fresh process: ``python -m benchmarks.qwen3_offline JOB OUT``.
 
-The same protocol as ``benchmarks/vllm_offline.py`` and ``benchmarks/infinity_offline.py``, so
-``benchmarks/peers.py`` runs every engine the same way: one process per (model, dtype), loading
-outside the timings, a warm-up call, then ``repeat`` timed calls of
+Driven like ``benchmarks/vllm_offline.py`` and ``benchmarks/infinity_offline.py``, through the line
+protocol of ``benchmarks/peer_protocol.py``, so ``benchmarks/peers.py`` runs every engine the same
+way: one process per (model, dtype), loading outside the timings, a warm-up call, then one timed
+call per ``run`` of
 
 - ``Qwen3Embedder.embed_documents(texts)`` (kind ``embedding``);
 - concurrent ``Qwen3Reranker.ascore(query, documents)`` calls, one per query (kind ``reranker``;
   the micro-batcher coalesces them), the runtime applying the official template itself.
+
+``"threads": N`` in the job sets ``torch.set_num_threads(N)`` before the model loads.
 
 A fresh process per job also returns the model's memory when it ends (two 0.6B models in float32
 are ~5 GB on a machine shared by several people).
@@ -33,6 +36,10 @@ def main(job_path: str, out_path: str) -> int:
     hf_logging.disable_progress_bar()
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
+    if job.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(job["threads"]))
     started = time.perf_counter()
     if job["kind"] == "embedding":
         emb = Qwen3Embedder.load(job["model"], device="cpu", dtype=job["dtype"])
@@ -55,23 +62,11 @@ def main(job_path: str, out_path: str) -> int:
 
         load_s = time.perf_counter() - started
         rr.score(groups[0][0], groups[0][1][:2])
-    times = []
-    result: Any = None
-    for _ in range(max(1, int(job.get("repeat", 1)))):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
     import torch
 
-    out = {
-        "load_s": load_s,
-        "seconds": times,
-        "result": result,
-        "torch_threads": int(torch.get_num_threads()),
-        "pid": os.getpid(),
-    }
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(out, handle)
+    from .peer_protocol import serve
+
+    serve(call, load_s, out_path, {"torch_threads": int(torch.get_num_threads()), "pid": os.getpid()})
     return 0
 
 

