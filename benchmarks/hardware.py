@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -28,7 +29,9 @@ def matmul_rates(
     try:
         from torch.utils import mkldnn as mkldnn_utils
 
-        packed = mkldnn_utils.to_mkldnn(torch.nn.Linear(hidden, ffn, bias=False), dtype)
+        with warnings.catch_warnings():  # torch.utils.mkldnn's modules use torch.jit, deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            packed = mkldnn_utils.to_mkldnn(torch.nn.Linear(hidden, ffn, bias=False), dtype)
         x = a.float().to_mkldnn(dtype)
         forms["onednn_packed"] = lambda: packed(x)
     except (RuntimeError, AttributeError, TypeError):  # a build without oneDNN: two forms

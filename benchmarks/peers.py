@@ -399,6 +399,36 @@ def _infinity_reranker(source: Path, target: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the run
+def _memory_need_mb(shape: Shape, dtype: str, engine: str) -> float:
+    """A generous estimate of one engine process's memory (weights twice over, runtime, KV cache)."""
+    params = shape.body_params() + shape.vocab * shape.hidden
+    weights_mb = params * (4 if dtype == "float32" else 2) / 2**20
+    return 1.5 * weights_mb + 800 + (1024 if engine == "vllm" else 0)
+
+
+def _available_mb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: float = 120) -> bool:
+    """Wait (up to ``wait_s``) until ``need_mb`` + a margin is free: the machine is shared."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        available = _available_mb()
+        if available is None or available >= need_mb + margin_mb:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        log(f"waiting for memory: {available:,.0f} MiB available, {need_mb + margin_mb:,.0f} wanted")
+        time.sleep(10)
+
+
 def _job(
     engine: str,
     task: str,
@@ -568,6 +598,14 @@ def main(argv: list[str] | None = None) -> int:
                         extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
                     python = pythons[engine]
                     assert python is not None
+                    need_mb = _memory_need_mb(shape, dtype, engine)
+                    if not _wait_for_memory(need_mb, log):
+                        run.error = (
+                            f"not started: less than {need_mb:,.0f} MiB of memory available on the shared "
+                            "machine for 2 minutes"
+                        )
+                        log(f"{engine} {task} {dtype}: {run.error}")
+                        continue
                     log(f"{engine} {task} {dtype}: loading ...")
                     worker = EngineWorker(engine, python, job, logs, extra_env)
                     workers[engine] = worker

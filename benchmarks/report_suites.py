@@ -414,13 +414,30 @@ def _peer_findings(data: dict[str, Any]) -> list[str]:
                 lines[-1] += (
                     " **Target >= 1.0x missed for "
                     + ", ".join(f"{t} {DTYPE_SHORT.get(d, d)}" for t, d in missed)
-                    + ".** Likely causes, from how the two engines batch: vLLM packs the batch's "
-                    "sequences back to back without padding (varlen attention and paged KV blocks, its "
-                    "own CPU attention kernel), while qwen3-rag pads each length-sorted batch to its "
-                    "longest member and runs transformers' SDPA, so mixed lengths cost it padding FLOPs "
-                    "and a full attention mask; for the reranker vLLM computes only the two classifier "
-                    "rows as a one-label head, and in bfloat16 qwen3-rag's LM-head readout is the known "
-                    "slow path of the CPU dtypes section."
+                    + ".** Likely causes, in the order they seem to weigh here: (1) the matmul kernel: "
+                    "vLLM packs every weight once for oneDNN, while transformers' `nn.Linear` gets "
+                    "torch's default kernel, which on this CPU is much slower in float32 (the matmul "
+                    "forms table in the efficiency section); (2) padding: vLLM packs a batch's sequences "
+                    "back to back (varlen attention over paged KV blocks, its own CPU attention kernel), "
+                    "qwen3-rag pads each length-sorted batch to its longest member and runs transformers' "
+                    "SDPA with a mask, so mixed lengths cost it padding FLOPs; (3) for the reranker in "
+                    "bfloat16, qwen3-rag's LM-head readout (the slow path of the CPU dtypes section), "
+                    "where vLLM computes only a one-label head from the two rows."
+                )
+            one = {
+                (task, dtype): peer_ratio(data, "vllm", task, dtype, base="qwen3-rag-1t")
+                for task in ("embedding", "reranking")
+                for dtype in dtypes
+            }
+            one_measured = {k: v for k, v in one.items() if v is not None}
+            if one_measured:
+                lines[-1] += (
+                    " On one core each (qwen3-rag with `torch.set_num_threads(1)`, as vLLM's worker runs "
+                    "by default): "
+                    + ", ".join(f"{t} {DTYPE_SHORT.get(d, d)} {v:.2f}x" for (t, d), v in one_measured.items())
+                    + ". On a machine shared with other work, two OpenMP threads also lose more to "
+                    "preemption than one (each parallel region waits for both), which favours a "
+                    "one-thread worker; the 1-thread rows show how much."
                 )
             lines.append("")
     infinity = engines.get("infinity")

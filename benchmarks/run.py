@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, help="timed runs per contender in the main suite (best kept)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="main suite: only these measurements")
     parser.add_argument("--skip", nargs="+", choices=SECTIONS, default=[], help="main suite: skip these")
-    parser.add_argument("--pipeline-chunks", type=int, help="chunks to ingest (default 500)")
+    parser.add_argument("--pipeline-chunks", type=int, help="chunks to ingest (default 300)")
     parser.add_argument("--concurrent", type=int, default=256, help="concurrent single-query requests")
     parser.add_argument("--ingest-mb", type=float, help="ingest suite: text file size in MiB (default 4)")
     parser.add_argument("--out", default="docs", help="folder for benchmarks.md, the chart and the JSON")
@@ -99,7 +99,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     elif quick:
         documents, scenarios, chunks, repeat = 64, ((1, 25), (4, 10)), 200, 1
     else:
-        documents, scenarios, chunks, repeat = 128, ((1, 50), (4, 25)), 500, 2
+        documents, scenarios, chunks, repeat = 96, ((1, 50), (4, 25)), 300, 2
     documents = args.documents or documents
     corpus = build_corpus(
         load_fast_tokenizer(), documents=documents, queries=max(64, min(args.concurrent, 256))
@@ -178,15 +178,15 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
             size = ["--documents", "10", "--queries", "2", "--per-query", "6", "--repeat", "1"]
             size += ["--profile", big]
         else:
-            size = ["--documents", "64", "--median-tokens", "48", "--max-tokens", "256"]
-            size += ["--queries", "4", "--per-query", "12", "--repeat", "2", "--profile", "small"]
+            size = ["--documents", "48", "--median-tokens", "48", "--max-tokens", "192"]
+            size += ["--queries", "3", "--per-query", "8", "--repeat", "2", "--profile", "small"]
         return ["benchmarks.cpu_dtypes", "--shape", big, *size, *cache, *target]
     if name == "peers":
         if args.quick:
             size = ["--documents", "8", "--queries", "2", "--per-query", "4", "--repeat", "1"]
         else:
-            size = ["--documents", "48", "--median-tokens", "64", "--max-tokens", "256"]
-            size += ["--queries", "4", "--per-query", "8", "--repeat", "2"]
+            size = ["--documents", "32", "--median-tokens", "48", "--max-tokens", "192"]
+            size += ["--queries", "2", "--per-query", "8", "--repeat", "2"]
         engines = ["--engines", "qwen3-rag"] if args.no_external else []
         return ["benchmarks.peers", "--shape", big, *size, *engines, *cache, *target]
     if name == "serving":
@@ -194,7 +194,7 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
             size = ["--documents", "16", "--rerank-requests", "4", "--concurrency", "4", "--repeat", "1"]
             size += ["--workers", "2"]
         else:
-            size = ["--documents", "256", "--rerank-requests", "48", "--repeat", "2"]
+            size = ["--documents", "192", "--rerank-requests", "32", "--repeat", "2"]
         skip = ["--skip", "vllm"] if args.no_external else []
         return ["benchmarks.serving", "--shape", args.shape, *size, *skip, *cache, *target]
     if name == "ingest":
