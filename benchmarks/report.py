@@ -552,6 +552,11 @@ INTRO = [
     "python -m benchmarks.run --suites peers           # one suite (the others' JSON kept), then render",
     "```",
     "",
+    "(`bash .ci/run-benchmarks` does the first two lines.) Each suite writes its JSON here, then the",
+    "report is rendered from all of them: nothing on this page is edited by hand, so a run of any",
+    "suite never loses another's section. Without `.venv-vllm` or `.venv-infinity` their rows say so.",
+    "`--quick` shrinks every suite (the smoke test runs it on a micro shape).",
+    "",
 ]
 
 

@@ -629,7 +629,9 @@ def serving_markdown(data: dict[str, Any]) -> list[str]:
     shape = data.get("shape", {})
     settings = data.get("settings", {})
     lines = [
-        "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU over HTTP (issue 10 §4)",
+        "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU",
+        "",
+        "Issue 10 §4, and the HTTP side of issue 13 §3 (vLLM over its OpenAI-compatible API).",
         "",
         f"The same random-weight checkpoints (shape `{shape.get('name')}`: {shape.get('layers')} layers, "
         f"hidden {shape.get('hidden')}, head_dim {shape.get('head_dim')}; the real Qwen3 tokenizer; "
