@@ -511,6 +511,41 @@ def _headline(suites: dict[str, Any], hardware: dict[str, Any] | None) -> list[s
     return lines
 
 
+def _run_lines(data: dict[str, Any] | None) -> list[str]:
+    """How long the one command took, how busy the machine was, and what ran after it."""
+    from .run import normalize_record
+
+    record = normalize_record(data)
+    lines: list[str] = []
+
+    def describe(run: dict[str, Any]) -> str:
+        per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in run["suites"].items())
+        return (
+            f"`{run['command']}`, started {run['started']}, took {run['seconds'] / 60:.1f} min "
+            f"({per_suite} min per suite; 1-minute load average {run.get('load_average_start', 0):.1f} at "
+            f"the start, {run.get('load_average_end', 0):.1f} at the end)"
+        )
+
+    full = record.get("last_full")
+    if full:
+        lines += [
+            f"**The last full run: {describe(full)}.** This is a 2-core machine shared with other "
+            "people's work during the run: absolute numbers are slower than on an idle machine and move "
+            "by tens of percent between runs; ratios measured side by side in one suite much less.",
+            "",
+        ]
+        failed = [f"{n} (exit {v['returncode']})" for n, v in full["suites"].items() if v["returncode"]]
+        if failed:
+            lines += [
+                f"**Suites that failed in that run: {', '.join(failed)}**; their sections below are from "
+                "the JSON of another run (see its date in the table).",
+                "",
+            ]
+    for run in record.get("later", []):
+        lines += [f"Run after it, of some suites only: {describe(run)}.", ""]
+    return lines
+
+
 def _provenance_table(suites: dict[str, Any]) -> list[str]:
     from .run import SUITE_FILES
 
@@ -584,26 +619,7 @@ def write(out: Path) -> Path:
     has_chart = chart(groups, png)
 
     lines = list(INTRO)
-    record = suites.get("run")
-    if record:
-        failed = [f"{n} (exit {v['returncode']})" for n, v in record["suites"].items() if v["returncode"]]
-        per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in record["suites"].items())
-        load_text = f"{record.get('load_average_start', float('nan')):.1f}"
-        load_text += f" at the start, {record.get('load_average_end', float('nan')):.1f} at the end"
-        lines += [
-            f"Last run of `{record['command']}`: started {record['started']}, **took "
-            f"{record['seconds'] / 60:.1f} min** ({per_suite} min per suite) on a 2-core machine shared "
-            f"with other people's work (1-minute load average {load_text}): absolute numbers are slower "
-            "than on an idle machine and move by tens of percent between runs; ratios within one suite "
-            "much less.",
-            "",
-        ]
-        if failed:
-            lines += [
-                f"**Suites that failed in that run: {', '.join(failed)}**; their sections below are "
-                "from the JSON of an earlier run (see its date).",
-                "",
-            ]
+    lines += _run_lines(suites.get("run"))
     lines += ["Where each section's numbers come from:", "", *_provenance_table(suites), ""]
 
     target_rows = targets(by_key) if main else []

@@ -212,6 +212,25 @@ def run_suite(argv: list[str], log: Callable[[str], None]) -> int:
     return done.returncode
 
 
+def normalize_record(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"last_full": run or None, "later": [runs]}`` (also from the first format, one run)."""
+    if not data:
+        return {"last_full": None, "later": []}
+    if "command" in data:
+        full = set(data.get("suites", {})) == set(SUITES)
+        return {"last_full": data if full else None, "later": [] if full else [data]}
+    return data
+
+
+def save_record(path: Path, run: dict[str, Any], *, full: bool) -> None:
+    """Keep the last run of every suite, and the runs of some suites made after it."""
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    record: dict[str, Any] = {"last_full": run, "later": []} if full else normalize_record(old)
+    if not full:
+        record["later"].append(run)
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+
 # ----------------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -260,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[benchmarks] suite {name}: {verdict} in {seconds:.0f}s")
         record["seconds"] = time.perf_counter() - t0
         record["load_average_end"] = load_average()
-        (out / RUN_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        save_record(out / RUN_FILE, record, full=set(args.suites) == set(SUITES))
     path = report.write(out)
     log(f"[benchmarks] wrote {path}")
     return 0
