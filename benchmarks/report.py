@@ -645,8 +645,10 @@ def write(out: Path) -> Path:
             "float32), higher is faster.",
             "",
         ]
-    if main:
-        lines += ["## Main suite: qwen3-rag vs sentence-transformers and the official code", ""]
+    lines += ["## Main suite: qwen3-rag vs sentence-transformers and the official code", ""]
+    if not main:
+        lines += ["Not run into this folder: `python -m benchmarks.run --suites main`.", ""]
+    else:
         if meta:
             lines += [
                 "qwen3-rag against the usual ways of running the models on the same weights, inputs, dtype "
@@ -660,15 +662,24 @@ def write(out: Path) -> Path:
         for section in sections:
             lines += section_markdown(section)
         lines += NOTES
-    if suites.get("cpu-dtypes"):
-        lines += rs.cpu_dtypes_markdown(suites["cpu-dtypes"])
-    if peers:
-        lines += rs.peers_markdown(peers)
-    lines += rs.efficiency_markdown(hardware, peers)
-    if suites.get("serving"):
-        lines += rs.serving_markdown(suites["serving"])
-    if suites.get("ingest"):
-        lines += rs.ingest_markdown(suites["ingest"])
+    renderers = {
+        "cpu-dtypes": (rs.cpu_dtypes_markdown, "## CPU dtypes and int8 (issue 13)"),
+        "peers": (rs.peers_markdown, "## Peers: vLLM CPU and Infinity (issue 13 §3)"),
+        "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
+        "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
+    }
+    for name, (render, heading) in renderers.items():
+        if suites.get(name):
+            lines += render(suites[name])
+        else:  # the section stays in the page, saying how to fill it
+            lines += [
+                heading,
+                "",
+                f"Not run into this folder: `python -m benchmarks.run --suites {name}`.",
+                "",
+            ]
+        if name == "peers":
+            lines += rs.efficiency_markdown(hardware, peers)
     lines += GPU_NOTE
     md.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
     return md
