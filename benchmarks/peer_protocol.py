@@ -26,14 +26,26 @@ from typing import Any
 MARK = "@@peer "
 
 
-def serve(call: Callable[[], Any], load_s: float, out_path: str, info: dict[str, Any]) -> None:
-    """Answer ``run`` lines with one timed ``call()`` each until ``quit``; then write ``out_path``."""
+def serve(
+    call: Callable[[], Any],
+    load_s: float,
+    out_path: str,
+    info: dict[str, Any],
+    threads: Callable[[int], None] | None = None,
+) -> None:
+    """Answer ``run`` lines with one timed ``call()`` each until ``quit``; then write ``out_path``.
+
+    ``run N`` first calls ``threads(N)`` (an engine that can change its thread count between calls
+    says so by passing ``threads``), so one process can be timed at two thread counts.
+    """
     print(f"{MARK}ready {load_s}", flush=True)
     times: list[float] = []
     result: Any = None
     for line in sys.stdin:
-        command = line.strip()
+        command, _, argument = line.strip().partition(" ")
         if command == "run":
+            if argument and threads is not None:
+                threads(int(argument))
             start = time.perf_counter()
             result = call()
             seconds = time.perf_counter() - start

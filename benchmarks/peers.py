@@ -268,8 +268,9 @@ class EngineWorker:
         """Seconds the engine took to load its model (the warm-up call not included)."""
         return float(self._expect("ready", timeout_s))
 
-    def run(self, timeout_s: float) -> float:
-        self.send("run")
+    def run(self, timeout_s: float, argument: str = "") -> float:
+        """One timed call (``argument``: the thread count, for an engine that takes one)."""
+        self.send(f"run {argument}".strip())
         return float(self._expect("done", timeout_s))
 
     def finish(self, timeout_s: float) -> dict[str, Any]:
@@ -429,21 +430,12 @@ def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: 
         time.sleep(10)
 
 
-def _job(
-    engine: str,
-    task: str,
-    dtype: str,
-    work: Workload,
-    groups: list[tuple[str, list[str]]],
-    paths: dict[str, str],
-    infinity_paths: dict[str, str],
-    prefix: str,
-    suffix: str,
-) -> tuple[dict[str, Any], str]:
+def _job(ctx: GroupContext, engine: str, task: str, dtype: str) -> tuple[dict[str, Any], str]:
     """The job one engine process gets (same texts for all), and how it is called."""
+    work, groups, prefix, suffix = ctx.work, ctx.groups, ctx.prefix, ctx.suffix
     kind = "embedding" if task == "embedding" else "reranker"
     job: dict[str, Any] = {"kind": kind, "dtype": dtype}
-    job["model"] = infinity_paths[kind] if engine == "infinity" else paths[kind]
+    job["model"] = ctx.infinity_paths[kind] if engine == "infinity" else ctx.paths[kind]
     if engine == "qwen3-rag-1t":  # qwen3-rag on one core, as vLLM's worker is by default
         job["threads"] = 1
     if task == "embedding":
@@ -517,6 +509,115 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@dataclass
+class GroupContext:
+    """What every (task, dtype) group of a run shares."""
+
+    args: argparse.Namespace
+    shape: Shape
+    work: Workload
+    groups: list[tuple[str, list[str]]]
+    paths: dict[str, str]
+    infinity_paths: dict[str, str]
+    prefix: str
+    suffix: str
+    logs: Path
+    log: Any
+
+
+def run_group(
+    ctx: GroupContext,
+    task: str,
+    dtype: str,
+    order: list[str],
+    engines: dict[str, dict[str, Any]],
+    pythons: dict[str, Path | None],
+    items: dict[str, int],
+    tokens: dict[str, int],
+) -> tuple[list[PeerRun], dict[tuple[str, str, str], np.ndarray]]:
+    """One (task, dtype): start every engine (one after another, nothing timed), then let them take
+    turns, one timed call each per round, the order rotating; best call kept.
+
+    qwen3-rag and qwen3-rag on one thread share one process (``run 1`` sets the thread count for
+    that call): one 0.6B model in memory instead of two, on a machine shared with other work.
+    """
+    args, log = ctx.args, ctx.log
+    runs: list[PeerRun] = []
+    outputs: dict[tuple[str, str, str], np.ndarray] = {}
+    workers: dict[str, EngineWorker] = {}  # by engine; "qwen3-rag-1t" uses "qwen3-rag"'s
+    turns: dict[str, tuple[PeerRun, str]] = {}  # engine -> (its run, the argument of its "run")
+    try:
+        for engine in order:
+            run = PeerRun(engine, task, dtype, items[task], tokens[task])
+            runs.append(run)
+            if not engines[engine]["available"]:
+                run.error = engines[engine]["why"]
+                continue
+            job, run.how = _job(ctx, engine, task, dtype)
+            if engine == "qwen3-rag-1t" and "qwen3-rag" in workers:
+                turns[engine] = (run, "1")
+                run.load_s = runs[0].load_s if runs[0].engine == "qwen3-rag" else None
+                continue
+            extra_env = {}
+            if engine == "vllm" and args.vllm_reserved_cpus is not None:
+                extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
+            python = pythons[engine]
+            assert python is not None
+            need_mb = _memory_need_mb(ctx.shape, dtype, engine)
+            if not _wait_for_memory(need_mb, log):
+                run.error = (
+                    f"not started: less than {need_mb:,.0f} MiB of memory available on the shared "
+                    "machine for 2 minutes"
+                )
+                log(f"{engine} {task} {dtype}: {run.error}")
+                continue
+            log(f"{engine} {task} {dtype}: loading ...")
+            worker = EngineWorker(engine, python, job, ctx.logs, extra_env)
+            workers[engine] = worker
+            try:
+                run.load_s = worker.ready(args.timeout)
+                turns[engine] = (run, "2" if engine == "qwen3-rag" else "")
+            except (TimeoutError, RuntimeError) as exc:
+                run.error = str(exc)
+                log(f"{engine} {task} {dtype} failed to start: {run.error[:300]}")
+                worker.stop()
+        for round_ in range(max(1, args.repeat)):
+            turn = list(turns)
+            turn = turn[round_ % len(turn) :] + turn[: round_ % len(turn)] if turn else turn
+            for engine in turn:
+                run, argument = turns[engine]
+                if run.error:
+                    continue
+                worker = workers["qwen3-rag" if engine == "qwen3-rag-1t" else engine]
+                try:
+                    run.all_seconds.append(worker.run(args.timeout, argument))
+                except (TimeoutError, RuntimeError) as exc:
+                    run.error = str(exc)
+                    log(f"{engine} {task} {dtype} failed: {run.error[:300]}")
+            done = [f"{e} {turns[e][0].all_seconds[-1]:.2f}s" for e in turn if turns[e][0].all_seconds]
+            log(f"{task} {dtype} round {round_ + 1}: " + ", ".join(done))
+        for engine, worker in workers.items():
+            if engine not in turns or turns[engine][0].error:
+                continue
+            try:
+                result = worker.finish(args.timeout)
+            except (TimeoutError, RuntimeError, OSError, ValueError) as exc:
+                turns[engine][0].error = str(exc)
+                continue
+            if "omp_binding" in result:
+                engines[engine]["omp_binding"] = result["omp_binding"]
+            engines[engine].setdefault("threads", result.get("torch_threads"))
+            dtype_np = np.float32 if task == "embedding" else np.float64
+            outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
+        for run, _ in turns.values():
+            if run.all_seconds and not run.error:
+                run.seconds = min(run.all_seconds)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    return runs, outputs
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -577,82 +678,14 @@ def main(argv: list[str] | None = None) -> int:
         engines[engine] = {"available": True}
     groups = _by_query(work)
     order = [e for e in ENGINES if e in args.engines]
+    context = GroupContext(args, shape, work, groups, paths, infinity_paths, prefix, suffix, logs, log)
     for dtype in args.dtypes:
         for task in ("embedding", "reranking"):
-            # Every engine of this (task, dtype) is started (one after another, nothing timed),
-            # then the engines take turns, one timed call each per round, the order rotating.
-            workers: dict[str, EngineWorker] = {}
-            group: dict[str, PeerRun] = {}
-            try:
-                for engine in order:
-                    run = PeerRun(engine, task, dtype, items[task], tokens[task])
-                    runs.append(run)
-                    if not engines[engine]["available"]:
-                        run.error = engines[engine]["why"]
-                        continue
-                    job, run.how = _job(
-                        engine, task, dtype, work, groups, paths, infinity_paths, prefix, suffix
-                    )
-                    extra_env = {}
-                    if engine == "vllm" and args.vllm_reserved_cpus is not None:
-                        extra_env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(args.vllm_reserved_cpus)
-                    python = pythons[engine]
-                    assert python is not None
-                    need_mb = _memory_need_mb(shape, dtype, engine)
-                    if not _wait_for_memory(need_mb, log):
-                        run.error = (
-                            f"not started: less than {need_mb:,.0f} MiB of memory available on the shared "
-                            "machine for 2 minutes"
-                        )
-                        log(f"{engine} {task} {dtype}: {run.error}")
-                        continue
-                    log(f"{engine} {task} {dtype}: loading ...")
-                    worker = EngineWorker(engine, python, job, logs, extra_env)
-                    workers[engine] = worker
-                    try:
-                        run.load_s = worker.ready(args.timeout)
-                        group[engine] = run
-                    except (TimeoutError, RuntimeError) as exc:
-                        run.error = str(exc)
-                        log(f"{engine} {task} {dtype} failed to start: {run.error[:300]}")
-                        worker.stop()
-                for round_ in range(max(1, args.repeat)):
-                    turn = list(group)
-                    turn = turn[round_ % len(turn) :] + turn[: round_ % len(turn)] if turn else turn
-                    for engine in turn:
-                        run = group[engine]
-                        if run.error:
-                            continue
-                        try:
-                            run.all_seconds.append(workers[engine].run(args.timeout))
-                        except (TimeoutError, RuntimeError) as exc:
-                            run.error = str(exc)
-                            log(f"{engine} {task} {dtype} failed: {run.error[:300]}")
-                    log(
-                        f"{task} {dtype} round {round_ + 1}: "
-                        + ", ".join(
-                            f"{e} {group[e].all_seconds[-1]:.2f}s"
-                            for e in turn
-                            if group[e].all_seconds and not group[e].error
-                        )
-                    )
-                for engine, run in group.items():
-                    if run.error:
-                        continue
-                    try:
-                        result = workers[engine].finish(args.timeout)
-                    except (TimeoutError, RuntimeError, OSError, ValueError) as exc:
-                        run.error = str(exc)
-                        continue
-                    run.seconds = min(run.all_seconds)
-                    if "omp_binding" in result:
-                        engines[engine]["omp_binding"] = result["omp_binding"]
-                    engines[engine].setdefault("threads", result.get("torch_threads"))
-                    dtype_np = np.float32 if task == "embedding" else np.float64
-                    outputs[engine, task, dtype] = np.asarray(result["result"], dtype=dtype_np)
-            finally:
-                for worker in workers.values():
-                    worker.stop()
+            group_runs, group_outputs = run_group(
+                context, task, dtype, order, engines, pythons, items, tokens
+            )
+            runs += group_runs
+            outputs.update(group_outputs)
     compare(runs, outputs)
     for d in args.dtypes:
         again = matmul_rates(*dims, dtype=torch_dtypes[d])

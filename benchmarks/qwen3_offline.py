@@ -9,7 +9,9 @@ call per ``run`` of
 - concurrent ``Qwen3Reranker.ascore(query, documents)`` calls, one per query (kind ``reranker``;
   the micro-batcher coalesces them), the runtime applying the official template itself.
 
-``"threads": N`` in the job sets ``torch.set_num_threads(N)`` before the model loads.
+``"threads": N`` in the job sets ``torch.set_num_threads(N)`` before the model loads; ``run N``
+sets it before one call (``torch.set_num_threads`` is process-wide, so the micro-batcher's worker
+thread runs that call's forward passes on N threads).
 
 A fresh process per job also returns the model's memory when it ends (two 0.6B models in float32
 are ~5 GB on a machine shared by several people).
@@ -66,7 +68,8 @@ def main(job_path: str, out_path: str) -> int:
 
     from .peer_protocol import serve
 
-    serve(call, load_s, out_path, {"torch_threads": int(torch.get_num_threads()), "pid": os.getpid()})
+    info = {"torch_threads": int(torch.get_num_threads()), "pid": os.getpid()}
+    serve(call, load_s, out_path, info, threads=torch.set_num_threads)
     return 0
 
 
