@@ -235,6 +235,22 @@ def save_record(path: Path, run: dict[str, Any], *, full: bool) -> None:
 
 
 # ----------------------------------------------------------------------------- entry point
+def use_this_checkout() -> None:
+    """Measure this checkout's code: its root and integration packages first on the import path.
+
+    With an editable install of another checkout in the environment (a git worktree beside the
+    main one), ``import langchain_qwen3_rag`` would otherwise load the other checkout's adapters
+    against this checkout's ``qwen3_rag``. Subprocesses inherit it through ``PYTHONPATH``.
+    """
+    folders = [ROOT] + sorted(
+        p for p in (ROOT / "integrations").glob("*") if p.is_dir() and any(p.glob("pyproject.toml"))
+    )
+    paths = [str(p) for p in folders]
+    sys.path[:0] = [p for p in paths if p not in sys.path]
+    old = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([old] if old else [])])
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -289,4 +305,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_this_checkout()  # the command line only: a test calling main() keeps its own import path
     sys.exit(main())
