@@ -78,3 +78,32 @@ def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def unavailable(key: str, title: str, why: str) -> Section:
     return Section(key, title, available=False, notes=[f"not available: {why}"])
+
+
+def reranker_template() -> tuple[str, str, str]:
+    """``(prefix, suffix, default instruction)`` of the official reranker prompt, from qwen3_rag.
+
+    Read from qwen3_rag's prompt module wherever it lives (``_prompts`` or ``prompts``), so the
+    peers that take text (vLLM, Infinity) get exactly the strings the runtime uses.
+    """
+    import importlib
+
+    from qwen3_rag import DEFAULT_QUERY_INSTRUCTION
+
+    for name in ("qwen3_rag._prompts", "qwen3_rag._prompts"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return module.RERANKER_PREFIX, module.RERANKER_SUFFIX, DEFAULT_QUERY_INSTRUCTION
+    raise ImportError("qwen3_rag has no prompt module (_prompts or prompts) with RERANKER_PREFIX")
+
+
+def load_average() -> float:
+    """The 1-minute load average (the machine is shared: every suite records how busy it was)."""
+    import os
+
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:
+        return float("nan")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import gc
 import json
 import os
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import best_time
+from .common import best_time, load_average
 from .corpus import Corpus, build_corpus
 
 VARIANTS = ("float32", "bfloat16", "int8")
@@ -345,6 +346,17 @@ def matmul_ratio(shape: Shape, rows: int = 4096, repeat: int = 5) -> dict[str, f
     return out
 
 
+def auto_dtype(cache: Path) -> str:
+    """What ``dtype="auto"`` resolves to on this machine's CPU (a micro checkpoint is loaded)."""
+    from qwen3_rag import Qwen3Embedder
+
+    folder = write_checkpoints(SHAPES["micro"], cache)["embedding"]
+    model = Qwen3Embedder.load(str(folder), device="cpu", dtype="auto")
+    dtype = str(next(model.model.parameters()).dtype).replace("torch.", "")
+    model.close()
+    return dtype
+
+
 # ----------------------------------------------------------------------------- report
 def cpu_description() -> str:
     from qwen3_rag._runtime.cpu_features import cpu_flags
@@ -437,8 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         max_tokens=args.max_tokens,
         min_tokens=min(16, args.max_tokens),
     )
+    load_start = load_average()
     report: dict[str, Any] = {
         "command": "python -m benchmarks.cpu_dtypes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "shape": shape.__dict__,
         "corpus": corpus.stats(),
         "machine": cpu_description(),
@@ -469,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
                 dtype: profile_forward(str(prof_paths["embedding"]), prof_corpus, dtype)
                 for dtype in ("float32", "bfloat16")
             }
+    report["auto_dtype"] = auto_dtype(Path(args.cache_dir))
     report["results"] = [{**r.__dict__, "tokens_per_s": r.tokens_per_s} for r in results]
     report["seconds"] = time.perf_counter() - started
+    report["load_average_start_end"] = [load_start, load_average()]
     table = markdown(results)
     print(table)
     if args.markdown:

