@@ -410,7 +410,12 @@ def _peer_findings(data: dict[str, Any]) -> list[str]:
             '["Qwen3ForSequenceClassification"], "classifier_from_token": ["no", "yes"], '
             '"is_original_qwen3_reranker": true}` and `LLM.score(queries, documents)`, the query side '
             "being the template's prefix + `<Instruct>: ...\\n<Query>: ...\\n` and each document "
-            "`<Document>: ...` + the suffix. `enforce_eager=True`, `VLLM_CPU_KVCACHE_SPACE=1`."
+            "`<Document>: ...` + the suffix. `enforce_eager=True`, `VLLM_CPU_KVCACHE_SPACE=1`. vLLM "
+            "keeps automatic prefix caching on for these models, and the benchmark repeats the same "
+            "texts call after call (a real corpus does not): each timed call starts with "
+            "`LLM.reset_prefix_cache()`, so reuse inside a call (the reranker's shared prompt prefix, "
+            "which qwen3-rag also shares per query) counts and reuse of the previous call's texts does "
+            "not (without the reset a repeated call took about half the time)."
             + (
                 f" Its worker was bound to core(s) {cores} with {reserved} reserved for its scheduler "
                 "(vLLM's CPU default on x86: one core per worker is kept for the engine's busy loop), so "
