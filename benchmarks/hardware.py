@@ -27,10 +27,10 @@ def matmul_rates(
     linear = torch.nn.Linear(hidden, ffn, bias=False, dtype=dtype)
     forms: dict[str, Callable[[], object]] = {"matmul": lambda: a @ b, "linear": lambda: linear(a)}
     try:
-        from torch.utils import mkldnn as mkldnn_utils
-
         with warnings.catch_warnings():  # torch.utils.mkldnn's modules use torch.jit, deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
+            from torch.utils import mkldnn as mkldnn_utils
+
             packed = mkldnn_utils.to_mkldnn(torch.nn.Linear(hidden, ffn, bias=False), dtype)
         x = a.float().to_mkldnn(dtype)
         forms["onednn_packed"] = lambda: packed(x)

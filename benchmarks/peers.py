@@ -591,7 +591,7 @@ def run_group(
                 worker = workers["qwen3-rag" if engine == "qwen3-rag-1t" else engine]
                 try:
                     run.all_seconds.append(worker.run(args.timeout, argument))
-                except (TimeoutError, RuntimeError) as exc:
+                except (TimeoutError, RuntimeError, OSError) as exc:  # OSError: it died (broken pipe)
                     run.error = str(exc)
                     log(f"{engine} {task} {dtype} failed: {run.error[:300]}")
             done = [f"{e} {turns[e][0].all_seconds[-1]:.2f}s" for e in turn if turns[e][0].all_seconds]
