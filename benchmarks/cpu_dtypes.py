@@ -10,9 +10,9 @@ where the absolute numbers are not.
 - Reranking: ``Qwen3Reranker.score`` for ``--queries`` queries x ``--per-query`` documents;
   accuracy = per-query rank agreement of the log-odds with float32 (Spearman, Kendall tau),
   top-1 agreement and top-5 overlap, max |P(yes) difference|.
-- int8: ``torch.ao.quantization.quantize_dynamic`` on the decoder's ``nn.Linear`` layers of a
-  float32 model (weights int8 per tensor, activations quantized per batch); the token embedding
-  and the LM head stay float32.
+- int8: the runtime's ``quantize="int8"`` (``torch.ao.quantization.quantize_dynamic`` on the
+  decoder's ``nn.Linear`` layers of a float32 model: weights int8 per tensor, activations
+  quantized per batch); the token embedding and the LM head stay float32.
 - Overlap: how much of one embedding call is tokenization and padding vs forward passes.
 - ``--profile``: the torch profiler's top operators of the embedding forward pass per dtype
   (run in this thread: the profiler does not see the batcher's worker thread).
@@ -49,19 +49,6 @@ VARIANTS = ("float32", "bfloat16", "int8")
 
 
 # ----------------------------------------------------------------------------- variants
-def quantize_int8(model: Any) -> Any:
-    """Dynamic int8 quantization of the decoder's linear layers, in place (CPU, float32 model)."""
-    import warnings
-
-    from torch.ao.quantization import quantize_dynamic
-
-    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's deprecation notice for quantized tensors
-        quantize_dynamic(decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    return model
-
-
 def weight_bytes(model: Any) -> int:
     """Bytes of the weights as held (tied tensors once; packed int8 linears counted as int8)."""
     seen: set[int] = set()
@@ -82,32 +69,10 @@ def weight_bytes(model: Any) -> int:
     return total
 
 
-def _int8_source(folder: str) -> str:
-    """A hard-linked copy of ``folder``: its own entry in the runtime's process-wide cache.
-
-    The int8 variant quantizes a float32 model in place; loading it from another path keeps the
-    float32 variant, loaded from ``folder``, untouched.
-    """
-    source = Path(folder)
-    target = source.parent / f"{source.name}-int8-source"
-    target.mkdir(exist_ok=True)
-    for path in source.iterdir():
-        link = target / path.name
-        if path.is_file() and not link.exists():
-            try:
-                os.link(path, link)
-            except OSError:
-                import shutil
-
-                shutil.copyfile(path, link)
-    return str(target)
-
-
 def load_variant(cls: Any, folder: str, variant: str) -> Any:
+    """The runtime's own load: ``quantize="int8"`` is a separate cache entry beside float32."""
     if variant == "int8":
-        model = cls.load(_int8_source(folder), device="cpu", dtype="float32")
-        quantize_int8(model.model)
-        return model
+        return cls.load(folder, device="cpu", dtype="float32", quantize="int8")
     return cls.load(folder, device="cpu", dtype=variant)
 
 

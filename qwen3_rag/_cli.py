@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
 from ._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -69,8 +70,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     models.add_argument(
         "--reranker-url", metavar="URL", help="run the reranker on this server (default: --embedding-url's)"
     )
-    models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
-    models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
+    add_hardware_arguments(models)
     search = parser.add_argument_group("retrieval")
     search.add_argument("--top-k", type=int, default=50, help="candidates from Qdrant (default: 50)")
     search.add_argument("--top-n", type=int, default=5, help="results kept after reranking (default: 5)")
@@ -315,9 +315,12 @@ def _retriever(args: argparse.Namespace, store: Any) -> Any:
 
 
 def _load_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
-    """``load()`` options: a server's URL (the reranker defaults to the embedding's), else device/dtype."""
+    """``load()`` options: a server's URL (the reranker defaults to the embedding's), else the
+    hardware ones. ``--quantize`` goes along with a URL, so that it is refused, not ignored."""
     url = args.embedding_url if kind == "embedding" else (args.reranker_url or args.embedding_url)
-    return {"base_url": url} if url else {"device": args.device, "dtype": args.dtype}
+    if not url:
+        return hardware_options(args)
+    return {"base_url": url, **({"quantize": args.quantize} if args.quantize else {})}
 
 
 def _instruction(args: argparse.Namespace) -> str | None:

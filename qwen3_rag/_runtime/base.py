@@ -72,6 +72,7 @@ def open_backend(
     attn_implementation: str | None,
     batching: BatchingOptions,
     remote: RemoteOptions,
+    quantize: str | None = None,
 ) -> Backend:
     """The shared backend for ``model``: on the server at ``remote.base_url``, else loaded here."""
     if remote.base_url is None:
@@ -84,8 +85,9 @@ def open_backend(
             dtype=dtype,
             attn_implementation=attn_implementation,
             batching=batching,
+            quantize=quantize,
         )
-    check_local_options(device=device, dtype=dtype)
+    check_local_options(device=device, dtype=dtype, quantize=quantize)
     return RemoteBackend.connect(
         model,
         kind=kind,

@@ -76,6 +76,7 @@ class Qwen3Embedder(Qwen3Model):
         *,
         device: str | torch.device | None = "auto",
         dtype: str | torch.dtype | None = "auto",
+        quantize: str | None = None,
         dimensions: int | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
@@ -100,6 +101,11 @@ class Qwen3Embedder(Qwen3Model):
         that asks for other values gets them ignored, with a
         :class:`~qwen3_rag.SharedBatcherWarning` naming the settings in force.
 
+        ``quantize="int8"`` (CPU, float32) runs the decoder's linear layers in dynamic int8:
+        faster than float32 and bf16 here, but not faithful to the reference (the measured
+        speed and accuracy are in docs/benchmarks.md, "CPU dtypes and int8"); it is its own entry
+        in the process-wide cache, beside an unquantized load of the same checkpoint.
+
         With ``base_url`` (e.g. ``"http://host:8000/v1"``) the model runs on that server
         (``qwen3-rag serve``, or vLLM's ``/v1/embeddings``): only the tokenizer is loaded here,
         from ``model``. ``api_key`` (default ``$QWEN3_RAG_API_KEY``) is sent as a bearer token;
@@ -116,6 +122,7 @@ class Qwen3Embedder(Qwen3Model):
             attn_implementation=attn_implementation,
             batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
             remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
+            quantize=quantize,
         )
         return cls(backend, dimensions=dimensions, max_length=max_length, instruction=instruction)
 

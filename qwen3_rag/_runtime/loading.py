@@ -1,6 +1,6 @@
 """The process-wide cache of loaded models: one set of weights and one batcher per model.
 
-Keyed by (checkpoint folder, kind, device, dtype, attention implementation). Every adapter in
+Keyed by (checkpoint folder, kind, device, dtype, attention implementation, quantization). Every adapter in
 every framework that asks for the same model gets the same :class:`LoadedModel`; concurrent
 first loads of one key load it once (a lock per key). The batcher settings are not in the key:
 the first load decides them, and a later load that asks for others gets a
@@ -32,6 +32,7 @@ from .checkpoints import (
     resolve_checkpoint,
 )
 from .devices import resolve_device, resolve_dtype
+from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 
@@ -74,7 +75,7 @@ def _check_shared_batching(loaded: LoadedModel, asked: BatchingOptions) -> Loade
         warnings.warn(
             SharedBatcherWarning(
                 f"qwen3-rag: {loaded.kind} model {loaded.name!r} ({loaded.device}, "
-                f"{str(loaded.dtype).replace('torch.', '')}) is already loaded in this process, and "
+                f"{loaded.precision}) is already loaded in this process, and "
                 f"every load of it shares one micro-batcher, set up by the first load: "
                 f"{loaded.batching.summary()}. This load asked for {requested}, which is not applied. "
                 "For other settings, close the model first (close() on every embedder, reranker or "
@@ -97,13 +98,17 @@ def get_loaded_model(
     attn_implementation: str | None,
     batching: BatchingOptions,
     make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
+    quantize: str | None = None,
 ) -> LoadedModel:
     """Return the shared loaded model for these settings, loading it on first use."""
     text = os.fspath(name)
-    folder = _folder_for(text)
     resolved_device = resolve_device(device)
+    if quantize is not None and (dtype is None or dtype == "auto"):
+        dtype = "float32"  # int8 quantizes a float32 model, even where auto would pick bf16
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    key = (str(folder), kind, str(resolved_device), str(resolved_dtype), attn_implementation)
+    quantize = resolve_quantize(quantize, resolved_device, resolved_dtype)
+    folder = _folder_for(text)
+    key = (str(folder), kind, str(resolved_device), str(resolved_dtype), attn_implementation, quantize)
     with _REGISTRY_LOCK:
         found = _REGISTRY.get(key)
         key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
@@ -118,6 +123,8 @@ def get_loaded_model(
         model, tokenizer = _load_weights(
             text, folder, kind, resolved_device, resolved_dtype, attn_implementation
         )
+        if quantize == "int8":
+            quantize_decoder_int8(model)
         forward = make_forward(model, tokenizer, resolved_device)
         loaded: LoadedModel | None = None
 
@@ -144,7 +151,16 @@ def get_loaded_model(
             max_queue_items=in_force.max_queue_items,
         )
         loaded = LoadedModel(
-            text, kind, folder, model, tokenizer, resolved_device, resolved_dtype, batcher, in_force
+            text,
+            kind,
+            folder,
+            model,
+            tokenizer,
+            resolved_device,
+            resolved_dtype,
+            batcher,
+            in_force,
+            quantize=quantize,
         )
         with _REGISTRY_LOCK:
             _REGISTRY[key] = loaded

@@ -97,6 +97,7 @@ class LocalBackend:
         dtype: str | torch.dtype | None,
         attn_implementation: str | None,
         batching: BatchingOptions,
+        quantize: str | None = None,
     ) -> LocalBackend:
         runtime = get_loaded_model(
             model,
@@ -106,6 +107,7 @@ class LocalBackend:
             attn_implementation=attn_implementation,
             batching=batching,
             make_forward=_FORWARDS[kind],
+            quantize=quantize,
         )
         return cls(runtime)
 
@@ -132,7 +134,7 @@ class LocalBackend:
 
     @property
     def describe(self) -> str:
-        return f"in {self.runtime.dtype}"
+        return f"in {self.runtime.precision}"
 
     def warn_once(self, topic: str, message: str) -> None:
         self.runtime.warn_once(topic, message)
@@ -166,4 +168,6 @@ class LocalBackend:
         self.runtime.close()
 
     def __repr__(self) -> str:
-        return f"device={str(self.runtime.device)!r}, dtype={str(self.runtime.dtype).replace('torch.', '')!r}"
+        runtime = self.runtime
+        described = f"device={str(runtime.device)!r}, dtype={str(runtime.dtype).replace('torch.', '')!r}"
+        return described + (f", quantize={runtime.quantize!r}" if runtime.quantize else "")

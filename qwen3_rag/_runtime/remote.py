@@ -60,9 +60,9 @@ PARALLEL_REQUESTS = 4
 APIS = ("auto", "qwen3-rag", "vllm")
 
 
-def check_local_options(*, device: Any, dtype: Any) -> None:
-    """``device``/``dtype`` choose local hardware: with ``base_url`` they must stay ``"auto"``."""
-    for name, value in (("device", device), ("dtype", dtype)):
+def check_local_options(*, device: Any, dtype: Any, quantize: Any = None) -> None:
+    """``device``/``dtype``/``quantize`` choose local hardware: with ``base_url`` they stay unset."""
+    for name, value in (("device", device), ("dtype", dtype), ("quantize", quantize)):
         if value not in ("auto", None):
             raise InvalidOptionError(
                 f"{name}={value!r} applies to a model run on this machine; with base_url the server "

@@ -75,6 +75,7 @@ class Qwen3Reranker(Qwen3Model):
         *,
         device: str | torch.device | None = "auto",
         dtype: str | torch.dtype | None = "auto",
+        quantize: str | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
         long_documents: str = "truncate",
@@ -112,6 +113,7 @@ class Qwen3Reranker(Qwen3Model):
             attn_implementation=attn_implementation,
             batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
             remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
+            quantize=quantize,
         )
         return cls(backend, max_length=max_length, instruction=instruction, long_documents=long_documents)
 

@@ -74,6 +74,8 @@ class LoadedModel:
     batcher: MicroBatcher
     batching: BatchingOptions = field(default_factory=BatchingOptions)
     """The batcher's settings in force (``batch_tokens`` resolved to the device's default)."""
+    quantize: str | None = None
+    """``"int8"`` when the decoder's linear layers run in dynamic int8 (:mod:`.quantization`)."""
     warned: set[str] = field(default_factory=set)
     _warn_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +91,12 @@ class LoadedModel:
     def fingerprint(self) -> str:
         """Identity of the weights (see :func:`checkpoint_fingerprint`)."""
         return checkpoint_fingerprint(self.folder)
+
+    @property
+    def precision(self) -> str:
+        """The dtype, and the quantization if any: ``"float32"``, ``"float32 + int8 linear layers"``."""
+        dtype = str(self.dtype).replace("torch.", "")
+        return f"{dtype} + {self.quantize} linear layers" if self.quantize else dtype
 
     @property
     def hidden_size(self) -> int:

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .._runtime.validation import check_positive_int
@@ -76,8 +77,7 @@ def add_eval_parser(subparsers: Any) -> None:
         help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})",
     )
     models.add_argument("--dimensions", type=int, help="Matryoshka embedding size (default: full size)")
-    models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
-    models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
+    add_hardware_arguments(models)
     models.add_argument(
         "--instruction", help="task instruction for query embedding and reranking (default: the models')"
     )
@@ -144,10 +144,9 @@ def _open_store(args: argparse.Namespace, dataset: BeirDataset) -> tuple[Any, bo
 def _load_models(args: argparse.Namespace) -> tuple[Any, Any]:
     from .._runtime import Qwen3Embedder, Qwen3Reranker
 
-    embedder = Qwen3Embedder.load(
-        args.embedding_model, device=args.device, dtype=args.dtype, dimensions=args.dimensions
-    )
-    reranker = Qwen3Reranker.load(args.reranker_model, device=args.device, dtype=args.dtype)
+    hardware = hardware_options(args)
+    embedder = Qwen3Embedder.load(args.embedding_model, dimensions=args.dimensions, **hardware)
+    reranker = Qwen3Reranker.load(args.reranker_model, **hardware)
     return embedder, reranker
 
 

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
 from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
 
@@ -34,8 +35,7 @@ def add_serve_parser(subparsers: Any) -> None:
     models = parser.add_argument_group("models (give one or both)")
     models.add_argument("--embedding-model", help="Hub id or local folder of a Qwen3-Embedding model")
     models.add_argument("--reranker-model", help="Hub id or local folder of a Qwen3-Reranker model")
-    models.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
-    models.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16 (default: auto)")
+    add_hardware_arguments(models)
     models.add_argument(
         "--dimensions",
         type=int,
@@ -103,16 +103,10 @@ def _loader(args: argparse.Namespace) -> Any:
         embedder = reranker = None
         if args.embedding_model:
             embedder = Qwen3Embedder.load(
-                args.embedding_model,
-                device=args.device,
-                dtype=args.dtype,
-                dimensions=args.dimensions,
-                **batching,
+                args.embedding_model, dimensions=args.dimensions, **hardware_options(args), **batching
             )
         if args.reranker_model:
-            reranker = Qwen3Reranker.load(
-                args.reranker_model, device=args.device, dtype=args.dtype, **batching
-            )
+            reranker = Qwen3Reranker.load(args.reranker_model, **hardware_options(args), **batching)
         return embedder, reranker
 
     return load

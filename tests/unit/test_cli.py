@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from qdrant_client import models
 
-from qwen3_rag._cli import build_parser, main
+from qwen3_rag._cli import _load_options, build_parser, main
+from qwen3_rag._cli_hardware import hardware_options
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
 
 # Internal names, kept in one place.
@@ -109,6 +110,21 @@ def test_filters_repeat_and_numbers_parse() -> None:
     assert args.filter == ["source=a.md", "chunk_index=2"] and args.top_k == 7 and args.min_score == 0.3
 
 
+@pytest.mark.parametrize("command", [["query", "q"], ["ingest", "a"], ["eval", "d"], ["serve"]])
+def test_every_model_command_takes_the_hardware_options(command: list[str]) -> None:
+    args = build_parser().parse_args(command)
+    assert hardware_options(args) == {"device": "auto", "dtype": "auto"}  # no quantization by default
+    args = build_parser().parse_args([*command, "--device", "cpu", "--quantize", "int8"])
+    assert hardware_options(args) == {"device": "cpu", "dtype": "auto", "quantize": "int8"}
+
+
+def test_quantize_goes_along_with_a_server_url_to_be_refused_there() -> None:
+    args = build_parser().parse_args(["query", "q", "--embedding-url", "http://h/v1", "--quantize", "int8"])
+    assert _load_options(args, "reranker") == {"base_url": "http://h/v1", "quantize": "int8"}
+    args = build_parser().parse_args(["query", "q", "--embedding-url", "http://h/v1"])
+    assert _load_options(args, "embedding") == {"base_url": "http://h/v1"}
+
+
 def test_ingest_options() -> None:
     args = build_parser().parse_args(["ingest", "a", "b", "--chunk-tokens", "256", "--keep-missing"])
     assert args.paths == ["a", "b"] and args.chunk_tokens == 256 and args.chunk_overlap is None
@@ -126,6 +142,7 @@ def test_ingest_options() -> None:
         (["query", "q", "--top-k", "many"], "invalid int value: 'many'"),
         (["sources", "--embedding-model", "m"], "unrecognized arguments: --embedding-model"),
         (["remove"], "the following arguments are required: PATH"),
+        (["query", "q", "--quantize", "int4"], "invalid choice: 'int4'"),
     ],
     ids=[
         "no-command",
@@ -136,6 +153,7 @@ def test_ingest_options() -> None:
         "bad-int",
         "sources-no-models",
         "remove-no-path",
+        "unknown-quantization",
     ],
 )
 def test_bad_arguments_exit_2_with_the_reason(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr
 
 from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 
-_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Embeddings(BaseModel, Embeddings):
@@ -75,6 +75,10 @@ class Qwen3Embeddings(BaseModel, Embeddings):
     """``"auto"`` (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), ``"bfloat16"``,
     ``"float32"`` or ``"float16"``."""
 
+    quantize: str | None = None
+    """``"int8"``: the decoder's linear layers in dynamic int8 (CPU, float32; faster, less exact:
+    qwen3-rag's docs/benchmarks.md). ``None``: no quantization."""
+
     dimensions: int | None = None
     """Matryoshka size of the vectors (32 up to the model's hidden size); ``None`` for all.
     After construction this holds the size actually used."""
@@ -111,6 +115,7 @@ class Qwen3Embeddings(BaseModel, Embeddings):
                 given,
                 device=self.device,
                 dtype=self.dtype,
+                quantize=self.quantize,
                 dimensions=self.dimensions,
                 max_length=self.max_length,
                 instruction=self.query_instruction,
@@ -120,7 +125,8 @@ class Qwen3Embeddings(BaseModel, Embeddings):
         if clash:
             raise InvalidOptionError(
                 f"Qwen3Embeddings got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
-                "already has its device and dtype. Drop those options, or pass the model name instead."
+                "already has its device, dtype and quantization. Drop those options, or pass the model "
+                "name instead."
             )
         explicit = self.model_fields_set
         return given.with_options(

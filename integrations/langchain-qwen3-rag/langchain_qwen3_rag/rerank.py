@@ -15,7 +15,7 @@ from qwen3_rag._ranking import check_rerank_threshold
 
 from .embeddings import _remote_options
 
-_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Rerank(BaseDocumentCompressor):
@@ -78,6 +78,10 @@ class Qwen3Rerank(BaseDocumentCompressor):
     """``"auto"`` (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), ``"bfloat16"``,
     ``"float32"`` or ``"float16"``."""
 
+    quantize: str | None = None
+    """``"int8"``: the decoder's linear layers in dynamic int8 (CPU, float32; faster, less exact:
+    qwen3-rag's docs/benchmarks.md). ``None``: no quantization."""
+
     max_length: int = 8192
     """Tokens per query/document pair; the document end is cut when a pair is longer."""
 
@@ -110,6 +114,7 @@ class Qwen3Rerank(BaseDocumentCompressor):
                 given,
                 device=self.device,
                 dtype=self.dtype,
+                quantize=self.quantize,
                 max_length=self.max_length,
                 long_documents=self.long_documents,
                 **_remote_options(self.base_url, self.api_key, self.timeout),
@@ -118,7 +123,8 @@ class Qwen3Rerank(BaseDocumentCompressor):
         if clash:
             raise InvalidOptionError(
                 f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
-                "already has its device and dtype. Drop those options, or pass the model name instead."
+                "already has its device, dtype and quantization. Drop those options, or pass the model "
+                "name instead."
             )
         return given.with_options(
             max_length=self.max_length if "max_length" in self.model_fields_set else None,

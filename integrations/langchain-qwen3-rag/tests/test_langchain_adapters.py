@@ -128,6 +128,15 @@ def test_loaded_embedder_with_view_options(embedder: Qwen3Embedder) -> None:
 def test_loaded_embedder_rejects_device(embedder: Qwen3Embedder) -> None:
     with pytest.raises(InvalidOptionError, match="device"):
         Qwen3Embeddings(model=embedder, device="cpu")
+    with pytest.raises(InvalidOptionError, match="quantize"):
+        Qwen3Embeddings(model=embedder, quantize="int8")
+
+
+def test_quantize_reaches_the_runtime(tiny_embedding_path: str, tiny_reranker_path: str) -> None:
+    embeddings = Qwen3Embeddings(model=tiny_embedding_path, device="cpu", quantize="int8")
+    rerank = Qwen3Rerank(model=tiny_reranker_path, device="cpu", quantize="int8")
+    assert embeddings.embedder.runtime.quantize == rerank.reranker.runtime.quantize == "int8"
+    assert Qwen3Embeddings(model=tiny_embedding_path, device="cpu").embedder.runtime.quantize is None
 
 
 def test_building_after_first_load_takes_milliseconds(
@@ -215,6 +224,8 @@ def test_rerank_accepts_loaded_reranker(reranker: Qwen3Reranker) -> None:
     assert adapter.reranker is reranker
     with pytest.raises(InvalidOptionError, match="dtype"):
         Qwen3Rerank(model=reranker, dtype="float32")
+    with pytest.raises(InvalidOptionError, match="quantize"):
+        Qwen3Rerank(model=reranker, quantize="int8")
 
 
 async def test_rerank_async_is_native_and_equal(

@@ -132,6 +132,13 @@ def test_accepts_loaded_embedder(embedder: Qwen3Embedder) -> None:
     assert view.embedder.model is embedder.model and view.dimensions == 48
     with pytest.raises(InvalidOptionError, match="device"):
         Qwen3Embedding(embedder, device="cpu")
+    with pytest.raises(InvalidOptionError, match="quantize"):
+        Qwen3Embedding(embedder, quantize="int8")
+
+
+def test_quantize_reaches_the_runtime(tiny_embedding_path: str) -> None:
+    model = Qwen3Embedding(model_name=tiny_embedding_path, device="cpu", quantize="int8")
+    assert model.embedder.runtime.quantize == "int8" and model.quantize == "int8"
 
 
 def test_building_after_first_load_takes_milliseconds(

@@ -167,3 +167,10 @@ def test_accepts_loaded_reranker(reranker: Qwen3Reranker) -> None:
     assert adapter.model == reranker.model_name
     with pytest.raises(InvalidOptionError, match="dtype"):
         Qwen3Rerank(model=reranker, dtype="float32")
+    with pytest.raises(InvalidOptionError, match="quantize"):
+        Qwen3Rerank(model=reranker, quantize="int8")
+
+
+def test_quantize_reaches_the_runtime(tiny_reranker_path: str) -> None:
+    rerank = Qwen3Rerank(model=tiny_reranker_path, device="cpu", quantize="int8")
+    assert rerank.reranker.runtime.quantize == "int8"

@@ -10,7 +10,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
 from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
 
-_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Embedding(BaseEmbedding):
@@ -58,6 +58,13 @@ class Qwen3Embedding(BaseEmbedding):
         description=(
             '"auto" (bf16 on GPUs and on CPUs with native bf16, fp32 on other CPUs), "bfloat16", '
             '"float32" or "float16".'
+        ),
+    )
+    quantize: str | None = Field(
+        default=None,
+        description=(
+            '"int8": the decoder\'s linear layers in dynamic int8 (CPU, float32; faster, less exact: '
+            "qwen3-rag's docs/benchmarks.md). None: no quantization."
         ),
     )
     dimensions: int | None = Field(
@@ -112,6 +119,7 @@ class Qwen3Embedding(BaseEmbedding):
                 self.model_name,
                 device=self.device,
                 dtype=self.dtype,
+                quantize=self.quantize,
                 dimensions=self.dimensions,
                 max_length=self.max_length,
                 instruction=self.query_instruction,
@@ -124,7 +132,8 @@ class Qwen3Embedding(BaseEmbedding):
         if clash:
             raise InvalidOptionError(
                 f"Qwen3Embedding got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
-                "already has its device and dtype. Drop those options, or pass the model name instead."
+                "already has its device, dtype and quantization. Drop those options, or pass the model "
+                "name instead."
             )
         return given.with_options(
             dimensions=self.dimensions if "dimensions" in explicit else None,

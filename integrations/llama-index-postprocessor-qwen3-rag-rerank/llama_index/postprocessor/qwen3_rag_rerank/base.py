@@ -19,7 +19,7 @@ from qwen3_rag._ranking import check_rerank_threshold
 
 dispatcher = get_dispatcher(__name__)
 
-_LOAD_OPTIONS = frozenset({"device", "dtype", "base_url", "api_key", "timeout"})
+_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Rerank(BaseNodePostprocessor):
@@ -80,6 +80,13 @@ class Qwen3Rerank(BaseNodePostprocessor):
             '"float32" or "float16".'
         ),
     )
+    quantize: str | None = Field(
+        default=None,
+        description=(
+            '"int8": the decoder\'s linear layers in dynamic int8 (CPU, float32; faster, less exact: '
+            "qwen3-rag's docs/benchmarks.md). None: no quantization."
+        ),
+    )
     max_length: int = Field(
         default=8192, description="Tokens per query/document pair; the document end is cut when longer."
     )
@@ -126,6 +133,7 @@ class Qwen3Rerank(BaseNodePostprocessor):
                 self.model,
                 device=self.device,
                 dtype=self.dtype,
+                quantize=self.quantize,
                 max_length=self.max_length,
                 long_documents=self.long_documents,
                 base_url=self.base_url,
@@ -136,7 +144,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
         if clash:
             raise InvalidOptionError(
                 f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
-                "already has its device and dtype. Drop those options, or pass the model name instead."
+                "already has its device, dtype and quantization. Drop those options, or pass the model "
+                "name instead."
             )
         return given.with_options(
             max_length=self.max_length if "max_length" in self.model_fields_set else None,
