@@ -54,9 +54,10 @@ def weight_bytes(model: Any) -> int:
     seen: set[int] = set()
     total = 0
     for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.data_ptr() in seen:
+        key = id(tensor) if tensor.is_mkldnn else tensor.data_ptr()  # oneDNN tensors have no data_ptr
+        if key in seen:
             continue
-        seen.add(tensor.data_ptr())
+        seen.add(key)
         total += tensor.numel() * tensor.element_size()
     for module in model.modules():
         packed = getattr(module, "_packed_params", None)
