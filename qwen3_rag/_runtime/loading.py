@@ -32,6 +32,7 @@ from .checkpoints import (
     resolve_checkpoint,
 )
 from .devices import resolve_device, resolve_dtype
+from .packing import pack_decoder_linears, packing_applies
 from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
@@ -125,6 +126,8 @@ def get_loaded_model(
         )
         if quantize == "int8":
             quantize_decoder_int8(model)
+        elif packing_applies(resolved_device, resolved_dtype, quantize):
+            pack_decoder_linears(model)
         forward = make_forward(model, tokenizer, resolved_device)
         loaded: LoadedModel | None = None
 
