@@ -528,12 +528,18 @@ def _run_lines(data: dict[str, Any] | None) -> list[str]:
 
     full = record.get("last_full")
     if full:
-        lines += [
-            f"**The last full run: {describe(full)}.** This is a 2-core machine shared with other "
-            "people's work during the run: absolute numbers are slower than on an idle machine and move "
-            "by tens of percent between runs; ratios measured side by side in one suite much less.",
-            "",
-        ]
+        busiest = max(full.get("load_average_start", 0.0), full.get("load_average_end", 0.0))
+        # Two cores: a load average above about 2.5 means other work shared them during the run.
+        conditions = (
+            "This 2-core machine was shared with other work during the run: absolute numbers are "
+            "slower than on an idle machine and move by tens of percent between runs; ratios "
+            "measured side by side in one suite much less."
+            if busiest > 2.5
+            else "The machine ran nothing else of note (load average at most the benchmark's own); "
+            "absolute numbers still move by about ten percent between runs, ratios measured side by "
+            "side in one suite less."
+        )
+        lines += [f"**The last full run: {describe(full)}.** {conditions}", ""]
         failed = [f"{n} (exit {v['returncode']})" for n, v in full["suites"].items() if v["returncode"]]
         if failed:
             lines += [

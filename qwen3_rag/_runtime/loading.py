@@ -36,6 +36,7 @@ from .packing import pack_decoder_linears, packing_applies
 from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
+from .threads import CallerThreads
 
 __all__ = ["BatchingOptions", "LoadedModel", "close_all", "get_loaded_model", "loaded_models"]
 
@@ -143,10 +144,11 @@ def get_loaded_model(
             warn=warn,
             name=f"{kind} {text!r} ({str(resolved_dtype).replace('torch.', '')})",
         )
+        caller_threads = CallerThreads()
         token_budget = batching.batch_tokens or default_batch_tokens(resolved_device)
         in_force = replace(batching, batch_tokens=token_budget)
         batcher = MicroBatcher(
-            guarded,
+            caller_threads.applied(guarded),
             name=f"{kind}:{text}",
             token_budget=token_budget,
             max_batch_size=in_force.max_batch_size,
@@ -164,6 +166,7 @@ def get_loaded_model(
             batcher,
             in_force,
             quantize=quantize,
+            caller_threads=caller_threads,
         )
         with _REGISTRY_LOCK:
             _REGISTRY[key] = loaded

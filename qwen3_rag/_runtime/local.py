@@ -142,13 +142,16 @@ class LocalBackend:
     # ----------------------------------------------------------------- running
     def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
         """Full-size last hidden states (the procedure slices and normalises)."""
+        self.runtime.caller_threads.note()
         return self.runtime.batcher.run(items, encode)
 
     async def aembed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
+        self.runtime.caller_threads.note()
         return await self.runtime.batcher.arun(items, encode)
 
     def score(self, request: RerankInput) -> np.ndarray:
         """``[P(yes), log-odds]`` per document; ``max_window`` windows go in the same request."""
+        self.runtime.caller_threads.note()
         procedure = request.procedure
         if procedure.long_documents == "truncate":  # tokenized on the worker thread
             return self.runtime.batcher.run(request.bodies, procedure.tokenize)
@@ -157,6 +160,7 @@ class LocalBackend:
         return procedure.best_windows(raw, owners, len(request.bodies))
 
     async def ascore(self, request: RerankInput) -> np.ndarray:
+        self.runtime.caller_threads.note()
         procedure = request.procedure
         if procedure.long_documents == "truncate":
             return await self.runtime.batcher.arun(request.bodies, procedure.tokenize)

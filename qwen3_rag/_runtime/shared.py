@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import InvalidOptionError
 from .batcher import MicroBatcher
 from .checkpoints import ModelKind, checkpoint_fingerprint
+from .threads import CallerThreads
 from .validation import check_positive_int
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class LoadedModel:
     """The batcher's settings in force (``batch_tokens`` resolved to the device's default)."""
     quantize: str | None = None
     """``"int8"`` when the decoder's linear layers run in dynamic int8 (:mod:`.quantization`)."""
+    caller_threads: CallerThreads = field(default_factory=CallerThreads)
+    """The :class:`~.threads.CallerThreads` each call notes its torch thread count in."""
     warned: set[str] = field(default_factory=set)
     _warn_lock: threading.Lock = field(default_factory=threading.Lock)
 
