@@ -29,6 +29,7 @@ import gc
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -45,7 +46,8 @@ from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import best_time, load_average
 from .corpus import Corpus, build_corpus
 
-VARIANTS = ("float32", "bfloat16", "int8")
+VARIANTS = ("float32", "float32-nn-linear", "bfloat16", "int8")
+UNPACKED = "float32-nn-linear"  # float32 on torch's own nn.Linear: the runtime before oneDNN packing
 
 
 # ----------------------------------------------------------------------------- variants
@@ -74,7 +76,29 @@ def load_variant(cls: Any, folder: str, variant: str) -> Any:
     """The runtime's own load: ``quantize="int8"`` is a separate cache entry beside float32."""
     if variant == "int8":
         return cls.load(folder, device="cpu", dtype="float32", quantize="int8")
+    if variant == UNPACKED:
+        # QWEN3_RAG_PACKED_LINEAR=0 applies at load; another folder is another cache entry.
+        os.environ["QWEN3_RAG_PACKED_LINEAR"] = "0"
+        try:
+            return cls.load(_linked_copy(folder, "nn-linear"), device="cpu", dtype="float32")
+        finally:
+            del os.environ["QWEN3_RAG_PACKED_LINEAR"]
     return cls.load(folder, device="cpu", dtype=variant)
+
+
+def _linked_copy(folder: str, suffix: str) -> str:
+    """``folder``'s files hard-linked (or copied) into a sibling folder: the same weights."""
+    source = Path(folder)
+    target = source.parent / f"{source.name}-{suffix}"
+    target.mkdir(exist_ok=True)
+    for path in source.iterdir():
+        link = target / path.name
+        if path.is_file() and not link.exists():
+            try:
+                os.link(path, link)
+            except OSError:
+                shutil.copyfile(path, link)
+    return str(target)
 
 
 # ----------------------------------------------------------------------------- accuracy
