@@ -73,11 +73,13 @@ class MicroBatcher:
         max_batch_size: int | None = None,
         max_wait_s: float = 0.002,
         max_queue_items: int = 100_000,
+        max_padding: int | None = None,
     ) -> None:
         self._forward = forward
         self.name = name
         self.token_budget = token_budget
         self.max_batch_size = max_batch_size
+        self.max_padding = max_padding
         self.max_wait_s = max_wait_s
         self.max_queue_items = max_queue_items
         self.stats = BatcherStats()
@@ -196,6 +198,7 @@ class MicroBatcher:
             [len(ids) for ids in token_ids],
             token_budget=self.token_budget,
             max_batch_size=self.max_batch_size,
+            max_padding=self.max_padding,
         )
         for batch in batches:
             batch = [i for i in batch if _wanted(owners[i][0])]

@@ -59,6 +59,16 @@ def default_batch_tokens(device: torch.device) -> int:
     return 32_768 if device.type == "cuda" else 4_096
 
 
+def default_max_padding(device: torch.device) -> int | None:
+    """Padding tokens an item may carry in a batch (see :func:`.planning.plan_batches`).
+
+    CPU: 16. Measured on the 0.6B shape with the benchmark corpus (32 texts, 16 to 192 tokens),
+    bounds of 8, 16 and 32 embed 1.9x faster than the token budget alone in float32 and 1.8x in
+    bf16; 16 was best on the small shape (1.27x). GPUs: no bound, they need big batches.
+    """
+    return 16 if device.type == "cpu" else None
+
+
 def _user_stacklevel() -> int:
     """``warnings.warn``'s stacklevel of the first frame outside qwen3_rag (the caller's caller)."""
     level, frame = 1, sys._getframe(1)
@@ -154,6 +164,7 @@ def get_loaded_model(
             max_batch_size=in_force.max_batch_size,
             max_wait_s=in_force.max_wait_ms / 1000.0,
             max_queue_items=in_force.max_queue_items,
+            max_padding=default_max_padding(resolved_device),
         )
         loaded = LoadedModel(
             text,

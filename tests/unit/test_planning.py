@@ -41,3 +41,25 @@ def test_rejects_bad_max_batch_size(size: int) -> None:
         InvalidOptionError, match=r"max_batch_size must be a positive integer, got .*None for no limit"
     ):
         plan_batches([1, 2], token_budget=10, max_batch_size=size)
+
+
+def test_max_padding_starts_a_new_batch_for_a_much_shorter_item() -> None:
+    lengths = [100, 95, 84, 83, 60, 10]
+    plan = plan_batches(lengths, token_budget=10_000, max_padding=16)
+    assert plan == [[0, 1, 2], [3], [4], [5]]  # 83 is 17 shorter than 100: a batch of its own
+    # Each batch's padding stays within the bound, and nothing is lost or repeated.
+    for batch in plan:
+        assert max(lengths[i] for i in batch) - min(lengths[i] for i in batch) <= 16
+    assert sorted(i for b in plan for i in b) == list(range(len(lengths)))
+    assert plan_batches(lengths, token_budget=10_000) == [[0, 1, 2, 3, 4, 5]]  # no bound: one batch
+
+
+def test_max_padding_zero_groups_equal_lengths_only_and_the_budget_still_applies() -> None:
+    lengths = [8, 8, 8, 8, 5, 5]
+    assert plan_batches(lengths, token_budget=16, max_padding=0) == [[0, 1], [2, 3], [4, 5]]
+
+
+@pytest.mark.parametrize("bad", [-1, True])
+def test_max_padding_must_be_a_non_negative_integer(bad: object) -> None:
+    with pytest.raises(InvalidOptionError, match="max_padding must be an integer >= 0 or None"):
+        plan_batches([1, 2], token_budget=8, max_padding=bad)  # type: ignore[arg-type]
