@@ -21,12 +21,18 @@ from qwen3_rag import Qwen3Embedder, Qwen3Reranker  # noqa: E402
 from qwen3_rag._runtime import loaded_models  # noqa: E402
 
 
+def _weights(model: Any) -> list[Any]:
+    """Parameters and buffers: on CPU in float32 the decoder's linear weights are oneDNN buffers."""
+    return [*model.parameters(), *model.buffers()]
+
+
 def _storage_ptrs(model: Any) -> set[int]:
-    return {p.untyped_storage().data_ptr() for p in model.parameters()}
+    # oneDNN tensors have no storage pointer; the tensor object itself is what is shared.
+    return {id(t) if t.is_mkldnn else t.untyped_storage().data_ptr() for t in _weights(model)}
 
 
 def _param_bytes(model: Any) -> int:
-    return sum(p.numel() * p.element_size() for p in model.parameters())
+    return sum(t.numel() * t.element_size() for t in _weights(model))
 
 
 def _rss_bytes() -> int:
