@@ -2,8 +2,8 @@
 
 At the 0.6B model's biggest matmul shape this machine's ``nn.Linear`` (MKL sgemm) reaches about
 226 GFLOP/s on two threads and oneDNN with an mkldnn weight about 508 (docs/benchmarks.md,
-"Hardware use"); vLLM's CPU backend runs the same kind of kernel. The numbers stay float32
-matmuls (only the summation order differs), so the fidelity tests hold at their 1e-5 tolerance.
+"Hardware use"). The numbers stay float32 matmuls (only the summation order differs), so the
+fidelity tests hold at their 1e-5 tolerance.
 
 Used for float32 on CPU only: bf16 ``nn.Linear`` already runs at oneDNN's rate, and int8 has
 its own kernels. ``QWEN3_RAG_PACKED_LINEAR=0`` turns it off.
