@@ -46,8 +46,8 @@ from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import best_time, load_average
 from .corpus import Corpus, build_corpus
 
-VARIANTS = ("float32", "float32-nn-linear", "bfloat16", "int8")
-UNPACKED = "float32-nn-linear"  # float32 on torch's own nn.Linear: the runtime before oneDNN packing
+VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8")
+PACKED = "float32-onednn"  # the opt-in QWEN3_RAG_PACKED_LINEAR=1: float32 linear layers on oneDNN
 
 
 # ----------------------------------------------------------------------------- variants
@@ -76,11 +76,11 @@ def load_variant(cls: Any, folder: str, variant: str) -> Any:
     """The runtime's own load: ``quantize="int8"`` is a separate cache entry beside float32."""
     if variant == "int8":
         return cls.load(folder, device="cpu", dtype="float32", quantize="int8")
-    if variant == UNPACKED:
-        # QWEN3_RAG_PACKED_LINEAR=0 applies at load; another folder is another cache entry.
-        os.environ["QWEN3_RAG_PACKED_LINEAR"] = "0"
+    if variant == PACKED:
+        # QWEN3_RAG_PACKED_LINEAR=1 applies at load; another folder is another cache entry.
+        os.environ["QWEN3_RAG_PACKED_LINEAR"] = "1"
         try:
-            return cls.load(_linked_copy(folder, "nn-linear"), device="cpu", dtype="float32")
+            return cls.load(_linked_copy(folder, "onednn"), device="cpu", dtype="float32")
         finally:
             del os.environ["QWEN3_RAG_PACKED_LINEAR"]
     return cls.load(folder, device="cpu", dtype=variant)

@@ -138,12 +138,12 @@ def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[P
     out, _ = bench_run
     report = json.loads((out / "benchmarks-cpu-dtypes.json").read_text())
     rows = {(r["task"], r["variant"]): r for r in report["results"]}
-    variants = ("float32", "float32-nn-linear", "bfloat16", "int8")
+    variants = ("float32", "float32-onednn", "bfloat16", "int8")
     assert set(rows) == {(t, v) for t in ("embedding", "reranking") for v in variants}
     for row in rows.values():
         assert row["seconds"] > 0 and row["weight_mib"] > 0
     assert rows["embedding", "float32"]["accuracy"]["min_cosine"] > 0.99999
-    assert rows["embedding", "float32-nn-linear"]["accuracy"]["min_cosine"] > 0.99999  # same numbers
+    assert rows["embedding", "float32-onednn"]["accuracy"]["min_cosine"] > 0.99999  # same numbers
     assert rows["embedding", "bfloat16"]["accuracy"]["min_cosine"] > 0.99
     assert rows["reranking", "float32"]["accuracy"]["kendall_min"] == 1.0
     assert rows["reranking", "bfloat16"]["weight_mib"] < rows["reranking", "float32"]["weight_mib"]
@@ -153,7 +153,7 @@ def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[P
         assert report["profile"]["micro"][dtype][0]["op"].startswith("aten::")
     text = (out / "benchmarks.md").read_text()
     assert "| embedding | bfloat16 |" in text and "| reranking | int8 |" in text
-    assert "on torch's nn.Linear" in text  # the bf16 target against the float32 baseline
+    assert "float32 on oneDNN (`QWEN3_RAG_PACKED_LINEAR=1`" in text
 
 
 def test_ingest_suite_reports_its_peaks(bench_run: tuple[Path, dict[str, Any]]) -> None:

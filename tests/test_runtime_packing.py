@@ -1,16 +1,17 @@
-"""float32 on CPU runs the decoder's linear layers through oneDNN (:mod:`qwen3_rag._runtime.packing`).
-
-The fidelity tests (tests/test_runtime_fidelity.py) run float32 on CPU, so they already hold the
-packed path to the independent reference; these tests pin where it applies and what it replaces.
-"""
+"""Opt-in (``QWEN3_RAG_PACKED_LINEAR=1``): float32 on CPU runs the decoder's linear layers
+through oneDNN (:mod:`qwen3_rag._runtime.packing`). These tests pin where it applies, what it
+replaces, and that it computes what the plain model does."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._runtime.packing import ENV_SWITCH, PackedLinear, packing_applies
+from qwen3_rag.testing import write_tiny_checkpoints
 
 CPU = torch.device("cpu")
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "Qdrant stores vectors."]
@@ -27,14 +28,30 @@ TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "Qdrant store
     ],
 )
 def test_where_packing_applies(
-    device: torch.device, dtype: torch.dtype, quantize: str | None, applies: bool
+    device: torch.device,
+    dtype: torch.dtype,
+    quantize: str | None,
+    applies: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv(ENV_SWITCH, "1")
     assert packing_applies(device, dtype, quantize) is applies
 
 
-def test_the_switch_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_SWITCH, "0")
+@pytest.mark.parametrize("value", [None, "0", "yes"])
+def test_it_is_off_unless_the_switch_is_1(value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if value is None:
+        monkeypatch.delenv(ENV_SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(ENV_SWITCH, value)
     assert packing_applies(CPU, torch.float32, None) is False
+
+
+@pytest.fixture
+def packed_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Fresh checkpoints (their own cache entries), loaded with the switch on."""
+    monkeypatch.setenv(ENV_SWITCH, "1")
+    return write_tiny_checkpoints(tmp_path)
 
 
 @pytest.mark.models
@@ -49,18 +66,21 @@ def test_packed_linear_equals_nn_linear(bias: bool) -> None:
     torch.testing.assert_close(got, linear(x), atol=1e-5, rtol=1e-5)
 
 
-def test_float32_models_on_cpu_load_packed(tiny_embedding_path: str, tiny_reranker_path: str) -> None:
-    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-    reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+@pytest.mark.models
+def test_float32_models_on_cpu_load_packed(packed_folders: dict[str, Path]) -> None:
+    embedder = Qwen3Embedder.load(str(packed_folders["embedding"]), device="cpu", dtype="float32")
+    reranker = Qwen3Reranker.load(str(packed_folders["reranker"]), device="cpu", dtype="float32")
     for decoder in (embedder.model, reranker.model.model):
         kinds = {type(m) for m in decoder.modules() if isinstance(m, (torch.nn.Linear, PackedLinear))}
         assert kinds == {PackedLinear}
     assert type(reranker.model.lm_head) is torch.nn.Linear  # the readout rows are read from it
 
 
-def test_the_packed_model_computes_what_the_plain_one_does(tiny_embedding_path: str) -> None:
-    packed = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-    plain = type(packed.model).from_pretrained(tiny_embedding_path, dtype=torch.float32).eval()
+@pytest.mark.models
+def test_the_packed_model_computes_what_the_plain_one_does(packed_folders: dict[str, Path]) -> None:
+    folder = str(packed_folders["embedding"])
+    packed = Qwen3Embedder.load(folder, device="cpu", dtype="float32")
+    plain = type(packed.model).from_pretrained(folder, dtype=torch.float32).eval()
     assert not any(isinstance(m, PackedLinear) for m in plain.modules())
     batch = packed.tokenizer(TEXTS, padding=True, return_tensors="pt")
     with torch.inference_mode():
