@@ -455,15 +455,14 @@ def _peer_findings(data: dict[str, Any]) -> list[str]:
                 lines[-1] += (
                     " **Target >= 1.0x missed for "
                     + ", ".join(f"{t} {DTYPE_SHORT.get(d, d)}" for t, d in missed)
-                    + ".** Likely causes, in the order they seem to weigh here: (1) the matmul kernel: "
-                    "vLLM packs every weight once for oneDNN, while transformers' `nn.Linear` gets "
-                    "torch's default kernel, which on this CPU is much slower in float32 (the matmul "
-                    "forms table in the efficiency section); (2) padding: vLLM packs a batch's sequences "
-                    "back to back (varlen attention over paged KV blocks, its own CPU attention kernel), "
-                    "qwen3-rag pads each length-sorted batch to its longest member and runs transformers' "
-                    "SDPA with a mask, so mixed lengths cost it padding FLOPs; (3) for the reranker in "
-                    "bfloat16, qwen3-rag's LM-head readout (the slow path of the CPU dtypes section), "
-                    "where vLLM computes only a one-label head from the two rows."
+                    + ".** The cause measured here is the float32 matmul kernel: transformers' "
+                    "`nn.Linear` gets torch's default kernel, much slower in float32 on this CPU than "
+                    "oneDNN with a converted weight (the matmul forms table in the efficiency section). "
+                    "qwen3-rag's oneDNN opt-in (`QWEN3_RAG_PACKED_LINEAR=1`, the `float32-onednn` rows of "
+                    "the CPU dtypes section: 1.8x float32) would more than close the gap but is not the "
+                    "default, as its memory grows with each new batch shape. Padding is no longer a cause: "
+                    "on CPU a batch holds items within 16 tokens of its longest (vLLM packs sequences back "
+                    "to back, with no padding)."
                 )
             one = {
                 (task, dtype): peer_ratio(data, "vllm", task, dtype, base="qwen3-rag-1t")
