@@ -233,8 +233,9 @@ def _int8_findings(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
         "`--quantize int8` on the commands and `quantize=` on the framework adapters; never what "
         '`dtype="auto"` picks, as it is the least faithful variant.'
         if kept
-        else f"Dropped, by the issue's rule: not clearly faster than bf16 ({speeds}) nor much smaller "
-        f"({size}; the float32 token embedding dominates what is left)."
+        else f"By the issue's rule it should go: not clearly faster than bf16 ({speeds}) nor much "
+        f"smaller ({size}; the float32 token embedding dominates what is left), yet the runtime still "
+        "offers `quantize=\"int8\"`."
     )
     verdict += (
         " Dynamic int8 quantizes activations per forward pass, so a text's result depends slightly "
