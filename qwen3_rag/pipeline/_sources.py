@@ -89,20 +89,24 @@ def as_source(path: str | os.PathLike[str]) -> str:
 
 
 class SourceRegistry:
-    """Records of the sources in one collection, read and written through a ``QdrantStore``'s client."""
+    """Records of the sources in one collection, read and written through a ``QdrantStore``'s engine.
+
+    On an engine that does not fsync each update (Qdrant Edge), each write is flushed, and the
+    chunks are flushed before the records that vouch for them: the ordering rule must hold on disk.
+    """
 
     def __init__(self, store: Any) -> None:
         self._store = store
         self.collection = f"{store.collection}{REGISTRY_SUFFIX}"
 
     def exists(self) -> bool:
-        return bool(self._store._call(self._store.client.collection_exists, self.collection))
+        return bool(self._store.engine.exists(self.collection))
 
     def create(self) -> None:
         """Create the registry, filling it from the chunks when the collection predates it."""
         if self.exists():
             return
-        self._store._call(self._store.client.create_collection, self.collection, vectors_config={})
+        self._store.engine.create(self.collection, dense_size=None, metadata=None)
         counts = self._store.chunk_counts()
         if counts:
             self.put([SourceRecord(source, n, None) for source, n in counts.items()])
@@ -113,39 +117,28 @@ class SourceRegistry:
         records: list[SourceRecord] = []
         offset = None
         while True:
-            page, offset = self._store._call(
-                self._store.client.scroll,
-                self.collection,
-                limit=_SCROLL_PAGE,
-                offset=offset,
-                with_payload=True,
-                with_vectors=False,
+            page, offset = self._store.engine.scroll(
+                self.collection, offset=offset, limit=_SCROLL_PAGE, with_vectors=False
             )
-            records.extend(SourceRecord.from_payload(dict(p.payload or {})) for p in page)
+            records.extend(SourceRecord.from_payload(p.payload) for p in page)
             if offset is None:
                 break
         return sorted(records, key=lambda r: r.source)
 
     def put(self, records: Iterable[SourceRecord]) -> None:
-        from qdrant_client import models
+        from ._engine import StoredPoint
 
-        points = [
-            models.PointStruct(id=record_id(r.source), vector={}, payload=r.to_payload()) for r in records
-        ]
+        points = [StoredPoint(record_id(r.source), r.to_payload()) for r in records]
         if points:
-            self._store._call(self._store.client.upsert, self.collection, points=points, wait=True)
+            self._store.flush()  # a record marked complete must not reach the disk before its chunks
+            self._store.engine.upsert(self.collection, points)
+            self._store.engine.flush(self.collection)
 
     def delete(self, sources: Sequence[str]) -> None:
-        from qdrant_client import models
-
         if sources:
-            self._store._call(
-                self._store.client.delete,
-                self.collection,
-                points_selector=models.PointIdsList(points=[record_id(s) for s in sources]),
-                wait=True,
-            )
+            self._store.flush()  # the chunks' deletion first: a record outlives its chunks, never less
+            self._store.engine.delete_ids(self.collection, [record_id(s) for s in sources])
+            self._store.engine.flush(self.collection)
 
     def drop(self) -> None:
-        if self.exists():
-            self._store._call(self._store.client.delete_collection, self.collection)
+        self._store.engine.drop(self.collection)

@@ -1,8 +1,9 @@
 """The Qdrant store: one collection of chunks with a dense and a sparse vector per point.
 
-Embedded (a local folder, default ``./.qwen3-rag/qdrant``, or ``":memory:"``) or a server by URL
-(also from ``QDRANT_URL`` / ``QDRANT_API_KEY``): the same qdrant-client calls either way, so moving
-from a laptop to a cluster changes one setting.
+Embedded (a local folder, default ``./.qwen3-rag/qdrant``, run by Qdrant Edge; or ``":memory:"``)
+or a server by URL (also from ``QDRANT_URL`` / ``QDRANT_API_KEY``): the same points, payloads and
+metadata on every engine (:mod:`._engine`), so moving from a laptop to a cluster changes one
+setting and copies points (``qwen3-rag store push``), never re-embeds them.
 
 Each collection records, in Qdrant's collection metadata, the embedding model and dimensions
 that made its vectors; opening it with another model or size is a :class:`CollectionMismatchError`,
@@ -11,24 +12,24 @@ never a silent mix of vector spaces.
 
 from __future__ import annotations
 
+import logging
 import os
-import sqlite3
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from .._errors import (
-    CollectionMismatchError,
-    CollectionNotFoundError,
-    MissingDependencyError,
-    StoreConnectionError,
-)
-from . import _embedded as embedded
+from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidOptionError
+from ._edge_folder import layout_of
+from ._engine import Engine, StoredPoint
+from ._engine_client import ClientEngine, is_local_client
+from ._engine_client import qdrant_client_module as _qdrant
 from ._layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
 from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
 from ._sources import SourceRegistry
+
+logger = logging.getLogger("qwen3_rag")
 
 DEFAULT_QDRANT_PATH = "./.qwen3-rag/qdrant"
 DEFAULT_COLLECTION = "qwen3_rag"
@@ -37,14 +38,9 @@ _META_KEY = "qwen3_rag"
 _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
 
 
-def _qdrant() -> Any:
-    try:
-        import qdrant_client
-    except ImportError as exc:  # an optional extra: say which one
-        raise MissingDependencyError(
-            "The Qdrant pipeline needs qdrant-client: pip install 'qwen3-rag[qdrant]'"
-        ) from exc
-    return qdrant_client
+ENGINES = ("edge", "local")
+"""``engine=`` choices for a new embedded folder; an existing folder keeps the one it has."""
+_SCROLL_PAGE = 256
 
 
 def model_identity(name: str) -> str:
@@ -110,7 +106,7 @@ class EmbeddingSpec:
 class QdrantStore:
     """A Qdrant collection of text chunks, embedded or on a server.
 
-    >>> store = QdrantStore("docs")                                  # ./.qwen3-rag/qdrant
+    >>> store = QdrantStore("docs")                                  # ./.qwen3-rag/qdrant (Qdrant Edge)
     >>> store = QdrantStore("docs", location=":memory:")            # in-process, throwaway
     >>> store = QdrantStore("docs", url="http://qdrant:6333", api_key="...")
 
@@ -119,6 +115,11 @@ class QdrantStore:
     ``create=False`` refuses to open an embedded folder that holds no store yet (readers use it,
     so a mistyped path is an error rather than a new empty store). A damaged embedded folder is a
     :class:`~qwen3_rag._errors.StoreDamagedError`.
+
+    An embedded folder runs on Qdrant Edge (Qdrant's engine in-process). Folders made by earlier
+    versions in qdrant-client's local mode are recognised and still work (slow past ~20k points;
+    ``qwen3-rag store upgrade`` converts one); ``engine="local"`` makes a new folder in local mode,
+    which the frameworks' own Qdrant stores can share through :attr:`client`.
     """
 
     def __init__(
@@ -132,91 +133,113 @@ class QdrantStore:
         timeout: int | None = None,
         client: Any = None,
         create: bool = True,
+        engine: str | None = None,
     ) -> None:
         self.collection = collection
         self.sources = SourceRegistry(self)
         """The per-file records beside the chunks (see :mod:`qwen3_rag.pipeline._sources`)."""
-        self._owns_client = client is None
+        if engine is not None and engine not in ENGINES:
+            raise InvalidOptionError(f"engine must be one of {', '.join(ENGINES)} (or None), got {engine!r}.")
+        self.engine: Engine = self._open_engine(path, location, url, api_key, timeout, client, create, engine)
+        self.is_server = self.engine.is_server  # decided here, once: the indexes depend on it
+        self.where = self.engine.where
+        # Flush and unlock at interpreter exit while modules still exist: a store nobody closed (a
+        # retriever's) must neither lose writes nor print errors from a library's __del__.
+        self._finalizer = weakref.finalize(self, self.engine.close)
+
+    @staticmethod
+    def _open_engine(
+        path: str | os.PathLike[str] | None,
+        location: str | None,
+        url: str | None,
+        api_key: str | None,
+        timeout: int | None,
+        client: Any,
+        create: bool,
+        engine: str | None,
+    ) -> Engine:
         if client is not None:
-            self.client = client
-            self.is_server = not _is_local_client(client)
-            self.where = "the given server client" if self.is_server else "the given embedded client"
-            return
-        qdrant_client = _qdrant()
+            server = not is_local_client(client)
+            where = "the given server client" if server else "the given embedded client"
+            return ClientEngine(client, is_server=server, where=where, owns=False)
         if path is not None and os.fspath(path) == ":memory:":
             path, location = None, ":memory:"
         if path is None and location is None and url is None:
             url = os.environ.get("QDRANT_URL") or None
             if url is None:
                 path = DEFAULT_QDRANT_PATH
-        self.is_server = url is not None  # decided here, once: the indexes and scans depend on it
         if url is not None:
             api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
-            self.where = f"the Qdrant server at {url}"
-            try:
-                # Our own get_collections below reports failures; the version probe would only add noise.
-                self.client = qdrant_client.QdrantClient(
-                    url=url, api_key=api_key, timeout=timeout, check_compatibility=False
+            return ClientEngine.for_server(url, api_key=api_key, timeout=timeout)
+        if location is not None:
+            return ClientEngine.for_location(location)
+        assert path is not None
+        folder = Path(path).expanduser()
+        found = layout_of(folder)
+        if found == "empty" and not create:
+            raise CollectionNotFoundError(
+                f"There is no Qdrant store at {str(folder)!r}: nothing has been ingested there. Run "
+                f"`qwen3-rag ingest PATH --qdrant-path {folder}` first, or point --qdrant-path at an "
+                "existing store."
+            )
+        if found == "local" or (found == "empty" and engine == "local"):
+            if found == "local" and engine is None:
+                logger.warning(
+                    "qwen3-rag: %s is in qdrant-client's local mode (slow past ~20k chunks); "
+                    "`qwen3-rag store upgrade --qdrant-path %s` converts it to Qdrant Edge.",
+                    folder,
+                    folder,
                 )
-                self.client.get_collections()  # fail now, with a clear message, not mid-ingest
-            except Exception as exc:
-                raise StoreConnectionError(
-                    f"Could not reach {self.where} ({type(exc).__name__}: {exc}). Check that the server "
-                    "is running and the URL and QDRANT_API_KEY are right, or drop --qdrant-url to use "
-                    "the embedded store."
-                ) from exc
-        elif location is not None:
-            self.where = f"the embedded store {location!r}"
-            self.client = qdrant_client.QdrantClient(location=location)
-        else:
-            assert path is not None
-            folder = Path(path).expanduser()
-            self.where = f"the embedded store at {str(folder)!r}"
-            if not create:
-                embedded.require_folder(folder)
-            embedded.check_folder(folder)
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                self.client = qdrant_client.QdrantClient(path=str(folder))
-                # Close the folder at interpreter exit while modules still exist: a store nobody
-                # closed (a retriever's) otherwise prints an ImportError from qdrant-client's __del__.
-                weakref.finalize(self, self.client.close)
-            except (RuntimeError, OSError) as exc:
-                # Embedded Qdrant locks its folder: another process (or client) holds it.
-                raise StoreConnectionError(
-                    f"Could not open {self.where}: {exc} Close the other program using it, or run a "
-                    "Qdrant server and pass --qdrant-url."
-                ) from exc
-            except (sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged past the file checks
-                raise embedded.damaged(folder, f"{type(exc).__name__}: {exc}") from exc
+            if engine == "edge":
+                raise InvalidOptionError(
+                    f"{str(folder)!r} holds a store in qdrant-client's local mode, not Qdrant Edge: "
+                    f"convert it with `qwen3-rag store upgrade --qdrant-path {folder}`."
+                )
+            return ClientEngine.for_local_folder(folder)
+        if found == "edge" and engine == "local":
+            raise InvalidOptionError(
+                f"{str(folder)!r} holds a Qdrant Edge store, which qdrant-client's local mode cannot "
+                "open. Drop engine='local', or choose another folder."
+            )
+        from ._engine_edge import EdgeEngine
+
+        return EdgeEngine(folder)
+
+    @property
+    def client(self) -> Any:
+        """The ``QdrantClient`` under a server, ``:memory:`` or local-mode store (for the frameworks'
+        own Qdrant stores). An Edge folder has none."""
+        if isinstance(self.engine, ClientEngine):
+            return self.engine.client
+        raise AttributeError(
+            f"{self.where} runs on Qdrant Edge, which qdrant-client cannot open, so it has no "
+            "QdrantClient. Use qwen3-rag's retrievers and adapters on it, or, for a framework's own "
+            "Qdrant store, push it to a server (`qwen3-rag store push --to-url URL`) or make the "
+            "folder with QdrantStore(..., engine='local')."
+        )
 
     # ----------------------------------------------------------------- collection
     def exists(self) -> bool:
-        return bool(self._call(self.client.collection_exists, self.collection))
+        return self.engine.exists(self.collection)
 
     def read_spec(self) -> EmbeddingSpec | None:
         """The recorded vector space; ``None`` when the collection has no qwen3-rag metadata."""
-        info = self._call(self.client.get_collection, self.collection)
-        return EmbeddingSpec.from_metadata(getattr(info.config, "metadata", None))
+        return EmbeddingSpec.from_metadata(self.engine.metadata(self.collection))
+
+    def read_metadata(self) -> dict[str, Any]:
+        """The collection's whole metadata (the vector space and the chunking records)."""
+        return self.engine.metadata(self.collection)
 
     def read_chunking(self) -> tuple[int, int] | None:
         """``(chunk_tokens, overlap)`` the last ingestion used, if recorded."""
-        info = self._call(self.client.get_collection, self.collection)
-        entry = (getattr(info.config, "metadata", None) or {}).get(_CHUNKING_KEY)
+        entry = self.engine.metadata(self.collection).get(_CHUNKING_KEY)
         if not isinstance(entry, Mapping):
             return None
         return int(entry["chunk_tokens"]), int(entry["overlap"])
 
     def record_chunking(self, chunk_tokens: int, overlap: int) -> None:
         metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap}}
-        self._call(self.client.update_collection, self.collection, metadata=metadata)
-
-    def _dense_size(self) -> int | None:
-        info = self._call(self.client.get_collection, self.collection)
-        vectors = info.config.params.vectors
-        if isinstance(vectors, Mapping) and DENSE_VECTOR in vectors:
-            return int(vectors[DENSE_VECTOR].size)
-        return None
+        self.engine.update_metadata(self.collection, metadata)
 
     def open(self, spec: EmbeddingSpec | None = None) -> EmbeddingSpec:
         """Check the collection exists (and, given ``spec``, matches it); return its spec."""
@@ -227,7 +250,7 @@ class QdrantStore:
             )
         recorded = self.read_spec()
         if recorded is None:
-            size = self._dense_size()
+            size = self.engine.dense_size(self.collection)
             if size is None:
                 raise CollectionMismatchError(
                     f"Collection {self.collection!r} in {self.where} was not made by qwen3-rag (no "
@@ -255,40 +278,24 @@ class QdrantStore:
             recorded = self.open(spec)
             self.sources.create()  # collections made before the registry get one, filled from the chunks
             return recorded
-        from qdrant_client import models
-
-        self._call(
-            self.client.create_collection,
-            self.collection,
-            vectors_config={
-                DENSE_VECTOR: models.VectorParams(size=spec.dimensions, distance=models.Distance.COSINE)
-            },
-            # IDF is computed by Qdrant over the collection, so the sparse values are plain term weights.
-            sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            metadata=spec.to_metadata(),
-        )
-        self.sources.create()
-        if self.is_server:  # embedded Qdrant scans; a server needs indexes for the filters ingest uses
-            for field, schema in (
-                (SOURCE, models.PayloadSchemaType.KEYWORD),
-                (CHUNK_INDEX, models.PayloadSchemaType.INTEGER),
-            ):
-                self._call(self.client.create_payload_index, self.collection, field, schema)
+        self.create_collection(spec.dimensions, spec.to_metadata())
         return spec
+
+    def create_collection(self, dimensions: int, metadata: Mapping[str, Any]) -> None:
+        """Create the chunks collection (with ``metadata`` as given), its registry and its indexes."""
+        self.engine.create(self.collection, dense_size=dimensions, metadata=metadata)
+        if self.engine.indexes_payload:  # the fields ingest, prune and filters select by
+            self.engine.index_payload(self.collection, SOURCE, "keyword")
+            self.engine.index_payload(self.collection, CHUNK_INDEX, "integer")
+        self.sources.create()
 
     # ----------------------------------------------------------------- points
     def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """``{point id: content_hash}`` for those of ``ids`` already stored."""
         if not ids:
             return {}
-        records = self._call(
-            self.client.retrieve,
-            self.collection,
-            ids=list(ids),
-            with_payload=[CONTENT_HASH],
-            with_vectors=False,
-        )
-        return {str(r.id): str((r.payload or {}).get(CONTENT_HASH, "")) for r in records}
+        records = self.engine.retrieve(self.collection, ids, [CONTENT_HASH])
+        return {r.id: str(r.payload.get(CONTENT_HASH, "")) for r in records}
 
     def upsert_chunks(
         self,
@@ -298,28 +305,26 @@ class QdrantStore:
         sparse: Sequence[Any],
     ) -> None:
         """Write chunk points (see :mod:`.layout`): one dense and one sparse vector each."""
-        from qdrant_client import models
-
         points = [
-            models.PointStruct(
-                id=pid, vector={DENSE_VECTOR: [float(x) for x in vec], SPARSE_VECTOR: sp}, payload=payload
-            )
+            StoredPoint(pid, payload, [float(x) for x in vec], sp)
             for pid, payload, vec, sp in zip(ids, payloads, dense, sparse, strict=True)
         ]
         self.upsert(points)
 
-    def upsert(self, points: Iterable[Any]) -> None:
-        self._call(self.client.upsert, self.collection, points=list(points), wait=True)
+    def upsert(self, points: Iterable[StoredPoint]) -> None:
+        self.engine.upsert(self.collection, list(points))
+
+    def points(self, *, with_vectors: bool = True, page: int = _SCROLL_PAGE) -> Iterator[StoredPoint]:
+        """Every chunk point (with its vectors): for copying a collection and for checks."""
+        offset = None
+        while True:
+            batch, offset = self.engine.scroll(self.collection, offset=offset, limit=page, with_vectors=with_vectors)
+            yield from batch
+            if offset is None:
+                return
 
     def delete_ids(self, ids: Sequence[str]) -> None:
-        from qdrant_client import models
-
-        self._call(
-            self.client.delete,
-            self.collection,
-            points_selector=models.PointIdsList(points=list(ids)),
-            wait=True,
-        )
+        self.engine.delete_ids(self.collection, ids)
 
     def delete_source_from(self, source: str, first_stale_index: int) -> None:
         """Delete the chunks of ``source`` with ``chunk_index >= first_stale_index``."""
@@ -331,38 +336,24 @@ class QdrantStore:
                 models.FieldCondition(key=CHUNK_INDEX, range=models.Range(gte=first_stale_index)),
             ]
         )
-        self._call(
-            self.client.delete,
-            self.collection,
-            points_selector=models.FilterSelector(filter=selector),
-            wait=True,
-        )
+        self.engine.delete_where(self.collection, selector)
 
     def delete_source(self, source: str) -> None:
         """Delete every chunk of ``source`` (its registry record is the caller's to remove after)."""
-        from qdrant_client import models
-
-        self._call(
-            self.client.delete,
-            self.collection,
-            points_selector=models.FilterSelector(filter=_source_filter(source)),
-            wait=True,
-        )
+        self.engine.delete_where(self.collection, _source_filter(source))
 
     def count_source(self, source: str) -> int:
-        selector = _source_filter(source)
-        return int(self._call(self.client.count, self.collection, count_filter=selector, exact=True).count)
+        return self.engine.count(self.collection, _source_filter(source))
 
     def chunk_counts(self) -> dict[str, int]:
         """``{source: number of chunks}`` counted from the chunks themselves."""
         total = self.count()
         if total == 0:
             return {}
-        response = self._call(self.client.facet, self.collection, key=SOURCE, limit=total, exact=True)
-        return {str(hit.value): int(hit.count) for hit in response.hits}
+        return self.engine.facet(self.collection, SOURCE, total)
 
     def count(self) -> int:
-        return int(self._call(self.client.count, self.collection, exact=True).count)
+        return self.engine.count(self.collection)
 
     def query(
         self,
@@ -373,46 +364,14 @@ class QdrantStore:
         query_filter: Any = None,
     ) -> list[Hit]:
         """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion."""
-        from qdrant_client import models
+        return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=query_filter)
 
-        if sparse is None:
-            response = self._call(
-                self.client.query_points,
-                self.collection,
-                query=list(dense),
-                using=DENSE_VECTOR,
-                limit=limit,
-                query_filter=query_filter,
-                with_payload=True,
-            )
-        else:
-            response = self._call(
-                self.client.query_points,
-                self.collection,
-                prefetch=[
-                    models.Prefetch(query=list(dense), using=DENSE_VECTOR, limit=limit, filter=query_filter),
-                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=limit, filter=query_filter),
-                ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=limit,
-                with_payload=True,
-            )
-        return [Hit.from_point(point) for point in response.points]
-
-    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a client call; connection failures become :class:`StoreConnectionError`."""
-        try:
-            return method(*args, **kwargs)
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreConnectionError(
-                    f"Lost the connection to {self.where} ({type(exc).__name__}: {exc})."
-                ) from exc
-            raise
+    def flush(self) -> None:
+        """Make the chunks' writes durable (Edge does not fsync each update)."""
+        self.engine.flush(self.collection)
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        self._finalizer()
 
     def __enter__(self) -> QdrantStore:
         return self
@@ -421,27 +380,10 @@ class QdrantStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"QdrantStore(collection={self.collection!r}, where={self.where!r})"
+        return f"QdrantStore(collection={self.collection!r}, where={self.where!r}, engine={self.engine.name!r})"
 
 
 def _source_filter(source: str) -> Any:
     from qdrant_client import models
 
     return models.Filter(must=[models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source))])
-
-
-def _is_local_client(client: Any) -> bool:
-    """Whether a ``QdrantClient`` runs Qdrant in-process (``:memory:`` or a folder)."""
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return isinstance(getattr(client, "_client", client), QdrantLocal)
-
-
-def _is_connection_error(exc: Exception) -> bool:
-    try:
-        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-    except ImportError:  # pragma: no cover
-        return False
-    if isinstance(exc, ResponseHandlingException | ConnectionError | TimeoutError):
-        return True
-    return isinstance(exc, UnexpectedResponse) and exc.status_code in (401, 403)
