@@ -183,31 +183,73 @@ def delete_sqlite(store: Path) -> None:
     (store / "collection" / "kb" / "storage.sqlite").unlink()
 
 
-DAMAGE: dict[str, Callable[[Path], None]] = {
-    "sqlite-truncated": truncate_sqlite,
-    "sqlite-empty": empty_sqlite,
-    "sqlite-deleted": delete_sqlite,
-    "meta-json-cut": cut_meta,
+def empty_wal(store: Path) -> None:
+    for part in (store / "collections" / "kb" / "shard" / "wal").iterdir():
+        part.write_bytes(b"")
+
+
+def empty_segment_state(store: Path) -> None:
+    for state in (store / "collections" / "kb" / "shard" / "segments").glob("*/segment.json"):
+        state.write_bytes(b"")
+
+
+def delete_segments(store: Path) -> None:
+    shutil.rmtree(store / "collections" / "kb" / "shard" / "segments")
+
+
+def cut_collection_record(store: Path) -> None:
+    record = store / "collections" / "kb" / "collection.json"
+    record.write_text(record.read_text()[:20])
+
+
+# Qdrant Edge folders (made by `ingest` today) and qdrant-client local-mode folders (made by
+# earlier versions; opened as they are): each damage is one line naming the folder and the fix.
+DAMAGE: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "edge-wal-emptied": ("edge", empty_wal),
+    "edge-segment-state-emptied": ("edge", empty_segment_state),
+    "edge-segments-deleted": ("edge", delete_segments),
+    "edge-collection-record-cut": ("edge", cut_collection_record),
+    "local-sqlite-truncated": ("local", truncate_sqlite),
+    "local-sqlite-empty": ("local", empty_sqlite),
+    "local-sqlite-deleted": ("local", delete_sqlite),
+    "local-meta-json-cut": ("local", cut_meta),
 }
+
+
+def ingest_local_mode(docs: Path, store: Path, model: str, *chunking: str) -> None:
+    """A store as earlier versions wrote it: qdrant-client's local mode (the CLI makes Edge folders)."""
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.pipeline import Ingestor, QdrantStore
+
+    tokens = dict(zip(("chunk_tokens", "overlap"), (int(c) for c in chunking), strict=False))
+    embedder = Qwen3Embedder.load(model, device="cpu")
+    with QdrantStore("kb", path=store, engine="local") as local:
+        Ingestor(local, embedder, progress=False, **tokens).ingest([docs])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 @pytest.mark.parametrize("command", [["query", "capital"], ["sources"], ["ingest", "{docs}"]])
 def test_a_damaged_store_is_one_line_and_exit_1(
-    ingested: list[str],
     docs: Path,
+    store_flags: list[str],
+    tiny_embedding_path: str,
     tmp_path: Path,
     damage: str,
     command: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = tmp_path / "qdrant"
-    if damage == "sqlite-truncated":  # big enough that half of it loses pages, not just free space
-        run(["ingest", str(docs), *ingested, "--chunk-tokens", "4", "--chunk-overlap", "0", "--no-progress"])
-    DAMAGE[damage](store)
+    engine, harm = DAMAGE[damage]
+    small = ["4", "0"] if damage == "local-sqlite-truncated" else []  # half of it loses pages, not free space
+    if engine == "local":
+        ingest_local_mode(docs, store, tiny_embedding_path, *small)
+    else:
+        code, out = run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *store_flags, "--no-progress"])
+        assert code == 0, out
+    harm(store)
     capsys.readouterr()
     argv = [str(docs) if a == "{docs}" else a for a in command]
-    code, out = run([*argv, *ingested, *(NO_MODELS if command[0] != "sources" else [])])
+    code, out = run([*argv, *store_flags, *(NO_MODELS if command[0] != "sources" else [])])
     line = error_line(capsys)
     assert code == 1 and "No passages" not in out
     assert f"The embedded Qdrant store at {str(store)!r} is damaged" in line
@@ -215,7 +257,7 @@ def test_a_damaged_store_is_one_line_and_exit_1(
 
 
 def test_damaged_store_from_the_real_command(ingested: list[str], tmp_path: Path) -> None:
-    empty_sqlite(tmp_path / "qdrant")
+    empty_segment_state(tmp_path / "qdrant")
     child = subprocess.run(
         [sys.executable, "-m", "qwen3_rag._cli", "sources", *ingested],
         capture_output=True,

@@ -12,7 +12,6 @@ import pytest
 from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TokenChunker
 from qwen3_rag.pipeline._layout import point_id
-from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 TEXTS = {
     "paris.txt": "Paris is the capital and largest city of France. " * 6,
@@ -42,8 +41,7 @@ def make_ingestor(embedder: Qwen3Embedder, store: QdrantStore | None = None, **k
 
 
 def snapshot(store: QdrantStore) -> dict[str, tuple[dict[str, Any], np.ndarray]]:
-    points, _ = store.client.scroll(store.collection, limit=10_000, with_payload=True, with_vectors=True)
-    return {str(p.id): (p.payload, np.asarray(p.vector[DENSE_VECTOR])) for p in points}
+    return {p.id: (p.payload, np.asarray(p.dense)) for p in store.points(with_vectors=True)}
 
 
 def assert_same(a: dict[str, Any], b: dict[str, Any]) -> None:

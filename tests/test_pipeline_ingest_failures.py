@@ -22,7 +22,6 @@ from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._errors import StoreConnectionError
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._layout import point_id
-from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
@@ -58,8 +57,7 @@ def make_ingestor(embedder: Qwen3Embedder, store: QdrantStore | None = None, bat
 
 
 def snapshot(store: QdrantStore) -> Snapshot:
-    points, _ = store.client.scroll(store.collection, limit=100_000, with_payload=True, with_vectors=True)
-    return {str(p.id): (dict(p.payload or {}), np.asarray(p.vector[DENSE_VECTOR])) for p in points}
+    return {p.id: (p.payload, np.asarray(p.dense)) for p in store.points(with_vectors=True)}
 
 
 def assert_identical(expected: Snapshot, actual: Snapshot, atol: float = 1e-6) -> None:
@@ -77,9 +75,9 @@ CHILD = textwrap.dedent(
     from qwen3_rag import Qwen3Embedder
     from qwen3_rag.pipeline import Ingestor, QdrantStore
 
-    model, qdrant, docs, kill_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    model, qdrant, docs, kill_after, engine = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     embedder = Qwen3Embedder.load(model, device="cpu", dtype="float32")
-    store = QdrantStore("t", path=qdrant)
+    store = QdrantStore("t", path=qdrant, engine=engine)
     batches = 0
 
     def on_batch(count):
@@ -98,11 +96,12 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+@pytest.mark.parametrize("engine", ["edge", "local"])
 def test_sigkill_mid_ingestion_then_rerun_ends_identical(
-    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path
+    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path, engine: str
 ) -> None:
     docs = write_corpus(tmp_path / "docs")
-    reference_store = QdrantStore("t", path=tmp_path / "reference")
+    reference_store = QdrantStore("t", path=tmp_path / "reference", engine=engine)
     reference = make_ingestor(embedder, reference_store).ingest([docs])
     expected = snapshot(reference_store)
     reference_store.close()
@@ -111,7 +110,7 @@ def test_sigkill_mid_ingestion_then_rerun_ends_identical(
     killed_path = tmp_path / "killed"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, tiny_embedding_path, str(killed_path), str(docs), "5"],
+        [sys.executable, "-c", CHILD, tiny_embedding_path, str(killed_path), str(docs), "5", engine],
         capture_output=True,
         text=True,
         env=env,
@@ -122,6 +121,7 @@ def test_sigkill_mid_ingestion_then_rerun_ends_identical(
 
     # The folder lock died with the process: it opens, and holds exactly the 5 batches written.
     store = QdrantStore("t", path=killed_path)
+    assert store.engine.name == ("qdrant-edge" if engine == "edge" else "qdrant-client")
     partial = snapshot(store)
     assert len(partial) == 5 * 4
     for pid, (payload, vector) in partial.items():  # what was written is already final

@@ -21,7 +21,6 @@ from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._pruning import remove_sources, sources_under
 from qwen3_rag.pipeline._sources import SourceRecord
-from qwen3_rag.pipeline._store import DENSE_VECTOR
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
@@ -57,8 +56,11 @@ def ingest(embedder: Qwen3Embedder, store: QdrantStore, paths: list[Path], **opt
 
 
 def snapshot(store: QdrantStore) -> Snapshot:
-    points, _ = store.client.scroll(store.collection, limit=100_000, with_payload=True, with_vectors=True)
-    return {str(p.id): (dict(p.payload or {}), np.asarray(p.vector[DENSE_VECTOR])) for p in points}
+    return {p.id: (p.payload, np.asarray(p.dense)) for p in store.points(with_vectors=True)}
+
+
+ENGINES = pytest.mark.parametrize("engine", ["edge", "local"])
+"""Embedded folders on Qdrant Edge (the default) and in qdrant-client's local mode (older folders)."""
 
 
 def records(store: QdrantStore) -> list[tuple[str, int, bool]]:
@@ -79,11 +81,12 @@ def assert_mirrors_fresh(embedder: Qwen3Embedder, store: QdrantStore, paths: lis
     fresh.close()
 
 
+@ENGINES
 def test_deleted_renamed_and_edited_files_reingest_like_a_fresh_ingest(
-    embedder: Qwen3Embedder, tmp_path: Path
+    embedder: Qwen3Embedder, tmp_path: Path, engine: str
 ) -> None:
     docs = corpus(tmp_path / "docs")
-    store = QdrantStore("t", path=tmp_path / "store")
+    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     first = ingest(embedder, store, [docs])
     by_source = {r.source: r.chunks for r in store.sources.all()}
     assert len(by_source) == 12 and sum(by_source.values()) == first.chunks == store.count()
@@ -189,9 +192,9 @@ KILLED_RUN = textwrap.dedent(
     from qwen3_rag import Qwen3Embedder
     from qwen3_rag.pipeline import Ingestor, QdrantStore
 
-    model, qdrant, docs, where, after = sys.argv[1:6]
+    model, qdrant, docs, where, after, engine = sys.argv[1:7]
     embedder = Qwen3Embedder.load(model, device="cpu", dtype="float32")
-    store = QdrantStore("t", path=qdrant)
+    store = QdrantStore("t", path=qdrant, engine=engine)
     calls = 0
 
     def kill_after(method):
@@ -215,10 +218,10 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
-def run_killed(model: str, store: Path, docs: Path, where: str, after: int) -> None:
+def run_killed(model: str, store: Path, docs: Path, where: str, after: int, engine: str) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     child = subprocess.run(
-        [sys.executable, "-c", KILLED_RUN, model, str(store), str(docs), where, str(after)],
+        [sys.executable, "-c", KILLED_RUN, model, str(store), str(docs), where, str(after), engine],
         capture_output=True,
         text=True,
         env=env,
@@ -229,18 +232,19 @@ def run_killed(model: str, store: Path, docs: Path, where: str, after: int) -> N
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+@ENGINES
 def test_sigkill_while_pruning_then_rerun_ends_like_a_fresh_ingest(
-    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path
+    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path, engine: str
 ) -> None:
     docs = corpus(tmp_path / "docs", n=12)
     store_path = tmp_path / "store"
-    store = QdrantStore("t", path=store_path)
+    store = QdrantStore("t", path=store_path, engine=engine)
     ingest(embedder, store, [docs])
     store.close()
     for i in range(0, 12, 2):  # half the files go: six removals, killed after the third
         next(docs.glob(f"part*/doc{i:02d}.txt")).unlink()
 
-    run_killed(tiny_embedding_path, store_path, docs, "delete_source", 3)
+    run_killed(tiny_embedding_path, store_path, docs, "delete_source", 3, engine)
     store = QdrantStore("t", path=store_path)
     # Killed after the third source's chunks went, before its record: records go after chunks,
     # so that record is still there, now without chunks, and the re-run finishes it.
@@ -252,14 +256,15 @@ def test_sigkill_while_pruning_then_rerun_ends_like_a_fresh_ingest(
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+@ENGINES
 def test_file_deleted_after_a_killed_first_ingest_leaves_nothing_behind(
-    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path
+    embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path, engine: str
 ) -> None:
     docs = write(
         tmp_path / "docs", {"big.txt": "Many words about many topics here. " * 40, "small.txt": "Small."}
     )
     store_path = tmp_path / "store"
-    run_killed(tiny_embedding_path, store_path, docs, "upsert", 2)  # big.txt half written
+    run_killed(tiny_embedding_path, store_path, docs, "upsert", 2, engine)  # big.txt half written
     store = QdrantStore("t", path=store_path)
     partial = {r.source: r for r in store.sources.all()}
     big = (docs / "big.txt").resolve().as_posix()

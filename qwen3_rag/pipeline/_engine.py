@@ -45,6 +45,8 @@ class Engine(Protocol):
     """Whether filtered fields get payload indexes (a server and Edge: yes; local mode scans)."""
 
     def exists(self, collection: str) -> bool: ...
+    def load(self, collection: str) -> None:
+        """Open an existing collection's files now, so damage shows before any model loads."""
     def create(
         self, collection: str, *, dense_size: int | None, metadata: Mapping[str, Any] | None
     ) -> None: ...

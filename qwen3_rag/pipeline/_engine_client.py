@@ -105,6 +105,9 @@ class ClientEngine:
     def exists(self, collection: str) -> bool:
         return bool(self._call(self.client.collection_exists, collection))
 
+    def load(self, collection: str) -> None:
+        """qdrant-client loads every collection when it opens."""
+
     def create(self, collection: str, *, dense_size: int | None, metadata: Mapping[str, Any] | None) -> None:
         from qdrant_client import models
 

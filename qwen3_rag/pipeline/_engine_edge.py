@@ -76,6 +76,9 @@ class EdgeEngine:
     def exists(self, collection: str) -> bool:
         return (self._dir(collection) / layout.COLLECTION_FILE).is_file()
 
+    def load(self, collection: str) -> None:
+        self._shard(collection)
+
     def _config(self, dense_size: int | None) -> Any:
         import qdrant_edge as qe
 

@@ -248,6 +248,7 @@ class QdrantStore:
                 f"Collection {self.collection!r} does not exist in {self.where}. Create it with "
                 f"`qwen3-rag ingest PATH --collection {self.collection}` (and the same store options)."
             )
+        self.engine.load(self.collection)
         recorded = self.read_spec()
         if recorded is None:
             size = self.engine.dense_size(self.collection)
