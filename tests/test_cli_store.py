@@ -244,7 +244,9 @@ def test_a_damaged_store_is_one_line_and_exit_1(
     if engine == "local":
         ingest_local_mode(docs, store, tiny_embedding_path, *small)
     else:
-        code, out = run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *store_flags, "--no-progress"])
+        code, out = run(
+            ["ingest", str(docs), "--embedding-model", tiny_embedding_path, *store_flags, "--no-progress"]
+        )
         assert code == 0, out
     harm(store)
     capsys.readouterr()

@@ -75,7 +75,8 @@ CHILD = textwrap.dedent(
     from qwen3_rag import Qwen3Embedder
     from qwen3_rag.pipeline import Ingestor, QdrantStore
 
-    model, qdrant, docs, kill_after, engine = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    model, qdrant, docs, kill_after, engine = sys.argv[1:6]
+    kill_after = int(kill_after)
     embedder = Qwen3Embedder.load(model, device="cpu", dtype="float32")
     store = QdrantStore("t", path=qdrant, engine=engine)
     batches = 0

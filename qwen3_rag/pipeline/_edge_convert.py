@@ -41,7 +41,10 @@ def edge_filter(where: Any) -> Any:
     if where.min_should is not None:
         min_should = qe.MinShould(group(where.min_should.conditions) or [], where.min_should.min_count)
     return qe.Filter(
-        must=group(where.must), should=group(where.should), must_not=group(where.must_not), min_should=min_should
+        must=group(where.must),
+        should=group(where.should),
+        must_not=group(where.must_not),
+        min_should=min_should,
     )
 
 
@@ -63,7 +66,7 @@ def condition(cond: Any) -> Any:
         if cond.range is not None:
             if not isinstance(cond.range, models.Range):
                 _unsupported(f"a {type(cond.range).__name__} range")
-            r = cond.range
+            r: Any = cond.range  # a Range of numbers (checked above)
             range_ = qe.RangeFloat(gte=r.gte, gt=r.gt, lte=r.lte, lt=r.lt)
         others = ("geo_bounding_box", "geo_radius", "geo_polygon", "values_count")
         if any(getattr(cond, name, None) is not None for name in others):
@@ -81,9 +84,11 @@ def _match(match: Any) -> Any:
     if isinstance(match, models.MatchValue):
         return qe.MatchValue(match.value)
     if isinstance(match, models.MatchAny):
-        return qe.MatchAny(list(match.any))
+        values: Any = list(match.any)
+        return qe.MatchAny(values)
     if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))
+        excluded: Any = list(match.except_)
+        return qe.MatchExcept(excluded)
     if isinstance(match, models.MatchText):
         return qe.MatchText(match.text)
     return _unsupported(f"a {type(match).__name__} match")

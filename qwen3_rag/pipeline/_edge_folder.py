@@ -75,7 +75,9 @@ def read_json(path: Path, folder: Path) -> dict[str, Any]:
             raise ValueError("not a JSON object")
         return data
     except (OSError, ValueError) as exc:
-        raise damaged(folder, f"{path.relative_to(folder)} cannot be read: {type(exc).__name__}: {exc}") from exc
+        raise damaged(
+            folder, f"{path.relative_to(folder)} cannot be read: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -53,7 +53,9 @@ class ClientEngine:
         where = f"the Qdrant server at {url}"
         try:
             # Our own get_collections below reports failures; the version probe would only add noise.
-            client = qdrant_client.QdrantClient(url=url, api_key=api_key, timeout=timeout, check_compatibility=False)
+            client = qdrant_client.QdrantClient(
+                url=url, api_key=api_key, timeout=timeout, check_compatibility=False
+            )
             client.get_collections()  # fail now, with a clear message, not mid-ingest
         except Exception as exc:
             raise StoreConnectionError(
@@ -117,7 +119,9 @@ class ClientEngine:
         self._call(
             self.client.create_collection,
             collection,
-            vectors_config={DENSE_VECTOR: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE_VECTOR: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)
+            },
             # IDF is computed by Qdrant over the collection, so the sparse values are plain term weights.
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=dict(metadata or {}),
@@ -163,7 +167,11 @@ class ClientEngine:
 
     def retrieve(self, collection: str, ids: Sequence[str], payload_keys: Sequence[str]) -> list[StoredPoint]:
         records = self._call(
-            self.client.retrieve, collection, ids=list(ids), with_payload=list(payload_keys), with_vectors=False
+            self.client.retrieve,
+            collection,
+            ids=list(ids),
+            with_payload=list(payload_keys),
+            with_vectors=False,
         )
         return [StoredPoint(str(r.id), dict(r.payload or {})) for r in records]
 

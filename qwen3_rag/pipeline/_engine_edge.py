@@ -191,7 +191,9 @@ class EdgeEngine:
             self._shard(collection).update(qe.UpdateOperation.upsert_points(edge_points))
 
     def retrieve(self, collection: str, ids: Sequence[str], payload_keys: Sequence[str]) -> list[StoredPoint]:
-        records = self._shard(collection).retrieve(list(ids), with_payload=list(payload_keys), with_vector=False)
+        records = self._shard(collection).retrieve(
+            list(ids), with_payload=list(payload_keys), with_vector=False
+        )
         return [StoredPoint(str(r.id), dict(r.payload or {})) for r in records]
 
     def delete_ids(self, collection: str, ids: Sequence[str]) -> None:
@@ -208,7 +210,9 @@ class EdgeEngine:
     def count(self, collection: str, where: Any = None) -> int:
         import qdrant_edge as qe
 
-        return int(self._shard(collection).count(qe.CountRequest(exact=True, filter=convert.edge_filter(where))))
+        return int(
+            self._shard(collection).count(qe.CountRequest(exact=True, filter=convert.edge_filter(where)))
+        )
 
     def facet(self, collection: str, key: str, limit: int) -> dict[str, int]:
         import qdrant_edge as qe
@@ -243,6 +247,7 @@ class EdgeEngine:
         import qdrant_edge as qe
 
         edge_where = convert.edge_filter(where)
+        rrf: Any = qe.Fusion.Rrf(k=_RRF_K)  # the stubs leave the nested fusion classes out of the union
         nearest = qe.Query.Nearest([float(x) for x in dense], using=DENSE_VECTOR)
         if sparse is None:
             request = qe.QueryRequest(limit=limit, query=nearest, filter=edge_where, with_payload=True)
@@ -257,7 +262,7 @@ class EdgeEngine:
                         filter=edge_where,
                     ),
                 ],
-                query=qe.Fusion.Rrf(k=_RRF_K),
+                query=rrf,
                 with_payload=True,
             )
         return [Hit.from_point(point) for point in self._shard(collection).query(request)]

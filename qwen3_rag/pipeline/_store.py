@@ -24,7 +24,6 @@ from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidO
 from ._edge_folder import layout_of
 from ._engine import Engine, StoredPoint
 from ._engine_client import ClientEngine, is_local_client
-from ._engine_client import qdrant_client_module as _qdrant
 from ._layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
 from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
 from ._sources import SourceRegistry
@@ -319,7 +318,9 @@ class QdrantStore:
         """Every chunk point (with its vectors): for copying a collection and for checks."""
         offset = None
         while True:
-            batch, offset = self.engine.scroll(self.collection, offset=offset, limit=page, with_vectors=with_vectors)
+            batch, offset = self.engine.scroll(
+                self.collection, offset=offset, limit=page, with_vectors=with_vectors
+            )
             yield from batch
             if offset is None:
                 return
@@ -381,7 +382,9 @@ class QdrantStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"QdrantStore(collection={self.collection!r}, where={self.where!r}, engine={self.engine.name!r})"
+        return (
+            f"QdrantStore(collection={self.collection!r}, where={self.where!r}, engine={self.engine.name!r})"
+        )
 
 
 def _source_filter(source: str) -> Any:

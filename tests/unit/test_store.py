@@ -342,12 +342,18 @@ def _first(folder: Path, pattern: str) -> Path:
 
 
 EDGE_DAMAGE = {
-    "store record": (lambda f: (f / "qwen3-rag-store.json").write_text("{", encoding="utf-8"), "cannot be read"),
+    "store record": (
+        lambda f: (f / "qwen3-rag-store.json").write_text("{", encoding="utf-8"),
+        "cannot be read",
+    ),
     "collection record": (
         lambda f: (f / "collections/docs/collection.json").write_bytes(b""),
         "collection.json cannot be read",
     ),
-    "shard config": (lambda f: (f / "collections/docs/shard/edge_config.json").unlink(), "no shard configuration"),
+    "shard config": (
+        lambda f: (f / "collections/docs/shard/edge_config.json").unlink(),
+        "no shard configuration",
+    ),
     "segments gone": (lambda f: shutil.rmtree(f / "collections/docs/shard/segments"), "has no segments"),
     "segment state": (
         lambda f: _first(f, "collections/docs/shard/segments/*/segment.json").write_bytes(b""),
@@ -373,8 +379,8 @@ def test_a_damaged_edge_folder_is_one_clear_error(tmp_path: Path, damage: str) -
     harm, message = EDGE_DAMAGE[damage]
     harm(folder)
     for _ in range(2):  # the same error again: a failed open let go of the folder's lock
-        with pytest.raises(StoreDamagedError, match=message) as caught:
-            with QdrantStore("docs", path=folder) as again:
-                again.open(SPEC)
-                again.count()
+        damaged = pytest.raises(StoreDamagedError, match=message)
+        with damaged as caught, QdrantStore("docs", path=folder) as again:
+            again.open(SPEC)
+            again.count()
         assert str(folder) in str(caught.value) and "qwen3-rag ingest" in str(caught.value)
