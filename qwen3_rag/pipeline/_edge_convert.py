@@ -55,7 +55,7 @@ def condition(cond: Any) -> Any:
     if isinstance(cond, models.Filter):
         return edge_filter(cond)
     if isinstance(cond, models.HasIdCondition):
-        return qe.HasIdCondition([str(i) for i in cond.has_id])
+        return qe.HasIdCondition({str(i) for i in cond.has_id})
     if isinstance(cond, models.IsEmptyCondition):
         return qe.IsEmptyCondition(cond.is_empty.key)
     if isinstance(cond, models.IsNullCondition):
