@@ -5,6 +5,7 @@
     qwen3-rag chat
     qwen3-rag sources
     qwen3-rag remove ./docs/old.md
+    qwen3-rag store push --to-url http://qdrant:6333
 
 Errors the user can fix (missing collection, wrong model for a collection, unreachable server,
 missing or damaged store, missing model, bad input) print one line and exit with status 1; no
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._cli_hardware import add_hardware_arguments, hardware_options
+from ._cli_store import add_store_parser, run_store
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
 from ._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_eval_parser(sub)
+    add_store_parser(sub)
     return parser
 
 
@@ -417,6 +420,8 @@ def main(
             return run_serve(args)
         if args.command == "eval":
             return run_eval(args, out)
+        if args.command == "store":
+            return run_store(args, out)
         return _cmd_chat(args, out, stdin or sys.stdin)
     except Qwen3RagError as exc:
         # One line: the messages already say what was wrong and how to fix it.

@@ -68,7 +68,17 @@ class Engine(Protocol):
         self, collection: str, *, offset: Any, limit: int, with_vectors: bool
     ) -> tuple[list[StoredPoint], Any]: ...
     def query(
-        self, collection: str, dense: Sequence[float], *, limit: int, sparse: Any, where: Any
-    ) -> list[Hit]: ...
+        self,
+        collection: str,
+        dense: Sequence[float],
+        *,
+        limit: int,
+        sparse: Any,
+        where: Any,
+        prefetch_limit: int | None = None,
+    ) -> list[Hit]:
+        """Dense top-``limit``; with ``sparse``, the top ``prefetch_limit`` of each fused by RRF."""
+        ...
+
     def flush(self, collection: str) -> None: ...
     def close(self) -> None: ...

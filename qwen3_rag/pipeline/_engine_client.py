@@ -221,8 +221,16 @@ class ClientEngine:
         return points, next_offset
 
     def query(
-        self, collection: str, dense: Sequence[float], *, limit: int, sparse: Any, where: Any
+        self,
+        collection: str,
+        dense: Sequence[float],
+        *,
+        limit: int,
+        sparse: Any,
+        where: Any,
+        prefetch_limit: int | None = None,
     ) -> list[Hit]:
+        each = prefetch_limit or limit
         from qdrant_client import models
 
         if sparse is None:
@@ -240,8 +248,8 @@ class ClientEngine:
                 self.client.query_points,
                 collection,
                 prefetch=[
-                    models.Prefetch(query=list(dense), using=DENSE_VECTOR, limit=limit, filter=where),
-                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=limit, filter=where),
+                    models.Prefetch(query=list(dense), using=DENSE_VECTOR, limit=each, filter=where),
+                    models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=each, filter=where),
                 ],
                 query=models.FusionQuery(fusion=models.Fusion.RRF),
                 limit=limit,

@@ -242,8 +242,16 @@ class EdgeEngine:
         return points, next_offset
 
     def query(
-        self, collection: str, dense: Sequence[float], *, limit: int, sparse: Any, where: Any
+        self,
+        collection: str,
+        dense: Sequence[float],
+        *,
+        limit: int,
+        sparse: Any,
+        where: Any,
+        prefetch_limit: int | None = None,
     ) -> list[Hit]:
+        each = prefetch_limit or limit
         import qdrant_edge as qe
 
         edge_where = convert.edge_filter(where)
@@ -255,9 +263,9 @@ class EdgeEngine:
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[
-                    qe.Prefetch(limit=limit, query=nearest, filter=edge_where),
+                    qe.Prefetch(limit=each, query=nearest, filter=edge_where),
                     qe.Prefetch(
-                        limit=limit,
+                        limit=each,
                         query=qe.Query.Nearest(convert.sparse(sparse), using=SPARSE_VECTOR),
                         filter=edge_where,
                     ),

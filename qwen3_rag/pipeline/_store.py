@@ -365,8 +365,18 @@ class QdrantStore:
         sparse: Any = None,
         query_filter: Any = None,
     ) -> list[Hit]:
-        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion."""
-        return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=query_filter)
+        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion.
+
+        Fusion ties often (first in one list, absent from the other, scores the same as the
+        reverse): every fused candidate is fetched and ties go by point id, so each engine returns
+        the same points in the same order.
+        """
+        if sparse is None:
+            return self.engine.query(self.collection, dense, limit=limit, sparse=None, where=query_filter)
+        fused = self.engine.query(
+            self.collection, dense, limit=2 * limit, sparse=sparse, where=query_filter, prefetch_limit=limit
+        )
+        return sorted(fused, key=lambda hit: (-round(hit.score, 6), hit.id))[:limit]
 
     def flush(self) -> None:
         """Make the chunks' writes durable (Edge does not fsync each update)."""
