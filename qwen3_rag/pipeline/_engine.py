@@ -12,7 +12,7 @@ names). Filters are qdrant-client ``Filter`` objects and sparse vectors qdrant-c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -78,6 +78,11 @@ class Engine(Protocol):
         prefetch_limit: int | None = None,
     ) -> list[Hit]:
         """Dense top-``limit``; with ``sparse``, the top ``prefetch_limit`` of each fused by RRF."""
+        ...
+
+    def build_index(self, collection: str, *, min_points: int, say: Callable[[str], None] | None) -> bool:
+        """Build the vector index now if ``collection`` has ``min_points`` and enough unindexed ones;
+        whether it did. Engines that index by themselves (a server) or never (local mode) do nothing."""
         ...
 
     def flush(self, collection: str) -> None: ...

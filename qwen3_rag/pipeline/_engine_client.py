@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -256,6 +256,10 @@ class ClientEngine:
                 with_payload=True,
             )
         return [Hit.from_point(point) for point in response.points]
+
+    def build_index(self, collection: str, *, min_points: int, say: Callable[[str], None] | None) -> bool:
+        """A server indexes in the background; local mode has no index (brute force)."""
+        return False
 
     def flush(self, collection: str) -> None:
         """Writes are durable when the client returns (``wait=True``)."""

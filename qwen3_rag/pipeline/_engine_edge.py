@@ -10,7 +10,8 @@ arrive as qdrant-client objects (converted by :mod:`._edge_convert`).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,26 @@ class EdgeEngine:
                 with_payload=True,
             )
         return [Hit.from_point(point) for point in self._shard(collection).query(request)]
+
+    def build_index(self, collection: str, *, min_points: int, say: Callable[[str], None] | None) -> bool:
+        """Run Edge's optimizers (HNSW build, segment merge): manual, blocking, ~2.4x disk meanwhile.
+
+        Only once the collection has ``min_points`` and a quarter of them (or ``min_points``) are
+        not in the index yet: below that, exact search is fast enough and exact.
+        """
+        shard = self._shard(collection)
+        info = shard.info()
+        points, indexed = int(info.points_count), int(info.indexed_vectors_count)
+        if points < min_points or points - indexed < min(min_points, points // 4):
+            return False
+        if say is not None:
+            say(f"qwen3-rag: indexing {points} chunks of {collection!r} (HNSW, from {min_points} chunks on)")
+        started = time.perf_counter()
+        shard.optimize()
+        shard.flush()
+        if say is not None:
+            say(f"qwen3-rag: indexed {collection!r} in {time.perf_counter() - started:.0f} s")
+        return True
 
     def flush(self, collection: str) -> None:
         shard = self._shards.get(collection)

@@ -184,6 +184,7 @@ class Ingestor:
             roots = [as_source(p) for p in paths if Path(p).expanduser().exists()]
             gone = missing_sources(run.records.values(), roots, {f.as_posix() for f in files})
             report.removed_files, report.removed_chunks = remove_sources(self.store, gone)
+        self.store.build_index(say=logger.warning if _show_progress(self.progress) else None)  # when it pays
         return report
 
     def _bar(self, total_bytes: int) -> Any:

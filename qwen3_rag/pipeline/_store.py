@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -40,6 +40,10 @@ _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vec
 ENGINES = ("edge", "local")
 """``engine=`` choices for a new embedded folder; an existing folder keeps the one it has."""
 _SCROLL_PAGE = 256
+INDEX_FROM = 20_000
+"""Chunks from which Edge collections get an HNSW index after ingestion. Measured (benchmarks/store.py,
+docs/benchmarks.md): exact search of 1024-d vectors costs ~1 ms per 1,000 chunks here, so ~20 ms at
+this size, while an index build costs about a minute per 100k chunks; below it results stay exact."""
 
 
 def model_identity(name: str) -> str:
@@ -377,6 +381,13 @@ class QdrantStore:
             self.collection, dense, limit=2 * limit, sparse=sparse, where=query_filter, prefetch_limit=limit
         )
         return sorted(fused, key=lambda hit: (-round(hit.score, 6), hit.id))[:limit]
+
+    def build_index(self, *, say: Callable[[str], None] | None = None, min_points: int = INDEX_FROM) -> bool:
+        """Build the HNSW index when it pays (Qdrant Edge; see :data:`INDEX_FROM`); whether it did.
+
+        Ingestion calls it after each run. Below ``min_points`` search stays exact.
+        """
+        return self.engine.build_index(self.collection, min_points=min_points, say=say)
 
     def flush(self) -> None:
         """Make the chunks' writes durable (Edge does not fsync each update)."""
