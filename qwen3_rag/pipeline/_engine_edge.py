@@ -88,6 +88,8 @@ class EdgeEngine:
         return qe.EdgeConfig(
             vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dense_size, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            # Edge optimizes only when told (build_index decides when): then index every segment.
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1),
         )
 
     def create(self, collection: str, *, dense_size: int | None, metadata: Mapping[str, Any] | None) -> None:
@@ -283,8 +285,9 @@ class EdgeEngine:
         not in the index yet: below that, exact search is fast enough and exact.
         """
         shard = self._shard(collection)
-        info = shard.info()
-        points, indexed = int(info.points_count), int(info.indexed_vectors_count)
+        points = int(shard.info().points_count)
+        # Edge's own indexed count includes the sparse vectors (always indexed): keep ours.
+        indexed = int(self._info(collection).get("indexed_points", 0))
         if points < min_points or points - indexed < min(min_points, points // 4):
             return False
         if say is not None:
@@ -292,6 +295,9 @@ class EdgeEngine:
         started = time.perf_counter()
         shard.optimize()
         shard.flush()
+        info = self._info(collection)
+        info["indexed_points"] = points
+        layout.write_json(self._dir(collection) / layout.COLLECTION_FILE, info)
         if say is not None:
             say(f"qwen3-rag: indexed {collection!r} in {time.perf_counter() - started:.0f} s")
         return True

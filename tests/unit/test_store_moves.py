@@ -290,3 +290,22 @@ def test_store_commands_info_upgrade_and_a_push_to_an_unreachable_server(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("qwen3-rag: error: Could not reach")
     assert os.path.isdir(folder / "collections")
+
+
+# ----------------------------------------------------------------------------- the index
+def test_the_index_is_built_once_past_the_size_and_search_answers_alike(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with QdrantStore("docs", path=tmp_path / "edge") as store:
+        fill(store)
+        exact = answers(store)
+        assert not store.build_index(min_points=1_000, say=lines.append) and lines == []  # too small
+        assert store.build_index(min_points=500, say=lines.append)
+        assert lines[0].startswith("qwen3-rag: indexing 600 chunks of 'docs'") and "indexed" in lines[1]
+        assert store.engine.shard("docs").info().indexed_vectors_count == 1200  # dense (HNSW) + sparse
+        assert not store.build_index(min_points=500)  # nothing new to index
+        assert answers(store) == exact  # HNSW on 600 points: the same neighbours
+    with QdrantStore("docs", path=tmp_path / "edge") as again:
+        assert answers(again) == exact and again.count() == 600
+    local = QdrantStore("docs", location=":memory:")
+    fill(local, n=20)
+    assert not local.build_index(min_points=1)  # qdrant-client engines index by themselves, or never
