@@ -16,7 +16,7 @@ from .._errors import InvalidOptionError
 def sparse(vector: Any) -> Any:
     import qdrant_edge as qe
 
-    return qe.SparseVector([int(i) for i in vector.indices], [float(v) for v in vector.values])
+    return qe.SparseVector(list(vector.indices), list(vector.values))
 
 
 def sparse_back(vector: Any) -> Any:

@@ -186,7 +186,7 @@ class EdgeEngine:
         for p in points:
             vector: dict[str, Any] = {}
             if p.dense is not None:
-                vector[DENSE_VECTOR] = [float(x) for x in p.dense]
+                vector[DENSE_VECTOR] = p.dense  # already a list of floats (StoredPoint)
             if p.sparse is not None:
                 vector[SPARSE_VECTOR] = convert.sparse(p.sparse)
             edge_points.append(qe.Point(p.id, vector, p.payload))

@@ -310,7 +310,7 @@ class QdrantStore:
     ) -> None:
         """Write chunk points (see :mod:`.layout`): one dense and one sparse vector each."""
         points = [
-            StoredPoint(pid, payload, [float(x) for x in vec], sp)
+            StoredPoint(pid, payload, _floats(vec), sp)
             for pid, payload, vec, sp in zip(ids, payloads, dense, sparse, strict=True)
         ]
         self.upsert(points)
@@ -406,6 +406,12 @@ class QdrantStore:
         return (
             f"QdrantStore(collection={self.collection!r}, where={self.where!r}, engine={self.engine.name!r})"
         )
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    """A plain list of Python floats (numpy rows convert in one call, not per element)."""
+    tolist = getattr(vector, "tolist", None)
+    return [float(x) for x in (tolist() if tolist is not None else vector)]
 
 
 def _source_filter(source: str) -> Any:
