@@ -62,7 +62,8 @@ class Qwen3RagQdrantVectorStore(QdrantVectorStore):
         without ``sparse_embedding`` use :class:`Qwen3SparseEmbeddings` on ``embedding``'s
         tokenizer. ``kwargs`` go to ``QdrantVectorStore``.
         """
-        client = getattr(store, "client", store)
+        # A QdrantStore on a Qdrant Edge folder has no client: its AttributeError says what to use.
+        client = store.client if hasattr(type(store), "client") else store
         name = collection_name or getattr(store, "collection", None) or DEFAULT_COLLECTION
         if sparse_embedding is None and retrieval_mode != RetrievalMode.DENSE and embedding is not None:
             sparse_embedding = Qwen3SparseEmbeddings(model=embedding)

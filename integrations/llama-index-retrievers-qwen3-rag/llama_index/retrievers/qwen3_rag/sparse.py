@@ -75,8 +75,9 @@ def reciprocal_rank_fusion(
     """A ``hybrid_fusion_fn`` fusing as qwen3-rag's store does: Qdrant's reciprocal rank fusion.
 
     Each result list is ranked in the order Qdrant returned it; a node scores the sum of
-    ``1 / (rank + RRF_K)`` over the lists holding it, ties keep dense-first order (as Qdrant's
-    embedded client does). The similarity is that fused score. ``alpha`` (LlamaIndex's dense /
+    ``1 / (rank + RRF_K)`` over the lists holding it; ties go by node id, as qwen3-rag's store
+    orders them on every engine (Qdrant Edge, a server and qdrant-client's local mode break them
+    differently). The similarity is that fused score. ``alpha`` (LlamaIndex's dense /
     sparse weight) does not apply to rank fusion and is ignored.
     """
     scores: dict[str, float] = {}
@@ -85,7 +86,7 @@ def reciprocal_rank_fusion(
         for rank, node in enumerate(result.nodes or []):
             nodes.setdefault(node.node_id, node)
             scores[node.node_id] = scores.get(node.node_id, 0.0) + 1.0 / (rank + RRF_K)
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    ranked = sorted(scores.items(), key=lambda item: (-round(item[1], 6), item[0]))
     if top_k is not None:
         ranked = ranked[:top_k]
     return VectorStoreQueryResult(
