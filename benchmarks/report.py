@@ -638,6 +638,8 @@ def write(out: Path) -> Path:
     target_rows += rs.efficiency_targets(hardware, peers)
     if suites.get("ingest"):
         target_rows += rs.ingest_targets(suites["ingest"])
+    if suites.get("store"):
+        target_rows += rs.store_targets(suites["store"])
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for label, measured, met in target_rows:
         lines.append(f"| {label} | {measured} | {'-' if met is None else ('yes' if met else '**no**')} |")
@@ -673,6 +675,7 @@ def write(out: Path) -> Path:
         "peers": (rs.peers_markdown, "## Peers: vLLM CPU and Infinity (issue 13 §3)"),
         "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
         "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
+        "store": (rs.store_markdown, "## The embedded store at real sizes (issue 19)"),
     }
     for name, (render, heading) in renderers.items():
         if suites.get(name):

@@ -11,7 +11,9 @@ then renders ``docs/benchmarks.md`` and ``docs/benchmarks.png`` from those JSON 
   ``bash .ci/setup-infinity``; without them their rows say so);
 - ``serving``: in-process vs ``qwen3-rag serve`` vs vLLM over HTTP, and a four-worker app's
   memory -> ``benchmarks-serving.json``;
-- ``ingest``: peak memory of ingesting one big text file -> ``benchmarks-ingest-memory.json``.
+- ``ingest``: peak memory of ingesting one big text file -> ``benchmarks-ingest-memory.json``;
+- ``store``: the embedded store at 10k-300k points, Qdrant Edge vs local mode vs numpy ->
+  ``benchmarks-store.json``.
 
 ``--suites`` picks some (the others' JSON files are kept and rendered as they are),
 ``--render-only`` re-renders from the saved JSON without measuring anything, ``--quick`` shrinks
@@ -37,7 +39,7 @@ from typing import Any
 from .common import Section, Settings, load_average, unavailable
 
 SECTIONS = ("embedding", "concurrency", "reranking", "memory", "pipeline", "hardware", "levers")
-SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest")
+SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store")
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_FILES = {
     "main": "benchmarks.json",
@@ -45,6 +47,7 @@ SUITE_FILES = {
     "peers": "benchmarks-peers.json",
     "serving": "benchmarks-serving.json",
     "ingest": "benchmarks-ingest-memory.json",
+    "store": "benchmarks-store.json",
 }
 RUN_FILE = "benchmarks-run.json"
 
@@ -203,6 +206,9 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     if name == "ingest":
         mb = args.ingest_mb or (0.1 if args.quick else 4.0)
         return ["benchmarks.ingest_memory", "--mb", f"{mb:g}", *target]
+    if name == "store":
+        sizes = ["2000"] if args.quick else ["10000", "50000", "100000", "300000"]
+        return ["benchmarks.store", "--sizes", *sizes, *(["--queries", "6"] if args.quick else []), *target]
     raise ValueError(f"unknown suite {name!r}")
 
 
