@@ -131,7 +131,7 @@ def check_store_file(folder: Path, installed: str) -> dict[str, Any]:
 def version_hint(folder: Path, record: dict[str, Any], installed: str) -> str:
     """A sentence naming the Edge release that wrote the folder when it is not the installed one."""
     written = str(record.get("engine_version", "unknown"))
-    if written == installed:
+    if written in (installed, "unknown"):
         return ""
     return (
         f" It was written by Qdrant Edge {written} and qdrant-edge-py {installed} is installed: "

@@ -54,6 +54,7 @@ class EdgeEngine:
             record = layout.check_store_file(self.folder, self.version)
         else:
             record = {"engine": layout.ENGINE, "layout": layout.LAYOUT, "created_with": self.version}
+        self._written_by = dict(record)  # as found: names the release that wrote it if loading fails
         if record.get("engine_version") != self.version:
             record["engine_version"] = self.version  # what last opened it: tells a later release
             try:
@@ -171,7 +172,7 @@ class EdgeEngine:
             if "Permission denied" in text:
                 raise layout.unwritable(self.folder, PermissionError(13, "Permission denied")) from exc
             what = f"collection {collection!r} cannot be loaded: {' '.join(text.split())[:300]}"
-            hint = layout.version_hint(self.folder, self._record, self.version)
+            hint = layout.version_hint(self.folder, self._written_by, self.version)
             if hint:  # another Edge release wrote it: the way out is that release, not a restore
                 raise StoreDamagedError(f"Qdrant Edge cannot read {self.where} ({what}).{hint}") from exc
             raise layout.damaged(self.folder, what) from exc

@@ -384,3 +384,97 @@ def test_a_damaged_edge_folder_is_one_clear_error(tmp_path: Path, damage: str) -
             again.open(SPEC)
             again.count()
         assert str(folder) in str(caught.value) and "qwen3-rag ingest" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- one-line errors (Edge)
+HOLDER = """
+import sys, time
+from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
+store = QdrantStore("docs", path=sys.argv[1])
+store.ensure(EmbeddingSpec("m", 4))
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_folder_held_by_another_process_names_it_and_what_to_do(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from qwen3_rag import StoreConnectionError
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "q")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(StoreConnectionError) as caught:
+            QdrantStore("docs", path=tmp_path / "q")
+        message = str(caught.value)
+        assert f"in use by process {holder.pid}" in message and "\n" not in message
+        assert "stop that process" in message and "--qdrant-url" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    with QdrantStore("docs", path=tmp_path / "q") as store:  # the lock died with its holder
+        assert store.open().dimensions == 4
+
+
+def test_an_unwritable_folder_says_so_not_that_it_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+    import os
+
+    from qwen3_rag import StoreConnectionError
+
+    folder = tmp_path / "q"
+    with QdrantStore("docs", path=folder) as store:
+        store.ensure(SPEC)
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        (folder / ".lock").chmod(0o400)
+    else:  # root writes through permissions: refuse the lock file as a read-only folder would
+        real_open = builtins.open
+
+        def refusing(file: object, *args: object, **kwargs: object) -> object:
+            if str(file).endswith(".lock"):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr(builtins, "open", refusing)
+    try:
+        with pytest.raises(StoreConnectionError) as caught:
+            QdrantStore("docs", path=folder)
+    finally:
+        folder.chmod(0o700)
+    message = str(caught.value)
+    assert message.startswith(f"Cannot write to the embedded store folder {str(folder)!r}")
+    assert "write access" in message and "in use" not in message and "Close the other" not in message
+
+
+def test_a_store_written_by_a_newer_edge_release_names_the_release_to_install(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    with QdrantStore("docs", path=folder) as store:
+        store.ensure(SPEC)
+        write(store)
+    record = json.loads((folder / "qwen3-rag-store.json").read_text())
+    record["engine_version"] = "0.99.1"
+    (folder / "qwen3-rag-store.json").write_text(json.dumps(record))
+    with pytest.raises(StoreDamagedError, match=r"written by Qdrant Edge 0\.99\.1.*qdrant-edge-py==0\.99\.1"):
+        QdrantStore("docs", path=folder)
+
+
+def test_a_shard_another_edge_release_wrote_and_this_one_cannot_load_says_which(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    with QdrantStore("docs", path=folder) as store:
+        store.ensure(SPEC)
+        write(store)
+    record = json.loads((folder / "qwen3-rag-store.json").read_text())
+    record["engine_version"] = "0.8.0"  # older: allowed to open, but its files do not load here
+    (folder / "qwen3-rag-store.json").write_text(json.dumps(record))
+    _first(folder, "collections/docs/shard/segments/*/segment.json").write_text(
+        '{"format": "from elsewhere"}'
+    )
+    with pytest.raises(StoreDamagedError, match=r"Qdrant Edge cannot read .*written by Qdrant Edge 0\.8\.0"):
+        QdrantStore("docs", path=folder).open()
