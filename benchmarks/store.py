@@ -363,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench-store-"))
+    run = {
+        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "t0": time.perf_counter(),
+        "load": os.getloadavg()[0],
+    }
     rows: list[dict[str, Any]] = []
     for size in sorted(args.sizes):
         for engine in args.engines:
@@ -381,19 +386,22 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure(engine, size, n, root))
             print(f"[store] {json.dumps(rows[-1])[:400]}", file=sys.stderr, flush=True)
             if args.json:  # partial results survive a run cut short
-                write(args.json, command, rows)
+                write(args.json, command, rows, run)
     if args.json:
-        write(args.json, command, rows)
+        write(args.json, command, rows, run)
     if not args.workdir:
         shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
-def write(path: str, command: str, rows: list[dict[str, Any]]) -> None:
+def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, Any]) -> None:
     from importlib.metadata import version
 
     data = {
         "command": command,
+        "started": run["started"],
+        "seconds": time.perf_counter() - run["t0"],
+        "load_average_start_end": [run["load"], os.getloadavg()[0]],
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared with other people's work",
         "load_average": os.getloadavg(),
