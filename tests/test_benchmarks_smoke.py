@@ -33,6 +33,7 @@ SUITE_HEADINGS = {
     "peers": "## Peers: vLLM CPU and Infinity",
     "serving": "## Serving",
     "ingest": "## Ingest memory",
+    "store": "## The embedded store at real sizes",
 }
 
 
