@@ -478,3 +478,58 @@ def test_a_shard_another_edge_release_wrote_and_this_one_cannot_load_says_which(
     )
     with pytest.raises(StoreDamagedError, match=r"Qdrant Edge cannot read .*written by Qdrant Edge 0\.8\.0"):
         QdrantStore("docs", path=folder).open()
+
+
+# ----------------------------------------------------------------------------- filters on Edge
+FILTERS = {
+    "match value": models.Filter(
+        must=[models.FieldCondition(key="source", match=models.MatchValue(value="/docs/a.md"))]
+    ),
+    "match any": models.Filter(
+        must=[models.FieldCondition(key="chunk_index", match=models.MatchAny(any=[0, 2]))]
+    ),
+    "match except": models.Filter(
+        must=[models.FieldCondition(key="source", match=models.MatchExcept(**{"except": ["/docs/a.md"]}))]
+    ),
+    "range": models.Filter(must=[models.FieldCondition(key="chunk_index", range=models.Range(gt=0, lte=1))]),
+    "must not": models.Filter(
+        must_not=[models.FieldCondition(key="source", match=models.MatchValue(value="/docs/sub/b.md"))]
+    ),
+    "should, nested": models.Filter(
+        should=[
+            models.Filter(must=[models.FieldCondition(key="chunk_index", match=models.MatchValue(value=2))]),
+            models.FieldCondition(key="source", match=models.MatchValue(value="/docs/sub/b.md")),
+        ]
+    ),
+    "has id": models.Filter(must=[models.HasIdCondition(has_id=[point_id("/docs/a.md", 1)])]),
+    "is empty": models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key="missing"))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_qdrant_client_filters_select_the_same_chunks_on_edge(tmp_path: Path, name: str) -> None:
+    with QdrantStore("docs", path=tmp_path / "q") as edge, QdrantStore("docs", location=":memory:") as memory:
+        for store in (edge, memory):
+            store.ensure(SPEC)
+            write(store)
+        expected = [h.id for h in memory.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])]
+        assert expected  # every filter here selects something
+        assert [
+            h.id for h in edge.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])
+        ] == expected
+
+
+def test_a_filter_edge_cannot_express_is_refused_not_dropped(tmp_path: Path) -> None:
+    from qwen3_rag import InvalidOptionError
+
+    geo = models.Filter(
+        must=[
+            models.FieldCondition(
+                key="where", geo_radius=models.GeoRadius(center=models.GeoPoint(lon=0, lat=0), radius=1.0)
+            )
+        ]
+    )
+    with QdrantStore("docs", path=tmp_path / "q") as store:
+        store.ensure(SPEC)
+        with pytest.raises(InvalidOptionError, match="cannot filter by a geo"):
+            store.query([1.0, 0, 0, 0], limit=3, query_filter=geo)
