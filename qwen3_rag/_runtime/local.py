@@ -174,4 +174,9 @@ class LocalBackend:
     def __repr__(self) -> str:
         runtime = self.runtime
         described = f"device={str(runtime.device)!r}, dtype={str(runtime.dtype).replace('torch.', '')!r}"
-        return described + (f", quantize={runtime.quantize!r}" if runtime.quantize else "")
+        if runtime.quantize:
+            described += f", quantize={runtime.quantize!r}"
+        if runtime.kernel == "float32-onednn":
+            described += ", kernel='oneDNN'"
+        note = runtime.dtype_note  # dtype="auto" on CPU: what the measurement chose, and why
+        return described + (f", auto={note!r}" if note else "")
