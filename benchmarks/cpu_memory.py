@@ -118,8 +118,8 @@ def child_model(folder: str, kernel: str, shapes: int) -> dict[str, Any]:
     seen: set[tuple[int, int]] = set()
     peak, trace = warm, []
     while len(seen) < shapes:
-        sequences = rng.randint(1, 16)
-        tokens = rng.randint(8, max(9, min(512, budget // sequences)))
+        sequences = rng.randint(1, 8)
+        tokens = rng.randint(8, max(9, min(256, budget // sequences)))
         if (sequences, tokens) in seen:
             continue
         seen.add((sequences, tokens))

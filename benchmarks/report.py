@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import Row, Section, Settings
+from .host import host_line
 
 
 def machine() -> dict[str, str]:
@@ -308,6 +309,7 @@ def main_meta(
     from dataclasses import asdict
 
     from .common import load_average
+    from .host import describe_host
 
     return {
         "command": command,
@@ -321,6 +323,7 @@ def main_meta(
         "rerank_batch_size": settings.rerank_batch_size,
         "repeat": settings.repeat,
         "machine": machine(),
+        "host": describe_host(),
         "versions": versions(),
     }
 
@@ -434,6 +437,7 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
         f"- Timings are the best of {meta['repeat']} run(s) after a warm-up (the official reranker code, "
         "20x+ slower, is timed once).",
         "- Machine: " + ", ".join(f"{k} {v}" for k, v in meta["machine"].items()),
+        "- " + host_line(meta.get("host")),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
 

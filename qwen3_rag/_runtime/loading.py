@@ -130,7 +130,8 @@ def get_loaded_model(
     folder = _folder_for(text)
     if measure:
         choice = _cpu_choice(folder, text, kind)  # measured once per machine, then read back
-        resolved_dtype, kernel = choice.dtype, choice.kernel
+        resolved_dtype = choice.dtype
+        kernel = None if choice.kernel == "float32" else choice.kernel  # the explicit loads' keys
     device_text, dtype_text = str(resolved_device), str(resolved_dtype)
     key = (str(folder), kind, device_text, dtype_text, attn_implementation, quantize, kernel)
     with _REGISTRY_LOCK:
