@@ -288,3 +288,64 @@ def test_a_real_load_measures_once_and_caches(
     reranker = Qwen3Reranker.load(str(folders["reranker"]), device="cpu")
     assert reranker.runtime.cpu_choice.how == "cached" and reranker.runtime.cpu_choice.probe_s == 0.0
     assert reranker.runtime.cpu_choice.kernel == choice.kernel
+
+
+# ----------------------------------------------------------------- where the line is shown
+def test_cli_verbose_prints_the_choice(
+    measuring: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_checkpoints: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from qwen3_rag._cli_hardware import add_hardware_arguments, hardware_options
+    from qwen3_rag.testing import write_tiny_checkpoints
+
+    folders = write_tiny_checkpoints(tmp_path / "fresh")
+    monkeypatch.setattr(
+        cpu_choice, "time_kernels", FakeMeasure(float32=1.0, float32_onednn=1.0, bfloat16=1.5)
+    )
+    parser = argparse.ArgumentParser()
+    add_hardware_arguments(parser)
+    options = hardware_options(parser.parse_args(["--device", "cpu", "--verbose"]))
+    Qwen3Embedder.load(str(folders["embedding"]), **options)
+    err = capsys.readouterr().err
+    assert "dtype='auto' on CPU: float32 (this model's layer shapes vs float32 nn.Linear:" in err
+    assert "bfloat16 0.67x" in err
+
+
+async def test_serve_says_what_auto_chose_when_ready(
+    measuring: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_checkpoints: dict[str, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    from qwen3_rag.server import create_app
+    from qwen3_rag.testing import write_tiny_checkpoints
+
+    folders = write_tiny_checkpoints(tmp_path / "fresh")
+    monkeypatch.setattr(
+        cpu_choice, "time_kernels", FakeMeasure(float32=3.0, float32_onednn=3.0, bfloat16=1.0)
+    )
+
+    def loader() -> tuple[Qwen3Embedder, Qwen3Reranker]:
+        return (
+            Qwen3Embedder.load(str(folders["embedding"]), device="cpu"),
+            Qwen3Reranker.load(str(folders["reranker"]), device="cpu"),
+        )
+
+    app = create_app(loader=loader)
+    with caplog.at_level(logging.INFO):
+        async with app.router.lifespan_context(app):
+            for _ in range(500):
+                if "models loaded; ready" in caplog.text:
+                    break
+                await asyncio.sleep(0.01)
+    (line,) = [r.getMessage() for r in caplog.records if "models loaded; ready" in r.getMessage()]
+    assert "; embedding: dtype='auto' on CPU: bfloat16 (" in line
+    assert "; reranker: dtype='auto' on CPU: bfloat16 (" in line and "read from" in line

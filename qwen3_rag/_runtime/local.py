@@ -136,6 +136,11 @@ class LocalBackend:
     def describe(self) -> str:
         return f"in {self.runtime.precision}"
 
+    @property
+    def dtype_note(self) -> str | None:
+        """What ``dtype="auto"`` chose on CPU and why, in one line (``None`` otherwise)."""
+        return self.runtime.dtype_note
+
     def warn_once(self, topic: str, message: str) -> None:
         self.runtime.warn_once(topic, message)
 
