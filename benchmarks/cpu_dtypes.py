@@ -216,7 +216,7 @@ def measure_embedding(folder: str, corpus: Corpus, variants: Sequence[str], repe
 
 def _picked(model: Any) -> str | None:
     """What ``dtype="auto"`` picked, for the auto row (``None`` for the explicit variants)."""
-    choice = model.runtime.cpu_choice
+    choice = getattr(model.backend, "cpu_choice", None)
     return None if choice is None else str(choice.kernel)
 
 

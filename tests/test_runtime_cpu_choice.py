@@ -240,7 +240,7 @@ def test_an_explicit_dtype_is_never_second_guessed(
     monkeypatch.setattr(cpu_choice, "time_kernels", measure)
     exact = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
     assert exact.runtime.dtype == torch.float32 and exact.runtime.kernel is None
-    assert exact.runtime.dtype_note is None and "auto=" not in repr(exact)
+    assert exact.backend.dtype_note is None and "auto=" not in repr(exact)
     int8 = Qwen3Embedder.load(tiny_embedding_path, device="cpu", quantize="int8")
     assert int8.runtime.dtype == torch.float32
     assert measure.calls == 0 and not (measuring / CACHE_FILE).exists()
@@ -279,15 +279,15 @@ def test_a_real_load_measures_once_and_caches(
 
     folders = write_tiny_checkpoints(tmp_path / "fresh")
     embedder = Qwen3Embedder.load(str(folders["embedding"]), device="cpu")
-    choice = embedder.runtime.cpu_choice
+    choice = embedder.backend.cpu_choice
     assert choice is not None and choice.how == "measured" and choice.probe_s > 0
     assert choice.kernel in ("float32", "float32-onednn", "bfloat16")
     assert set(choice.seconds) == {"float32", "float32-onednn", "bfloat16"}
     assert (measuring / CACHE_FILE).exists()
     cpu_choice.forget()
     reranker = Qwen3Reranker.load(str(folders["reranker"]), device="cpu")
-    assert reranker.runtime.cpu_choice.how == "cached" and reranker.runtime.cpu_choice.probe_s == 0.0
-    assert reranker.runtime.cpu_choice.kernel == choice.kernel
+    assert reranker.backend.cpu_choice.how == "cached" and reranker.backend.cpu_choice.probe_s == 0.0
+    assert reranker.backend.cpu_choice.kernel == choice.kernel
 
 
 # ----------------------------------------------------------------- where the line is shown

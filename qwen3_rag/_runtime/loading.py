@@ -40,7 +40,14 @@ from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 from .threads import CallerThreads
 
-__all__ = ["BatchingOptions", "LoadedModel", "close_all", "get_loaded_model", "loaded_models"]
+__all__ = [
+    "BatchingOptions",
+    "LoadedModel",
+    "close_all",
+    "get_loaded_model",
+    "get_loaded_model_and_choice",
+    "loaded_models",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +123,30 @@ def get_loaded_model(
     quantize: str | None = None,
 ) -> LoadedModel:
     """Return the shared loaded model for these settings, loading it on first use."""
+    return get_loaded_model_and_choice(
+        name,
+        kind=kind,
+        device=device,
+        dtype=dtype,
+        attn_implementation=attn_implementation,
+        batching=batching,
+        make_forward=make_forward,
+        quantize=quantize,
+    )[0]
+
+
+def get_loaded_model_and_choice(
+    name: str | os.PathLike[str],
+    *,
+    kind: ModelKind,
+    device: str | torch.device | None,
+    dtype: str | torch.dtype | None,
+    attn_implementation: str | None,
+    batching: BatchingOptions,
+    make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
+    quantize: str | None = None,
+) -> tuple[LoadedModel, CpuChoice | None]:
+    """:func:`get_loaded_model`, and what ``dtype="auto"`` chose on CPU for this load (or ``None``)."""
     text = os.fspath(name)
     resolved_device = resolve_device(device)
     if quantize is not None and (dtype is None or dtype == "auto"):
@@ -138,12 +169,12 @@ def get_loaded_model(
         found = _REGISTRY.get(key)
         key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     if found is not None:
-        return _check_shared_batching(found, batching)
+        return _check_shared_batching(found, batching), choice
     with key_lock:
         with _REGISTRY_LOCK:
             found = _REGISTRY.get(key)
         if found is not None:
-            return _check_shared_batching(found, batching)
+            return _check_shared_batching(found, batching), choice
         check_kind(folder, text, kind)
         model, tokenizer = _load_weights(
             text, folder, kind, resolved_device, resolved_dtype, attn_implementation
@@ -194,11 +225,10 @@ def get_loaded_model(
             quantize=quantize,
             caller_threads=caller_threads,
             kernel=kernel,
-            cpu_choice=choice,
         )
         with _REGISTRY_LOCK:
             _REGISTRY[key] = loaded
-        return loaded
+        return loaded, choice
 
 
 def _cpu_choice(folder: Path, name: str, kind: ModelKind) -> CpuChoice:

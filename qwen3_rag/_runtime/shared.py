@@ -81,8 +81,6 @@ class LoadedModel:
     """The :class:`~.threads.CallerThreads` each call notes its torch thread count in."""
     kernel: str | None = None
     """The CPU linear-layer kernel (``"float32-onednn"``, ``"bfloat16"`` tiles; ``None``: plain)."""
-    cpu_choice: Any = None
-    """The :class:`~.cpu_choice.CpuChoice` when ``dtype="auto"`` decided on CPU (else ``None``)."""
     warned: set[str] = field(default_factory=set)
     _warn_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,11 +104,6 @@ class LoadedModel:
         if self.quantize:
             return f"{dtype} + {self.quantize} linear layers"
         return f"{dtype} (oneDNN linear layers)" if self.kernel == "float32-onednn" else dtype
-
-    @property
-    def dtype_note(self) -> str | None:
-        """One line saying what ``dtype="auto"`` chose on CPU and why (``None``: not auto on CPU)."""
-        return self.cpu_choice.explain() if self.cpu_choice is not None else None
 
     @property
     def hidden_size(self) -> int:
