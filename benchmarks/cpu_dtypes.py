@@ -531,10 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         }
     if "memory" not in args.skip:
         log("memory over 200 batch shapes ...")
-        small = SHAPES["small"]
+        small = SHAPES["micro" if args.shape == "micro" else "small"]  # micro: the smoke test
         small_paths = write_checkpoints(small, Path(args.cache_dir))
         report["memory"] = measure_memory(
-            str(small_paths["embedding"]), hidden=small.hidden, ffn=small.ffn, shapes=args.memory_shapes
+            str(small_paths["embedding"]),
+            hidden=small.hidden,
+            ffn=small.ffn,
+            shapes=args.memory_shapes,
+            name=small.name,
         )
     if args.profile:
         report["profile"] = {}

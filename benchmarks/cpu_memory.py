@@ -159,9 +159,12 @@ def _child(args: list[str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(small_embedding: str, *, hidden: int, ffn: int, shapes: int = 200) -> dict[str, Any]:
+def measure(
+    small_embedding: str, *, hidden: int, ffn: int, shapes: int = 200, name: str = "small"
+) -> dict[str, Any]:
     """Both measurements, each form and kernel in its own child process."""
     return {
+        "shape": name,
         "matmul_shape": [hidden, ffn],
         "matmul": [_child(["matmul", form, str(hidden), str(ffn), str(shapes)]) for form in MATMUL_FORMS],
         "model": [_child(["model", small_embedding, kernel, str(shapes)]) for kernel in MODEL_KERNELS],

@@ -234,9 +234,10 @@ def _memory_findings(memory: dict[str, Any] | None) -> list[str]:
     if model_rows:
         lines += [
             f"**Memory over {model_rows[0]['shapes']} batch shapes** (`benchmarks/cpu_memory.py`, shape "
-            "`small`, one fresh process per kernel: `Qwen3Embedder` loaded with the kernel `auto` can pick, "
-            "a warm-up of one batch per row bucket, then 200 distinct batch shapes of 1-8 sequences x "
-            "8-256 tokens through the batcher; growth = largest RSS after the warm-up - RSS after it):",
+            f"`{memory.get('shape', 'small')}`, one fresh process per kernel: `Qwen3Embedder` loaded "
+            "with the kernel `auto` can pick, a warm-up of one batch per row bucket, then "
+            f"{model_rows[0]['shapes']} distinct batch shapes of 1-8 sequences x 8-256 tokens through "
+            "the batcher; growth = largest RSS after the warm-up - RSS after it):",
             "",
             "| kernel | RSS after load MiB | warm-up growth MiB | RSS after warm-up MiB | "
             "growth over the shapes MiB | growth | trace every 50 shapes MiB |",
@@ -266,12 +267,13 @@ def _memory_findings(memory: dict[str, Any] | None) -> list[str]:
             "",
             "oneDNN builds one primitive per matmul shape and keeps it in two caches (its own, "
             "`ONEDNN_PRIMITIVE_CACHE_CAPACITY`, and ideep's, `LRU_CACHE_CAPACITY`, 1024 entries each): "
-            "measured while building this, both capacities at 8 kept the raw form flat and either one alone "
-            "did not; `malloc_trim` does not give the growth back, so it is held, not the allocator's "
-            "free lists. Both settings are process-global and read once, before a library can set them, "
-            "so the runtime bounds the shapes instead: rows go through in tiles of 1024, the last padded "
-            "to a multiple of 64 (at most 16 shapes per weight). bfloat16 `nn.Linear` also runs on "
-            "oneDNN and grew the same way, so CPU bfloat16 is tiled too.",
+            "measured while building this (qwen3_rag/_runtime/packing.py has the figures), both capacities "
+            "at 8 kept the raw form flat and either one alone did not; at the small shape `malloc_trim` "
+            "gave little back (held by the caches), at the 0.6B shape most of it (the allocator also keeps "
+            "freed per-shape buffers). Both settings are process-global and read once, before a library "
+            "can set them, so the runtime bounds the shapes instead: rows go through in tiles of 1024, "
+            "the last padded to a multiple of 64 (at most 16 shapes per weight). bfloat16 `nn.Linear` "
+            "also runs on oneDNN and grew the same way, so CPU bfloat16 is tiled too.",
             "",
         ]
     return lines

@@ -5,12 +5,19 @@ builds one primitive per matmul shape and keeps it in two caches: oneDNN's own p
 (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, default 1024 entries) and ideep's computation cache
 (``LRU_CACHE_CAPACITY``, default 1024). Each primitive holds its JIT kernels and buffers, so a
 process that sees a new batch shape per call (a server: rows = batch x padded length) grows until
-both caches are full. Measured on this project's CPU (AMD EPYC, 2 threads, shared machine), three
-weights of the 0.6B shape over 180 row counts: oneDNN float32 +1030 MiB, bfloat16 ``nn.Linear``
-+369 MiB, MKL float32 ``nn.Linear`` flat; ``malloc_trim`` gives little back (it is held, not
-cached by the allocator); both capacities at 8 keep it flat, either one alone does not
-(docs/benchmarks.md, "CPU dtypes"). Capacities are process-global and read once, before this
-library can set them, so the layers here bound the shapes instead: the rows go through in tiles
+both caches are full. Measured on this project's CPU (AMD EPYC, 2 threads, a shared machine),
+three weights (hidden x ffn, ffn x hidden, hidden x hidden) over ~200 distinct row counts:
+
+- hidden 256, ffn 768: oneDNN float32 +350 MiB (+293 after ``malloc_trim``), bfloat16
+  ``nn.Linear`` +396 (+342), MKL float32 ``nn.Linear`` +13 (+4); oneDNN float32 with
+  ``ONEDNN_PRIMITIVE_CACHE_CAPACITY=8`` +187, with ``LRU_CACHE_CAPACITY=8`` +294, with both +16
+  (+0): the two caches hold it, not the allocator;
+- hidden 1024, ffn 3072 (0.6B), 180 row counts: oneDNN float32 +1030 MiB (+291 after
+  ``malloc_trim``: here the allocator also keeps freed per-shape buffers), bfloat16 +369 (+339);
+  through these layers +72 (+26), flat after the first buckets.
+
+Capacities are process-global and read once, before this library can set them (and small ones
+slow every other oneDNN user), so the layers here bound the shapes instead: the rows go through in tiles
 of :data:`ROW_TILE`, the last tile padded up to a multiple of :data:`ROW_STEP`, which is at most
 ``ROW_TILE / ROW_STEP`` shapes per weight shape, whatever the traffic (padding rows are zeros and
 are cut off; each output row depends only on its own input row).
