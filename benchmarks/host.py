@@ -88,12 +88,15 @@ def describe_host() -> dict[str, Any]:
     }
 
 
-def host_line(host: dict[str, Any] | None) -> str:
-    """One markdown line for under a table (``host`` as :func:`describe_host` recorded it)."""
+def host_line(host: dict[str, Any] | None, machine: Any = None) -> str:
+    """One markdown line for under a table (``host`` as :func:`describe_host` recorded it;
+    ``machine``: what a JSON from before the host record says about its CPU, if anything)."""
     if not host:
+        cpu = machine.get("cpu") if isinstance(machine, dict) else machine
+        said = f"its JSON names the CPU: {cpu}; " if cpu else ""
         return (
-            "Host: not recorded by this run (its JSON predates the host record); the runs with one "
-            "name their CPU in this line."
+            f"Host: {said}the flags and the ISA oneDNN used were not recorded by this run (it predates "
+            "the host record, issue 25); the sections run since name them here."
         )
     onednn = host.get("onednn") or {}
     isa = onednn.get("isa", "not reported")

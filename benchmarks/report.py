@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .common import Row, Section, Settings
-from .host import host_line
 
 
 def machine() -> dict[str, str]:
@@ -437,7 +436,6 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
         f"- Timings are the best of {meta['repeat']} run(s) after a warm-up (the official reranker code, "
         "20x+ slower, is timed once).",
         "- Machine: " + ", ".join(f"{k} {v}" for k, v in meta["machine"].items()),
-        "- " + host_line(meta.get("host")),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
 

@@ -53,7 +53,7 @@ def provenance(data: dict[str, Any]) -> str:
     loads = data.get("load_average_start_end")
     if loads and all(v is not None for v in loads):
         parts.append(f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
-    return "Run: " + ", ".join(parts) + ".\n\n" + host_line(data.get("host"))
+    return "Run: " + ", ".join(parts) + ".\n\n" + host_line(data.get("host"), data.get("machine"))
 
 
 # ----------------------------------------------------------------------------- CPU dtypes
@@ -129,8 +129,6 @@ def cpu_dtypes_markdown(data: dict[str, Any]) -> list[str]:
         provenance(data),
         "",
         f"Machine: {data.get('machine', '?')}.",
-        "",
-        host_line(data.get("host")),
         "",
         "| task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32 |",
         "|---|---|---|---|---|---|---|",
@@ -707,6 +705,8 @@ def efficiency_markdown(hardware: dict[str, Any] | None, peers: dict[str, Any] |
         "target: >= 60% (the first report: 44%, fp32, small shape, against `a @ b` alone). The last "
         "column is the same throughput against `nn.Linear`'s own rate at that shape: the share the "
         "runtime gets out of the kernel torch gives it.",
+        "",
+        "Hosts: the main suite's rows ran where its section says, the peers' rows where theirs says.",
         "",
         "| where | dtype | GFLOP/s | matmul peak GFLOP/s | share | target >= 60% | vs `nn.Linear`'s rate |",
         "|---|---|---|---|---|---|---|",
