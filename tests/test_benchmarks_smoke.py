@@ -157,16 +157,14 @@ def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[P
     probe = report["probe"]
     assert len(probe["first"]) >= 3 and all(f["probe_s"] > 0 for f in probe["first"])
     assert all(0 <= s < 0.1 for s in probe["later_s"])  # the cache read back: no probe
-    assert {r["kernel"] for r in report["memory"]["model"]} == {"float32", "float32-onednn", "bfloat16"}
-    assert all(r["shapes"] == 8 and r["rss_peak_mib"] > 0 for r in report["memory"]["model"])
-    assert len(report["memory"]["matmul"]) == 5 and all("growth_mib" in r for r in report["memory"]["matmul"])
+    assert "memory" not in report  # --quick skips it: one process per kernel takes minutes
     assert report["host"]["cpu"] and report["host"]["threads"] >= 1
     text = (out / "benchmarks.md").read_text()
     assert "| embedding | bfloat16 |" in text and "| reranking | int8 |" in text
     assert "| embedding | auto (picked " in text
     assert "**float32 on oneDNN (the `float32-onednn` rows)" in text
     assert '**`dtype="auto"` on this host (issue 25):' in text and "**The decision's cost:**" in text
-    assert "**Memory over 8 batch shapes**" in text and "Host: " in text
+    assert "Host: " in text
 
 
 def test_ingest_suite_reports_its_peaks(bench_run: tuple[Path, dict[str, Any]]) -> None:
