@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +18,12 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# dtype="auto" is bfloat16 on a CPU with native bf16 and float32 elsewhere: the suite runs as on a
-# CPU without it, so "auto" is float32 on every machine and the fidelity tests compare float32
-# with float32. A test opts in by patching qwen3_rag._runtime.cpu_features.has_native_bf16.
-os.environ["QWEN3_RAG_CPU_BF16"] = "0"
+# dtype="auto" on CPU measures the kernels once per machine (qwen3_rag._runtime.cpu_choice): the
+# suite forces float32, so "auto" is float32 on every machine and the fidelity tests compare
+# float32 with float32; a test that lets it measure unsets QWEN3_RAG_CPU_DTYPE. Decisions are
+# cached in a folder of this session, never the user's cache dir.
+os.environ["QWEN3_RAG_CPU_DTYPE"] = "float32"
+os.environ["QWEN3_RAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="qwen3-rag-test-cache-")
 
 
 @pytest.fixture(scope="session")

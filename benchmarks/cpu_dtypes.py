@@ -16,6 +16,11 @@ where the absolute numbers are not.
 - Overlap: how much of one embedding call is tokenization and padding vs forward passes.
 - ``--profile``: the torch profiler's top operators of the embedding forward pass per dtype
   (run in this thread: the profiler does not see the batcher's worker thread).
+- ``auto`` (issue 25): ``dtype="auto"``, which times the kernels on the model's layer shapes on
+  its first load (a fresh cache folder here) and loads the one it picks: the same loaded model as
+  that kernel's own row (the runtime shares one per kernel), timed as its own row in the same
+  rounds. ``probe``: the decision's cost on a first load and on later ones, repeated.
+- ``memory``: RSS over 200 batch shapes per kernel (:mod:`benchmarks.cpu_memory`).
 
 Writes JSON (``--json``) and prints a markdown table (``--markdown`` also writes it to a file).
 """
@@ -46,7 +51,7 @@ from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import best_time, load_average
 from .corpus import Corpus, build_corpus
 
-VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8")
+VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
 PACKED = "float32-onednn"  # the opt-in QWEN3_RAG_PACKED_LINEAR=1: float32 linear layers on oneDNN
 
 
@@ -76,6 +81,8 @@ def load_variant(cls: Any, folder: str, variant: str) -> Any:
     """The runtime's own load: ``quantize="int8"`` is a separate cache entry beside float32."""
     if variant == "int8":
         return cls.load(folder, device="cpu", dtype="float32", quantize="int8")
+    if variant == "auto":
+        return cls.load(folder, device="cpu", dtype="auto")
     if variant == PACKED:
         # QWEN3_RAG_PACKED_LINEAR=1 applies at load; another folder is another cache entry.
         os.environ["QWEN3_RAG_PACKED_LINEAR"] = "1"
@@ -155,6 +162,7 @@ class Result:
     weight_mib: float
     accuracy: dict[str, float] = field(default_factory=dict)
     speedup: float | None = None  # float32 seconds / these seconds
+    picked: str | None = None  # the auto row: the kernel dtype="auto" loaded
 
     @property
     def tokens_per_s(self) -> float:
@@ -196,12 +204,20 @@ def measure_embedding(folder: str, corpus: Corpus, variants: Sequence[str], repe
                 weight_bytes(model.model) / 2**20,
                 {"min_cosine": float(cosine.min()), "mean_cosine": float(cosine.mean())},
                 best["float32"] / best[variant],
+                _picked(model),
             )
         )
-        model.close()
+    for model in models.values():
+        model.close()  # after the loop: "auto" shares its pick's loaded model
     del models
     gc.collect()
     return results
+
+
+def _picked(model: Any) -> str | None:
+    """What ``dtype="auto"`` picked, for the auto row (``None`` for the explicit variants)."""
+    choice = getattr(model.backend, "cpu_choice", None)
+    return None if choice is None else str(choice.kernel)
 
 
 def rerank_workload(corpus: Corpus, queries: int, per_query: int) -> list[tuple[str, list[str]]]:
@@ -255,8 +271,10 @@ def measure_reranking(
                 weight_bytes(model.model) / 2**20,
                 accuracy,
                 best["float32"] / best[variant],
+                _picked(model),
             )
         )
+    for model in models.values():
         model.close()
     del models
     gc.collect()
@@ -347,6 +365,41 @@ def auto_dtype(cache: Path) -> str:
     return dtype
 
 
+def probe_costs(folder: str, repeat: int) -> dict[str, Any]:
+    """``dtype="auto"``'s decision on this shape: what the first load pays (a fresh cache each
+    time, ``repeat`` times: the spread and whether the pick is stable) and what a later one pays
+    (the cache file read back, as a new process does)."""
+    from qwen3_rag._runtime import cpu_choice
+    from qwen3_rag._runtime.cpu_probe import LayerShape
+
+    shape = LayerShape.from_folder(Path(folder))
+    first: list[dict[str, Any]] = []
+    later_s: list[float] = []
+    for _ in range(max(1, repeat)):
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ[cpu_choice.ENV_CACHE_DIR] = cache
+            cpu_choice.forget()
+            started = time.perf_counter()
+            choice = cpu_choice.choose(shape)
+            wall = time.perf_counter() - started
+            first.append(
+                {
+                    "kernel": choice.kernel,
+                    "probe_s": choice.probe_s,
+                    "wall_s": wall,
+                    "seconds": choice.seconds,
+                    "load_average": load_average(),
+                    "explain": choice.explain(),
+                }
+            )
+            cpu_choice.forget()  # a new process: only the file remains
+            started = time.perf_counter()
+            again = cpu_choice.choose(shape)
+            later_s.append(time.perf_counter() - started)
+            assert again.how == "cached" and again.probe_s == 0.0 and again.kernel == choice.kernel
+    return {"shape": shape.label, "rows": shape.probe_rows(), "first": first, "later_s": later_s}
+
+
 # ----------------------------------------------------------------------------- report
 def cpu_description() -> str:
     from qwen3_rag._runtime.cpu_features import cpu_flags
@@ -404,7 +457,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--profile", nargs="*", choices=sorted(SHAPES), help="profile these shapes")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("embedding", "reranking", "overlap"))
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=("embedding", "reranking", "overlap", "probe", "memory")
+    )
+    parser.add_argument("--memory-shapes", type=int, default=200, help="batch shapes of the memory check")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--markdown", help="also write the markdown table here")
     parser.add_argument(
@@ -439,6 +495,12 @@ def main(argv: list[str] | None = None) -> int:
         max_tokens=args.max_tokens,
         min_tokens=min(16, args.max_tokens),
     )
+    from .cpu_memory import measure as measure_memory
+    from .host import describe_host
+
+    # dtype="auto" measures on its first load: a fresh cache folder, never the user's, no force.
+    os.environ.pop("QWEN3_RAG_CPU_DTYPE", None)
+    auto_cache = tempfile.mkdtemp(prefix="qwen3-rag-bench-cpu-kernels-")
     load_start = load_average()
     report: dict[str, Any] = {
         "command": "python -m benchmarks.cpu_dtypes " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -446,8 +508,13 @@ def main(argv: list[str] | None = None) -> int:
         "shape": shape.__dict__,
         "corpus": corpus.stats(),
         "machine": cpu_description(),
+        "host": describe_host(),
         "matmul_seconds": matmul_ratio(shape),
     }
+    if "probe" not in args.skip:
+        log("probe ...")
+        report["probe"] = probe_costs(paths["embedding"], max(3, args.repeat))
+    os.environ["QWEN3_RAG_CACHE_DIR"] = auto_cache
     results: list[Result] = []
     if "embedding" not in args.skip:
         log("embedding ...")
@@ -462,6 +529,17 @@ def main(argv: list[str] | None = None) -> int:
             dtype: measure_overlap(paths["embedding"], corpus, dtype, args.repeat)
             for dtype in ("float32", "bfloat16")
         }
+    if "memory" not in args.skip:
+        log("memory over 200 batch shapes ...")
+        small = SHAPES["micro" if args.shape == "micro" else "small"]  # micro: the smoke test
+        small_paths = write_checkpoints(small, Path(args.cache_dir))
+        report["memory"] = measure_memory(
+            str(small_paths["embedding"]),
+            hidden=small.hidden,
+            ffn=small.ffn,
+            shapes=args.memory_shapes,
+            name=small.name,
+        )
     if args.profile:
         report["profile"] = {}
         for name in args.profile:

@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mb <= 0:
         parser.error(f"--mb must be positive, got {args.mb}")
     size_bytes = int(args.mb * MIB)
+    from .host import describe_host
+
     started = time.perf_counter()
     results: dict[str, Any] = {
         "mb": args.mb,
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": _machine(),
+        "host": describe_host(),
         "note": MODEL_NOTE,
     }
     load_start = os.getloadavg()[0]

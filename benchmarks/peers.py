@@ -49,6 +49,7 @@ import numpy as np
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import load_average, reranker_template
 from .corpus import Corpus, build_corpus
+from .host import describe_host
 from .peer_protocol import MARK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -700,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "seconds": time.perf_counter() - t0,
         "load_average_start_end": [load_start, load_average()],
+        "host": describe_host(),
         "shape": asdict(shape),
         "corpus": work.corpus.stats(),
         "settings": {

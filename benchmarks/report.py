@@ -308,6 +308,7 @@ def main_meta(
     from dataclasses import asdict
 
     from .common import load_average
+    from .host import describe_host
 
     return {
         "command": command,
@@ -321,6 +322,7 @@ def main_meta(
         "rerank_batch_size": settings.rerank_batch_size,
         "repeat": settings.repeat,
         "machine": machine(),
+        "host": describe_host(),
         "versions": versions(),
     }
 

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from .host import describe_host
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -696,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "seconds": time.perf_counter() - t0,
         "machine": machine(),
+        "host": describe_host(),
         "load_average_start_end": [load_at_start, os.getloadavg()[0]],
         "python": platform.python_version(),
         "shape": asdict(shape),

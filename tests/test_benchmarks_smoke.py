@@ -139,7 +139,7 @@ def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[P
     out, _ = bench_run
     report = json.loads((out / "benchmarks-cpu-dtypes.json").read_text())
     rows = {(r["task"], r["variant"]): r for r in report["results"]}
-    variants = ("float32", "float32-onednn", "bfloat16", "int8")
+    variants = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
     assert set(rows) == {(t, v) for t in ("embedding", "reranking") for v in variants}
     for row in rows.values():
         assert row["seconds"] > 0 and row["weight_mib"] > 0
@@ -152,9 +152,20 @@ def test_cpu_dtypes_suite_reports_every_variant_with_accuracy(bench_run: tuple[P
     for dtype in ("float32", "bfloat16"):
         assert 0 < report["overlap"][dtype]["tokenize_pad_share"] < 1
         assert report["profile"]["micro"][dtype][0]["op"].startswith("aten::")
+    # issue 25: what auto picked (and its row), what the decision cost, memory per kernel, the host
+    assert rows["embedding", "auto"]["picked"] in ("float32", "float32-onednn", "bfloat16")
+    assert rows["embedding", "float32"]["picked"] is None
+    probe = report["probe"]
+    assert len(probe["first"]) >= 3 and all(f["probe_s"] > 0 for f in probe["first"])
+    assert all(0 <= s < 0.1 for s in probe["later_s"])  # the cache read back: no probe
+    assert "memory" not in report  # --quick skips it: one process per kernel takes minutes
+    assert report["host"]["cpu"] and report["host"]["threads"] >= 1
     text = (out / "benchmarks.md").read_text()
     assert "| embedding | bfloat16 |" in text and "| reranking | int8 |" in text
-    assert "float32 on oneDNN (`QWEN3_RAG_PACKED_LINEAR=1`" in text
+    assert "| embedding | auto (picked " in text
+    assert "**float32 on oneDNN (the `float32-onednn` rows)" in text
+    assert '**`dtype="auto"` on this host (issue 25):' in text and "**The decision's cost:**" in text
+    assert "Host: " in text
 
 
 def test_ingest_suite_reports_its_peaks(bench_run: tuple[Path, dict[str, Any]]) -> None:

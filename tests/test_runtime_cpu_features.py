@@ -1,5 +1,5 @@
-"""Native bfloat16 detection on CPU (x86 ``avx512_bf16`` / ``amx_bf16``; overridable), and
-``dtype="auto"`` on CPU following it (bfloat16 where native, float32 elsewhere)."""
+"""Native bfloat16 detection from the CPU flags (x86 ``avx512_bf16`` / ``amx_bf16``), which
+``dtype="auto"`` no longer goes by, and auto's bfloat16 load (forced here)."""
 
 from __future__ import annotations
 
@@ -34,25 +34,15 @@ def fresh_detection(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPa
 def test_native_bf16_from_cpu_flags(
     fresh_detection: pytest.MonkeyPatch, flags: set[str], native: bool
 ) -> None:
-    fresh_detection.delenv("QWEN3_RAG_CPU_BF16", raising=False)
     fresh_detection.setattr(cpu_features.platform, "machine", lambda: "x86_64")
     fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset(flags))
     assert cpu_features.has_native_bf16() is native
 
 
-def test_non_x86_and_override(fresh_detection: pytest.MonkeyPatch) -> None:
-    fresh_detection.delenv("QWEN3_RAG_CPU_BF16", raising=False)
+def test_non_x86_is_not_native(fresh_detection: pytest.MonkeyPatch) -> None:
     fresh_detection.setattr(cpu_features.platform, "machine", lambda: "aarch64")
     fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"bf16", "sve"}))
-    assert cpu_features.has_native_bf16() is False  # ARM bf16: not measured, stays float32
-    cpu_features.has_native_bf16.cache_clear()
-    fresh_detection.setenv("QWEN3_RAG_CPU_BF16", "1")
-    assert cpu_features.has_native_bf16() is True
-    cpu_features.has_native_bf16.cache_clear()
-    fresh_detection.setenv("QWEN3_RAG_CPU_BF16", "0")
-    fresh_detection.setattr(cpu_features.platform, "machine", lambda: "x86_64")
-    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert cpu_features.has_native_bf16() is False
+    assert cpu_features.has_native_bf16() is False  # ARM bf16: not measured here
 
 
 def test_cpu_flags_reads_this_machine() -> None:
@@ -64,45 +54,30 @@ def test_cpu_flags_reads_this_machine() -> None:
 CPU = torch.device("cpu")
 
 
-@pytest.mark.parametrize("native, expected", [(True, torch.bfloat16), (False, torch.float32)])
-def test_auto_dtype_on_cpu_is_bfloat16_only_where_native(
-    monkeypatch: pytest.MonkeyPatch, native: bool, expected: torch.dtype
-) -> None:
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_on_cpu_does_not_follow_the_flags(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """A flag is not a measurement: resolve_dtype's CPU "auto" is float32 whatever the flags say
+    (a CPU load with "auto" measures instead: tests/test_runtime_cpu_choice.py)."""
     monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: native)
-    assert resolve_dtype("auto", CPU) is expected
-    assert resolve_dtype(None, CPU) is expected
-    # An explicit dtype always wins: float32 stays available (and exact) on any CPU.
-    assert resolve_dtype("float32", CPU) is torch.float32
-    assert resolve_dtype(torch.float32, CPU) is torch.float32
-    assert resolve_dtype("bfloat16", CPU) is torch.bfloat16
-
-
-def test_auto_dtype_follows_the_detection_and_its_override(fresh_detection: pytest.MonkeyPatch) -> None:
-    fresh_detection.delenv("QWEN3_RAG_CPU_BF16", raising=False)
-    fresh_detection.setattr(cpu_features.platform, "machine", lambda: "x86_64")
-    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
-    assert resolve_dtype("auto", CPU) is torch.bfloat16
-    cpu_features.has_native_bf16.cache_clear()
-    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
-    assert resolve_dtype("auto", CPU) is torch.float32  # AVX-512 without BF16: emulated, slower
-    cpu_features.has_native_bf16.cache_clear()
-    fresh_detection.setenv("QWEN3_RAG_CPU_BF16", "0")
-    fresh_detection.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert resolve_dtype("auto", CPU) is torch.float32
+    assert resolve_dtype(None, CPU) is torch.float32
+    assert resolve_dtype("bfloat16", CPU) is torch.bfloat16  # an explicit dtype always wins
+    assert resolve_dtype(torch.float32, CPU) is torch.float32
 
 
 def test_the_test_session_runs_auto_as_float32() -> None:
-    """conftest.py: fidelity tests that leave dtype to "auto" compare float32 on every machine."""
-    assert os.environ["QWEN3_RAG_CPU_BF16"] == "0"
-    assert resolve_dtype("auto", CPU) is torch.float32
+    """conftest.py: fidelity tests that leave dtype to "auto" compare float32 on every machine,
+    and no test writes the user's cache dir."""
+    assert os.environ["QWEN3_RAG_CPU_DTYPE"] == "float32"
+    assert "qwen3-rag-test-cache-" in os.environ["QWEN3_RAG_CACHE_DIR"]
 
 
-def test_auto_loads_both_models_in_bfloat16_where_native(
+def test_auto_loads_both_models_in_bfloat16_where_chosen(
     monkeypatch: pytest.MonkeyPatch, tiny_embedding_path: str, tiny_reranker_path: str
 ) -> None:
     exact_embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
     exact_reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-    monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: True)
+    monkeypatch.setenv("QWEN3_RAG_CPU_DTYPE", "bfloat16")
     embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu")
     reranker = Qwen3Reranker.load(tiny_reranker_path, device="cpu")
     assert embedder.runtime.dtype == torch.bfloat16 and reranker.runtime.dtype == torch.bfloat16

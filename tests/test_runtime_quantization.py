@@ -14,7 +14,6 @@ import torch
 from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag._runtime import cpu_features
 from qwen3_rag._runtime.packing import PackedLinear
 from qwen3_rag._runtime.quantization import resolve_quantize
 
@@ -91,10 +90,10 @@ def test_int8_reranker_keeps_the_readout_in_float32_and_stays_close(tiny_reranke
     assert not np.array_equal(got, want)
 
 
-def test_auto_dtype_with_int8_is_float32_even_where_bf16_is_native(
+def test_auto_dtype_with_int8_is_float32_even_where_bf16_is_forced(
     monkeypatch: pytest.MonkeyPatch, tiny_embedding_path: str
 ) -> None:
-    monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: True)
+    monkeypatch.setenv("QWEN3_RAG_CPU_DTYPE", "bfloat16")  # what auto would pick without int8
     int8 = Qwen3Embedder.load(tiny_embedding_path, device="cpu", quantize="int8")
     assert (int8.runtime.dtype, int8.runtime.quantize) == (torch.float32, "int8")
     with pytest.raises(InvalidOptionError, match="dtype='bfloat16'"):

@@ -1,4 +1,7 @@
-"""What this CPU can do natively: whether bfloat16 is fast here (what ``dtype="auto"`` picks on CPU).
+"""What this CPU says it can do natively: whether it has bfloat16 instructions (for reports).
+
+Not what ``dtype="auto"`` goes by: a flag is not a measurement (an Intel Xeon with ``avx512_bf16``
+ran bf16 at 0.6x float32), so ``auto`` times the kernels (:mod:`.cpu_choice`).
 
 Native bfloat16 means an x86 CPU with ``avx512_bf16`` (AVX-512 BF16: Intel Cooper Lake and
 Sapphire Rapids and later, AMD Zen 4 and later) or ``amx_bf16`` (Intel AMX). There oneDNN runs
@@ -13,7 +16,6 @@ AVX-512 BW/VL/DQ, where bf16 is emulated.
 from __future__ import annotations
 
 import functools
-import os
 import platform
 from pathlib import Path
 
@@ -50,14 +52,7 @@ def _torch_says_avx512_bf16() -> bool | None:
 
 @functools.lru_cache(maxsize=1)
 def has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 matmuls natively (x86 ``avx512_bf16`` or ``amx_bf16``).
-
-    ``QWEN3_RAG_CPU_BF16=0`` / ``=1`` overrides the detection (read once per process). Where it is
-    true, ``dtype="auto"`` on CPU is bfloat16 (:func:`.devices.resolve_dtype`).
-    """
-    forced = os.environ.get("QWEN3_RAG_CPU_BF16")
-    if forced is not None and forced.strip() in ("0", "1"):
-        return forced.strip() == "1"
+    """Whether this CPU's flags say native bfloat16 matmuls (x86 ``avx512_bf16`` or ``amx_bf16``)."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
         return False  # ARM bf16 (e.g. Graviton 3) runs through other kernels: not measured here
     flags = cpu_flags()

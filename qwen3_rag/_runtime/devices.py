@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from .._errors import InvalidOptionError
-from . import cpu_features
 
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -40,17 +39,13 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on GPUs that support it, fp16 on older ones and on Apple MPS; on CPU, bf16
-    where the CPU computes it natively (:func:`.cpu_features.has_native_bf16`: x86 ``avx512_bf16``
-    or ``amx_bf16``), fp32 elsewhere.
+    """``auto``: bf16 on GPUs that support it, fp16 on older ones and on Apple MPS; on CPU, float32
+    here, because a CPU load with ``auto`` does not come here: it measures the kernels on the
+    model's shapes (:mod:`.cpu_choice`; float32, float32 on oneDNN or bfloat16), since a CPU flag
+    does not say whether bf16 is fast (3.2x float32 on one ``avx512_bf16`` CPU, 0.6x on another).
 
     fp16 never runs unguarded: a row that comes out NaN/inf is recomputed alone, then with the
-    weights in fp32, with one warning per model (:mod:`.resilience`).
-
-    bf16 on a native-bf16 CPU: measured on the 0.6B shape, embedding and reranking both >= 2x
-    fp32, min cosine to fp32 ~0.9999 (docs/benchmarks.md, "CPU dtypes and int8"); the published
-    checkpoints are bf16, and transformers >= 5 loads them in bf16 by default. Where bf16 is
-    emulated (AVX2, AVX-512 without BF16) it is slower than fp32, so fp32 stays. ``dtype="float32"``
+    weights in fp32, with one warning per model (:mod:`.resilience`). ``dtype="float32"``
     reproduces the reference to float32 rounding on any CPU.
     """
     if isinstance(dtype, torch.dtype):
@@ -62,8 +57,6 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.type == "mps":
             return torch.float16
-        if device.type == "cpu" and cpu_features.has_native_bf16():
-            return torch.bfloat16
         return torch.float32
     try:
         return _DTYPES[str(dtype).lower()]

@@ -31,14 +31,23 @@ from .checkpoints import (
     is_sequence_classification,
     resolve_checkpoint,
 )
+from .cpu_choice import CpuChoice, choose
+from .cpu_probe import LayerShape
 from .devices import resolve_device, resolve_dtype
-from .packing import pack_decoder_linears, packing_applies
+from .packing import Kernel, bound_decoder_linears, kernel_for
 from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 from .threads import CallerThreads
 
-__all__ = ["BatchingOptions", "LoadedModel", "close_all", "get_loaded_model", "loaded_models"]
+__all__ = [
+    "BatchingOptions",
+    "LoadedModel",
+    "close_all",
+    "get_loaded_model",
+    "get_loaded_model_and_choice",
+    "loaded_models",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -114,32 +123,68 @@ def get_loaded_model(
     quantize: str | None = None,
 ) -> LoadedModel:
     """Return the shared loaded model for these settings, loading it on first use."""
+    return get_loaded_model_and_choice(
+        name,
+        kind=kind,
+        device=device,
+        dtype=dtype,
+        attn_implementation=attn_implementation,
+        batching=batching,
+        make_forward=make_forward,
+        quantize=quantize,
+    )[0]
+
+
+def get_loaded_model_and_choice(
+    name: str | os.PathLike[str],
+    *,
+    kind: ModelKind,
+    device: str | torch.device | None,
+    dtype: str | torch.dtype | None,
+    attn_implementation: str | None,
+    batching: BatchingOptions,
+    make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
+    quantize: str | None = None,
+) -> tuple[LoadedModel, CpuChoice | None]:
+    """:func:`get_loaded_model`, and what ``dtype="auto"`` chose on CPU for this load (or ``None``)."""
     text = os.fspath(name)
     resolved_device = resolve_device(device)
     if quantize is not None and (dtype is None or dtype == "auto"):
         dtype = "float32"  # int8 quantizes a float32 model, even where auto would pick bf16
-    resolved_dtype = resolve_dtype(dtype, resolved_device)
-    quantize = resolve_quantize(quantize, resolved_device, resolved_dtype)
+    choice: CpuChoice | None = None
+    kernel: Kernel | None = None
+    measure = resolved_device.type == "cpu" and quantize is None and (dtype is None or dtype == "auto")
+    if not measure:  # options are checked before any download
+        resolved_dtype = resolve_dtype(dtype, resolved_device)
+        quantize = resolve_quantize(quantize, resolved_device, resolved_dtype)
+        kernel = kernel_for(resolved_device, resolved_dtype, quantize)
     folder = _folder_for(text)
-    key = (str(folder), kind, str(resolved_device), str(resolved_dtype), attn_implementation, quantize)
+    if measure:
+        choice = _cpu_choice(folder, text, kind)  # measured once per machine, then read back
+        resolved_dtype = choice.dtype
+        kernel = None if choice.kernel == "float32" else choice.kernel  # the explicit loads' keys
+    device_text, dtype_text = str(resolved_device), str(resolved_dtype)
+    key = (str(folder), kind, device_text, dtype_text, attn_implementation, quantize, kernel)
     with _REGISTRY_LOCK:
         found = _REGISTRY.get(key)
         key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     if found is not None:
-        return _check_shared_batching(found, batching)
+        return _check_shared_batching(found, batching), choice
     with key_lock:
         with _REGISTRY_LOCK:
             found = _REGISTRY.get(key)
         if found is not None:
-            return _check_shared_batching(found, batching)
+            return _check_shared_batching(found, batching), choice
         check_kind(folder, text, kind)
         model, tokenizer = _load_weights(
             text, folder, kind, resolved_device, resolved_dtype, attn_implementation
         )
         if quantize == "int8":
             quantize_decoder_int8(model)
-        elif packing_applies(resolved_device, resolved_dtype, quantize):
-            pack_decoder_linears(model)
+        elif kernel is not None:
+            bound_decoder_linears(model, kernel)
+        if choice is not None:
+            logger.info("qwen3-rag: %s %r: %s", kind, text, choice.explain())
         forward = make_forward(model, tokenizer, resolved_device)
         loaded: LoadedModel | None = None
 
@@ -179,10 +224,25 @@ def get_loaded_model(
             in_force,
             quantize=quantize,
             caller_threads=caller_threads,
+            kernel=kernel,
         )
         with _REGISTRY_LOCK:
             _REGISTRY[key] = loaded
-        return loaded
+        return loaded, choice
+
+
+def _cpu_choice(folder: Path, name: str, kind: ModelKind) -> CpuChoice:
+    """``dtype="auto"`` on CPU: the kernel measured on this model's layer shapes (:mod:`.cpu_choice`)."""
+    try:
+        shape = LayerShape.from_folder(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        check_kind(folder, name, kind)  # the clearer error, where there is one
+        raise ModelLoadError(
+            f"Model {name!r}: {str(folder / 'config.json')!r} does not give the layer shapes "
+            f"(hidden_size, intermediate_size, num_attention_heads; {type(exc).__name__}: {exc}). "
+            "Check that the folder is a complete Qwen3 checkpoint, or pass dtype='float32'."
+        ) from exc
+    return choose(shape)
 
 
 def _load_weights(

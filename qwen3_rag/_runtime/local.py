@@ -19,7 +19,8 @@ import torch
 from .._prompts import EMBEDDING_END_TOKEN
 from .batcher import Encoder
 from .checkpoints import ModelKind
-from .loading import BatchingOptions, LoadedModel, get_loaded_model
+from .cpu_choice import CpuChoice
+from .loading import BatchingOptions, LoadedModel, get_loaded_model_and_choice
 from .prefix_cache import make_prefix_scorer
 from .procedure import RerankInput
 from .readout import YesNoReadout
@@ -84,8 +85,10 @@ class LocalBackend:
     remote = False
     base_url: str | None = None
 
-    def __init__(self, runtime: LoadedModel) -> None:
+    def __init__(self, runtime: LoadedModel, cpu_choice: CpuChoice | None = None) -> None:
         self.runtime = runtime
+        self.cpu_choice = cpu_choice
+        """What ``dtype="auto"`` chose on CPU for the load that made this backend (else ``None``)."""
 
     @classmethod
     def load(
@@ -99,7 +102,7 @@ class LocalBackend:
         batching: BatchingOptions,
         quantize: str | None = None,
     ) -> LocalBackend:
-        runtime = get_loaded_model(
+        runtime, choice = get_loaded_model_and_choice(
             model,
             kind=kind,
             device=device,
@@ -109,7 +112,7 @@ class LocalBackend:
             make_forward=_FORWARDS[kind],
             quantize=quantize,
         )
-        return cls(runtime)
+        return cls(runtime, choice)
 
     # ----------------------------------------------------------------- what it is
     @property
@@ -135,6 +138,11 @@ class LocalBackend:
     @property
     def describe(self) -> str:
         return f"in {self.runtime.precision}"
+
+    @property
+    def dtype_note(self) -> str | None:
+        """What ``dtype="auto"`` chose on CPU and why, in one line (``None`` otherwise)."""
+        return self.cpu_choice.explain() if self.cpu_choice is not None else None
 
     def warn_once(self, topic: str, message: str) -> None:
         self.runtime.warn_once(topic, message)
@@ -174,4 +182,9 @@ class LocalBackend:
     def __repr__(self) -> str:
         runtime = self.runtime
         described = f"device={str(runtime.device)!r}, dtype={str(runtime.dtype).replace('torch.', '')!r}"
-        return described + (f", quantize={runtime.quantize!r}" if runtime.quantize else "")
+        if runtime.quantize:
+            described += f", quantize={runtime.quantize!r}"
+        if runtime.kernel == "float32-onednn":
+            described += ", kernel='oneDNN'"
+        note = self.dtype_note  # dtype="auto" on CPU: what the measurement chose, and why
+        return described + (f", auto={note!r}" if note else "")

@@ -79,6 +79,8 @@ class LoadedModel:
     """``"int8"`` when the decoder's linear layers run in dynamic int8 (:mod:`.quantization`)."""
     caller_threads: CallerThreads = field(default_factory=CallerThreads)
     """The :class:`~.threads.CallerThreads` each call notes its torch thread count in."""
+    kernel: str | None = None
+    """The CPU linear-layer kernel (``"float32-onednn"``, ``"bfloat16"`` tiles; ``None``: plain)."""
     warned: set[str] = field(default_factory=set)
     _warn_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,7 +101,9 @@ class LoadedModel:
     def precision(self) -> str:
         """The dtype, and the quantization if any: ``"float32"``, ``"float32 + int8 linear layers"``."""
         dtype = str(self.dtype).replace("torch.", "")
-        return f"{dtype} + {self.quantize} linear layers" if self.quantize else dtype
+        if self.quantize:
+            return f"{dtype} + {self.quantize} linear layers"
+        return f"{dtype} (oneDNN linear layers)" if self.kernel == "float32-onednn" else dtype
 
     @property
     def hidden_size(self) -> int:

@@ -143,4 +143,9 @@ async def _load(
             on_load_failed(exc)
         return
     state.set_models(embedder, reranker)
-    logger.info("qwen3-rag serve: models loaded; ready")
+    notes = [
+        f"{model.kind}: {note}"
+        for model in (embedder, reranker)
+        if (note := getattr(getattr(model, "backend", None), "dtype_note", None))
+    ]
+    logger.info("qwen3-rag serve: models loaded; ready" + "".join(f"; {n}" for n in notes))
