@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._naming import source_text
+
 logger = logging.getLogger(__name__)
 
 # Extensions that are never text: skipped without reading them.
@@ -49,6 +51,9 @@ class Document:
     text: str | None = None
     size: int = 0
     """Bytes on disk (for progress)."""
+    path: str | None = None
+    """Where the file is read from, when its name is not valid UTF-8 and ``source`` is its
+    escaped form (:mod:`._naming`); ``None``: read from ``source``."""
 
     def pieces(self, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
         """The text in order, in pieces of at most ``piece_chars`` characters."""
@@ -56,7 +61,7 @@ class Document:
             yield self.text
             return
         # newline="": the text exactly as stored, as bytes.decode gives it (no newline translation).
-        with open(self.source, encoding="utf-8-sig", newline="") as handle:
+        with open(self.path or self.source, encoding="utf-8-sig", newline="") as handle:
             while piece := handle.read(piece_chars):
                 yield piece
 
@@ -76,6 +81,7 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
     files: list[Path] = []
     missing: list[SkippedFile] = []
     seen: set[Path] = set()
+    keys: dict[str, str] = {}
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
@@ -87,13 +93,19 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
         elif path.is_file():
             found = [path]
         else:
-            missing.append(SkippedFile(str(path), "no such file or folder"))
+            missing.append(SkippedFile(source_text(path), "no such file or folder"))
             continue
         for file in found:
             resolved = file.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
-                files.append(resolved)
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            key = source_text(resolved)
+            if key in keys:  # an escaped non-UTF-8 name equal to a real one: keys must stay unique
+                missing.append(SkippedFile(key, f"its name is the same as {keys[key]!r} once written as UTF-8; rename it"))
+                continue
+            keys[key] = os.fsencode(resolved).decode("utf-8", "backslashreplace")
+            files.append(resolved)
     return files, missing
 
 
@@ -101,27 +113,27 @@ def read_document(path: Path) -> Document | SkippedFile:
     """The text of one file, or why it was skipped."""
     suffix = path.suffix.lower()
     if suffix in BINARY_EXTENSIONS:
-        return SkippedFile(str(path), f"binary file type {suffix}")
+        return SkippedFile(source_text(path), f"binary file type {suffix}")
     if suffix == ".pdf":
         return _read_pdf(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(source_text(path), f"unreadable ({exc.strerror or exc})")
     if b"\x00" in data[:_SNIFF_BYTES]:
-        return SkippedFile(str(path), "binary content (NUL bytes)")
+        return SkippedFile(source_text(path), "binary content (NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
-    return Document(source=path.as_posix(), text=text, size=len(data))
+        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
+    return _document(path, text=text, size=len(data))
 
 
 def _read_pdf(path: Path) -> Document | SkippedFile:
     try:
         from pypdf import PdfReader
     except ImportError:
-        return SkippedFile(str(path), "PDF support is not installed: pip install 'qwen3-rag[pdf]'")
+        return SkippedFile(source_text(path), "PDF support is not installed: pip install 'qwen3-rag[pdf]'")
     # pypdf logs its own warnings about a damaged file; we report the file once, with the reason.
     pypdf_logger = logging.getLogger("pypdf")
     level = pypdf_logger.level
@@ -130,12 +142,12 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
         reader = PdfReader(str(path))
         text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
     except Exception as exc:  # pypdf raises many kinds for broken files; all mean "cannot read"
-        return SkippedFile(str(path), f"invalid PDF ({type(exc).__name__}: {exc})")
+        return SkippedFile(source_text(path), f"invalid PDF ({type(exc).__name__}: {exc})")
     finally:
         pypdf_logger.setLevel(level)
     if not text.strip():
-        return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
-    return Document(source=path.as_posix(), text=text, size=path.stat().st_size)
+        return SkippedFile(source_text(path), "PDF has no extractable text (scanned images?)")
+    return _document(path, text=text, size=_size(path))
 
 
 def _check_text_file(path: Path) -> SkippedFile | None:
@@ -146,19 +158,19 @@ def _check_text_file(path: Path) -> SkippedFile | None:
         with open(path, "rb") as handle:
             while block := handle.read(_CHECK_BYTES):
                 if position == 0 and b"\x00" in block[:_SNIFF_BYTES]:
-                    return SkippedFile(str(path), "binary content (NUL bytes)")
+                    return SkippedFile(source_text(path), "binary content (NUL bytes)")
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError as exc:
                     return SkippedFile(
-                        str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})"
+                        source_text(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})"
                     )
                 position += len(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:  # the file ends inside a character
-        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})")
+        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})")
     except OSError as exc:
-        return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(source_text(path), f"unreadable ({exc.strerror or exc})")
     return None
 
 
@@ -170,7 +182,20 @@ def open_document(path: Path) -> Document | SkippedFile:
     problem = _check_text_file(path)
     if problem is not None:
         return problem
-    return Document(source=path.as_posix(), size=path.stat().st_size)
+    return _document(path, size=_size(path))
+
+
+def _document(path: Path, *, text: str | None = None, size: int) -> Document:
+    source = source_text(path)
+    real = path.as_posix()
+    return Document(source=source, text=text, size=size, path=None if real == source else real)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since it was checked: reading it says so (a skipped file), not this
+        return 0
 
 
 def iter_documents(files: Sequence[Path]) -> Iterator[Document | SkippedFile]:
