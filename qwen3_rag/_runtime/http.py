@@ -103,15 +103,14 @@ class HttpClient:
     async def arequest(self, method: str, path: str, payload: Any = None) -> Any:
         """Async :meth:`request` (the event loop waits on sockets only).
 
-        ``asyncio.timeout`` bounds the whole call (connecting, sending, every read of a slow
+        ``asyncio.wait_for`` bounds the whole call (connecting, sending, every read of a slow
         answer, the backoff between retries): the call ends by ``timeout`` seconds, whatever the
         server does. httpx's own timeouts (per socket operation) stay as a second bound.
         """
         url, started = self.url(path), time.monotonic()
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._attempts(method, url, started, _body(payload))
-        except TimeoutError as exc:
+            return await asyncio.wait_for(self._attempts(method, url, started, _body(payload)), self.timeout)
+        except asyncio.TimeoutError as exc:  # not the builtin TimeoutError before Python 3.11
             elapsed = time.monotonic() - started
             raise RemoteBackendError(
                 f"{url} did not answer within timeout={self.timeout:g} s (stopped after {elapsed:.1f} s). "

@@ -1,7 +1,7 @@
 """An event loop in a daemon thread, for synchronous callers of async code.
 
 The remote client's synchronous calls run on one of these, so that a call's deadline is
-``asyncio.timeout`` around the whole call (connect, every read, every retry and backoff): httpx's
+``asyncio.wait_for`` around the whole call (connect, every read, every retry and backoff): httpx's
 own timeouts bound each socket operation, not a call, and a server that sends a byte now and then
 would otherwise hold a synchronous call for as long as it likes.
 """
