@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._cli_guards import check_text, prepare_store_folder, remove_if_unused
 from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
@@ -171,7 +172,19 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
 
     if args.qdrant_url:
         return QdrantStore(args.collection, url=args.qdrant_url)
+    if not create:
+        _prepare_folder(args, create=False)
     return QdrantStore(args.collection, path=args.qdrant_path, create=create)
+
+
+def _prepare_folder(args: argparse.Namespace, *, create: bool) -> list[Any]:
+    """The embedded store folder checked for writing (see _cli_guards); the folders made for it."""
+    from .pipeline._store import DEFAULT_QDRANT_PATH
+
+    path = args.qdrant_path or (None if os.environ.get("QDRANT_URL") else DEFAULT_QDRANT_PATH)
+    if args.qdrant_url or path is None or path == ":memory:":
+        return []
+    return prepare_store_folder(path, create=create)
 
 
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:
@@ -215,6 +228,7 @@ def _check_sources_exist(store: Any, filters: dict[str, Any] | None) -> None:
 
 
 def _question(text: str) -> str:
+    check_text(text, "The question")
     if not text.strip():
         raise InvalidOptionError('The question is empty; ask something, e.g. qwen3-rag query "What is X?".')
     return text
@@ -231,31 +245,56 @@ def _existing_paths(paths: Sequence[str]) -> list[str]:
 
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    from .pipeline import Ingestor
-
     paths = _existing_paths(args.paths)
-    with _open_store(args, create=True) as store:
-        from .pipeline._opening import load_embedder_for
-
-        recorded = store.open() if store.exists() else None
-        embedder = load_embedder_for(
-            recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
-        )
-        ingestor = Ingestor(
-            store,
-            embedder,
-            chunk_tokens=args.chunk_tokens,
-            overlap=args.chunk_overlap,
-            batch_size=args.batch_size,
-            progress=False if args.no_progress else None,
-            keep_missing=args.keep_missing,
-        )
-        report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
-        print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
+    made = _prepare_folder(args, create=True)
+    stored = False
+    try:
+        with _open_store(args, create=True) as store:
+            try:
+                _ingest_into(store, paths, args, out)
+            finally:
+                stored = _holds_collection(store)
+    finally:
+        if not stored:  # a run that stored nothing leaves no empty store folder behind
+            remove_if_unused(made)
     return 0
 
 
+def _holds_collection(store: Any) -> bool:
+    try:
+        return bool(store.exists())
+    except Exception:  # in doubt, keep the folder
+        return True
+
+
+def _ingest_into(store: Any, paths: list[str], args: argparse.Namespace, out: TextIO) -> None:
+    from .pipeline import Ingestor
+    from .pipeline._opening import load_embedder_for
+
+    recorded = store.open() if store.exists() else None
+    embedder = load_embedder_for(
+        recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
+    )
+    ingestor = Ingestor(
+        store,
+        embedder,
+        chunk_tokens=args.chunk_tokens,
+        overlap=args.chunk_overlap,
+        batch_size=args.batch_size,
+        progress=False if args.no_progress else None,
+        keep_missing=args.keep_missing,
+    )
+    report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
+    if store.exists():
+        print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
+    else:
+        nothing = f"Nothing to store: collection {args.collection!r} was not created."
+        print(f"{report.summary()}. {nothing}", file=out)
+
+
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    from .pipeline._naming import printable  # control characters in a name would break the table
+
     with _open_store(args) as store:
         store.open()
         records = store.sources.all()
@@ -265,7 +304,7 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         for r in records:
             state = "" if r.complete else "  (incomplete: run ingest again)"
-            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {r.source}{state}", file=out)
+            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{state}", file=out)
         print(f"{len(records)} sources, {sum(r.chunks for r in records)} chunks.", file=out)
     return 0
 
@@ -325,7 +364,9 @@ def _load_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
 
 def _instruction(args: argparse.Namespace) -> str | None:
     """``--instruction``, or the ``--task`` preset; ``None``: the models' default."""
-    return args.instruction if args.instruction is not None else TASK_INSTRUCTIONS.get(args.task or "")
+    if args.instruction is not None:
+        return check_text(args.instruction, "--instruction")
+    return TASK_INSTRUCTIONS.get(args.task or "")
 
 
 def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
@@ -359,6 +400,9 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from ._chat import OpenAICompatibleChat, build_messages
 
     interactive = stdin.isatty()
+    if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
+        stdin.reconfigure(errors="surrogateescape")
+    refused = False
     filters = _filters(args.filter)
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with _open_store(args) as store:
@@ -376,6 +420,12 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 break
             if not question:
                 continue
+            try:
+                check_text(question, "The question")
+            except InvalidOptionError as exc:  # refuse this line, in one line, and go on
+                print(f"qwen3-rag: error: {exc}", file=sys.stderr, flush=True)
+                refused = True
+                continue
             results = retriever.retrieve(question, filters=filters)
             if chat is not None and results:
                 print(chat.complete(build_messages(question, results)), file=out)
@@ -383,7 +433,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             else:
                 _print_results(question, results, out)
             print(file=out, flush=True)
-    return 0
+    return EXIT_ERROR if refused else 0
 
 
 def _quiet_libraries(no_progress: bool) -> None:

@@ -8,6 +8,7 @@ as broken as a real network or a hostile server makes them.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -97,11 +98,8 @@ class ScriptedServer:
             self._threads.append(thread)
 
     def _handle(self, conn: socket.socket, script: Script) -> None:
-        with conn:
-            try:
-                script(conn, read_request(conn))
-            except OSError:  # the client gave up and closed: what the tests expect
-                pass
+        with conn, contextlib.suppress(OSError):  # the client gave up and closed: what tests expect
+            script(conn, read_request(conn))
 
     def stop(self) -> None:
         self._stop.set()

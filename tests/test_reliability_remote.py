@@ -54,7 +54,7 @@ def test_a_trickling_server_ends_a_timeout_8_call_in_under_10_s() -> None:
 
 @pytest.mark.parametrize("where", ["headers", "body"])
 async def test_an_async_call_to_a_trickling_server_ends_by_its_timeout(where: str) -> None:
-    payload = HEADERS_THEN_BIG if where == "headers" else HEADERS_THEN_BIG
+    payload = HEADERS_THEN_BIG
     with scripted_server() as server:
         if where == "headers":
             server.script = trickle(payload, 0.5, stop_after_s=20)
@@ -115,7 +115,10 @@ def _model_server(card_dims: int, vectors: Any) -> Any:
 @pytest.mark.parametrize(
     ("case", "vectors"),
     [
-        ("2 dimensions for a 64-dimension model", lambda n: [{"index": i, "embedding": [0.5, 0.5]} for i in range(n)]),
+        (
+            "2 dimensions for a 64-dimension model",
+            lambda n: [{"index": i, "embedding": [0.5, 0.5]} for i in range(n)],
+        ),
         ("one vector too few", lambda n: [{"index": i, "embedding": [0.1] * 64} for i in range(n - 1)]),
         ("an index twice", lambda n: [{"index": 0, "embedding": [0.1] * 64} for _ in range(n)]),
         ("NaN in a vector", lambda n: [{"index": i, "embedding": [float("nan")] * 64} for i in range(n)]),
@@ -144,7 +147,9 @@ def test_wrong_vectors_from_a_server_raise_remote_backend_error(
 
 def test_right_vectors_still_pass(tokenizer_folder: str) -> None:
     with scripted_server() as server:
-        server.script = _model_server(64, lambda n: [{"index": i, "embedding": [0.25] * 64} for i in range(n)])
+        server.script = _model_server(
+            64, lambda n: [{"index": i, "embedding": [0.25] * 64} for i in range(n)]
+        )
         embedder = Qwen3Embedder.load(tokenizer_folder, base_url=server.base_url, served_model="m", timeout=5)
         vectors = embedder.embed_documents(["one", "two"])
         embedder.close()
@@ -159,7 +164,10 @@ def test_right_vectors_still_pass(tokenizer_folder: str) -> None:
         [{"index": 0, "relevance_score": 0.5}, {"index": 1, "relevance_score": 1.5}],
         [{"index": 0, "relevance_score": 0.5}, {"index": 1, "relevance_score": "0.4"}],
         [{"index": 0, "relevance_score": 0.5}, {"index": 1.0, "relevance_score": 0.4}],
-        [{"index": 0, "relevance_score": 0.5}, {"index": 1, "relevance_score": 0.4, "relevance_logit": 1e999}],
+        [
+            {"index": 0, "relevance_score": 0.5},
+            {"index": 1, "relevance_score": 0.4, "relevance_logit": 1e999},
+        ],
         [{"index": 0, "relevance_score": 0.5}, {"index": 7, "relevance_score": 0.4}],
     ],
 )
@@ -231,7 +239,9 @@ _raw_answers = st.one_of(
     st.binary(max_size=64),  # random bytes: not HTTP at all
     st.builds(lambda b: http_response(b), st.binary(max_size=64)),  # HTTP, a random body
     st.builds(  # a body shorter than its Content-Length: the server closes mid-answer
-        lambda b, extra: http_response(b, content_length=len(b) + extra), st.binary(max_size=32), st.integers(1, 100)
+        lambda b, extra: http_response(b, content_length=len(b) + extra),
+        st.binary(max_size=32),
+        st.integers(1, 100),
     ),
     st.builds(  # JSON of any shape
         lambda v: http_response(json.dumps(v).encode()), _json_values
@@ -267,7 +277,8 @@ async def test_concurrent_async_calls_each_keep_their_own_deadline() -> None:
         client = _client(server.base_url, timeout=1)
         started = time.monotonic()
         outcomes = await asyncio.gather(
-            *(client.arequest("POST", "embeddings", {"input": [[i]]}) for i in range(8)), return_exceptions=True
+            *(client.arequest("POST", "embeddings", {"input": [[i]]}) for i in range(8)),
+            return_exceptions=True,
         )
         assert all(isinstance(o, RemoteBackendError) for o in outcomes)
         assert time.monotonic() - started < 2.0

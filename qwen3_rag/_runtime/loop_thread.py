@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
@@ -54,10 +55,8 @@ class LoopThread:
             async def wrapped() -> None:
                 await cleanup
 
-            try:
+            with contextlib.suppress(Exception):  # closing must not fail: the sockets go with the loop
                 asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(timeout_s)
-            except Exception:  # closing must not fail: the sockets go with the loop anyway
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout_s)
         if not self._thread.is_alive():

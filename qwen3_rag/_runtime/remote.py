@@ -399,8 +399,8 @@ def _vectors(answer: Any, count: int, url: str, width: int | None = None) -> np.
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
             raise TypeError("no 'data' list")
         data = answer["data"]
-        indexes = [d["index"] if isinstance(d, dict) else None for d in data]
-        if any(type(i) is not int for i in indexes):
+        indexes: list[Any] = [d.get("index") if isinstance(d, dict) else None for d in data]
+        if any(type(i) is not int for i in indexes):  # bool and float are not indexes either
             raise TypeError("an item without an integer 'index'")
         if sorted(indexes) != list(range(count)):
             raise ValueError(f"{len(data)} vectors (indexes {_sample(indexes)}) for {count} inputs")

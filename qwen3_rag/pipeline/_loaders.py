@@ -102,7 +102,8 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
             seen.add(resolved)
             key = source_text(resolved)
             if key in keys:  # an escaped non-UTF-8 name equal to a real one: keys must stay unique
-                missing.append(SkippedFile(key, f"its name is the same as {keys[key]!r} once written as UTF-8; rename it"))
+                same = f"its name is the same as {keys[key]!r} once written as UTF-8; rename it"
+                missing.append(SkippedFile(key, same))
                 continue
             keys[key] = os.fsencode(resolved).decode("utf-8", "backslashreplace")
             files.append(resolved)
@@ -168,7 +169,8 @@ def _check_text_file(path: Path) -> SkippedFile | None:
                 position += len(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:  # the file ends inside a character
-        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})")
+        at = position + exc.start
+        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {at})")
     except OSError as exc:
         return SkippedFile(source_text(path), f"unreadable ({exc.strerror or exc})")
     return None
