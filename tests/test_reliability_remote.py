@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ async def test_an_async_call_to_a_trickling_server_ends_by_its_timeout(where: st
         started = time.monotonic()
         with pytest.raises(RemoteBackendError, match=r"did not answer within timeout=2 s"):
             await client.arequest("POST", "rerank", {"query": "q", "documents": ["d"]})
-        assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 4.0  # the 2 s deadline, plus slack on a shared machine
         client.close()
 
 
@@ -84,8 +85,27 @@ def test_retries_and_their_backoff_stay_inside_the_deadline() -> None:
         started = time.monotonic()
         with pytest.raises(RemoteBackendError, match=r"HTTP 503"):
             client.request("POST", "embeddings", {"input": [[1]]})
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0  # the 1.5 s deadline, plus slack on a shared machine
         client.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_calls() -> None:
+    """Synchronous calls run on the client's loop thread; a child forked after a call has none,
+    and must start its own rather than wait forever."""
+    with scripted_server() as server:
+        server.script = send_then(http_response(b'{"ok": 1}'))
+        client = _client(server.base_url, timeout=5)
+        assert client.request("GET", "models") == {"ok": 1}
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if its call answers
+            try:
+                os._exit(0 if client.request("GET", "models") == {"ok": 1} else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        client.close()
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 # ----------------------------------------------------------------------------- answers checked
@@ -268,7 +288,7 @@ def test_any_raw_answer_ends_in_json_or_one_error_within_the_timeout(raw: bytes,
             pass
         finally:
             client.close()
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 2.0  # the 0.5 s deadline, plus slack on a shared machine
 
 
 async def test_concurrent_async_calls_each_keep_their_own_deadline() -> None:
@@ -281,5 +301,5 @@ async def test_concurrent_async_calls_each_keep_their_own_deadline() -> None:
             return_exceptions=True,
         )
         assert all(isinstance(o, RemoteBackendError) for o in outcomes)
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0  # the 1 s deadline, plus slack on a shared machine
         client.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import threading
 import time
@@ -69,8 +70,10 @@ class HttpClient:
     # ----------------------------------------------------------------- clients
     def _loop_thread(self) -> LoopThread:
         with self._lock:
-            if self._runner is None:
+            # A forked child inherits the object but not the thread: it starts its own.
+            if self._runner is None or self._runner.pid != os.getpid():
                 self._runner = LoopThread("qwen3-rag-http")
+                self._async_clients = weakref.WeakKeyDictionary()
             return self._runner
 
     def _async_client(self) -> Any:

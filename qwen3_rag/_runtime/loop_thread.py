@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ class LoopThread:
     """A running event loop in its own daemon thread; :meth:`run` blocks the caller until done."""
 
     def __init__(self, name: str) -> None:
+        self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
