@@ -241,9 +241,13 @@ class Ingestor:
                     window = []
         except (OSError, UnicodeDecodeError) as exc:
             # Gone, unreadable or changed to non-UTF-8 since it was checked: one skipped file. Its
-            # queued chunks are dropped; any already written keep its record incomplete, so
+            # queued chunks are dropped; any already written leave its record incomplete, so
             # `sources` says so and the next run completes or removes them.
             self._drop_pending(doc.source, run)
+            old = run.records.get(doc.source)
+            if old is not None and old.complete:  # some of its chunks may be rewritten already
+                unsure = SourceRecord(doc.source, old.chunks, old.ingested_at, complete=False)
+                self._put_records(run, [unsure])
             reason = f"unreadable ({exc.strerror or exc})" if isinstance(exc, OSError) else "not UTF-8 text"
             logger.warning("qwen3-rag: skipped %s: %s", doc.source, reason)
             run.report.skipped.append(SkippedFile(doc.source, reason))

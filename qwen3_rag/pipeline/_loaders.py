@@ -71,6 +71,10 @@ class SkippedFile:
     path: str
     reason: str
 
+    def __post_init__(self) -> None:
+        # A name that is not UTF-8 is reported as its source key would be (printable, storable).
+        object.__setattr__(self, "path", source_text(self.path))
+
 
 def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
     """Every file under ``paths`` (recursively, sorted, hidden files and folders left out).
@@ -93,7 +97,7 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
         elif path.is_file():
             found = [path]
         else:
-            missing.append(SkippedFile(source_text(path), "no such file or folder"))
+            missing.append(SkippedFile(str(path), "no such file or folder"))
             continue
         for file in found:
             resolved = file.resolve()
@@ -114,19 +118,19 @@ def read_document(path: Path) -> Document | SkippedFile:
     """The text of one file, or why it was skipped."""
     suffix = path.suffix.lower()
     if suffix in BINARY_EXTENSIONS:
-        return SkippedFile(source_text(path), f"binary file type {suffix}")
+        return SkippedFile(str(path), f"binary file type {suffix}")
     if suffix == ".pdf":
         return _read_pdf(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return SkippedFile(source_text(path), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
     if b"\x00" in data[:_SNIFF_BYTES]:
-        return SkippedFile(source_text(path), "binary content (NUL bytes)")
+        return SkippedFile(str(path), "binary content (NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
+        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
     return _document(path, text=text, size=len(data))
 
 
@@ -134,7 +138,7 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
     try:
         from pypdf import PdfReader
     except ImportError:
-        return SkippedFile(source_text(path), "PDF support is not installed: pip install 'qwen3-rag[pdf]'")
+        return SkippedFile(str(path), "PDF support is not installed: pip install 'qwen3-rag[pdf]'")
     # pypdf logs its own warnings about a damaged file; we report the file once, with the reason.
     pypdf_logger = logging.getLogger("pypdf")
     level = pypdf_logger.level
@@ -143,11 +147,11 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
         reader = PdfReader(str(path))
         text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
     except Exception as exc:  # pypdf raises many kinds for broken files; all mean "cannot read"
-        return SkippedFile(source_text(path), f"invalid PDF ({type(exc).__name__}: {exc})")
+        return SkippedFile(str(path), f"invalid PDF ({type(exc).__name__}: {exc})")
     finally:
         pypdf_logger.setLevel(level)
     if not text.strip():
-        return SkippedFile(source_text(path), "PDF has no extractable text (scanned images?)")
+        return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
     return _document(path, text=text, size=_size(path))
 
 
@@ -159,20 +163,20 @@ def _check_text_file(path: Path) -> SkippedFile | None:
         with open(path, "rb") as handle:
             while block := handle.read(_CHECK_BYTES):
                 if position == 0 and b"\x00" in block[:_SNIFF_BYTES]:
-                    return SkippedFile(source_text(path), "binary content (NUL bytes)")
+                    return SkippedFile(str(path), "binary content (NUL bytes)")
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError as exc:
                     return SkippedFile(
-                        source_text(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})"
+                        str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})"
                     )
                 position += len(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:  # the file ends inside a character
         at = position + exc.start
-        return SkippedFile(source_text(path), f"not UTF-8 text (invalid byte at offset {at})")
+        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {at})")
     except OSError as exc:
-        return SkippedFile(source_text(path), f"unreadable ({exc.strerror or exc})")
+        return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
     return None
 
 
