@@ -14,6 +14,7 @@ traceback. Input that can be checked without the models is checked before they l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ._cli_guards import check_text, prepare_store_folder, remove_if_unused
+from ._cli_guards import check_text, new_store_folder, prepare_store_folder
 from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
@@ -177,14 +178,25 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
     return QdrantStore(args.collection, path=args.qdrant_path, create=create)
 
 
-def _prepare_folder(args: argparse.Namespace, *, create: bool) -> list[Any]:
-    """The embedded store folder checked for writing (see _cli_guards); the folders made for it."""
+def _embedded_folder(args: argparse.Namespace) -> str | None:
     from .pipeline._store import DEFAULT_QDRANT_PATH
 
     path = args.qdrant_path or (None if os.environ.get("QDRANT_URL") else DEFAULT_QDRANT_PATH)
-    if args.qdrant_url or path is None or path == ":memory:":
-        return []
-    return prepare_store_folder(path, create=create)
+    return None if args.qdrant_url or path is None or path == ":memory:" else str(path)
+
+
+def _prepare_folder(args: argparse.Namespace, *, create: bool) -> None:
+    """A reader's embedded store folder, checked for writing (see _cli_guards)."""
+    folder = _embedded_folder(args)
+    if folder is not None:
+        prepare_store_folder(folder, create=create)
+
+
+def _ingest_folder(args: argparse.Namespace) -> Any:
+    """Around ``ingest``: the folder checked for writing, and removed again if this run made it
+    and stored nothing in it."""
+    folder = _embedded_folder(args)
+    return contextlib.nullcontext() if folder is None else new_store_folder(folder, args.collection)
 
 
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:
@@ -245,51 +257,29 @@ def _existing_paths(paths: Sequence[str]) -> list[str]:
 
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    paths = _existing_paths(args.paths)
-    made = _prepare_folder(args, create=True)
-    stored = False
-    try:
-        with _open_store(args, create=True) as store:
-            try:
-                _ingest_into(store, paths, args, out)
-            finally:
-                stored = _holds_collection(store)
-    finally:
-        if not stored:  # a run that stored nothing leaves no empty store folder behind
-            remove_if_unused(made)
-    return 0
-
-
-def _holds_collection(store: Any) -> bool:
-    try:
-        return bool(store.exists())
-    except Exception:  # in doubt, keep the folder
-        return True
-
-
-def _ingest_into(store: Any, paths: list[str], args: argparse.Namespace, out: TextIO) -> None:
     from .pipeline import Ingestor
-    from .pipeline._opening import load_embedder_for
 
-    recorded = store.open() if store.exists() else None
-    embedder = load_embedder_for(
-        recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
-    )
-    ingestor = Ingestor(
-        store,
-        embedder,
-        chunk_tokens=args.chunk_tokens,
-        overlap=args.chunk_overlap,
-        batch_size=args.batch_size,
-        progress=False if args.no_progress else None,
-        keep_missing=args.keep_missing,
-    )
-    report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
-    if store.exists():
-        print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
-    else:
-        nothing = f"Nothing to store: collection {args.collection!r} was not created."
-        print(f"{report.summary()}. {nothing}", file=out)
+    paths = _existing_paths(args.paths)
+    with _ingest_folder(args), _open_store(args, create=True) as store:
+        from .pipeline._opening import load_embedder_for
+
+        recorded = store.open() if store.exists() else None
+        embedder = load_embedder_for(
+            recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
+        )
+        ingestor = Ingestor(
+            store,
+            embedder,
+            chunk_tokens=args.chunk_tokens,
+            overlap=args.chunk_overlap,
+            batch_size=args.batch_size,
+            progress=False if args.no_progress else None,
+            keep_missing=args.keep_missing,
+        )
+        report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
+        stored = f"{store.count()} chunks" if store.exists() else "nothing stored, not created"
+        print(f"{report.summary()}. Collection {args.collection!r}: {stored}.", file=out)
+    return 0
 
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:

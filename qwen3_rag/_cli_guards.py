@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import InvalidOptionError, StoreConnectionError
+from ._errors import CollectionNotFoundError, InvalidOptionError, StoreConnectionError
 
 
 def check_text(value: str, what: str) -> str:
@@ -39,8 +41,7 @@ def prepare_store_folder(path: str | os.PathLike[str], *, create: bool) -> list[
 
     A writer (``create=True``) makes the folder if needed and writes a probe file in it; a reader
     probes an existing folder only (a missing one is reported by the store itself). The returned
-    folders (outermost first) were created here: :func:`remove_if_unused` takes them away again
-    when the run stored nothing.
+    folders (outermost first) did not exist before.
     """
     folder = Path(path).expanduser()
     made: list[Path] = []
@@ -48,9 +49,8 @@ def prepare_store_folder(path: str | os.PathLike[str], *, create: bool) -> list[
         if not folder.exists():
             if not create:
                 return []
-            missing = [p for p in [folder, *folder.parents] if not p.exists()]
+            made = [p for p in reversed([folder, *folder.parents]) if not p.exists()]
             folder.mkdir(parents=True)
-            made = list(reversed(missing))
         if folder.is_dir():
             handle, probe = tempfile.mkstemp(prefix=".qwen3-rag-write-check-", dir=folder)
             os.close(handle)
@@ -67,7 +67,27 @@ def prepare_store_folder(path: str | os.PathLike[str], *, create: bool) -> list[
     return made
 
 
-def remove_if_unused(made: list[Path]) -> None:
-    """Remove the folders :func:`prepare_store_folder` created when no collection was stored in them."""
-    if made:
-        shutil.rmtree(made[0], ignore_errors=True)
+@contextmanager
+def new_store_folder(path: str | os.PathLike[str], collection: str) -> Iterator[None]:
+    """For a writer: check the folder (:func:`prepare_store_folder`); afterwards, if this run made
+    it and no collection was stored in it (nothing to store, or the first batch failed), take it
+    away again, so a failed first run leaves nothing behind."""
+    made = prepare_store_folder(path, create=True)
+    try:
+        yield
+    finally:
+        if made and not _holds(path, collection):
+            shutil.rmtree(made[0], ignore_errors=True)
+
+
+def _holds(path: str | os.PathLike[str], collection: str) -> bool:
+    """Whether the store at ``path`` holds ``collection``; in doubt, ``True`` (keep the folder)."""
+    from .pipeline._store import QdrantStore
+
+    try:
+        with QdrantStore(collection, path=path, create=False) as store:
+            return bool(store.exists())
+    except CollectionNotFoundError:  # no store at all was written there
+        return False
+    except Exception:
+        return True
