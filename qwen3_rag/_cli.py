@@ -15,6 +15,7 @@ traceback. Input that can be checked without the models is checked before they l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._cli_guards import check_text, new_store_folder, prepare_store_folder
 from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._cli_store import add_store_parser, run_store
 from ._errors import InvalidOptionError, Qwen3RagError
@@ -174,7 +176,30 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
 
     if args.qdrant_url:
         return QdrantStore(args.collection, url=args.qdrant_url)
+    if not create:
+        _prepare_folder(args, create=False)
     return QdrantStore(args.collection, path=args.qdrant_path, create=create)
+
+
+def _embedded_folder(args: argparse.Namespace) -> str | None:
+    from .pipeline._store import DEFAULT_QDRANT_PATH
+
+    path = args.qdrant_path or (None if os.environ.get("QDRANT_URL") else DEFAULT_QDRANT_PATH)
+    return None if args.qdrant_url or path is None or path == ":memory:" else str(path)
+
+
+def _prepare_folder(args: argparse.Namespace, *, create: bool) -> None:
+    """A reader's embedded store folder, checked for writing (see _cli_guards)."""
+    folder = _embedded_folder(args)
+    if folder is not None:
+        prepare_store_folder(folder, create=create)
+
+
+def _ingest_folder(args: argparse.Namespace) -> Any:
+    """Around ``ingest``: the folder checked for writing, and removed again if this run made it
+    and stored nothing in it."""
+    folder = _embedded_folder(args)
+    return contextlib.nullcontext() if folder is None else new_store_folder(folder, args.collection)
 
 
 def _filters(items: Sequence[str]) -> dict[str, Any] | None:
@@ -218,6 +243,7 @@ def _check_sources_exist(store: Any, filters: dict[str, Any] | None) -> None:
 
 
 def _question(text: str) -> str:
+    check_text(text, "The question")
     if not text.strip():
         raise InvalidOptionError('The question is empty; ask something, e.g. qwen3-rag query "What is X?".')
     return text
@@ -237,7 +263,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import Ingestor
 
     paths = _existing_paths(args.paths)
-    with _open_store(args, create=True) as store:
+    with _ingest_folder(args), _open_store(args, create=True) as store:
         from .pipeline._opening import load_embedder_for
 
         recorded = store.open() if store.exists() else None
@@ -254,11 +280,14 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             keep_missing=args.keep_missing,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
-        print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
+        stored = f"{store.count()} chunks" if store.exists() else "nothing stored, not created"
+        print(f"{report.summary()}. Collection {args.collection!r}: {stored}.", file=out)
     return 0
 
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    from .pipeline._naming import printable  # control characters in a name would break the table
+
     with _open_store(args) as store:
         store.open()
         records = store.sources.all()
@@ -268,7 +297,7 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         for r in records:
             state = "" if r.complete else "  (incomplete: run ingest again)"
-            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {r.source}{state}", file=out)
+            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{state}", file=out)
         print(f"{len(records)} sources, {sum(r.chunks for r in records)} chunks.", file=out)
     return 0
 
@@ -328,7 +357,9 @@ def _load_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
 
 def _instruction(args: argparse.Namespace) -> str | None:
     """``--instruction``, or the ``--task`` preset; ``None``: the models' default."""
-    return args.instruction if args.instruction is not None else TASK_INSTRUCTIONS.get(args.task or "")
+    if args.instruction is not None:
+        return check_text(args.instruction, "--instruction")
+    return TASK_INSTRUCTIONS.get(args.task or "")
 
 
 def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
@@ -362,6 +393,9 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from ._chat import OpenAICompatibleChat, build_messages
 
     interactive = stdin.isatty()
+    if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
+        stdin.reconfigure(errors="surrogateescape")
+    refused = False
     filters = _filters(args.filter)
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with _open_store(args) as store:
@@ -379,6 +413,12 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 break
             if not question:
                 continue
+            try:
+                check_text(question, "The question")
+            except InvalidOptionError as exc:  # refuse this line, in one line, and go on
+                print(f"qwen3-rag: error: {exc}", file=sys.stderr, flush=True)
+                refused = True
+                continue
             results = retriever.retrieve(question, filters=filters)
             if chat is not None and results:
                 print(chat.complete(build_messages(question, results)), file=out)
@@ -386,7 +426,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             else:
                 _print_results(question, results, out)
             print(file=out, flush=True)
-    return 0
+    return EXIT_ERROR if refused else 0
 
 
 def _quiet_libraries(no_progress: bool) -> None:

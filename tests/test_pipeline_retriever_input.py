@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline import EmbeddingSpec, Ingestor, QdrantStore, TwoStageRetriever
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 
@@ -147,7 +147,9 @@ def test_retrieval_from_an_empty_collection_is_empty(
 ) -> None:
     embedder, reranker = models
     store = QdrantStore("empty", location=":memory:")
-    make_ingestor(embedder, store).ingest([tmp_path])  # an empty folder: collection, no points
+    make_ingestor(embedder, store).ingest([tmp_path])  # an empty folder: nothing stored, nothing created
+    assert not store.exists()
+    store.ensure(EmbeddingSpec.for_embedder(embedder))  # the collection, without points
     assert store.exists() and store.count() == 0
     assert TwoStageRetriever(store, embedder, reranker).retrieve("anything") == []
 

@@ -5,13 +5,16 @@ Embedding and scoring are idempotent, so a call is retried (exponential backoff 
 call's deadline (``timeout`` seconds from its start) allows. Anything else that is not a 200 is
 a :class:`~qwen3_rag._errors.RemoteBackendError` naming the URL and the status, with the
 server's own message. Asyncio callers get one pooled ``httpx.AsyncClient`` per event loop
-(httpx connections belong to the loop that opened them); threads share one ``httpx.Client``.
+(httpx connections belong to the loop that opened them); threads share one, on this client's own
+event-loop thread (:mod:`.loop_thread`), so that ``timeout`` is one deadline for the whole call
+for every caller: a server that answers one byte at a time cannot stretch it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import threading
 import time
@@ -19,6 +22,7 @@ import weakref
 from typing import Any
 
 from .._errors import InvalidOptionError, MissingDependencyError, RemoteBackendError
+from .loop_thread import LoopThread
 from .validation import check_positive_int
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -55,7 +59,7 @@ class HttpClient:
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._limits = self.httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._lock = threading.Lock()
-        self._client: Any = None
+        self._runner: LoopThread | None = None
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
@@ -64,11 +68,13 @@ class HttpClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     # ----------------------------------------------------------------- clients
-    def _sync_client(self) -> Any:
+    def _loop_thread(self) -> LoopThread:
         with self._lock:
-            if self._client is None:
-                self._client = self.httpx.Client(headers=self.headers, limits=self._limits)
-            return self._client
+            # A forked child inherits the object but not the thread: it starts its own.
+            if self._runner is None or self._runner.pid != os.getpid():
+                self._runner = LoopThread("qwen3-rag-http")
+                self._async_clients = weakref.WeakKeyDictionary()
+            return self._runner
 
     def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -82,36 +88,40 @@ class HttpClient:
     def close(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
         with self._lock:
-            client, self._client = self._client, None
+            runner, self._runner = self._runner, None
+            client = self._async_clients.get(runner.loop) if runner is not None else None
             self._async_clients = weakref.WeakKeyDictionary()  # their loops close their sockets
-        if client is not None:
-            client.close()
+        if runner is not None:
+            runner.close(client.aclose() if client is not None else None)
 
     # ----------------------------------------------------------------- calls
     def request(self, method: str, path: str, payload: Any = None) -> Any:
-        """The decoded JSON answer of a 200; retried, and bounded by ``timeout`` in all."""
-        url, started = self.url(path), time.monotonic()
-        content = _body(payload)
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = self._remaining(started, url, attempt)
-            try:
-                response = self._sync_client().request(
-                    method, url, content=content, headers=_json_headers(content), timeout=remaining
-                )
-            except self.httpx.TransportError as exc:
-                delay = self._retry_after_failure(exc, None, url, started, attempt)
-            else:
-                if response.status_code == 200:
-                    return _json(response, url)
-                delay = self._retry_after_failure(None, response, url, started, attempt)
-            time.sleep(delay)
+        """The decoded JSON answer of a 200; retried, and bounded by ``timeout`` in all.
+
+        Runs :meth:`arequest` on this client's own event-loop thread: the caller's thread waits,
+        and the deadline is the same exact one as for async callers.
+        """
+        return self._loop_thread().run(self.arequest(method, path, payload))
 
     async def arequest(self, method: str, path: str, payload: Any = None) -> Any:
-        """Async :meth:`request` (the event loop waits on sockets only)."""
+        """Async :meth:`request` (the event loop waits on sockets only).
+
+        ``asyncio.wait_for`` bounds the whole call (connecting, sending, every read of a slow
+        answer, the backoff between retries): the call ends by ``timeout`` seconds, whatever the
+        server does. httpx's own timeouts (per socket operation) stay as a second bound.
+        """
         url, started = self.url(path), time.monotonic()
-        content = _body(payload)
+        try:
+            return await asyncio.wait_for(self._attempts(method, url, started, _body(payload)), self.timeout)
+        except asyncio.TimeoutError as exc:  # not the builtin TimeoutError before Python 3.11
+            elapsed = time.monotonic() - started
+            raise RemoteBackendError(
+                f"{url} did not answer within timeout={self.timeout:g} s (stopped after {elapsed:.1f} s). "
+                "The server is overloaded, stuck or answering too slowly; raise timeout= or add servers.",
+                url=url,
+            ) from exc
+
+    async def _attempts(self, method: str, url: str, started: float, content: bytes | None) -> Any:
         attempt = 0
         while True:
             attempt += 1

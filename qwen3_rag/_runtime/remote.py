@@ -226,13 +226,19 @@ class RemoteBackend:
             payload["dimensions"] = dimensions
         return payload
 
+    def _expected_width(self, dimensions: int | None) -> int | None:
+        """The row size the server must answer with (``None`` while probing the served size)."""
+        if not self.hidden_size:
+            return None
+        return dimensions if dimensions is not None and dimensions < self.hidden_size else self.hidden_size
+
     def _embed_request(self, ids: list[list[int]], dimensions: int | None) -> np.ndarray:
         answer = self.http.request("POST", "embeddings", self._embedding_payload(ids, dimensions))
-        return _vectors(answer, len(ids), self.http.url("embeddings"))
+        return _vectors(answer, len(ids), self.http.url("embeddings"), self._expected_width(dimensions))
 
     async def _aembed_request(self, ids: list[list[int]], dimensions: int | None) -> np.ndarray:
         answer = await self.http.arequest("POST", "embeddings", self._embedding_payload(ids, dimensions))
-        return _vectors(answer, len(ids), self.http.url("embeddings"))
+        return _vectors(answer, len(ids), self.http.url("embeddings"), self._expected_width(dimensions))
 
     def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
         if not items:
@@ -382,47 +388,94 @@ def _aliases(name: str) -> set[str]:
     return {n.lower() for n in (name, stripped, os.path.basename(stripped)) if n}
 
 
-def _vectors(answer: Any, count: int, url: str) -> np.ndarray:
+def _vectors(answer: Any, count: int, url: str, width: int | None = None) -> np.ndarray:
+    """``count`` finite float32 rows of ``width`` (when known) in input order, or the error saying why not.
+
+    A server's answer is checked before anything uses it: the count, each row's size, finiteness,
+    the indexes (each input once): a wrong answer must fail here, not become a silently wrong
+    vector in a collection.
+    """
     try:
-        data = sorted(answer["data"], key=lambda d: d["index"])
-        rows = [
-            np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4")
-            if isinstance(d["embedding"], str)
-            else np.asarray(d["embedding"], dtype=np.float32)
-            for d in data
-        ]
-        if len(rows) != count or [d["index"] for d in data] != list(range(count)):
-            raise ValueError(f"{len(rows)} vectors for {count} inputs")
-        return np.stack(rows).astype(np.float32)
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+            raise TypeError("no 'data' list")
+        data = answer["data"]
+        indexes: list[Any] = [d.get("index") if isinstance(d, dict) else None for d in data]
+        if any(type(i) is not int for i in indexes):  # bool and float are not indexes either
+            raise TypeError("an item without an integer 'index'")
+        if sorted(indexes) != list(range(count)):
+            raise ValueError(f"{len(data)} vectors (indexes {_sample(indexes)}) for {count} inputs")
+        rows: list[np.ndarray] = [np.empty(0)] * count
+        for item in data:
+            embedding = item.get("embedding")
+            if isinstance(embedding, str):
+                row = np.frombuffer(base64.b64decode(embedding, validate=True), dtype="<f4")
+            elif isinstance(embedding, list) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in embedding
+            ):
+                row = np.asarray(embedding, dtype=np.float32)
+            else:
+                raise TypeError(f"item {item['index']}: 'embedding' is not a list of numbers or base64")
+            rows[item["index"]] = row
+        sizes = {row.shape[0] for row in rows}
+        expected = {width} if width else {rows[0].shape[0]} if rows else set()
+        if count and (sizes != expected or 0 in sizes):
+            want = f"{width}" if width else "one size > 0"
+            raise ValueError(f"vectors of {sorted(sizes)} dimensions, expected {want}")
+        vectors = np.stack(rows).astype(np.float32) if rows else np.empty((0, width or 0), np.float32)
+        if not np.isfinite(vectors).all():
+            raise ValueError("vectors holding NaN or infinity")
     except (KeyError, TypeError, ValueError) as exc:
         raise RemoteBackendError(
-            f"{url} answered 200 but not with OpenAI embeddings ({type(exc).__name__}: {exc}).",
+            f"{url} answered 200 but not with valid OpenAI embeddings ({type(exc).__name__}: {exc}). Is "
+            "the server the model it says it is (GET /models), and is it healthy?",
             url=url,
             status=200,
         ) from exc
+    return vectors
+
+
+def _sample(values: list[Any]) -> str:
+    return repr(values[:8])[:-1] + ", ...]" if len(values) > 8 else repr(values)
 
 
 def _scores(answer: Any, count: int, url: str) -> np.ndarray:
     """``[P(yes), log-odds]`` rows in input order: the server's ``relevance_logit`` where it sends
-    one (``qwen3-rag serve``), else the log-odds of ``relevance_score`` (vLLM)."""
+    one (``qwen3-rag serve``), else the log-odds of ``relevance_score`` (vLLM). Checked: one
+    result per document, each P(yes) a finite number in [0, 1], each logit finite."""
     try:
-        results = answer["results"]
+        results = answer["results"] if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise TypeError("no 'results' list")
         scores = np.full((count, 2), np.nan, dtype=np.float64)
         seen = np.zeros(count, dtype=bool)
         for result in results:
-            index = int(result["index"])
-            if index < 0:
-                raise IndexError(f"index {index}")
-            probability = float(result["relevance_score"])
+            index = result["index"]
+            if type(index) is not int or not 0 <= index < count:
+                raise IndexError(f"index {index!r} for {count} documents")
+            probability = _number(result["relevance_score"], "relevance_score")
+            if not 0.0 <= probability <= 1.0:
+                raise ValueError(f"relevance_score {probability!r} is not a probability in [0, 1]")
             logit = result.get("relevance_logit")
-            scores[index] = (probability, float(logit) if logit is not None else log_odds(probability))
+            scores[index] = (
+                probability,
+                _number(logit, "relevance_logit") if logit is not None else log_odds(probability),
+            )
             seen[index] = True
         if len(results) != count or not seen.all() or np.isnan(scores).any():
             raise ValueError(f"{len(results)} scores for {count} documents")
         return scores
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RemoteBackendError(
-            f"{url} answered 200 but not with rerank results ({type(exc).__name__}: {exc}).",
+            f"{url} answered 200 but not with valid rerank results ({type(exc).__name__}: {exc}).",
             url=url,
             status=200,
         ) from exc
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} {value!r:.40} is not a number")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} is {number}")
+    return number

@@ -31,6 +31,7 @@ from .._runtime.validation import check_positive_int
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._layout import SOURCE, chunk_payload, content_hash, point_id
 from ._loaders import Document, SkippedFile, find_files, iter_documents
+from ._naming import source_text
 from ._pruning import missing_sources, remove_sources
 from ._sources import SourceRecord, as_source, now_utc
 from ._sparse import sparse_vectors
@@ -92,20 +93,20 @@ class _Run:
 
 
 def choose_chunker(
-    store: QdrantStore, tokenizer: Any, chunk_tokens: int | None, overlap: int | None
+    store: QdrantStore | None, tokenizer: Any, chunk_tokens: int | None, overlap: int | None
 ) -> TokenChunker:
     """Chunk sizes: as given, else as the collection last used, else the defaults; recorded.
 
     Following the collection keeps a plain re-run a no-op: other sizes would re-cut and re-embed
-    every file.
+    every file. ``store=None`` (a collection not created yet) records nothing.
     """
-    recorded = store.read_chunking()
+    recorded = store.read_chunking() if store is not None else None
     tokens = chunk_tokens or (recorded[0] if recorded else DEFAULT_CHUNK_TOKENS)
     if overlap is None:
         use_recorded = recorded is not None and chunk_tokens in (None, recorded[0])
         overlap = recorded[1] if recorded and use_recorded else min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
     chunker = TokenChunker(tokenizer, chunk_tokens=tokens, overlap=overlap)
-    if recorded != (tokens, overlap):
+    if store is not None and recorded != (tokens, overlap):
         store.record_chunking(tokens, overlap)
     return chunker
 
@@ -149,6 +150,17 @@ class Ingestor:
         self.progress = progress
         self.keep_missing = bool(keep_missing)
         self.spec = EmbeddingSpec.for_embedder(embedder)
+        self._fresh = False
+        """True while the collection does not exist: nothing is read from the store, and the first
+        write creates it."""
+
+    def _materialise(self) -> None:
+        """Create the collection (and record the chunk sizes) just before the first write."""
+        if self._fresh:
+            assert self.chunker is not None
+            self.store.ensure(self.spec)
+            self.store.record_chunking(self.chunker.chunk_tokens, self.chunker.overlap)
+            self._fresh = False
 
     def ingest(
         self,
@@ -161,13 +173,19 @@ class Ingestor:
         Paths that do not exist are reported as skipped and never pruned (an unmounted drive
         must not empty the collection).
         """
-        self.store.ensure(self.spec)
-        self.chunker = choose_chunker(self.store, self.embedder.tokenizer, self.chunk_tokens, self.overlap)
+        # A collection that does not exist yet is created by the first write (see _materialise):
+        # a run that fails or finds nothing to store leaves the store as it found it.
+        self._fresh = not self.store.exists()
+        if not self._fresh:
+            self.store.ensure(self.spec)
+        self.chunker = choose_chunker(
+            None if self._fresh else self.store, self.embedder.tokenizer, self.chunk_tokens, self.overlap
+        )
         files, missing = find_files(paths)
         for item in missing:
             logger.warning("qwen3-rag: skipped %s: %s", item.path, item.reason)
         report = IngestReport(skipped=list(missing))
-        records = {r.source: r for r in self.store.sources.all()}
+        records = {} if self._fresh else {r.source: r for r in self.store.sources.all()}
         run = _Run(report, records, on_batch, self._bar(sum(_size(f) for f in files)))
         try:
             for loaded in iter_documents(files):
@@ -180,9 +198,9 @@ class Ingestor:
         finally:
             if run.bar is not None:
                 run.bar.close()
-        if not self.keep_missing:
+        if not self.keep_missing and not self._fresh:
             roots = [as_source(p) for p in paths if Path(p).expanduser().exists()]
-            gone = missing_sources(run.records.values(), roots, {f.as_posix() for f in files})
+            gone = missing_sources(run.records.values(), roots, {source_text(f) for f in files})
             report.removed_files, report.removed_chunks = remove_sources(self.store, gone)
         self.store.build_index(say=logger.warning if _show_progress(self.progress) else None)  # when it pays
         return report
@@ -215,12 +233,26 @@ class Ingestor:
         count = 0
         changed = False
         window: list[str] = []
-        for chunk in self.chunker.iter_chunks(self._read(doc, run)):
-            window.append(chunk)
-            if len(window) == LOOKUP_WINDOW:
-                changed |= self._queue(doc.source, count, window, run)
-                count += len(window)
-                window = []
+        try:
+            for chunk in self.chunker.iter_chunks(self._read(doc, run)):
+                window.append(chunk)
+                if len(window) == LOOKUP_WINDOW:
+                    changed |= self._queue(doc.source, count, window, run)
+                    count += len(window)
+                    window = []
+        except (OSError, UnicodeDecodeError) as exc:
+            # Gone, unreadable or changed to non-UTF-8 since it was checked: one skipped file. Its
+            # queued chunks are dropped; any already written leave its record incomplete, so
+            # `sources` says so and the next run completes or removes them.
+            self._drop_pending(doc.source, run)
+            old = run.records.get(doc.source)
+            if old is not None and old.complete:  # some of its chunks may be rewritten already
+                unsure = SourceRecord(doc.source, old.chunks, old.ingested_at, complete=False)
+                self._put_records(run, [unsure])
+            reason = f"unreadable ({exc.strerror or exc})" if isinstance(exc, OSError) else "not UTF-8 text"
+            logger.warning("qwen3-rag: skipped %s: %s", doc.source, reason)
+            run.report.skipped.append(SkippedFile(doc.source, reason))
+            return
         changed |= self._queue(doc.source, count, window, run)
         count += len(window)
         changed |= self._delete_leftovers(doc.source, count)
@@ -235,7 +267,17 @@ class Ingestor:
             else:
                 self._put_records(run, [done])
 
+    @staticmethod
+    def _drop_pending(source: str, run: _Run) -> None:
+        pending = run.pending
+        keep = [i for i, payload in enumerate(pending.payloads) if payload[SOURCE] != source]
+        pending.ids = [pending.ids[i] for i in keep]
+        pending.texts = [pending.texts[i] for i in keep]
+        pending.payloads = [pending.payloads[i] for i in keep]
+
     def _put_records(self, run: _Run, records: Sequence[SourceRecord]) -> None:
+        if records:
+            self._materialise()
         self.store.sources.put(records)
         run.records.update((r.source, r) for r in records)
 
@@ -244,7 +286,7 @@ class Ingestor:
         if not chunks:
             return False
         ids = [point_id(source, first_index + i) for i in range(len(chunks))]
-        stored = self.store.existing_hashes(ids)
+        stored = {} if self._fresh else self.store.existing_hashes(ids)
         queued = False
         for offset, (pid, text) in enumerate(zip(ids, chunks, strict=True)):
             digest = content_hash(text)
@@ -265,6 +307,8 @@ class Ingestor:
         # order and stale chunks are deleted as a suffix), so leftovers start at index `count`.
         # Probing a window of those ids finds them by id: a filtered delete is a full scan per
         # file in embedded Qdrant.
+        if self._fresh:
+            return False
         tail = [point_id(source, count + i) for i in range(LEFTOVER_WINDOW)]
         stored = self.store.existing_hashes(tail)
         leftovers = [pid for pid in tail if pid in stored]
@@ -278,11 +322,13 @@ class Ingestor:
         pending = run.pending
         if not pending.ids:
             return
-        # A source's record is written before its first chunk (see .sources): mark new ones now.
-        new = sorted({p[SOURCE] for p in pending.payloads} - run.records.keys())
-        self._put_records(run, [SourceRecord(source, 0, None, complete=False) for source in new])
+        # Embedded first: a run whose first batch cannot be embedded has written nothing yet.
         dense = self.embedder.embed_documents(pending.texts)
         sparse = sparse_vectors(self.embedder.tokenizer, pending.texts)
+        # A source's record is written before its first chunk (see .sources): mark new ones now.
+        new = sorted({p[SOURCE] for p in pending.payloads} - run.records.keys())
+        self._materialise()
+        self._put_records(run, [SourceRecord(source, 0, None, complete=False) for source in new])
         self.store.upsert_chunks(pending.ids, pending.payloads, dense, sparse)
         self._put_records(run, pending.finished)
         count = len(pending.ids)

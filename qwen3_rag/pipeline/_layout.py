@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._naming import to_bytes
+
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 TEXT = "text"
@@ -28,8 +30,14 @@ POINT_NAMESPACE = uuid.UUID("6f1c3b1e-5d0a-5b8e-9a57-2c7e3f0b9d41")
 
 
 def point_id(source: str, chunk_index: int) -> str:
-    """The deterministic id of chunk ``chunk_index`` of ``source``."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{source}\x00{chunk_index}"))
+    """The deterministic id of chunk ``chunk_index`` of ``source``; never raises.
+
+    ``uuid5`` of the UTF-8 bytes of ``source NUL index``; a ``source`` holding lone surrogates
+    (a file name that is not UTF-8, as Python decodes it) is hashed by the bytes they stand for
+    (:func:`~._naming.to_bytes`), so every string has one stable id and valid ones keep theirs.
+    """
+    name = to_bytes(f"{source}\x00{chunk_index}")
+    return str(uuid.UUID(bytes=hashlib.sha1(POINT_NAMESPACE.bytes + name).digest()[:16], version=5))
 
 
 def content_hash(text: str) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._naming import source_text
+
 logger = logging.getLogger(__name__)
 
 # Extensions that are never text: skipped without reading them.
@@ -49,6 +51,9 @@ class Document:
     text: str | None = None
     size: int = 0
     """Bytes on disk (for progress)."""
+    path: str | None = None
+    """Where the file is read from, when its name is not valid UTF-8 and ``source`` is its
+    escaped form (:mod:`._naming`); ``None``: read from ``source``."""
 
     def pieces(self, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
         """The text in order, in pieces of at most ``piece_chars`` characters."""
@@ -56,7 +61,7 @@ class Document:
             yield self.text
             return
         # newline="": the text exactly as stored, as bytes.decode gives it (no newline translation).
-        with open(self.source, encoding="utf-8-sig", newline="") as handle:
+        with open(self.path or self.source, encoding="utf-8-sig", newline="") as handle:
             while piece := handle.read(piece_chars):
                 yield piece
 
@@ -65,6 +70,10 @@ class Document:
 class SkippedFile:
     path: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # A name that is not UTF-8 is reported as its source key would be (printable, storable).
+        object.__setattr__(self, "path", source_text(self.path))
 
 
 def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[SkippedFile]]:
@@ -76,6 +85,7 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
     files: list[Path] = []
     missing: list[SkippedFile] = []
     seen: set[Path] = set()
+    keys: dict[str, str] = {}
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
@@ -91,9 +101,16 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
             continue
         for file in found:
             resolved = file.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
-                files.append(resolved)
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            key = source_text(resolved)
+            if key in keys:  # an escaped non-UTF-8 name equal to a real one: keys must stay unique
+                same = f"its name is the same as {keys[key]!r} once written as UTF-8; rename it"
+                missing.append(SkippedFile(key, same))
+                continue
+            keys[key] = os.fsencode(resolved).decode("utf-8", "backslashreplace")
+            files.append(resolved)
     return files, missing
 
 
@@ -114,7 +131,7 @@ def read_document(path: Path) -> Document | SkippedFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
-    return Document(source=path.as_posix(), text=text, size=len(data))
+    return _document(path, text=text, size=len(data))
 
 
 def _read_pdf(path: Path) -> Document | SkippedFile:
@@ -135,7 +152,7 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
         pypdf_logger.setLevel(level)
     if not text.strip():
         return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
-    return Document(source=path.as_posix(), text=text, size=path.stat().st_size)
+    return _document(path, text=text, size=_size(path))
 
 
 def _check_text_file(path: Path) -> SkippedFile | None:
@@ -156,7 +173,8 @@ def _check_text_file(path: Path) -> SkippedFile | None:
                 position += len(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:  # the file ends inside a character
-        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {position + exc.start})")
+        at = position + exc.start
+        return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {at})")
     except OSError as exc:
         return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
     return None
@@ -170,7 +188,20 @@ def open_document(path: Path) -> Document | SkippedFile:
     problem = _check_text_file(path)
     if problem is not None:
         return problem
-    return Document(source=path.as_posix(), size=path.stat().st_size)
+    return _document(path, size=_size(path))
+
+
+def _document(path: Path, *, text: str | None = None, size: int) -> Document:
+    source = source_text(path)
+    real = path.as_posix()
+    return Document(source=source, text=text, size=size, path=None if real == source else real)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since it was checked: reading it says so (a skipped file), not this
+        return 0
 
 
 def iter_documents(files: Sequence[Path]) -> Iterator[Document | SkippedFile]:

@@ -82,10 +82,13 @@ def is_walked(source: str, root: str) -> bool:
 
 
 def as_source(path: str | os.PathLike[str]) -> str:
-    """The key a path is stored under: absolute, symlinks resolved, POSIX separators."""
+    """The key a path is stored under: absolute, symlinks resolved, POSIX separators, valid UTF-8
+    (a name that is not UTF-8 has its stray bytes written as ``\\xNN``: :mod:`._naming`)."""
     from pathlib import Path
 
-    return Path(path).expanduser().resolve().as_posix()
+    from ._naming import source_text
+
+    return source_text(Path(path).expanduser().resolve())
 
 
 class SourceRegistry:

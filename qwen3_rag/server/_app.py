@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
 from ._config import ServerConfig
+from ._drain import ShutdownMiddleware
 from ._embeddings import create_embeddings
 from ._errors import install_error_handlers
 from ._guard import GuardMiddleware
@@ -74,9 +75,15 @@ def create_app(
                     loading.cancel()
                 await asyncio.to_thread(state.close_models)  # the app loaded them: it closes them
 
+    # With an API key, no page describes the API to whoever asks: the docs are off (a browser
+    # cannot send the key to them anyway); without one they are served as before.
+    open_docs = config.api_key is None
     app = FastAPI(
         title="qwen3-rag",
         version=__version__,
+        docs_url="/docs" if open_docs else None,
+        redoc_url="/redoc" if open_docs else None,
+        openapi_url="/openapi.json" if open_docs else None,
         summary="Qwen3-Embedding and Qwen3-Reranker over HTTP (OpenAI embeddings, Cohere-style rerank).",
         lifespan=lifespan,
     )
@@ -84,6 +91,7 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, state=state, config=config)
+    app.add_middleware(ShutdownMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.post("/v1/embeddings", response_model=None, responses={200: {"model": EmbeddingResponse}, **_ERRORS})

@@ -17,6 +17,12 @@ from typing import Any
 from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
 from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
+from ._limits import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_KEEP_ALIVE_S,
+    DEFAULT_MAX_CONNECTIONS,
+)
 
 API_KEY_ENV = "QWEN3_RAG_API_KEY"
 EXIT_ERROR = 1
@@ -75,11 +81,38 @@ def add_serve_parser(subparsers: Any) -> None:
     limits.add_argument(
         "--max-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests (default: 2)"
     )
+    slow = parser.add_argument_group("slow and idle clients (see docs/serving.md)")
+    slow.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        help=f"seconds a client gets to send a request's headers, else 408 and closed "
+        f"(default: {DEFAULT_HEADER_TIMEOUT_S:g})",
+    )
+    slow.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT_S,
+        help="seconds a client gets to send a request's body, else closed "
+        f"(default: {DEFAULT_BODY_TIMEOUT_S:g})",
+    )
+    slow.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=DEFAULT_KEEP_ALIVE_S,
+        help=f"seconds an idle connection is kept open between requests (default: {DEFAULT_KEEP_ALIVE_S})",
+    )
+    slow.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"open connections at most; past it a new one gets 503 (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
     limits.add_argument(
         "--graceful-timeout",
         type=float,
         default=30.0,
-        help="seconds requests in flight get to finish after SIGTERM (default: 30)",
+        help="seconds requests in flight get to finish after SIGTERM, then 503 (default: 30)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

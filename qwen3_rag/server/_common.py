@@ -68,6 +68,7 @@ async def run_with_usage(
     refused at once (a full queue, a closing runtime).
     """
     task = asyncio.ensure_future(work)
+    tokens: asyncio.Task[list[int]] | None = None
     try:
         await asyncio.sleep(0)  # let the work reach the batcher: an overload is raised right there
         if task.done():
@@ -77,9 +78,19 @@ async def run_with_usage(
         return result, sum(await tokens)
     except asyncio.CancelledError:
         task.cancel()
+        _abandon(tokens)
         raise
     except Exception as exc:
+        _abandon(tokens)
         raise runtime_error(exc, config.retry_after_s) from exc
+
+
+def _abandon(task: asyncio.Task[Any] | None) -> None:
+    """Drop a side task whose result is no longer wanted, retrieving its outcome: an error there
+    (the same bad input the work failed on) is not an "exception never retrieved" in the log."""
+    if task is not None:
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        task.cancel()
 
 
 async def json_response(payload: dict[str, Any]) -> Response:

@@ -57,6 +57,10 @@ class GuardMiddleware:
             body = await self._read_body(scope, receive, send)
             if body is None:
                 return
+            problem = _not_utf8(body)
+            if problem is not None:
+                await problem.response()(scope, receive, send)
+                return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
@@ -75,7 +79,7 @@ class GuardMiddleware:
             return ApiError(
                 503, f"The server failed to load its models: {self.state.error}", code="load_failed"
             )
-        if self._key is not None and scope["path"].startswith("/v1/"):
+        if self._key is not None:  # every path but /health and /metrics: unknown ones say 401, not 404
             given = _header(scope, b"authorization") or b""
             scheme, _, token = given.partition(b" ")
             if not given:
@@ -115,6 +119,21 @@ class GuardMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _not_utf8(body: bytes) -> ApiError | None:
+    """A 400 for a body that is not UTF-8 (JSON is UTF-8: RFC 8259), naming the first bad byte."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ApiError(
+            400,
+            f"The request body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start}); "
+            "send JSON encoded as UTF-8.",
+            code="invalid_encoding",
+            param="body",
+        )
+    return None
 
 
 async def _drain(receive: Receive, size: int = 0, cap: int | None = None) -> None:

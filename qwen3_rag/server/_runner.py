@@ -12,9 +12,12 @@ from typing import Any
 
 import uvicorn
 
+from .._runtime.validation import check_positive_int
 from ._app import create_app
 from ._command import API_KEY_ENV, EXIT_ERROR
 from ._config import ServerConfig
+from ._limits import ConnectionLimits
+from ._protocol import guarded_protocol
 from ._state import Loader
 
 
@@ -53,6 +56,12 @@ def serve(args: argparse.Namespace, loader: Loader, api_key: str | None) -> int:
     config = ServerConfig(
         api_key=api_key, max_request_bytes=args.max_request_bytes, max_inputs=args.max_inputs
     )
+    limits = ConnectionLimits(
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
+    )
+    check_positive_int(args.keep_alive_timeout, "--keep-alive-timeout")
     if not is_loopback(args.host) and api_key is None:
         print(
             f"qwen3-rag serve: warning: binding {args.host} without an API key: anyone who can reach "
@@ -75,6 +84,8 @@ def serve(args: argparse.Namespace, loader: Loader, api_key: str | None) -> int:
             port=args.port,
             access_log=args.access_log,
             timeout_graceful_shutdown=args.graceful_timeout,
+            timeout_keep_alive=args.keep_alive_timeout,
+            http=guarded_protocol(limits),  # header/body timeouts and a connection limit: ._protocol
             lifespan="on",
             log_level="info",
         ),

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 
 _INPUT_SHAPES = "a string, a list of strings, a list of token ids, or a list of token-id lists"
 
@@ -22,10 +31,27 @@ def _token_ids(value: Any, where: str) -> list[int]:
     return value
 
 
+def check_text(value: str, where: str) -> str:
+    """``value``, or ``ValueError`` naming where it holds a lone surrogate (JSON's ``\\udcff``
+    escapes can spell one; it is not text, and no tokenizer takes it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} holds U+{ord(value[exc.start]):04X} at character {exc.start}, a lone surrogate "
+            "that is not text; send valid Unicode (UTF-8) text"
+        ) from None
+    return value
+
+
+def _text(value: str | None, info: ValidationInfo) -> str | None:
+    return value if value is None else check_text(value, "it")
+
+
 def normalise_input(value: Any) -> list[str] | list[list[int]]:
     """``input`` as a list of texts or a list of token-id lists; ``ValueError`` names the bad item."""
     if isinstance(value, str):
-        return [value]
+        return [check_text(value, "it")]
     if not isinstance(value, list):
         raise ValueError(f"must be {_INPUT_SHAPES}; got {type(value).__name__}")
     if not value:
@@ -35,6 +61,7 @@ def normalise_input(value: Any) -> list[str] | list[list[int]]:
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 raise ValueError(f"item {index} is {type(item).__name__}, but the list holds strings")
+            check_text(item, f"item {index}")
         return list(value)
     if type(first) is int:  # one input given as token ids
         return [_token_ids(value, "the token-id list")]
@@ -68,6 +95,8 @@ class EmbeddingRequest(BaseModel):
     def _check_input(cls, value: Any) -> list[str] | list[list[int]]:
         return normalise_input(value)
 
+    _check_texts = field_validator("model", "instruction")(_text)
+
     @property
     def is_tokens(self) -> bool:
         return bool(self.input) and isinstance(self.input[0], list)
@@ -75,9 +104,9 @@ class EmbeddingRequest(BaseModel):
 
 def _document_text(value: Any, index: int) -> str:
     if isinstance(value, str):
-        return value
+        return check_text(value, f"item {index}")
     if isinstance(value, dict) and isinstance(value.get("text"), str):
-        return str(value["text"])
+        return check_text(str(value["text"]), f"item {index}")
     raise ValueError(f"item {index} is {type(value).__name__}; each document is a string or {{'text': str}}")
 
 
@@ -99,6 +128,8 @@ class RerankRequest(BaseModel):
     @classmethod
     def _check_documents(cls, value: list[Any]) -> list[str]:
         return [_document_text(item, index) for index, item in enumerate(value)]
+
+    _check_texts = field_validator("query", "model", "instruction")(_text)
 
 
 class Usage(BaseModel):
