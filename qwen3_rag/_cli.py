@@ -356,7 +356,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from ._chat import OpenAICompatibleChat, build_messages
+    from ._chat import OpenAICompatibleChat, build_messages, cite
 
     interactive = stdin.isatty()
     filters = _filters(args.filter)
@@ -379,7 +379,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             results = retriever.retrieve(question, filters=filters)
             if chat is not None and results:
                 print(chat.complete(build_messages(question, results)), file=out)
-                print("Sources: " + ", ".join(sorted({r.source for r in results})), file=out)
+                print("Sources: " + "; ".join(dict.fromkeys(cite(r) for r in results)), file=out)
             else:
                 _print_results(question, results, out)
             print(file=out, flush=True)

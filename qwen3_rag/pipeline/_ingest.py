@@ -19,6 +19,7 @@ interrupted at any point and run again ends identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -31,6 +32,7 @@ from .._runtime.validation import check_positive_int
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._layout import SOURCE, chunk_payload, content_hash, point_id
 from ._loaders import Document, SkippedFile, find_files, iter_documents
+from ._provenance import Provenance
 from ._pruning import missing_sources, remove_sources
 from ._sources import SourceRecord, as_source, now_utc
 from ._sparse import sparse_vectors
@@ -213,9 +215,9 @@ class Ingestor:
         assert self.chunker is not None
         count = 0
         changed = False
-        window: list[str] = []
-        for chunk in self.chunker.iter_chunks(self._read(doc, run)):
-            window.append(chunk)
+        window: list[tuple[str, Provenance]] = []
+        for chunk in self.chunker.iter_spans(self._read(doc, run)):
+            window.append((chunk.text, doc.provenance(chunk.start, chunk.end)))
             if len(window) == LOOKUP_WINDOW:
                 changed |= self._queue(doc.source, count, window, run)
                 count += len(window)
@@ -238,21 +240,21 @@ class Ingestor:
         self.store.sources.put(records)
         run.records.update((r.source, r) for r in records)
 
-    def _queue(self, source: str, first_index: int, chunks: list[str], run: _Run) -> bool:
+    def _queue(self, source: str, first_index: int, chunks: list[tuple[str, Provenance]], run: _Run) -> bool:
         """Queue the chunks of ``source`` from ``first_index`` that are new or changed."""
         if not chunks:
             return False
         ids = [point_id(source, first_index + i) for i in range(len(chunks))]
         stored = self.store.existing_hashes(ids)
         queued = False
-        for offset, (pid, text) in enumerate(zip(ids, chunks, strict=True)):
-            digest = content_hash(text)
+        for offset, (pid, (text, where)) in enumerate(zip(ids, chunks, strict=True)):
+            digest = chunk_digest(text, where)
             if stored.get(pid) == digest:
                 run.report.unchanged += 1
                 continue
             run.pending.ids.append(pid)
             run.pending.texts.append(text)
-            run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest))
+            run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest, where))
             queued = True
             if len(run.pending.ids) >= self.batch_size:
                 self._flush(run)
@@ -291,6 +293,18 @@ class Ingestor:
             run.bar.set_postfix(chunks=run.report.embedded + run.report.unchanged, refresh=False)
         if run.on_batch is not None:
             run.on_batch(count)
+
+
+def chunk_digest(text: str, where: Provenance) -> str:
+    """The hash that decides whether a stored chunk is current: its text, and its pages and headings.
+
+    A chunk without provenance hashes its text alone, as collections made before provenance did,
+    so plain-text files are not re-embedded; a renamed heading or a moved page rewrites its chunks.
+    """
+    fields = where.to_payload()
+    if not fields:
+        return content_hash(text)
+    return content_hash(text + "\x00" + json.dumps(fields, sort_keys=True, ensure_ascii=False))
 
 
 def _size(path: str | os.PathLike[str]) -> int:

@@ -1,5 +1,8 @@
 """Finding and reading documents: folders and files, text of any extension, PDF via pypdf.
 
+Each document carries its provenance marks (:mod:`.provenance`): a PDF's page starts, a markdown
+file's headings, so that every chunk can be cited by page or section.
+
 A file that cannot be read as text (binary, not UTF-8, an unreadable PDF, no permission) is
 skipped and reported, never silently dropped: each skip is logged once as a warning naming the
 file and the reason, and the caller gets the list to print a count at the end.
@@ -11,11 +14,15 @@ so a file of any size is ingested in bounded memory.
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ._provenance import MARKDOWN_SUFFIXES, Mark, Provenance, markdown_marks, page_marks, provenance_at
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,14 @@ class Document:
     text: str | None = None
     size: int = 0
     """Bytes on disk (for progress)."""
+    title: str | None = None
+    """The title the file declares (PDF metadata, HTML ``<title>``), if any."""
+    marks: tuple[Mark, ...] = ()
+    """Where pages and headings begin in the text (sorted by position); empty for plain text."""
+
+    def provenance(self, start: int, end: int) -> Provenance:
+        """Pages and heading path of the text slice ``[start, end)``."""
+        return provenance_at(self.marks, start, end)
 
     def pieces(self, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
         """The text in order, in pieces of at most ``piece_chars`` characters."""
@@ -114,7 +129,8 @@ def read_document(path: Path) -> Document | SkippedFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
-    return Document(source=path.as_posix(), text=text, size=len(data))
+    marks = tuple(markdown_marks(io.StringIO(text, newline=""))) if suffix in MARKDOWN_SUFFIXES else ()
+    return Document(source=path.as_posix(), text=text, size=len(data), marks=marks)
 
 
 def _read_pdf(path: Path) -> Document | SkippedFile:
@@ -128,14 +144,35 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
     pypdf_logger.setLevel(logging.ERROR)
     try:
         reader = PdfReader(str(path))
-        text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = _pdf_title(reader)
     except Exception as exc:  # pypdf raises many kinds for broken files; all mean "cannot read"
         return SkippedFile(str(path), f"invalid PDF ({type(exc).__name__}: {exc})")
     finally:
         pypdf_logger.setLevel(level)
+    text, starts = _join_pages(pages)
     if not text.strip():
         return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
-    return Document(source=path.as_posix(), text=text, size=path.stat().st_size)
+    return Document(
+        source=path.as_posix(), text=text, size=path.stat().st_size, title=title, marks=page_marks(starts)
+    )
+
+
+def _join_pages(pages: Sequence[str]) -> tuple[str, list[int]]:
+    """The pages' text joined by blank lines, and where each page starts in it."""
+    starts, position = [], 0
+    for text in pages:
+        starts.append(position)
+        position += len(text) + 2
+    return "\n\n".join(pages), starts
+
+
+def _pdf_title(reader: Any) -> str | None:
+    try:
+        title = reader.metadata.title if reader.metadata is not None else None
+    except Exception:  # damaged metadata: the title is a nicety, the text is what counts
+        return None
+    return (" ".join(str(title).split()) or None) if title else None
 
 
 def _check_text_file(path: Path) -> SkippedFile | None:
@@ -170,7 +207,14 @@ def open_document(path: Path) -> Document | SkippedFile:
     problem = _check_text_file(path)
     if problem is not None:
         return problem
-    return Document(source=path.as_posix(), size=path.stat().st_size)
+    marks: tuple[Mark, ...] = ()
+    if suffix in MARKDOWN_SUFFIXES:
+        try:  # headings are few: one more streaming pass keeps memory bounded
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                marks = tuple(markdown_marks(handle))
+        except OSError as exc:
+            return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
+    return Document(source=path.as_posix(), size=path.stat().st_size, marks=marks)
 
 
 def iter_documents(files: Sequence[Path]) -> Iterator[Document | SkippedFile]:
