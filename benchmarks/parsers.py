@@ -6,22 +6,28 @@ alone adds gigabytes), on the files of :mod:`benchmarks.document_files` (``--sca
 their body to reach timing sizes), and writes ``docs/benchmarks-parsers.json``. For each parser and
 format it records seconds per MB of input (best of ``--repeat``), whether the text's marker word
 came through, how many of the section headings, and whether the table was kept whole (every row's
-cells on one line, in order). ``pypdf`` (today's PDF reader, no extra) is measured in the current
-environment. The report renders the table (:func:`benchmarks.report_parsers.render`).
+cells on one line, in order). ``qwen3-rag`` (what ``ingest`` does with the ``documents`` extra:
+markitdown, and pypdf for PDF) is measured in the current environment. Rows of an existing output
+file for parsers not measured this time are kept. The report renders the table
+(:func:`benchmarks.report_parsers.render`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from .common import load_average
 from .document_files import MARKERS, SECTIONS, TABLE, write_all
 
 FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
@@ -40,9 +46,10 @@ _CONVERT = {
         "from docling.document_converter import DocumentConverter\nc = DocumentConverter()\n"
         "convert = lambda p: c.convert(p).document.export_to_markdown()"
     ),
-    "pypdf": (
-        "from pypdf import PdfReader\n"
-        "convert = lambda p: '\\n\\n'.join(x.extract_text() or '' for x in PdfReader(p).pages)"
+    # What qwen3-rag ships: markitdown (DOCX via mammoth when markitdown's own reader fails), pypdf.
+    "qwen3-rag": (
+        "from pathlib import Path\nfrom qwen3_rag.pipeline._loaders import read_document\n"
+        "convert = lambda p: read_document(Path(p)).text"
     ),
 }
 _TIMER = """
@@ -124,15 +131,29 @@ def measure(python: str, parser: str, path: Path, repeat: int, timeout: float) -
     }
 
 
+def _machine() -> str:
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = "unknown CPU"
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.parsers", description=__doc__)
     parser.add_argument("--venv", action="append", default=[], metavar="NAME=DIR", help="a candidate's venv")
     parser.add_argument("--scale", type=int, default=300, help="body repeats per file (timing size)")
     parser.add_argument("--repeat", type=int, default=3, help="timed conversions per file (best kept)")
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--out", default="docs/benchmarks-parsers.json")
+    parser.add_argument("--json", default="docs/benchmarks-parsers.json", help="output file")
     args = parser.parse_args(argv)
-    candidates = {"pypdf": (sys.executable, None)}
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0, load_start = time.perf_counter(), load_average()
+    candidates: dict[str, tuple[str, Path | None]] = {"qwen3-rag": (sys.executable, None)}
     for item in args.venv:
         name, _, folder = item.partition("=")
         candidates[name] = (str(Path(folder) / "bin" / "python"), Path(folder))
@@ -140,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         small, large = write_all(Path(tmp) / "small"), write_all(Path(tmp) / "large", args.scale)
         for name, (python, venv) in candidates.items():
-            formats = ("pdf",) if name == "pypdf" else FORMATS
+            formats = FORMATS
             row: dict[str, Any] = {
                 "parser": name,
                 "install_mib": None if venv is None else round(_site_packages_mib(venv), 1),
@@ -154,8 +175,21 @@ def main(argv: list[str] | None = None) -> int:
                     row["formats"][fmt]["timing_error"] = timing["error"]
                 print(name, fmt, json.dumps(row["formats"][fmt]), file=sys.stderr, flush=True)
             rows.append(row)
-    out = Path(args.out)
-    out.write_text(json.dumps({"scale": args.scale, "repeat": args.repeat, "parsers": rows}, indent=2) + "\n")
+    out = Path(args.json)
+    if out.is_file():  # keep the rows of parsers not measured this time (their venvs may be gone)
+        measured = {row["parser"] for row in rows}
+        rows = [r for r in json.loads(out.read_text())["parsers"] if r["parser"] not in measured] + rows
+    data = {
+        "command": "python -m benchmarks.parsers " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "started": started,
+        "seconds": time.perf_counter() - t0,
+        "load_average_start_end": [load_start, load_average()],
+        "scale": args.scale,
+        "repeat": args.repeat,
+        "machine": _machine(),
+        "parsers": rows,
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -603,6 +603,7 @@ INTRO = [
 
 def write(out: Path) -> Path:
     """Render ``out/benchmarks.md`` and ``out/benchmarks.png`` from the suites' JSON in ``out``."""
+    from . import report_parsers
     from . import report_suites as rs
 
     out.mkdir(parents=True, exist_ok=True)
@@ -673,6 +674,7 @@ def write(out: Path) -> Path:
         "peers": (rs.peers_markdown, "## Peers: vLLM CPU and Infinity (issue 13 §3)"),
         "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
         "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
+        "parsers": (report_parsers.markdown, "## Document parsers (issue 23)"),
     }
     for name, (render, heading) in renderers.items():
         if suites.get(name):

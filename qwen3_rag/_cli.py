@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the chunks of files gone from the given folders (default: remove them)",
     )
+    ingest.add_argument(
+        "--chunk-headers",
+        action=argparse.BooleanOptionalAction,
+        help="embed each chunk with its document's title and heading path before it; the returned "
+        "text stays the chunk (default: as the collection last used, else off)",
+    )
     _common(ingest)
 
     query = sub.add_parser("query", help="answer one question with the top reranked passages")
@@ -249,6 +255,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             batch_size=args.batch_size,
             progress=False if args.no_progress else None,
             keep_missing=args.keep_missing,
+            chunk_headers=args.chunk_headers,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -174,3 +175,71 @@ def test_query_json_and_output_cite_pdf_pages_and_markdown_headings(
     # Re-ingesting changes nothing: provenance is part of what "unchanged" compares.
     code, out = run(["ingest", str(docs), *flags])
     assert code == 0 and " 0 embedded" in out
+
+
+class SpyEmbedder:
+    """The real tiny embedder, recording the texts it is asked to embed (what a header changes)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        self.embedded.extend(texts)
+        return self.inner.embed_documents(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_chunk_headers_change_what_is_embedded_not_what_is_returned(
+    tmp_path: Path, tiny_embedding_path: str
+) -> None:
+    from qwen3_rag import Qwen3Embedder
+    from qwen3_rag.pipeline import Ingestor, QdrantStore
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text(GUIDE, encoding="utf-8")
+    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+
+    def ingest(store: QdrantStore, headers: bool | None) -> tuple[SpyEmbedder, dict[str, Any]]:
+        spy = SpyEmbedder(embedder)
+        Ingestor(store, spy, chunk_tokens=24, overlap=4, progress=False, chunk_headers=headers).ingest([docs])
+        points, _ = store.client.scroll(store.collection, limit=1000, with_payload=True, with_vectors=True)
+        return spy, {str(p.id): p for p in points}
+
+    plain_store, headed_store = (
+        QdrantStore("plain", location=":memory:"),
+        QdrantStore("h", location=":memory:"),
+    )
+    plain, plain_points = ingest(plain_store, None)
+    headed, headed_points = ingest(headed_store, True)
+
+    assert plain_points.keys() == headed_points.keys()  # same chunks, same ids
+    stored = sorted(p.payload["text"] for p in headed_points.values())
+    assert stored == sorted(p.payload["text"] for p in plain_points.values())  # returned text: unchanged
+    assert sorted(plain.embedded) == stored  # without headers the chunk itself is embedded
+    assert len(headed.embedded) == len(stored)
+    # Each embedded text is a header ("title\nheading path\n\n", no blank line inside) + the chunk.
+    assert sorted(e.split("\n\n", 1)[1] for e in headed.embedded) == stored
+    assert all(e.startswith("guide.md\nGuide") for e in headed.embedded)
+    assert not set(headed.embedded) & set(stored)
+    # The header is the file's name (markdown has no title field) and the chunk's stored heading path.
+    expected = {
+        f"guide.md\n{' > '.join(p.payload['headings'])}\n\n{p.payload['text']}"
+        for p in headed_points.values()
+    }
+    assert set(headed.embedded) == expected
+    assert any(e.startswith("guide.md\nGuide > Install > Linux\n\n") for e in headed.embedded)
+    for pid, point in headed_points.items():  # different embedded text, different vectors
+        assert point.vector["dense"] != plain_points[pid].vector["dense"]
+
+    # Recorded like the chunk sizes: a plain re-run follows it and changes nothing ...
+    assert headed_store.read_chunking() == (24, 4)
+    assert headed_store.read_chunking_options() == {"chunk_headers": True}
+    again, _ = ingest(headed_store, None)
+    assert again.embedded == []
+    # ... and switching it off re-embeds every chunk as itself.
+    off, _ = ingest(headed_store, False)
+    assert sorted(off.embedded) == stored and headed_store.read_chunking_options() == {"chunk_headers": False}

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 64
 LEFTOVER_WINDOW = 64
 LOOKUP_WINDOW = 256  # chunk ids looked up per request while a file streams by
+CHUNK_HEADERS_OPTION = "chunk_headers"  # recorded in the collection beside the chunk sizes
 
 
 __all__ = ["IngestReport", "Ingestor", "content_hash", "point_id"]
@@ -108,8 +109,32 @@ def choose_chunker(
         overlap = recorded[1] if recorded and use_recorded else min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
     chunker = TokenChunker(tokenizer, chunk_tokens=tokens, overlap=overlap)
     if recorded != (tokens, overlap):
-        store.record_chunking(tokens, overlap)
+        store.record_chunking(tokens, overlap, **store.read_chunking_options())
     return chunker
+
+
+def choose_chunk_headers(store: QdrantStore, wanted: bool | None) -> bool:
+    """Contextual chunk headers: as given, else as the collection last used, else off; recorded.
+
+    Call after :func:`choose_chunker` (the sizes are recorded with them). Following the collection
+    keeps a plain re-run a no-op: switching headers re-embeds every chunk.
+    """
+    options = store.read_chunking_options()
+    recorded = bool(options.get(CHUNK_HEADERS_OPTION, False))
+    use = recorded if wanted is None else bool(wanted)
+    if use != recorded:
+        sizes = store.read_chunking()
+        assert sizes is not None, "choose_chunker records the sizes first"
+        store.record_chunking(*sizes, **{**options, CHUNK_HEADERS_OPTION: use})
+    return use
+
+
+def chunk_header(doc: Document, where: Provenance) -> str:
+    """What is prefixed to a chunk's embedded text: the document's title and the heading path."""
+    lines = [doc.title or Path(doc.source).name]
+    if where.headings:
+        lines.append(where.section)
+    return "\n".join(lines) + "\n\n"
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -125,6 +150,9 @@ class Ingestor:
 
     ``progress=None`` shows a progress bar (in bytes read) only when stderr is a terminal.
     ``keep_missing=True`` keeps the chunks of files that disappeared from the given folders.
+    ``chunk_headers=True`` embeds each chunk with its document's title and heading path before it
+    (contextual chunk headers); the stored and returned text stays the chunk alone. ``None``
+    follows what the collection recorded (off for a new one), as the chunk sizes do.
     """
 
     def __init__(
@@ -137,6 +165,7 @@ class Ingestor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
         keep_missing: bool = False,
+        chunk_headers: bool | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -150,6 +179,8 @@ class Ingestor:
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.progress = progress
         self.keep_missing = bool(keep_missing)
+        self.chunk_headers = chunk_headers
+        self.headers = False  # what this run uses: chunk_headers, else as the collection recorded
         self.spec = EmbeddingSpec.for_embedder(embedder)
 
     def ingest(
@@ -165,6 +196,7 @@ class Ingestor:
         """
         self.store.ensure(self.spec)
         self.chunker = choose_chunker(self.store, self.embedder.tokenizer, self.chunk_tokens, self.overlap)
+        self.headers = choose_chunk_headers(self.store, self.chunk_headers)
         files, missing = find_files(paths)
         for item in missing:
             logger.warning("qwen3-rag: skipped %s: %s", item.path, item.reason)
@@ -215,9 +247,11 @@ class Ingestor:
         assert self.chunker is not None
         count = 0
         changed = False
-        window: list[tuple[str, Provenance]] = []
+        window: list[tuple[str, Provenance, str]] = []
         for chunk in self.chunker.iter_spans(self._read(doc, run)):
-            window.append((chunk.text, doc.provenance(chunk.start, chunk.end)))
+            where = doc.provenance(chunk.start, chunk.end)
+            header = chunk_header(doc, where) if self.headers else ""
+            window.append((chunk.text, where, header))
             if len(window) == LOOKUP_WINDOW:
                 changed |= self._queue(doc.source, count, window, run)
                 count += len(window)
@@ -240,20 +274,22 @@ class Ingestor:
         self.store.sources.put(records)
         run.records.update((r.source, r) for r in records)
 
-    def _queue(self, source: str, first_index: int, chunks: list[tuple[str, Provenance]], run: _Run) -> bool:
+    def _queue(
+        self, source: str, first_index: int, chunks: list[tuple[str, Provenance, str]], run: _Run
+    ) -> bool:
         """Queue the chunks of ``source`` from ``first_index`` that are new or changed."""
         if not chunks:
             return False
         ids = [point_id(source, first_index + i) for i in range(len(chunks))]
         stored = self.store.existing_hashes(ids)
         queued = False
-        for offset, (pid, (text, where)) in enumerate(zip(ids, chunks, strict=True)):
-            digest = chunk_digest(text, where)
+        for offset, (pid, (text, where, header)) in enumerate(zip(ids, chunks, strict=True)):
+            digest = chunk_digest(text, where, header)
             if stored.get(pid) == digest:
                 run.report.unchanged += 1
                 continue
             run.pending.ids.append(pid)
-            run.pending.texts.append(text)
+            run.pending.texts.append(header + text)  # what is embedded; the payload keeps the text
             run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest, where))
             queued = True
             if len(run.pending.ids) >= self.batch_size:
@@ -295,16 +331,18 @@ class Ingestor:
             run.on_batch(count)
 
 
-def chunk_digest(text: str, where: Provenance) -> str:
-    """The hash that decides whether a stored chunk is current: its text, and its pages and headings.
+def chunk_digest(text: str, where: Provenance, header: str = "") -> str:
+    """The hash that decides whether a stored chunk is current: its text, pages, headings, header.
 
-    A chunk without provenance hashes its text alone, as collections made before provenance did,
-    so plain-text files are not re-embedded; a renamed heading or a moved page rewrites its chunks.
+    A chunk without provenance or header hashes its text alone, as collections made before them
+    did, so plain-text files are not re-embedded; a renamed heading, a moved page or switching
+    chunk headers rewrites the chunks concerned.
     """
     fields = where.to_payload()
-    if not fields:
+    if not fields and not header:
         return content_hash(text)
-    return content_hash(text + "\x00" + json.dumps(fields, sort_keys=True, ensure_ascii=False))
+    extra = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return content_hash(f"{text}\x00{extra}\x00{header}")
 
 
 def _size(path: str | os.PathLike[str]) -> int:

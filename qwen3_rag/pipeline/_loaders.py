@@ -1,4 +1,5 @@
-"""Finding and reading documents: folders and files, text of any extension, PDF via pypdf.
+"""Finding and reading documents: folders and files, text of any extension, PDF via pypdf, and
+with the ``documents`` extra DOCX, PPTX, XLSX, HTML and EPUB as markdown (:mod:`.documents`).
 
 Each document carries its provenance marks (:mod:`.provenance`): a PDF's page starts, a markdown
 file's headings, so that every chunk can be cited by page or section.
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import _documents
+from ._documents import CONVERTED_SUFFIXES, TEXT_WITHOUT_EXTRA
 from ._provenance import MARKDOWN_SUFFIXES, Mark, Provenance, markdown_marks, page_marks, provenance_at
 
 logger = logging.getLogger(__name__)
@@ -115,6 +118,11 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
 def read_document(path: Path) -> Document | SkippedFile:
     """The text of one file, or why it was skipped."""
     suffix = path.suffix.lower()
+    if suffix in CONVERTED_SUFFIXES:
+        if _documents.available():
+            return _read_converted(path)
+        if suffix not in TEXT_WITHOUT_EXTRA:  # HTML is still read as text, as before the extra
+            return SkippedFile(str(path), _documents.missing_extra_reason(suffix))
     if suffix in BINARY_EXTENSIONS:
         return SkippedFile(str(path), f"binary file type {suffix}")
     if suffix == ".pdf":
@@ -156,6 +164,24 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
     return Document(
         source=path.as_posix(), text=text, size=path.stat().st_size, title=title, marks=page_marks(starts)
     )
+
+
+def _read_converted(path: Path) -> Document | SkippedFile:
+    try:
+        text, title = _documents.convert(path)
+    except Exception as exc:  # the parsers raise many kinds for broken files; all mean "cannot read"
+        return SkippedFile(str(path), f"unreadable {path.suffix.lower()} ({type(exc).__name__}: {exc})")
+    if not text.strip():
+        return SkippedFile(str(path), f"{path.suffix.lower()} file has no text")
+    marks = _documents.converted_marks(text)
+    return Document(source=path.as_posix(), text=text, size=_size(path), title=title, marks=marks)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _join_pages(pages: Sequence[str]) -> tuple[str, list[int]]:
@@ -202,7 +228,7 @@ def _check_text_file(path: Path) -> SkippedFile | None:
 def open_document(path: Path) -> Document | SkippedFile:
     """Like :func:`read_document`, but a text file's text stays on disk, read later in pieces."""
     suffix = path.suffix.lower()
-    if suffix in BINARY_EXTENSIONS or suffix == ".pdf":
+    if suffix in BINARY_EXTENSIONS or suffix in CONVERTED_SUFFIXES or suffix == ".pdf":
         return read_document(path)
     problem = _check_text_file(path)
     if problem is not None:

@@ -42,6 +42,8 @@ class Mark:
     start: int
     page: int | None = None
     headings: tuple[str, ...] = ()
+    empty: bool = False
+    """Nothing but blank lines before the next mark (a heading straight followed by a subheading)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,15 @@ def provenance_at(marks: tuple[Mark, ...], start: int, end: int) -> Provenance:
     if not marks:
         return Provenance()
     starts = [m.start for m in marks]
-    first = marks[max(bisect.bisect_right(starts, start) - 1, 0)]
+    at = bisect.bisect_right(starts, start) - 1
     last = marks[max(bisect.bisect_right(starts, max(end - 1, start)) - 1, 0)]
-    return Provenance(page_start=first.page, page_end=last.page, headings=first.headings)
+    if at < 0:  # the chunk opens with text before the first heading: no section (yet)
+        return Provenance(page_start=marks[0].page, page_end=last.page)
+    first = marks[at]
+    # A chunk that opens with "# Install" then "## Linux" is about Linux: skip headings with no body.
+    while marks[at].empty and at + 1 < len(marks) and marks[at + 1].start < end:
+        at += 1
+    return Provenance(page_start=first.page, page_end=last.page, headings=marks[at].headings)
 
 
 def citation(source: str, payload: Mapping[str, Any] | None, *, full_path: bool = False) -> str:
@@ -122,23 +130,36 @@ def markdown_marks(lines: Iterable[str]) -> Iterator[Mark]:
     path: list[tuple[int, str]] = []  # (level, title) from the outermost heading in
     page: int | None = None
     fence: str | None = None
+    pending: Mark | None = None  # the last mark, yielded once we know whether a body follows it
+    body = False
     for line in lines:
         bare = line.rstrip("\r\n")
         fenced = _FENCE.match(bare)
+        mark: Mark | None = None
         if fence is not None:
             if fenced and fenced.group(1)[0] == fence[0] and len(fenced.group(1)) >= len(fence):
                 fence = None
+            body = True
         elif fenced:
             fence = fenced.group(1)
+            body = True
         elif slide := _SLIDE.match(bare):
             page = int(slide.group(1))
             path = []
-            yield Mark(position, page, ())
+            mark = Mark(position, page, ())
         elif heading := _ATX.match(bare):
             level, title = len(heading.group(1)), " ".join((heading.group(2) or "").split())
             while path and path[-1][0] >= level:
                 path.pop()
             if title:
                 path.append((level, title))
-            yield Mark(position, page, tuple(t for _, t in path))
+            mark = Mark(position, page, tuple(t for _, t in path))
+        elif bare.strip():
+            body = True
+        if mark is not None:
+            if pending is not None:
+                yield Mark(pending.start, pending.page, pending.headings, empty=not body)
+            pending, body = mark, False
         position += len(line)
+    if pending is not None:
+        yield Mark(pending.start, pending.page, pending.headings, empty=not body)

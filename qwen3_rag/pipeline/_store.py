@@ -207,8 +207,17 @@ class QdrantStore:
             return None
         return int(entry["chunk_tokens"]), int(entry["overlap"])
 
-    def record_chunking(self, chunk_tokens: int, overlap: int) -> None:
-        metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap}}
+    def read_chunking_options(self) -> dict[str, Any]:
+        """Chunking settings recorded beside the sizes (``chunk_headers``); ``{}`` if none."""
+        info = self._call(self.client.get_collection, self.collection)
+        entry = (getattr(info.config, "metadata", None) or {}).get(_CHUNKING_KEY)
+        if not isinstance(entry, Mapping):
+            return {}
+        return {k: v for k, v in entry.items() if k not in ("chunk_tokens", "overlap")}
+
+    def record_chunking(self, chunk_tokens: int, overlap: int, **options: Any) -> None:
+        """Record the chunk sizes and any other chunking ``options`` (replacing what was recorded)."""
+        metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap, **options}}
         self._call(self.client.update_collection, self.collection, metadata=metadata)
 
     def _dense_size(self) -> int | None:
