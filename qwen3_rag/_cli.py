@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ._cli_hardware import add_hardware_arguments, hardware_options
+from ._cli_watch import add_watch_arguments, check_watch_available, watch_after_ingest
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
 from ._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="embed each chunk with its document's title and heading path before it; the returned "
         "text stays the chunk (default: as the collection last used, else off)",
     )
+    add_watch_arguments(ingest)
     _common(ingest)
 
     query = sub.add_parser("query", help="answer one question with the top reranked passages")
@@ -240,6 +242,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import Ingestor
 
     paths = _existing_paths(args.paths)
+    check_watch_available(args)
     with _open_store(args, create=True) as store:
         from .pipeline._opening import load_embedder_for
 
@@ -259,6 +262,8 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         print(f"{report.summary()}. Collection {args.collection!r}: {store.count()} chunks.", file=out)
+        if args.watch:
+            return watch_after_ingest(args, store, embedder, paths, out)
     return 0
 
 
