@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             formats = FORMATS
             row: dict[str, Any] = {
                 "parser": name,
+                "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "install_mib": None if venv is None else round(_site_packages_mib(venv), 1),
                 "formats": {},
             }

@@ -12,7 +12,9 @@ FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
 NOTES = [
     "- **Picked: markitdown** (`pip install 'qwen3-rag[documents]'`). It reads all five formats offline, "
     "keeps every table whole as a markdown table and the headings as markdown headings (chunks get "
-    "heading paths from them, slides become pages), and is among the fastest. Its own DOCX reader failed "
+    "heading paths from them, slides become pages), and was as fast as docling or faster on the formats "
+    "both read, at a twentieth of docling's install (of its 330 MiB, pandas, onnxruntime for magika's "
+    "file-type detection and numpy are most; qwen3-rag already has numpy). Its own DOCX reader failed "
     "on every generated DOCX here (a preprocessing step strips the XML namespaces with the installed "
     "lxml/BeautifulSoup), so qwen3-rag falls back to mammoth (which markitdown itself uses) and "
     "markitdown's HTML converter for DOCX: the `qwen3-rag` row is what `ingest` does. PDF stays with "
@@ -27,7 +29,10 @@ NOTES = [
     "- Tables: *whole* means each row's cells came out on one line, in order (a markdown or text table "
     "row); *split* means the cells were scattered over lines. Headings: how many of the five section "
     "titles came through. Seconds per MB are from the larger files (the body repeated `scale` times, "
-    "best of `repeat`), on a shared 2-core machine: treat them as orders of magnitude. Install size is "
+    "best of `repeat`; the spread between repeats was not kept), on a 2-core machine shared with other "
+    "engineers' test runs (load average near 11 during the qwen3-rag row; not recorded for the earlier "
+    "run): treat them as orders of magnitude. "
+    "Install size is "
     "each candidate's venv `lib/` folder (including ~20 MiB of pip and setuptools; docling's includes the "
     "CPU torch build it needs).",
 ]
@@ -46,6 +51,15 @@ def _cell(result: dict[str, Any] | None) -> str:
     return f"{speed}, table {table}, {headings}{text}"
 
 
+def _earlier_commands(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Rows kept from an earlier run (they carry their own command), grouped by that command."""
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("command"):
+            found.setdefault(row["command"], []).append(row["parser"])
+    return found
+
+
 def markdown(data: dict[str, Any]) -> list[str]:
     rows = data.get("parsers", [])
     lines = [
@@ -57,14 +71,21 @@ def markdown(data: dict[str, Any]) -> list[str]:
         "",
         provenance(data) + f" Machine: {data.get('machine', '?')}, shared with other work.",
         "",
-        "| parser | install MiB | " + " | ".join(FORMATS) + " |",
-        "|---|---|" + "---|" * len(FORMATS),
+        *[
+            f"The {name} row{'s' if len(names) > 1 else ''} came from an earlier run: `{command}`."
+            for command, names in _earlier_commands(rows).items()
+            for name in [", ".join(names)]
+        ],
+        "",
+        "| parser | install MiB | " + " | ".join(FORMATS) + " | measured |",
+        "|---|---|" + "---|" * (len(FORMATS) + 1),
     ]
     for row in rows:
         size = row.get("install_mib")
         size_text = "(this env)" if size is None else f"{size:,.0f}"
         cells = [_cell(row.get("formats", {}).get(fmt)) for fmt in FORMATS]
-        lines.append(f"| {row['parser']} | {size_text} | " + " | ".join(cells) + " |")
+        when = row.get("started", "-")
+        lines.append(f"| {row['parser']} | {size_text} | " + " | ".join(cells) + f" | {when} |")
     lines.append("")
     errors = [
         (row["parser"], fmt, result["error"])
