@@ -605,6 +605,7 @@ INTRO = [
 
 def write(out: Path) -> Path:
     """Render ``out/benchmarks.md`` and ``out/benchmarks.png`` from the suites' JSON in ``out``."""
+    from . import report_parsers
     from . import report_suites as rs
 
     out.mkdir(parents=True, exist_ok=True)
@@ -678,6 +679,7 @@ def write(out: Path) -> Path:
         "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
         "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
         "store": (rs.store_markdown, "## The embedded store at real sizes (issue 19)"),
+        "parsers": (report_parsers.markdown, "## Document parsers (issue 23)"),
     }
     for name, (render, heading) in renderers.items():
         if suites.get(name):

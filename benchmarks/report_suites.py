@@ -327,7 +327,7 @@ def _bf16_findings(rows: dict[tuple[str, str], dict[str, Any]], data: dict[str, 
         "with native bf16 (`avx512_bf16` here): it is reproduced by taking the CPU's bf16 away from "
         "oneDNN (`ONEDNN_MAX_CPU_ISA=AVX2` makes bf16 ~3.7x slower than float32, `AVX512_CORE` ~1.15x "
         "slower), so that run most likely had no native bf16 exposed to the guest; not a dtype round "
-        "trip or an attention-kernel choice in our code. Which is why `dtype=\"auto\"` now measures "
+        'trip or an attention-kernel choice in our code. Which is why `dtype="auto"` now measures '
         "instead of reading the flags (issue 25).",
         "",
     ]
@@ -389,9 +389,9 @@ def _onednn_findings(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     return [
         f"**float32 on oneDNN (the `float32-onednn` rows): embedding "
         f"{packed['speedup']:.2f}x float32{reranking}, same float32 numbers (min cosine "
-        f"{packed['accuracy']['min_cosine']:.6f}).** One of the kernels `dtype=\"auto\"` measures (it "
+        f'{packed["accuracy"]["min_cosine"]:.6f}).** One of the kernels `dtype="auto"` measures (it '
         "picks it where it is 1.1x float32 `nn.Linear` or more); `QWEN3_RAG_PACKED_LINEAR=1` gives it to an "
-        "explicit `dtype=\"float32\"` too. Its rows run in bounded tiles, so its memory stays flat (below).",
+        'explicit `dtype="float32"` too. Its rows run in bounded tiles, so its memory stays flat (below).',
         "",
     ]
 

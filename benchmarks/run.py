@@ -13,7 +13,10 @@ then renders ``docs/benchmarks.md`` and ``docs/benchmarks.png`` from those JSON 
   memory -> ``benchmarks-serving.json``;
 - ``ingest``: peak memory of ingesting one big text file -> ``benchmarks-ingest-memory.json``;
 - ``store``: the embedded store at 10k-300k points, Qdrant Edge vs local mode vs numpy ->
-  ``benchmarks-store.json``.
+  ``benchmarks-store.json``;
+- ``parsers``: document parsers on generated Office/HTML/EPUB/PDF files -> ``benchmarks-parsers.json``
+  (the other candidates each in their own venv: ``--parser-venv docling=DIR``; rows measured
+  earlier are kept).
 
 ``--suites`` picks some (the others' JSON files are kept and rendered as they are),
 ``--render-only`` re-renders from the saved JSON without measuring anything, ``--quick`` shrinks
@@ -39,7 +42,7 @@ from typing import Any
 from .common import Section, Settings, load_average, unavailable
 
 SECTIONS = ("embedding", "concurrency", "reranking", "memory", "pipeline", "hardware", "levers")
-SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store")
+SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers")
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_FILES = {
     "main": "benchmarks.json",
@@ -48,6 +51,7 @@ SUITE_FILES = {
     "serving": "benchmarks-serving.json",
     "ingest": "benchmarks-ingest-memory.json",
     "store": "benchmarks-store.json",
+    "parsers": "benchmarks-parsers.json",
 }
 RUN_FILE = "benchmarks-run.json"
 
@@ -79,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipeline-chunks", type=int, help="chunks to ingest (default 300)")
     parser.add_argument("--concurrent", type=int, default=256, help="concurrent single-query requests")
     parser.add_argument("--ingest-mb", type=float, help="ingest suite: text file size in MiB (default 4)")
+    parser.add_argument(
+        "--parser-venv", action="append", default=[], metavar="NAME=DIR", help="parsers suite: a candidate"
+    )
     parser.add_argument("--out", default="docs", help="folder for benchmarks.md, the chart and the JSON")
     parser.add_argument("--json", help="also write the main suite's results to this JSON file")
     parser.add_argument(
@@ -209,6 +216,10 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     if name == "store":
         sizes = ["2000"] if args.quick else ["10000", "50000", "100000", "300000"]
         return ["benchmarks.store", "--sizes", *sizes, *(["--queries", "6"] if args.quick else []), *target]
+    if name == "parsers":
+        size = ["--scale", "3", "--repeat", "1"] if args.quick else ["--scale", "300", "--repeat", "3"]
+        venvs = [f"--venv={item}" for item in args.parser_venv]
+        return ["benchmarks.parsers", *size, *venvs, *target]
     raise ValueError(f"unknown suite {name!r}")
 
 

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -82,14 +83,14 @@ def extractive_answer(question: str, passages: Sequence[Any], *, max_chars: int 
         text = " ".join(str(_get(passage, "text")).split())
         text = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
         score = float(_get(passage, "rerank_score"))
-        lines.append(f'[{rank}] "{text}"\n    — {_get(passage, "source")} (rerank score {score:.3f})')
+        lines.append(f'[{rank}] "{text}"\n    — {where(passage)} (rerank score {score:.3f})')
     return "\n".join(lines)
 
 
 def build_messages(question: str, passages: Sequence[Any]) -> list[dict[str, str]]:
     """The instructions, then the question with the numbered passages as context."""
     context = "\n\n".join(
-        f"[{i}] (source: {_get(p, 'source')})\n{_get(p, 'text')}" for i, p in enumerate(passages, start=1)
+        f"[{i}] (source: {where(p)})\n{_get(p, 'text')}" for i, p in enumerate(passages, start=1)
     )
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -174,13 +175,23 @@ def make_chat_model(args: argparse.Namespace) -> ChatModel | None:
 def answer(question: str, passages: Sequence[Any], chat: ChatModel | None) -> str:
     """The chat model's answer with its sources, or the extractive fallback.
 
-    ``passages`` are objects or dicts with ``text``, ``source`` and ``rerank_score``.
+    ``passages`` are objects or dicts with ``text``, ``source``, ``citation`` and ``rerank_score``.
     """
     if chat is None or not passages:
         return extractive_answer(question, passages)
     reply = chat.complete(build_messages(question, passages))
-    sources = "\n".join(f"[{i}] {_get(p, 'source')}" for i, p in enumerate(passages, start=1))
+    sources = "\n".join(f"[{i}] {where(p)}" for i, p in enumerate(passages, start=1))
     return f"{reply.strip()}\n\nSources:\n{sources}"
+
+
+def where(passage: Any) -> str:
+    """What to cite: the file, then the page or section when the chunk has one.
+
+    ``"/docs/report.pdf (report.pdf, p. 12)"``; just the path when the citation adds nothing.
+    """
+    cited = passage.get("citation") if isinstance(passage, dict) else getattr(passage, "citation", None)
+    source = str(_get(passage, "source"))
+    return source if not cited or cited == Path(source).name else f"{source} ({cited})"
 
 
 def _get(passage: Any, name: str) -> Any:

@@ -40,6 +40,7 @@ def as_passages(docs: list[Document]) -> list[dict[str, Any]]:
         {
             "text": d.page_content,
             "source": d.metadata["source"],
+            "citation": d.metadata["citation"],  # "report.pdf, p. 12", "guide.md, Install > Linux"
             "rerank_score": d.metadata["relevance_score"],
         }
         for d in docs

@@ -51,6 +51,7 @@ class Qwen3RagLlamaRetriever(BaseRetriever):
         metadata = {
             "source": result.source,
             "chunk_index": result.chunk_index,
+            "citation": result.citation,  # "report.pdf, p. 12", "guide.md, Install > Linux"
             "retrieval_score": result.retrieval_score,
         }
         return NodeWithScore(
@@ -77,6 +78,7 @@ class RagQueryEngine(CustomQueryEngine):
             {
                 "text": n.node.get_content(),
                 "source": n.node.metadata["source"],
+                "citation": n.node.metadata["citation"],
                 "rerank_score": n.score or 0.0,
             }
             for n in nodes

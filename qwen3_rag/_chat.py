@@ -25,6 +25,14 @@ def _field(chunk: Any, name: str) -> Any:
     return chunk[name] if isinstance(chunk, dict) else getattr(chunk, name)
 
 
+def cite(chunk: Any) -> str:
+    """The chunk's source with its pages and section: ``/docs/report.pdf, p. 12``."""
+    from .pipeline._provenance import PROVENANCE_FIELDS, citation
+
+    fields = chunk if isinstance(chunk, dict) else {k: getattr(chunk, k, None) for k in PROVENANCE_FIELDS}
+    return citation(str(_field(chunk, "source")), fields, full_path=True)
+
+
 def extractive_answer(question: str, chunks: Sequence[Any], *, max_chars: int = 400) -> str:
     """Quote the top passages with their sources (used when no chat model is configured)."""
     if not chunks:
@@ -35,14 +43,14 @@ def extractive_answer(question: str, chunks: Sequence[Any], *, max_chars: int = 
         if len(text) > max_chars:
             text = text[: max_chars - 1] + "…"
         score = float(_field(chunk, "rerank_score"))
-        lines.append(f'[{rank}] "{text}"\n    — {_field(chunk, "source")} (rerank score {score:.3f})')
+        lines.append(f'[{rank}] "{text}"\n    — {cite(chunk)} (rerank score {score:.3f})')
     return "\n".join(lines)
 
 
 def build_messages(question: str, chunks: Sequence[Any]) -> list[dict[str, str]]:
     """Chat messages: the instructions, then the question with numbered context passages."""
     context = "\n\n".join(
-        f"[{i}] (source: {_field(c, 'source')})\n{_field(c, 'text')}" for i, c in enumerate(chunks, start=1)
+        f"[{i}] (source: {cite(c)})\n{_field(c, 'text')}" for i, c in enumerate(chunks, start=1)
     )
     return [
         {"role": "system", "content": SYSTEM_PROMPT},

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from ._cli_guards import check_text, new_store_folder, prepare_store_folder
 from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._cli_store import add_store_parser, run_store
+from ._cli_watch import add_watch_arguments, check_watch_available, watch_after_ingest
 from ._errors import InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
 from ._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -138,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the chunks of files gone from the given folders (default: remove them)",
     )
+    ingest.add_argument(
+        "--chunk-headers",
+        action=argparse.BooleanOptionalAction,
+        help="embed each chunk with its document's title and heading path before it; the returned "
+        "text stays the chunk (default: as the collection last used, else off)",
+    )
+    add_watch_arguments(ingest)
     _common(ingest)
 
     query = sub.add_parser("query", help="answer one question with the top reranked passages")
@@ -263,6 +271,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import Ingestor
 
     paths = _existing_paths(args.paths)
+    check_watch_available(args)
     with _ingest_folder(args), _open_store(args, create=True) as store:
         from .pipeline._opening import load_embedder_for
 
@@ -278,10 +287,13 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             batch_size=args.batch_size,
             progress=False if args.no_progress else None,
             keep_missing=args.keep_missing,
+            chunk_headers=args.chunk_headers,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         stored = f"{store.count()} chunks" if store.exists() else "nothing stored, not created"
         print(f"{report.summary()}. Collection {args.collection!r}: {stored}.", file=out)
+        if args.watch:
+            return watch_after_ingest(args, store, embedder, paths, out)
     return 0
 
 
@@ -390,7 +402,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from ._chat import OpenAICompatibleChat, build_messages
+    from ._chat import OpenAICompatibleChat, build_messages, cite
 
     interactive = stdin.isatty()
     if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
@@ -422,7 +434,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             results = retriever.retrieve(question, filters=filters)
             if chat is not None and results:
                 print(chat.complete(build_messages(question, results)), file=out)
-                print("Sources: " + ", ".join(sorted({r.source for r in results})), file=out)
+                print("Sources: " + "; ".join(dict.fromkeys(cite(r) for r in results)), file=out)
             else:
                 _print_results(question, results, out)
             print(file=out, flush=True)

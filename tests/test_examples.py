@@ -27,6 +27,17 @@ def docs(tmp_path: Path) -> Path:
     return root
 
 
+def add_headings(docs: Path) -> None:
+    """Markdown with headings; of any two passages out of three, one is cited with its heading."""
+    for name, heading in (("python.md", "Languages"), ("fox.md", "Animals")):
+        (docs / name).write_text(
+            f"# {heading}\n\n" + (docs / name).read_text(encoding="utf-8"), encoding="utf-8"
+        )
+
+
+CITED = ("python.md (python.md, Languages)", "fox.md (fox.md, Animals)")
+
+
 NEEDS = {"langchain_chatbot.py": "langchain_qwen3_rag", "llamaindex_chatbot.py": "llama_index.core"}
 
 
@@ -58,6 +69,7 @@ def model_args(tmp_path: Path, embedding: str, reranker: str) -> list[str]:
 def test_extractive_answers_with_sources(
     script: str, docs: Path, tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str
 ) -> None:
+    add_headings(docs)
     args = ["--ingest", str(docs), *model_args(tmp_path, tiny_embedding_path, tiny_reranker_path)]
     done = run_example(script, args, stdin="What is the capital of France?\nWhat is Python?\n")
     assert done.returncode == 0, done.stderr
@@ -65,6 +77,7 @@ def test_extractive_answers_with_sources(
     assert done.stdout.count("Top passages for:") == 2
     assert done.stdout.count("[1] ") == 2 and "[3] " not in done.stdout  # top-n 2
     assert str(docs) in done.stdout and "rerank score" in done.stdout
+    assert any(cited in done.stdout for cited in CITED)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -114,11 +127,13 @@ def test_openai_compatible_endpoint(
     tiny_reranker_path: str,
     fake_endpoint: str,
 ) -> None:
+    add_headings(docs)
     args = ["--ingest", str(docs), *model_args(tmp_path, tiny_embedding_path, tiny_reranker_path),
             "--llm-url", fake_endpoint, "--llm-model", "qwen3:8b", "--question", "capital?"]  # fmt: skip
     done = run_example(script, args)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Paris [1].") and "Sources:" in done.stdout
+    assert any(cited in done.stdout.split("Sources:")[1] for cited in CITED)
     (request,) = _FakeOpenAI.requests
     assert request["path"] == "/v1/chat/completions" and request["model"] == "qwen3:8b"
     messages = request["messages"]

@@ -61,7 +61,9 @@ def test_ids_are_deterministic_uuid5_of_source_and_index(embedder: Qwen3Embedder
     assert snap.keys() == snapshot(second.store).keys()
     for pid, (payload, _) in snap.items():
         assert pid == point_id(payload["source"], payload["chunk_index"])
-        assert set(payload) == {"text", "source", "chunk_index", "content_hash"}
+        # Plain text keeps exactly the original fields; markdown adds its heading path.
+        extra = {"headings"} if payload["source"].endswith(".md") else set()
+        assert set(payload) == {"text", "source", "chunk_index", "content_hash"} | extra
         assert Path(payload["source"]).is_absolute()
 
 

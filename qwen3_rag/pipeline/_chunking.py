@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._errors import InvalidOptionError
 from .._runtime.validation import check_positive_int
@@ -51,6 +51,14 @@ def _last_safe_cut(text: str, lo: int, hi: int) -> int | None:
         if _is_safe_cut(text, i):
             return i
     return None
+
+
+class Chunk(NamedTuple):
+    """A chunk's text and where it lies in the whole text: ``text == whole[start:end]``."""
+
+    text: str
+    start: int
+    end: int
 
 
 class TokenChunker:
@@ -90,6 +98,11 @@ class TokenChunker:
 
     def iter_chunks(self, pieces: Iterable[str]) -> Iterator[str]:
         """The chunks of ``"".join(pieces)``, produced as the pieces arrive (bounded memory)."""
+        for chunk in self.iter_spans(pieces):
+            yield chunk.text
+
+    def iter_spans(self, pieces: Iterable[str]) -> Iterator[Chunk]:
+        """:meth:`iter_chunks` with each chunk's character span in the whole text (for provenance)."""
         step = self.chunk_tokens - self.overlap
         text = ""  # the text from global position `base` on
         base = 0
@@ -133,13 +146,15 @@ class TokenChunker:
 
     def _window(
         self, text: str, base: int, offsets: list[tuple[int, int]], first: int, end_of_text: int | None
-    ) -> Iterator[str]:
+    ) -> Iterator[Chunk]:
         """The chunk of the window starting at ``offsets[0]`` (the text's last window: ``end_of_text``)."""
         count = min(self.chunk_tokens, len(offsets))
         stop = offsets[count - 1][1] - base
         if end_of_text is not None and count == len(offsets):
             stop = end_of_text - base  # the last window runs to the end: no trailing text is lost
         begin = 0 if first == 0 else offsets[0][0] - base
-        piece = text[begin:stop].strip()
+        window = text[begin:stop]
+        piece = window.strip()
         if piece:
-            yield piece
+            start = base + begin + (len(window) - len(window.lstrip()))
+            yield Chunk(piece, start, start + len(piece))

@@ -19,6 +19,7 @@ interrupted at any point and run again ends identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -32,6 +33,7 @@ from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._layout import SOURCE, chunk_payload, content_hash, point_id
 from ._loaders import Document, SkippedFile, find_files, iter_documents
 from ._naming import source_text
+from ._provenance import Provenance
 from ._pruning import missing_sources, remove_sources
 from ._sources import SourceRecord, as_source, now_utc
 from ._sparse import sparse_vectors
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 64
 LEFTOVER_WINDOW = 64
 LOOKUP_WINDOW = 256  # chunk ids looked up per request while a file streams by
+CHUNK_HEADERS_OPTION = "chunk_headers"  # recorded in the collection beside the chunk sizes
 
 
 __all__ = ["IngestReport", "Ingestor", "content_hash", "point_id"]
@@ -107,8 +110,35 @@ def choose_chunker(
         overlap = recorded[1] if recorded and use_recorded else min(DEFAULT_CHUNK_OVERLAP, tokens // 4)
     chunker = TokenChunker(tokenizer, chunk_tokens=tokens, overlap=overlap)
     if store is not None and recorded != (tokens, overlap):
-        store.record_chunking(tokens, overlap)
+        store.record_chunking(tokens, overlap, **store.read_chunking_options())
     return chunker
+
+
+def choose_chunk_headers(store: QdrantStore | None, wanted: bool | None) -> bool:
+    """Contextual chunk headers: as given, else as the collection last used, else off; recorded.
+
+    Call after :func:`choose_chunker` (the sizes are recorded with them). Following the collection
+    keeps a plain re-run a no-op: switching headers re-embeds every chunk. ``store=None`` (a
+    collection not created yet) records nothing.
+    """
+    if store is None:
+        return bool(wanted)
+    options = store.read_chunking_options()
+    recorded = bool(options.get(CHUNK_HEADERS_OPTION, False))
+    use = recorded if wanted is None else bool(wanted)
+    if use != recorded:
+        sizes = store.read_chunking()
+        assert sizes is not None, "choose_chunker records the sizes first"
+        store.record_chunking(*sizes, **{**options, CHUNK_HEADERS_OPTION: use})
+    return use
+
+
+def chunk_header(doc: Document, where: Provenance) -> str:
+    """What is prefixed to a chunk's embedded text: the document's title and the heading path."""
+    lines = [doc.title or Path(doc.source).name]
+    if where.headings:
+        lines.append(where.section)
+    return "\n".join(lines) + "\n\n"
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -124,6 +154,9 @@ class Ingestor:
 
     ``progress=None`` shows a progress bar (in bytes read) only when stderr is a terminal.
     ``keep_missing=True`` keeps the chunks of files that disappeared from the given folders.
+    ``chunk_headers=True`` embeds each chunk with its document's title and heading path before it
+    (contextual chunk headers); the stored and returned text stays the chunk alone. ``None``
+    follows what the collection recorded (off for a new one), as the chunk sizes do.
     """
 
     def __init__(
@@ -136,6 +169,7 @@ class Ingestor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
         keep_missing: bool = False,
+        chunk_headers: bool | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -149,6 +183,8 @@ class Ingestor:
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.progress = progress
         self.keep_missing = bool(keep_missing)
+        self.chunk_headers = chunk_headers
+        self.headers = False  # what this run uses: chunk_headers, else as the collection recorded
         self.spec = EmbeddingSpec.for_embedder(embedder)
         self._fresh = False
         """True while the collection does not exist: nothing is read from the store, and the first
@@ -159,7 +195,8 @@ class Ingestor:
         if self._fresh:
             assert self.chunker is not None
             self.store.ensure(self.spec)
-            self.store.record_chunking(self.chunker.chunk_tokens, self.chunker.overlap)
+            options = {CHUNK_HEADERS_OPTION: True} if self.headers else {}
+            self.store.record_chunking(self.chunker.chunk_tokens, self.chunker.overlap, **options)
             self._fresh = False
 
     def ingest(
@@ -178,9 +215,9 @@ class Ingestor:
         self._fresh = not self.store.exists()
         if not self._fresh:
             self.store.ensure(self.spec)
-        self.chunker = choose_chunker(
-            None if self._fresh else self.store, self.embedder.tokenizer, self.chunk_tokens, self.overlap
-        )
+        live = None if self._fresh else self.store
+        self.chunker = choose_chunker(live, self.embedder.tokenizer, self.chunk_tokens, self.overlap)
+        self.headers = choose_chunk_headers(live, self.chunk_headers)
         files, missing = find_files(paths)
         for item in missing:
             logger.warning("qwen3-rag: skipped %s: %s", item.path, item.reason)
@@ -232,10 +269,12 @@ class Ingestor:
         assert self.chunker is not None
         count = 0
         changed = False
-        window: list[str] = []
+        window: list[tuple[str, Provenance, str]] = []
         try:
-            for chunk in self.chunker.iter_chunks(self._read(doc, run)):
-                window.append(chunk)
+            for chunk in self.chunker.iter_spans(self._read(doc, run)):
+                where = doc.provenance(chunk.start, chunk.end)
+                header = chunk_header(doc, where) if self.headers else ""
+                window.append((chunk.text, where, header))
                 if len(window) == LOOKUP_WINDOW:
                     changed |= self._queue(doc.source, count, window, run)
                     count += len(window)
@@ -281,21 +320,23 @@ class Ingestor:
         self.store.sources.put(records)
         run.records.update((r.source, r) for r in records)
 
-    def _queue(self, source: str, first_index: int, chunks: list[str], run: _Run) -> bool:
+    def _queue(
+        self, source: str, first_index: int, chunks: list[tuple[str, Provenance, str]], run: _Run
+    ) -> bool:
         """Queue the chunks of ``source`` from ``first_index`` that are new or changed."""
         if not chunks:
             return False
         ids = [point_id(source, first_index + i) for i in range(len(chunks))]
         stored = {} if self._fresh else self.store.existing_hashes(ids)
         queued = False
-        for offset, (pid, text) in enumerate(zip(ids, chunks, strict=True)):
-            digest = content_hash(text)
+        for offset, (pid, (text, where, header)) in enumerate(zip(ids, chunks, strict=True)):
+            digest = chunk_digest(text, where, header)
             if stored.get(pid) == digest:
                 run.report.unchanged += 1
                 continue
             run.pending.ids.append(pid)
-            run.pending.texts.append(text)
-            run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest))
+            run.pending.texts.append(header + text)  # what is embedded; the payload keeps the text
+            run.pending.payloads.append(chunk_payload(source, first_index + offset, text, digest, where))
             queued = True
             if len(run.pending.ids) >= self.batch_size:
                 self._flush(run)
@@ -338,6 +379,20 @@ class Ingestor:
             run.bar.set_postfix(chunks=run.report.embedded + run.report.unchanged, refresh=False)
         if run.on_batch is not None:
             run.on_batch(count)
+
+
+def chunk_digest(text: str, where: Provenance, header: str = "") -> str:
+    """The hash that decides whether a stored chunk is current: its text, pages, headings, header.
+
+    A chunk without provenance or header hashes its text alone, as collections made before them
+    did, so plain-text files are not re-embedded; a renamed heading, a moved page or switching
+    chunk headers rewrites the chunks concerned.
+    """
+    fields = where.to_payload()
+    if not fields and not header:
+        return content_hash(text)
+    extra = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return content_hash(f"{text}\x00{extra}\x00{header}")
 
 
 def _size(path: str | os.PathLike[str]) -> int:

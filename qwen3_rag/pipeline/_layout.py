@@ -1,8 +1,9 @@
 """The layout of a qwen3-rag collection, defined once: vector names, payload keys, point ids.
 
 Every chunk is one point: a ``dense`` vector (the Qwen3 embedding), a ``sparse`` vector (Qwen
-tokenizer terms, see :mod:`.sparse`), and a payload of :data:`CHUNK_FIELDS`. Its id is
-``uuid5(source, chunk_index)``, so re-ingesting a file addresses the same points.
+tokenizer terms, see :mod:`.sparse`), and a payload of :data:`CHUNK_FIELDS`, plus
+``page_start``, ``page_end`` and ``headings`` (:mod:`.provenance`) when its document has pages or
+headings. Its id is ``uuid5(source, chunk_index)``, so re-ingesting a file addresses the same points.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._naming import to_bytes
+from ._provenance import Provenance
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
@@ -44,13 +46,22 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def chunk_payload(source: str, chunk_index: int, text: str, digest: str | None = None) -> dict[str, Any]:
-    return {
+def chunk_payload(
+    source: str,
+    chunk_index: int,
+    text: str,
+    digest: str | None = None,
+    provenance: Provenance | None = None,
+) -> dict[str, Any]:
+    payload = {
         TEXT: text,
         SOURCE: source,
         CHUNK_INDEX: chunk_index,
         CONTENT_HASH: digest if digest is not None else content_hash(text),
     }
+    if provenance is not None:
+        payload.update(provenance.to_payload())
+    return payload
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class Hit:
     @property
     def chunk_index(self) -> int:
         return int(self.payload.get(CHUNK_INDEX, 0))
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance.from_payload(self.payload)
 
 
 # Collections written by the frameworks' own Qdrant stores keep the text elsewhere: LangChain's

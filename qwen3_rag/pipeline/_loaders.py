@@ -1,4 +1,8 @@
-"""Finding and reading documents: folders and files, text of any extension, PDF via pypdf.
+"""Finding and reading documents: folders and files, text of any extension, PDF via pypdf, and
+with the ``documents`` extra DOCX, PPTX, XLSX, HTML and EPUB as markdown (:mod:`.documents`).
+
+Each document carries its provenance marks (:mod:`.provenance`): a PDF's page starts, a markdown
+file's headings, so that every chunk can be cited by page or section.
 
 A file that cannot be read as text (binary, not UTF-8, an unreadable PDF, no permission) is
 skipped and reported, never silently dropped: each skip is logged once as a warning naming the
@@ -11,13 +15,18 @@ so a file of any size is ingested in bounded memory.
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from . import _documents
+from ._documents import CONVERTED_SUFFIXES, TEXT_WITHOUT_EXTRA
 from ._naming import source_text
+from ._provenance import MARKDOWN_SUFFIXES, Mark, Provenance, markdown_marks, page_marks, provenance_at
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,14 @@ class Document:
     path: str | None = None
     """Where the file is read from, when its name is not valid UTF-8 and ``source`` is its
     escaped form (:mod:`._naming`); ``None``: read from ``source``."""
+    title: str | None = None
+    """The title the file declares (PDF metadata, HTML ``<title>``), if any."""
+    marks: tuple[Mark, ...] = ()
+    """Where pages and headings begin in the text (sorted by position); empty for plain text."""
+
+    def provenance(self, start: int, end: int) -> Provenance:
+        """Pages and heading path of the text slice ``[start, end)``."""
+        return provenance_at(self.marks, start, end)
 
     def pieces(self, piece_chars: int = PIECE_CHARS) -> Iterator[str]:
         """The text in order, in pieces of at most ``piece_chars`` characters."""
@@ -117,6 +134,11 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
 def read_document(path: Path) -> Document | SkippedFile:
     """The text of one file, or why it was skipped."""
     suffix = path.suffix.lower()
+    if suffix in CONVERTED_SUFFIXES:
+        if _documents.available():
+            return _read_converted(path)
+        if suffix not in TEXT_WITHOUT_EXTRA:  # HTML is still read as text, as before the extra
+            return SkippedFile(str(path), _documents.missing_extra_reason(suffix))
     if suffix in BINARY_EXTENSIONS:
         return SkippedFile(str(path), f"binary file type {suffix}")
     if suffix == ".pdf":
@@ -131,7 +153,8 @@ def read_document(path: Path) -> Document | SkippedFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return SkippedFile(str(path), f"not UTF-8 text (invalid byte at offset {exc.start})")
-    return _document(path, text=text, size=len(data))
+    marks = tuple(markdown_marks(io.StringIO(text, newline=""))) if suffix in MARKDOWN_SUFFIXES else ()
+    return _document(path, text=text, size=len(data), marks=marks)
 
 
 def _read_pdf(path: Path) -> Document | SkippedFile:
@@ -145,14 +168,44 @@ def _read_pdf(path: Path) -> Document | SkippedFile:
     pypdf_logger.setLevel(logging.ERROR)
     try:
         reader = PdfReader(str(path))
-        text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = _pdf_title(reader)
     except Exception as exc:  # pypdf raises many kinds for broken files; all mean "cannot read"
         return SkippedFile(str(path), f"invalid PDF ({type(exc).__name__}: {exc})")
     finally:
         pypdf_logger.setLevel(level)
+    text, starts = _join_pages(pages)
     if not text.strip():
         return SkippedFile(str(path), "PDF has no extractable text (scanned images?)")
-    return _document(path, text=text, size=_size(path))
+    return _document(path, text=text, size=_size(path), title=title, marks=page_marks(starts))
+
+
+def _read_converted(path: Path) -> Document | SkippedFile:
+    try:
+        text, title = _documents.convert(path)
+    except Exception as exc:  # the parsers raise many kinds for broken files; all mean "cannot read"
+        return SkippedFile(str(path), f"unreadable {path.suffix.lower()} ({type(exc).__name__}: {exc})")
+    if not text.strip():
+        return SkippedFile(str(path), f"{path.suffix.lower()} file has no text")
+    marks = _documents.converted_marks(text)
+    return _document(path, text=text, size=_size(path), title=title, marks=marks)
+
+
+def _join_pages(pages: Sequence[str]) -> tuple[str, list[int]]:
+    """The pages' text joined by blank lines, and where each page starts in it."""
+    starts, position = [], 0
+    for text in pages:
+        starts.append(position)
+        position += len(text) + 2
+    return "\n\n".join(pages), starts
+
+
+def _pdf_title(reader: Any) -> str | None:
+    try:
+        title = reader.metadata.title if reader.metadata is not None else None
+    except Exception:  # damaged metadata: the title is a nicety, the text is what counts
+        return None
+    return (" ".join(str(title).split()) or None) if title else None
 
 
 def _check_text_file(path: Path) -> SkippedFile | None:
@@ -183,18 +236,34 @@ def _check_text_file(path: Path) -> SkippedFile | None:
 def open_document(path: Path) -> Document | SkippedFile:
     """Like :func:`read_document`, but a text file's text stays on disk, read later in pieces."""
     suffix = path.suffix.lower()
-    if suffix in BINARY_EXTENSIONS or suffix == ".pdf":
+    if suffix in BINARY_EXTENSIONS or suffix in CONVERTED_SUFFIXES or suffix == ".pdf":
         return read_document(path)
     problem = _check_text_file(path)
     if problem is not None:
         return problem
-    return _document(path, size=_size(path))
+    marks: tuple[Mark, ...] = ()
+    if suffix in MARKDOWN_SUFFIXES:
+        try:  # headings are few: one more streaming pass keeps memory bounded
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                marks = tuple(markdown_marks(handle))
+        except OSError as exc:
+            return SkippedFile(str(path), f"unreadable ({exc.strerror or exc})")
+    return _document(path, size=_size(path), marks=marks)
 
 
-def _document(path: Path, *, text: str | None = None, size: int) -> Document:
+def _document(
+    path: Path,
+    *,
+    text: str | None = None,
+    size: int,
+    title: str | None = None,
+    marks: tuple[Mark, ...] = (),
+) -> Document:
     source = source_text(path)
     real = path.as_posix()
-    return Document(source=source, text=text, size=size, path=None if real == source else real)
+    return Document(
+        source=source, text=text, size=size, path=None if real == source else real, title=title, marks=marks
+    )
 
 
 def _size(path: Path) -> int:

@@ -17,6 +17,7 @@ from .._errors import InvalidOptionError
 from .._ranking import RankedDocument, check_rerank_threshold
 from .._runtime.validation import check_positive_int
 from ._layout import Hit
+from ._provenance import citation
 from ._sparse import sparse_vectors
 from ._store import QdrantStore
 
@@ -31,7 +32,9 @@ class RetrievedChunk:
     ``retrieval_score`` is the cosine similarity (dense) or the fused RRF score (hybrid);
     ``rerank_score`` is Qwen3-Reranker's P(yes) in [0, 1], the order of the results;
     ``rerank_logit`` the log-odds ``logit(yes) - logit(no)`` behind it (unbounded: for calibration,
-    where P(yes) saturates).
+    where P(yes) saturates). ``page_start``/``page_end`` (1-based; ``None`` for documents without
+    pages) and ``headings`` (the section's heading path, outermost first) say where in the document
+    the chunk is; :attr:`citation` puts it as people cite: ``"report.pdf, p. 12"``.
     """
 
     text: str
@@ -42,12 +45,24 @@ class RetrievedChunk:
     id: str
     payload: dict[str, Any] = field(default_factory=dict)
     rerank_logit: float | None = None
+    page_start: int | None = None
+    page_end: int | None = None
+    headings: tuple[str, ...] = ()
+
+    @property
+    def citation(self) -> str:
+        """``"report.pdf, pp. 12-13"``, ``"guide.md, Install > Linux"``, or the file name."""
+        return citation(self.source, self.payload)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "source": self.source,
             "chunk_index": self.chunk_index,
+            "page_start": self.page_start,
+            "page_end": self.page_end,
+            "headings": list(self.headings),
+            "citation": self.citation,
             "retrieval_score": self.retrieval_score,
             "rerank_score": self.rerank_score,
             "rerank_logit": self.rerank_logit,
@@ -140,19 +155,26 @@ class TwoStageRetriever:
     @staticmethod
     def _combine(hits: Sequence[Hit], ranked: Sequence[RankedDocument]) -> list[RetrievedChunk]:
         # Ranked best first by the reranker; equal scores keep the first stage's order.
-        return [
-            RetrievedChunk(
-                text=hits[r.index].text,
-                source=hits[r.index].source,
-                chunk_index=hits[r.index].chunk_index,
-                retrieval_score=hits[r.index].score,
-                rerank_score=r.score,
-                id=hits[r.index].id,
-                payload=hits[r.index].payload,
-                rerank_logit=r.logit,
+        results = []
+        for r in ranked:
+            hit = hits[r.index]
+            where = hit.provenance
+            results.append(
+                RetrievedChunk(
+                    text=hit.text,
+                    source=hit.source,
+                    chunk_index=hit.chunk_index,
+                    retrieval_score=hit.score,
+                    rerank_score=r.score,
+                    id=hit.id,
+                    payload=hit.payload,
+                    rerank_logit=r.logit,
+                    page_start=where.page_start,
+                    page_end=where.page_end,
+                    headings=where.headings,
+                )
             )
-            for r in ranked
-        ]
+        return results
 
     def retrieve(
         self,

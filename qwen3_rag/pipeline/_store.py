@@ -240,8 +240,16 @@ class QdrantStore:
             return None
         return int(entry["chunk_tokens"]), int(entry["overlap"])
 
-    def record_chunking(self, chunk_tokens: int, overlap: int) -> None:
-        metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap}}
+    def read_chunking_options(self) -> dict[str, Any]:
+        """Chunking settings recorded beside the sizes (``chunk_headers``); ``{}`` if none."""
+        entry = self.engine.metadata(self.collection).get(_CHUNKING_KEY)
+        if not isinstance(entry, Mapping):
+            return {}
+        return {k: v for k, v in entry.items() if k not in ("chunk_tokens", "overlap")}
+
+    def record_chunking(self, chunk_tokens: int, overlap: int, **options: Any) -> None:
+        """Record the chunk sizes and any other chunking ``options`` (replacing what was recorded)."""
+        metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap, **options}}
         self.engine.update_metadata(self.collection, metadata)
 
     def open(self, spec: EmbeddingSpec | None = None) -> EmbeddingSpec:

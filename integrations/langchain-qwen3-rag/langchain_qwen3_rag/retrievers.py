@@ -23,7 +23,9 @@ class Qwen3RagRetriever(BaseRetriever):
     """Dense (or hybrid) top-k from a qwen3-rag Qdrant collection, Qwen3 rerank to ``k``.
 
     Reads the collections that ``qwen3-rag ingest`` writes. Each document's ``page_content``
-    is the chunk text; ``metadata`` holds ``source``, ``chunk_index``, ``id``,
+    is the chunk text; ``metadata`` holds ``source``, ``chunk_index``, ``id``, where the chunk is
+    in its document (``page_start`` and ``page_end``, ``None`` without pages; ``headings``, the
+    section's heading path; ``citation``, e.g. ``"report.pdf, p. 12"``),
     ``retrieval_score`` (cosine, or the RRF score in hybrid mode), ``relevance_score``
     (Qwen3-Reranker's P(yes) in [0, 1], the order of the results) and ``relevance_logit`` (the
     log-odds behind it). ``min_score`` drops results below that P(yes): fewer than ``k``, or
@@ -223,6 +225,10 @@ def _to_document(result: RetrievedChunk) -> Document:
         metadata={
             "source": result.source,
             "chunk_index": result.chunk_index,
+            "page_start": result.page_start,
+            "page_end": result.page_end,
+            "headings": list(result.headings),
+            "citation": result.citation,
             "id": result.id,
             "retrieval_score": result.retrieval_score,
             "relevance_score": result.rerank_score,

@@ -22,7 +22,9 @@ class Qwen3RagRetriever(BaseRetriever):
     """Dense (or hybrid) top-k from a qwen3-rag Qdrant collection, Qwen3 rerank to ``top_n``.
 
     Reads the collections that ``qwen3-rag ingest`` writes. Each node's text is the chunk;
-    ``metadata`` holds ``source``, ``chunk_index``, ``retrieval_score`` (cosine, or the RRF
+    ``metadata`` holds ``source``, ``chunk_index``, where the chunk is in its document
+    (``page_start`` and ``page_end``, ``None`` without pages; ``headings``, the section's heading
+    path; ``citation``, e.g. ``"report.pdf, p. 12"``), ``retrieval_score`` (cosine, or the RRF
     score in hybrid mode) and ``relevance_logit`` (the reranker's log-odds; kept out of the LLM
     and embedding text); ``score`` is Qwen3-Reranker's P(yes) in [0, 1], best first.
     ``min_score`` drops nodes below that P(yes): fewer than ``top_n``, or none, is a valid answer.
@@ -130,15 +132,20 @@ def _node(result: RetrievedChunk) -> NodeWithScore:
     metadata = {
         "source": result.source,
         "chunk_index": result.chunk_index,
+        "page_start": result.page_start,
+        "page_end": result.page_end,
+        "headings": list(result.headings),
+        "citation": result.citation,
         "retrieval_score": result.retrieval_score,
         "relevance_logit": result.rerank_logit,
     }
+    hidden = ["relevance_logit", "page_start", "page_end", "headings"]  # the citation says it for the LLM
     node = TextNode(
         id_=result.id,
         text=result.text,
         metadata=metadata,
-        excluded_llm_metadata_keys=["relevance_logit"],
-        excluded_embed_metadata_keys=["relevance_logit"],
+        excluded_llm_metadata_keys=hidden,
+        excluded_embed_metadata_keys=hidden,
     )
     return NodeWithScore(node=node, score=result.rerank_score)
 
