@@ -169,18 +169,25 @@ def test_chat_answers_through_the_endpoint(ingested: list[str], endpoint: str) -
     assert request["model"] == "qwen3:8b"
 
 
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        (None, "Could not reach the chat model at http://127.0.0.1:"),
-        ("localhost:11434/v1", "--llm-url (base_url) 'localhost:11434/v1': it must be an http://"),
-    ],
-    ids=["unreachable", "no-scheme"],
-)
-def test_chat_endpoint_errors_are_one_line(
-    ingested: list[str], capsys: pytest.CaptureFixture[str], url: str | None, message: str
+def test_a_bad_llm_url_is_refused_before_the_session_in_one_line(
+    ingested: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    code, _ = _chat([*ingested, "--llm-url", url or _closed_url()], "capital?\n")
+    code, _ = _chat([*ingested, "--llm-url", "localhost:11434/v1"], "capital?\n")
     err = capsys.readouterr().err.strip()
+    message = "--llm-url (base_url) 'localhost:11434/v1': it must be an http://"
     assert code == 1 and err.startswith(f"qwen3-rag: error: {message}") and "\n" not in err
+
+
+def test_a_failed_llm_call_says_so_in_one_line_and_the_session_goes_on(
+    ingested: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out = _chat([*ingested, "--llm-url", _closed_url()], "capital?\nlargest city?\n")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 0 and len(lines) == 2  # both questions asked, each failure one line
+    assert all(
+        line.startswith("qwen3-rag: Could not reach the chat model at http://127.0.0.1:") for line in lines
+    )
+    assert all(line.endswith("Showing the passages instead.") for line in lines)
+    assert out.count("Paris is the capital and largest city of France.") == 2  # the passages, quoted

@@ -9,12 +9,13 @@ the first load decides them, and a later load that asks for others gets a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,21 @@ def default_max_padding(device: torch.device) -> int | None:
     shape (1.27x). GPUs: no bound, they need big batches.
     """
     return 16 if device.type == "cpu" else None
+
+
+@contextlib.contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """Without transformers' "Loading weights" bar: a progress bar per load of a local folder is
+    noise on every command and in every server log (a Hub download has its own bars)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _user_stacklevel() -> int:
@@ -212,12 +228,13 @@ def _load_weights(
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         if classifier:
             check_sequence_classifier(folder, name, tokenizer)  # before any weights are read
-        model = model_cls.from_pretrained(
-            folder,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            trust_remote_code=False,
-        )
+        with _no_loading_bar():
+            model = model_cls.from_pretrained(
+                folder,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                trust_remote_code=False,
+            )
     except (OSError, ValueError) as exc:
         if isinstance(exc, WrongModelKindError):
             raise

@@ -45,7 +45,7 @@ from .._prompts import (
     format_rerank_query_part,
 )
 from .batcher import Encoder
-from .checkpoints import ModelKind
+from .checkpoints import TOKENIZER_FILES, ModelKind, resolve_checkpoint
 from .http import HttpClient
 from .procedure import RerankInput, log_odds
 
@@ -85,13 +85,14 @@ def load_tokenizer(model: str) -> Any:
     # process that only talks to a server stays small.
     from transformers.tokenization_utils_tokenizers import PreTrainedTokenizerFast
 
+    folder = resolve_checkpoint(model, files=TOKENIZER_FILES)  # one try at the Hub, not minutes
     try:
         try:
-            tokenizer = PreTrainedTokenizerFast.from_pretrained(model)
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
         except (OSError, ValueError):  # no tokenizer.json: let transformers pick the class
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"Model {model!r}: its tokenizer could not be loaded ({type(exc).__name__}: {exc}). A "

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._runtime.validation import check_positive_int
+from .._wording import plural
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._layout import SOURCE, chunk_payload, content_hash, point_id
 from ._loaders import Document, SkippedFile, find_files, iter_documents
@@ -61,12 +62,13 @@ class IngestReport:
 
     def summary(self) -> str:
         text = (
-            f"{self.files} files, {self.chunks} chunks: {self.embedded} embedded, {self.unchanged} unchanged"
+            f"{plural(self.files, 'file')}, {plural(self.chunks, 'chunk')}: {self.embedded} embedded, "
+            f"{self.unchanged} unchanged"
         )
         if self.removed_files:
-            text += f"; removed {self.removed_files} files, {self.removed_chunks} chunks"
+            text += f"; removed {plural(self.removed_files, 'file')}, {plural(self.removed_chunks, 'chunk')}"
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} file(s) that could not be read as text"
+            text += f"; skipped {plural(len(self.skipped), 'file')} that could not be read as text"
         return text
 
 
