@@ -59,9 +59,18 @@ def _model_options(parser: argparse.ArgumentParser, *, reranker: bool) -> None:
         help=f"Hub id or local folder (default: the collection's own model, else {DEFAULT_EMBEDDING_MODEL})",
     )
     models.add_argument(
+        "--server",
+        metavar="URL",
+        default=os.environ.get("QWEN3_RAG_SERVER") or None,
+        help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
+        "here and no Hub access (default: $QWEN3_RAG_SERVER); --embedding-url / --reranker-url override it",
+    )
+    models.add_argument(
         "--reranker-model",
-        default=DEFAULT_RERANKER_MODEL,
-        help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})" if reranker else argparse.SUPPRESS,
+        default=None,
+        help=f"Hub id or local folder (default: the one --server serves, else {DEFAULT_RERANKER_MODEL})"
+        if reranker
+        else argparse.SUPPRESS,
     )
     models.add_argument(
         "--dimensions", type=int, help="Matryoshka embedding size (default: the model's full size)"
@@ -329,7 +338,10 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
         recorded = store.open() if store.exists() else None
         embedder = load_embedder_for(
-            recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
+            recorded,
+            args.embedding_model or (None if recorded else getattr(args, "served_embedding_model", None)),
+            dimensions=args.dimensions,
+            **_load_options(args, "embedding"),
         )
         ingestor = Ingestor(
             store,
@@ -504,7 +516,26 @@ def _quiet_libraries(no_progress: bool) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _use_server(args: argparse.Namespace) -> None:
+    """``--server``: both models' URLs (unless given one by one), and the reranker it serves when
+    none is named; the embedding model stays the collection's own, else the one it serves."""
+    if getattr(args, "server", None) is None:
+        if getattr(args, "reranker_model", "") is None:
+            args.reranker_model = DEFAULT_RERANKER_MODEL
+        return
+    from ._runtime.remote import served_models
+
+    args.embedding_url = args.embedding_url or args.server
+    args.reranker_url = args.reranker_url or args.server
+    served = served_models(args.server)
+    if args.reranker_model is None:
+        args.reranker_model = served.get("reranker", DEFAULT_RERANKER_MODEL)
+    args.served_embedding_model = served.get("embedding")
+
+
 def _run_command(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.command in {"ingest", "query", "chat"}:
+        _use_server(args)
     if args.command == "ingest":
         return _cmd_ingest(args, out)
     if args.command == "query":
