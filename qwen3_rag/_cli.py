@@ -63,7 +63,7 @@ def _model_options(parser: argparse.ArgumentParser, *, reranker: bool) -> None:
         metavar="URL",
         default=os.environ.get("QWEN3_RAG_SERVER") or None,
         help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
-        "here and no Hub access (default: $QWEN3_RAG_SERVER); --embedding-url / --reranker-url override it",
+        "here and no Hub access (default: $QWEN3_RAG_SERVER); a model's own *-url option overrides it",
     )
     models.add_argument(
         "--reranker-model",

@@ -18,7 +18,7 @@ import pytest
 from qdrant_client import models
 
 from qwen3_rag import __version__
-from qwen3_rag._cli import _load_options, build_parser, main
+from qwen3_rag._cli import _load_options, _use_server, build_parser, main
 from qwen3_rag._cli_hardware import hardware_options
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
 
@@ -123,6 +123,8 @@ def test_query_defaults() -> None:
     assert (args.command, args.question, args.collection) == ("query", "what?", "qwen3_rag")
     assert (args.top_k, args.top_n, args.hybrid, args.json, args.min_score) == (50, 5, False, False, None)
     assert (args.device, args.dtype, args.embedding_model) == ("auto", "auto", None)
+    assert args.reranker_model is None and args.server is None  # resolved when the command runs:
+    _use_server(args)  # without a server, the default reranker
     assert args.reranker_model == "Qwen/Qwen3-Reranker-0.6B"
     assert (args.qdrant_path, args.qdrant_url, args.filter, args.instruction, args.task) == (
         None,
