@@ -131,3 +131,30 @@ def test_the_tokenizer_route_serves_the_checkpoint_files_with_their_digest(
     assert answer["digest"] == bundle_digest(answer["files"])
     missing = httpx.get(f"{server.base_url}/tokenizer", params={"model": "other"}, trust_env=False)
     assert missing.status_code == 404 and "Qwen3-Embedding-0.6B" in missing.json()["error"]["message"]
+
+
+def test_eval_with_the_server_option_equals_in_process(
+    server: Server, tmp_path: Path, hub_named: Path
+) -> None:
+    from eval_fixture import write_dataset
+
+    data = write_dataset(tmp_path / "beir" / "small", documents=30, queries=6)
+    env = no_hub_env(tmp_path)
+    common = ["eval", str(data), "--json", "--no-progress", "--top-k", "10"]
+    remote = cli([*common, "--server", server.base_url], env, tmp_path)  # the served models, by default
+    assert remote.returncode == 0, remote.stderr
+    local_models = ["--embedding-model", str(hub_named / "Qwen3-Embedding-0.6B")]
+    local_models += [
+        "--reranker-model",
+        str(hub_named / "Qwen3-Reranker-0.6B"),
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+    ]
+    local = cli([*common, *local_models], env, tmp_path)
+    assert local.returncode == 0, local.stderr
+    served, in_process = json.loads(remote.stdout), json.loads(local.stdout)
+    assert served["metrics"].keys() == in_process["metrics"].keys()
+    for mode, metrics in in_process["metrics"].items():
+        assert served["metrics"][mode] == pytest.approx(metrics, abs=1e-6), mode
