@@ -72,6 +72,15 @@ class IngestReport:
         return text
 
 
+def byte_progress_bar(total_bytes: int, **options: Any) -> Any:
+    """Ingest's progress bar. Bytes, not files: one huge file moves the bar too; the unit on both
+    counts ("15.7kB/15.7kB"), where tqdm's default shows it on the rate only."""
+    from tqdm.auto import tqdm
+
+    shape = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]"
+    return tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest", bar_format=shape, **options)
+
+
 @dataclass
 class _Pending:
     """Chunks waiting to be embedded and written, and the sources they complete when written."""
@@ -191,10 +200,7 @@ class Ingestor:
     def _bar(self, total_bytes: int) -> Any:
         if not _show_progress(self.progress):
             return None
-        from tqdm.auto import tqdm
-
-        # Bytes, not files: one huge file moves the bar too.
-        return tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest")
+        return byte_progress_bar(total_bytes)
 
     @staticmethod
     def _advance(run: _Run, count: int) -> None:

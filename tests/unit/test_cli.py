@@ -313,3 +313,13 @@ def test_a_source_filter_naming_nothing_ingested_is_refused_before_models_load(
     code, out = run([*command, "--filter", f"source={docs / 'c.md'}", *store_flags, *NO_MODELS])
     assert code == 1 and out == ""
     assert f"--filter source={(docs / 'c.md').as_posix()} matches no ingested file" in error_line(capsys)
+
+
+def test_the_ingest_progress_bar_shows_its_unit() -> None:
+    from qwen3_rag.pipeline._ingest import byte_progress_bar
+
+    out = io.StringIO()
+    bar = byte_progress_bar(15_700, file=out, mininterval=0)
+    bar.update(15_700)
+    bar.close()
+    assert "15.7kB/15.7kB" in out.getvalue()
