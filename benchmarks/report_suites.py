@@ -235,7 +235,7 @@ def _int8_findings(rows: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
         if kept
         else f"By the issue's rule it should go: not clearly faster than bf16 ({speeds}) nor much "
         f"smaller ({size}; the float32 token embedding dominates what is left), yet the runtime still "
-        "offers `quantize=\"int8\"`."
+        'offers `quantize="int8"`.'
     )
     verdict += (
         " Dynamic int8 quantizes activations per forward pass, so a text's result depends slightly "

@@ -38,6 +38,7 @@ from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 from .threads import CallerThreads
+from .transformers_names import LOAD_LOCK, transformers_names
 
 __all__ = ["BatchingOptions", "LoadedModel", "close_all", "get_loaded_model", "loaded_models"]
 
@@ -209,26 +210,17 @@ def _load_weights(
     dtype: torch.dtype,
     attn_implementation: str | None,
 ) -> tuple[Any, Any]:
-    from transformers import (
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
+    auto_model, causal_lm, sequence_classifier, auto_tokenizer = transformers_names(
+        "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification", "AutoTokenizer"
     )
 
     classifier = kind == "reranker" and is_sequence_classification(folder)
-    model_cls: Any = (
-        AutoModel
-        if kind == "embedding"
-        else AutoModelForSequenceClassification
-        if classifier
-        else AutoModelForCausalLM
-    )
+    model_cls: Any = auto_model if kind == "embedding" else sequence_classifier if classifier else causal_lm
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        tokenizer = auto_tokenizer.from_pretrained(folder, trust_remote_code=False)
         if classifier:
             check_sequence_classifier(folder, name, tokenizer)  # before any weights are read
-        with _no_loading_bar():
+        with LOAD_LOCK, _no_loading_bar():
             model = model_cls.from_pretrained(
                 folder,
                 dtype=dtype,

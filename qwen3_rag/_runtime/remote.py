@@ -50,6 +50,7 @@ from .checkpoints import TOKENIZER_FILES, ModelKind, resolve_checkpoint
 from .http import HttpClient
 from .procedure import RerankInput, log_odds
 from .served_tokenizer import fetch_tokenizer
+from .transformers_names import transformers_names
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +86,17 @@ def load_tokenizer(model: str) -> Any:
     # does (same ids, specials, padding side: tests/test_runtime_real_vocab.py), and unlike
     # AutoTokenizer it does not import torch (through transformers' configuration classes), so a
     # process that only talks to a server stays small.
-    from transformers.tokenization_utils_tokenizers import PreTrainedTokenizerFast
+    (fast,) = transformers_names(
+        "PreTrainedTokenizerFast", module="transformers.tokenization_utils_tokenizers"
+    )
 
     folder = resolve_checkpoint(model, files=TOKENIZER_FILES)  # one try at the Hub, not minutes
     try:
         try:
-            tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+            tokenizer = fast.from_pretrained(folder)
         except (OSError, ValueError):  # no tokenizer.json: let transformers pick the class
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+            (auto,) = transformers_names("AutoTokenizer")
+            tokenizer = auto.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"Model {model!r}: its tokenizer could not be loaded ({type(exc).__name__}: {exc}). A "

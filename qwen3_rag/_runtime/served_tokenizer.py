@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from .._errors import RemoteBackendError
 from .checkpoints import TOKENIZER_FILES
+from .transformers_names import transformers_names
 
 TOKENIZER_PATH = "tokenizer"
 """The route under the server's ``/v1``."""
@@ -75,9 +76,10 @@ def fetch_tokenizer(http: Any, served_id: str) -> Any:
             "their digest (damaged in transit, or not the files it says); nothing was loaded.",
             url=url,
         )
-    from transformers.tokenization_utils_tokenizers import PreTrainedTokenizerFast
-
+    (fast,) = transformers_names(
+        "PreTrainedTokenizerFast", module="transformers.tokenization_utils_tokenizers"
+    )
     with tempfile.TemporaryDirectory(prefix="qwen3-rag-tokenizer-") as folder:
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")
-        return PreTrainedTokenizerFast.from_pretrained(folder)
+        return fast.from_pretrained(folder)
