@@ -154,7 +154,16 @@ def measure(files: int, repeat: int) -> dict[str, Any]:
             _timed("qwen3-rag query (models in-process)", [_cli(query, work) for _ in range(repeat)]),
         ]
         phases_done = subprocess.run(
-            [sys.executable, "-c", PHASES, QUESTION, *store, "--reranker-model", str(paths["reranker"])],
+            [
+                sys.executable,
+                "-c",
+                PHASES,
+                "query",
+                QUESTION,
+                *store,
+                "--reranker-model",
+                str(paths["reranker"]),
+            ],
             cwd=work,
             env=_env(),
             capture_output=True,
