@@ -8,7 +8,6 @@ import json
 import pickle
 import socket
 import threading
-import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -106,40 +105,6 @@ def test_an_unreachable_endpoint_is_a_chat_endpoint_error() -> None:
 def test_a_url_without_scheme_is_refused_when_built() -> None:
     with pytest.raises(InvalidOptionError, match="http:// or https://"):
         OpenAICompatibleChat("localhost:11434/v1", "qwen3")
-
-
-@pytest.mark.parametrize("name", ["OpenAICompatibleChat", "build_messages", "extractive_answer"])
-def test_the_old_pipeline_names_still_work_with_a_deprecation_warning(name: str) -> None:
-    import qwen3_rag.pipeline
-    from qwen3_rag import _chat
-
-    with pytest.warns(DeprecationWarning, match=rf"qwen3_rag\.pipeline\.{name} is deprecated") as caught:
-        found = getattr(qwen3_rag.pipeline, name)
-    assert found is getattr(_chat, name) and caught.list[0].filename == __file__
-    assert name not in qwen3_rag.pipeline.__all__
-
-
-def test_the_old_answer_module_path_warns(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-    import sys
-
-    from qwen3_rag import _chat
-
-    monkeypatch.delitem(sys.modules, "qwen3_rag.pipeline.answer", raising=False)
-    moved = r"qwen3_rag\.pipeline\.answer is now the private qwen3_rag\._chat"
-    with pytest.warns(DeprecationWarning, match=moved):
-        old = importlib.import_module("qwen3_rag.pipeline.answer")
-    assert old is _chat and old.OpenAICompatibleChat is OpenAICompatibleChat
-
-
-def test_from_import_of_an_old_name_warns() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from qwen3_rag.pipeline import extractive_answer as old
-
-    assert old is extractive_answer  # (the import system looks the name up twice: two warnings)
-    assert caught and {w.category for w in caught} == {DeprecationWarning}
-    assert {w.filename for w in caught} == {__file__}
 
 
 # ----------------------------------------------------------------- the command
