@@ -5,7 +5,6 @@ The public API is what this package, :mod:`qwen3_rag.pipeline`, :mod:`qwen3_rag.
 other module is private (a leading underscore) and may change without notice.
 """
 
-from . import _deprecated
 from ._errors import (
     ChatEndpointError,
     CollectionMismatchError,
@@ -34,8 +33,6 @@ from ._runtime import (
 )
 
 __version__ = "0.1.0"
-
-_deprecated.install()  # old module paths (qwen3_rag._runtime, qwen3_rag.pipeline._store, ...) warn
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",

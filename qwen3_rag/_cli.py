@@ -23,17 +23,21 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from . import __version__
+from ._cli_errors import cli_message
 from ._cli_guards import check_text, new_store_folder, prepare_store_folder
 from ._cli_hardware import add_hardware_arguments, hardware_options
 from ._cli_store import add_store_parser, run_store
 from ._cli_watch import add_watch_arguments, check_watch_available, watch_after_ingest
-from ._errors import InvalidOptionError, Qwen3RagError
+from ._errors import ChatEndpointError, InvalidOptionError, Qwen3RagError
 from ._prompts import TASK_INSTRUCTIONS
 from ._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from ._wording import plural
 from .evaluation._command import add_eval_parser, run_eval
 from .server._command import add_serve_parser, run_serve
 
 EXIT_ERROR = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -51,17 +55,27 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    _store_options(parser)
+def _model_options(parser: argparse.ArgumentParser, *, reranker: bool) -> None:
+    """The embedding model's options, and the reranker's for the commands that rerank (the others
+    take them too, unlisted and unused, so one set of flags can serve every command)."""
     models = parser.add_argument_group("models")
     models.add_argument(
         "--embedding-model",
         help=f"Hub id or local folder (default: the collection's own model, else {DEFAULT_EMBEDDING_MODEL})",
     )
     models.add_argument(
+        "--server",
+        metavar="URL",
+        default=os.environ.get("QWEN3_RAG_SERVER") or None,
+        help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
+        "here and no Hub access (default: $QWEN3_RAG_SERVER); a model's own *-url option overrides it",
+    )
+    models.add_argument(
         "--reranker-model",
-        default=DEFAULT_RERANKER_MODEL,
-        help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})",
+        default=None,
+        help=f"Hub id or local folder (default: the one --server serves, else {DEFAULT_RERANKER_MODEL})"
+        if reranker
+        else argparse.SUPPRESS,
     )
     models.add_argument(
         "--dimensions", type=int, help="Matryoshka embedding size (default: the model's full size)"
@@ -73,26 +87,53 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "http://host:8000/v1; API key: $QWEN3_RAG_API_KEY",
     )
     models.add_argument(
-        "--reranker-url", metavar="URL", help="run the reranker on this server (default: --embedding-url's)"
+        "--reranker-url",
+        metavar="URL",
+        help="run the reranker on this server (default: --embedding-url's)"
+        if reranker
+        else argparse.SUPPRESS,
     )
     add_hardware_arguments(models)
+
+
+def _retrieval_options(parser: argparse.ArgumentParser, *, listed: bool = True) -> None:
+    """``listed=False``: accepted but unlisted and unused (``ingest``; see :func:`_model_options`)."""
     search = parser.add_argument_group("retrieval")
-    search.add_argument("--top-k", type=int, default=50, help="candidates from Qdrant (default: 50)")
-    search.add_argument("--top-n", type=int, default=5, help="results kept after reranking (default: 5)")
+
+    def shown(text: str) -> str:
+        return text if listed else argparse.SUPPRESS
+
+    search.add_argument("--top-k", type=int, default=50, help=shown("candidates from Qdrant (default: 50)"))
+    search.add_argument(
+        "--top-n", type=int, default=5, help=shown("results kept after reranking (default: 5)")
+    )
     search.add_argument(
         "--hybrid",
         action="store_true",
-        help="fuse dense and sparse (token) matches by reciprocal rank fusion",
+        help=shown("fuse dense and sparse (token) matches by reciprocal rank fusion"),
     )
     search.add_argument(
         "--filter",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="only chunks whose FIELD equals VALUE (repeatable): source=PATH (resolved as ingest "
-        "does) or chunk_index=N",
+        help=shown(
+            "only chunks whose FIELD equals VALUE (repeatable): source=PATH (a file, or a folder "
+            "for everything ingested under it; resolved as ingest does) or chunk_index=N"
+        ),
     )
+
+
+def _no_progress_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """What ``query`` and ``chat`` share: a store, both models, the retrieval settings."""
+    _store_options(parser)
+    _model_options(parser, reranker=True)
+    _retrieval_options(parser)
+    _no_progress_option(parser)
 
 
 def _instruction_options(parser: argparse.ArgumentParser) -> None:
@@ -116,14 +157,28 @@ def _instruction_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand with its one-line summary (in ``qwen3-rag --help``) and its description."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qwen3-rag",
         description="Two-stage RAG retrieval with Qwen3-Embedding and Qwen3-Reranker on Qdrant.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="chunk, embed and store files or folders")
+    ingest = _command(
+        sub,
+        "ingest",
+        "chunk, embed and store files or folders",
+        "Read files and folders (recursively), cut them into token chunks, embed them and store them "
+        "in a Qdrant collection. Running it again re-embeds only what changed and removes the chunks "
+        "of files that are gone from the given folders.",
+    )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (recursively)")
     ingest.add_argument(
         "--chunk-tokens", type=int, help="tokens per chunk (default: as the collection last used, else 512)"
@@ -146,15 +201,30 @@ def build_parser() -> argparse.ArgumentParser:
         "text stays the chunk (default: as the collection last used, else off)",
     )
     add_watch_arguments(ingest)
-    _common(ingest)
+    _store_options(ingest)
+    _model_options(ingest, reranker=False)
+    _retrieval_options(ingest, listed=False)
+    _no_progress_option(ingest)
 
-    query = sub.add_parser("query", help="answer one question with the top reranked passages")
+    query = _command(
+        sub,
+        "query",
+        "answer one question with the top reranked passages",
+        "Fetch --top-k candidates from the collection (dense, or --hybrid) and rerank them with the "
+        "Qwen3 reranker to the --top-n best passages.",
+    )
     query.add_argument("question")
     query.add_argument("--json", action="store_true", help="print the results as JSON")
     _common(query)
     _instruction_options(query)
 
-    chat = sub.add_parser("chat", help="ask questions interactively (one per line on stdin)")
+    chat = _command(
+        sub,
+        "chat",
+        "ask questions interactively (one per line on stdin)",
+        "Ask question after question (one per line on stdin). Each answer quotes the reranked "
+        "passages, or, with --llm-url, is written by an OpenAI-compatible chat model from them.",
+    )
     chat.add_argument(
         "--llm-url", help="OpenAI-compatible endpoint for answers, e.g. http://localhost:11434/v1"
     )
@@ -162,11 +232,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(chat)
     _instruction_options(chat)
 
-    sources = sub.add_parser("sources", help="list the ingested files with their chunk counts")
+    sources = _command(
+        sub,
+        "sources",
+        "list the ingested files with their chunk counts",
+        "List the files (sources) of a collection: chunk count, when last written, and whether an "
+        "interrupted run left one incomplete.",
+    )
     sources.add_argument("--json", action="store_true", help="print the sources as JSON")
     _store_options(sources)
 
-    remove = sub.add_parser("remove", help="delete files (or everything under folders) from a collection")
+    remove = _command(
+        sub,
+        "remove",
+        "delete files (or everything under folders) from a collection",
+        "Delete the chunks of ingested files, or of everything ingested under folders, from a "
+        "collection. The files themselves are not touched and need not exist any more.",
+    )
     remove.add_argument(
         "paths", nargs="+", metavar="PATH", help="ingested files or folders (they need not exist any more)"
     )
@@ -236,18 +318,26 @@ def _filters(items: Sequence[str]) -> dict[str, Any] | None:
     return {k: v[0] if len(v) == 1 else v for k, v in out.items()} or None
 
 
-def _check_sources_exist(store: Any, filters: dict[str, Any] | None) -> None:
-    """A ``source`` filter naming nothing ingested is a mistake to report, not an empty answer."""
+def _resolve_source_filter(store: Any, filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``source=`` values as the ingested files they name: a file as it is, a folder as every file
+    ingested under it (as ``remove`` takes folders). One naming nothing ingested is a mistake to
+    report, not an empty answer."""
+    from .pipeline._pruning import sources_under
+
     wanted = (filters or {}).get("source")
-    if wanted is None:
-        return
-    known = {r.source for r in store.sources.all()}
+    if filters is None or wanted is None:
+        return filters
+    records = store.sources.all()
+    files: list[str] = []
     for source in [wanted] if isinstance(wanted, str) else wanted:
-        if source not in known:
+        found = sorted(r.source for r in sources_under(records, [source]))
+        if not found:
             raise InvalidOptionError(
                 f"--filter source={source} matches no ingested file in collection {store.collection!r}; "
                 "`qwen3-rag sources` lists them."
             )
+        files.extend(f for f in found if f not in files)
+    return {**filters, "source": files[0] if len(files) == 1 else files}
 
 
 def _question(text: str) -> str:
@@ -271,13 +361,25 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from .pipeline import Ingestor
 
     paths = _existing_paths(args.paths)
+    if (
+        args.chunk_tokens is not None
+        and args.chunk_overlap is not None
+        and args.chunk_overlap >= args.chunk_tokens
+    ):
+        raise InvalidOptionError(
+            f"--chunk-overlap ({args.chunk_overlap}) must be smaller than --chunk-tokens "
+            f"({args.chunk_tokens})."
+        )
     check_watch_available(args)
     with _ingest_folder(args), _open_store(args, create=True) as store:
         from .pipeline._opening import load_embedder_for
 
         recorded = store.open() if store.exists() else None
         embedder = load_embedder_for(
-            recorded, args.embedding_model, dimensions=args.dimensions, **_load_options(args, "embedding")
+            recorded,
+            args.embedding_model or (None if recorded else getattr(args, "served_embedding_model", None)),
+            dimensions=args.dimensions,
+            **_load_options(args, "embedding"),
         )
         ingestor = Ingestor(
             store,
@@ -290,7 +392,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             chunk_headers=args.chunk_headers,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
-        stored = f"{store.count()} chunks" if store.exists() else "nothing stored, not created"
+        stored = plural(store.count(), "chunk") if store.exists() else "nothing stored, not created"
         print(f"{report.summary()}. Collection {args.collection!r}: {stored}.", file=out)
         if args.watch:
             return watch_after_ingest(args, store, embedder, paths, out)
@@ -310,7 +412,8 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
         for r in records:
             state = "" if r.complete else "  (incomplete: run ingest again)"
             print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{state}", file=out)
-        print(f"{len(records)} sources, {sum(r.chunks for r in records)} chunks.", file=out)
+        total = sum(r.chunks for r in records)
+        print(f"{plural(len(records), 'source')}, {plural(total, 'chunk')}.", file=out)
     return 0
 
 
@@ -324,15 +427,18 @@ def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
         records = store.sources.all()
         for path, root in zip(args.paths, roots, strict=True):
             if not sources_under(records, [root]):
-                raise InvalidOptionError(
-                    f"Nothing ingested from {path} ({root}) in collection {args.collection!r}; "
-                    "`qwen3-rag sources` lists what is there."
+                # Already gone is the state asked for: say so, and succeed (scripts re-run removals).
+                print(
+                    f"qwen3-rag: nothing ingested from {path} ({root}) in collection "
+                    f"{args.collection!r}; `qwen3-rag sources` lists what is there.",
+                    file=sys.stderr,
                 )
         store.sources.create()
         files, chunks = remove_sources(store, sources_under(records, roots))
         left = store.count()
         print(
-            f"Removed {files} files, {chunks} chunks. Collection {args.collection!r}: {left} chunks.",
+            f"Removed {plural(files, 'file')}, {plural(chunks, 'chunk')}. "
+            f"Collection {args.collection!r}: {plural(left, 'chunk')}.",
             file=out,
         )
     return 0
@@ -385,7 +491,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     filters = _filters(args.filter)
     with _open_store(args) as store:
         store.open()
-        _check_sources_exist(store, filters)
+        filters = _resolve_source_filter(store, filters)
         retriever = _retriever(args, store)
         results = retriever.retrieve(question, filters=filters)
         if args.json:
@@ -402,7 +508,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from ._chat import OpenAICompatibleChat, build_messages, cite
+    from ._chat import OpenAICompatibleChat, cite
 
     interactive = stdin.isatty()
     if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
@@ -412,7 +518,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with _open_store(args) as store:
         store.open()
-        _check_sources_exist(store, filters)
+        filters = _resolve_source_filter(store, filters)
         retriever = _retriever(args, store)
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)
@@ -432,8 +538,9 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
                 refused = True
                 continue
             results = retriever.retrieve(question, filters=filters)
-            if chat is not None and results:
-                print(chat.complete(build_messages(question, results)), file=out)
+            answer = _llm_answer(chat, question, results) if chat is not None and results else None
+            if answer is not None:
+                print(answer, file=out)
                 print("Sources: " + "; ".join(dict.fromkeys(cite(r) for r in results)), file=out)
             else:
                 _print_results(question, results, out)
@@ -441,16 +548,62 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_ERROR if refused else 0
 
 
+def _llm_answer(chat: Any, question: str, results: Sequence[Any]) -> str | None:
+    """The chat model's answer, or ``None`` after one line on stderr when the call failed: the
+    session goes on (the passages are printed instead), as the next question may well succeed."""
+    from ._chat import build_messages
+
+    try:
+        answer: str = chat.complete(build_messages(question, results))
+    except ChatEndpointError as exc:
+        print(f"qwen3-rag: {' '.join(str(exc).split())} Showing the passages instead.", file=sys.stderr)
+        return None
+    return answer
+
+
 def _quiet_libraries(no_progress: bool) -> None:
     logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stderr)
     if no_progress or not sys.stderr.isatty():
+        # Read by huggingface-hub and by transformers when they are imported (only commands that
+        # load a model import them: setting it here costs nothing).
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        try:
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
-        except Exception:  # an optional nicety; never fail the command over it
-            pass
+
+def _use_server(args: argparse.Namespace) -> None:
+    """``--server``: both models' URLs (unless given one by one), and the reranker it serves when
+    none is named; the embedding model stays the collection's own, else the one it serves."""
+    if getattr(args, "server", None) is None:
+        if getattr(args, "reranker_model", "") is None:
+            args.reranker_model = DEFAULT_RERANKER_MODEL
+        return
+    from ._runtime.remote import served_models
+
+    args.embedding_url = args.embedding_url or args.server
+    args.reranker_url = args.reranker_url or args.server
+    served = served_models(args.server)
+    if args.reranker_model is None:
+        args.reranker_model = served.get("reranker", DEFAULT_RERANKER_MODEL)
+    args.served_embedding_model = served.get("embedding")
+
+
+def _run_command(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.command in {"ingest", "query", "chat"}:
+        _use_server(args)
+    if args.command == "ingest":
+        return _cmd_ingest(args, out)
+    if args.command == "query":
+        return _cmd_query(args, out)
+    if args.command == "sources":
+        return _cmd_sources(args, out)
+    if args.command == "remove":
+        return _cmd_remove(args, out)
+    if args.command == "serve":
+        return run_serve(args)
+    if args.command == "eval":
+        return run_eval(args, out)
+    if args.command == "store":
+        return run_store(args, out)
+    return _cmd_chat(args, out, stdin)
 
 
 def main(
@@ -460,28 +613,22 @@ def main(
     out = stdout or sys.stdout
     _quiet_libraries(getattr(args, "no_progress", True))
     try:
-        if args.command == "ingest":
-            return _cmd_ingest(args, out)
-        if args.command == "query":
-            return _cmd_query(args, out)
-        if args.command == "sources":
-            return _cmd_sources(args, out)
-        if args.command == "remove":
-            return _cmd_remove(args, out)
-        if args.command == "serve":
-            return run_serve(args)
-        if args.command == "eval":
-            return run_eval(args, out)
-        if args.command == "store":
-            return run_store(args, out)
-        return _cmd_chat(args, out, stdin or sys.stdin)
+        code = _run_command(args, out, stdin or sys.stdin)
+        out.flush()  # here, so that a reader gone away is caught below, not at interpreter exit
+        return code
     except Qwen3RagError as exc:
         # One line: the messages already say what was wrong and how to fix it.
-        print(f"qwen3-rag: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"qwen3-rag: error: {cli_message(exc, args)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qwen3-rag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qwen3-rag sources --json | head`): stop quietly, as `cat` does.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

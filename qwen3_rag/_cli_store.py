@@ -16,7 +16,12 @@ from .pipeline import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH
 
 
 def add_store_parser(sub: Any) -> None:
-    store = sub.add_parser("store", help="inspect, upgrade or push the embedded Qdrant store")
+    store = sub.add_parser(
+        "store",
+        help="inspect, upgrade or push the embedded Qdrant store",
+        description="Inspect an embedded store (engine, version, collections), upgrade a folder made "
+        "by qdrant-client's local mode to Qdrant Edge, or push a collection to a Qdrant server.",
+    )
     actions = store.add_subparsers(dest="store_command", required=True)
 
     def where(parser: argparse.ArgumentParser, *, collection: bool = True) -> None:

@@ -24,7 +24,25 @@ class _Mismatch(Qwen3RagError):
 
 
 class ModelLoadError(Qwen3RagError, OSError):
-    """A model could not be found or loaded (missing folder, unreachable hub, bad files)."""
+    """A model could not be found or loaded (missing folder, unreachable hub, bad files).
+
+    ``model`` is the name or folder asked for (``None`` when not known); ``reason`` what went
+    wrong, when it is one of ``"not_found"`` (no such folder, and not a Hub id),
+    ``"not_a_checkpoint"`` (a folder without config.json) or ``"hub_unavailable"`` (a Hub id the
+    Hub could not provide: offline, unknown, gated), else ``None``.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling
+        return (_model_load_error, (str(self), self.model, self.reason))
+
+
+def _model_load_error(message: str, model: str | None, reason: str | None) -> ModelLoadError:
+    return ModelLoadError(message, model=model, reason=reason)
 
 
 class WrongModelKindError(_Mismatch, ValueError):
@@ -35,7 +53,14 @@ class WrongModelKindError(_Mismatch, ValueError):
     needed and ``found`` what is there, in the same terms: a kind (``"embedding"``,
     ``"reranker"``), a ``model_type``, an architecture, a label count, a head shape (``None``:
     no head), or the head's relative difference from yes-minus-no (``expected``: the most allowed).
+    ``model`` is the name or folder that was loaded, when known.
     """
+
+    def __init__(
+        self, message: str, *, expected: Any = None, found: Any = None, model: str | None = None
+    ) -> None:
+        super().__init__(message, expected=expected, found=found)
+        self.model = model
 
 
 class InvalidOptionError(Qwen3RagError, ValueError):

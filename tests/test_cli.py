@@ -80,7 +80,7 @@ def test_ingest_query_chat_in_process(
     [
         (["--collection", "missing"], "does not exist"),
         (["--dimensions", "32"], "holds vectors of"),
-        (["--reranker-model", "/no/such/model"], "no folder at"),
+        (["--reranker-model", "/no/such/model"], "no such folder"),
         (["--qdrant-url", "http://127.0.0.1:9"], "Could not reach the Qdrant server"),
     ],
 )

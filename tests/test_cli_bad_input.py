@@ -77,4 +77,4 @@ def test_bad_input_cli_table(
         line = err.strip().splitlines()[-1]
         assert line.startswith("qwen3-rag: error: ") and message in line and "Traceback" not in err
     else:
-        assert "0 files, 0 chunks" in out and "Collection 'kb': 1 chunks" in out
+        assert "0 files, 0 chunks" in out and "Collection 'kb': 1 chunk" in out

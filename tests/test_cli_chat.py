@@ -8,7 +8,6 @@ import json
 import pickle
 import socket
 import threading
-import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -108,40 +107,6 @@ def test_a_url_without_scheme_is_refused_when_built() -> None:
         OpenAICompatibleChat("localhost:11434/v1", "qwen3")
 
 
-@pytest.mark.parametrize("name", ["OpenAICompatibleChat", "build_messages", "extractive_answer"])
-def test_the_old_pipeline_names_still_work_with_a_deprecation_warning(name: str) -> None:
-    import qwen3_rag.pipeline
-    from qwen3_rag import _chat
-
-    with pytest.warns(DeprecationWarning, match=rf"qwen3_rag\.pipeline\.{name} is deprecated") as caught:
-        found = getattr(qwen3_rag.pipeline, name)
-    assert found is getattr(_chat, name) and caught.list[0].filename == __file__
-    assert name not in qwen3_rag.pipeline.__all__
-
-
-def test_the_old_answer_module_path_warns(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-    import sys
-
-    from qwen3_rag import _chat
-
-    monkeypatch.delitem(sys.modules, "qwen3_rag.pipeline.answer", raising=False)
-    moved = r"qwen3_rag\.pipeline\.answer is now the private qwen3_rag\._chat"
-    with pytest.warns(DeprecationWarning, match=moved):
-        old = importlib.import_module("qwen3_rag.pipeline.answer")
-    assert old is _chat and old.OpenAICompatibleChat is OpenAICompatibleChat
-
-
-def test_from_import_of_an_old_name_warns() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from qwen3_rag.pipeline import extractive_answer as old
-
-    assert old is extractive_answer  # (the import system looks the name up twice: two warnings)
-    assert caught and {w.category for w in caught} == {DeprecationWarning}
-    assert {w.filename for w in caught} == {__file__}
-
-
 # ----------------------------------------------------------------- the command
 @pytest.fixture
 def ingested(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
@@ -169,18 +134,25 @@ def test_chat_answers_through_the_endpoint(ingested: list[str], endpoint: str) -
     assert request["model"] == "qwen3:8b"
 
 
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        (None, "Could not reach the chat model at http://127.0.0.1:"),
-        ("localhost:11434/v1", "--llm-url (base_url) 'localhost:11434/v1': it must be an http://"),
-    ],
-    ids=["unreachable", "no-scheme"],
-)
-def test_chat_endpoint_errors_are_one_line(
-    ingested: list[str], capsys: pytest.CaptureFixture[str], url: str | None, message: str
+def test_a_bad_llm_url_is_refused_before_the_session_in_one_line(
+    ingested: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    code, _ = _chat([*ingested, "--llm-url", url or _closed_url()], "capital?\n")
+    code, _ = _chat([*ingested, "--llm-url", "localhost:11434/v1"], "capital?\n")
     err = capsys.readouterr().err.strip()
+    message = "--llm-url (base_url) 'localhost:11434/v1': it must be an http://"
     assert code == 1 and err.startswith(f"qwen3-rag: error: {message}") and "\n" not in err
+
+
+def test_a_failed_llm_call_says_so_in_one_line_and_the_session_goes_on(
+    ingested: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out = _chat([*ingested, "--llm-url", _closed_url()], "capital?\nlargest city?\n")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 0 and len(lines) == 2  # both questions asked, each failure one line
+    assert all(
+        line.startswith("qwen3-rag: Could not reach the chat model at http://127.0.0.1:") for line in lines
+    )
+    assert all(line.endswith("Showing the passages instead.") for line in lines)
+    assert out.count("Paris is the capital and largest city of France.") == 2  # the passages, quoted

@@ -235,7 +235,7 @@ def test_unreadable_files_are_skipped_with_warnings_and_a_count(
     for name in skipped:  # each skipped file reported once, as it happens
         assert sum(name in r.getMessage() for r in caplog.records) == 1, name
     assert all(r.name.startswith("qwen3_rag") for r in caplog.records)  # pypdf's own noise stays out
-    assert "skipped 5 file(s)" in report.summary()
+    assert "skipped 5 files" in report.summary()
 
 
 def test_pdf_text_is_ingested(embedder: Qwen3Embedder, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@
   is switched off (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1``) and ``QDRANT_URL`` is unset.
   The exit status must be 0.
 * The only edits made to a block before it runs are the ones in ``SUBSTITUTIONS``: the Hub ids
-  become the tiny random-weight checkpoints, and the placeholder path of the filter example
-  becomes a real file. ``./docs`` needs no edit: the cwd holds a ``docs`` folder (``DOCS``).
+  become the tiny random-weight checkpoints. ``./docs`` needs no edit: the cwd holds a ``docs``
+  folder (``DOCS``).
 * Blocks that continue an earlier block of the same section run joined into one script; they are
   listed in ``JOINED`` (none today: every block stands on its own).
 * A block that cannot run here is marked in its README by ``<!-- readme-test: skip (reason) -->``
@@ -46,7 +46,6 @@ SKIPPED: dict[str, str] = {}
 SUBSTITUTIONS = {
     '"Qwen/Qwen3-Embedding-0.6B"': "{embedding}",
     '"Qwen/Qwen3-Reranker-0.6B"': "{reranker}",
-    '"/abs/docs/ops.md"': "{ops}",  # ingested sources are absolute, symlink-resolved paths
 }
 
 # What a block must print besides exiting with 0: case id -> text ({name} as in SUBSTITUTIONS).
@@ -256,3 +255,65 @@ def test_cli_line_parses(command: str, capsys: pytest.CaptureFixture[str]) -> No
         build_parser().parse_args(argv)
     except SystemExit as exc:
         raise AssertionError(f"`{command}` does not parse: {capsys.readouterr().err.strip()}") from exc
+
+
+# ------------------------------------------------ install lines cover the imports
+def _installed_names(section: str) -> set[str]:
+    """Distribution names the ``pip install`` lines of a README section install (local paths: the
+    project folder's name, which is its distribution's name)."""
+    names: set[str] = set()
+    for line in re.findall(r"pip install ([^`\n]+)", section):
+        for word in shlex.split(line):
+            if word.startswith("-"):
+                continue
+            names.add(re.split(r"[\[<>=]", word.rstrip("/").split("/")[-1])[0].lower().replace("_", "-"))
+    return names
+
+
+def _closure(names: set[str]) -> set[str]:
+    """``names`` and everything they require (base requirements, any extra), transitively."""
+    import importlib.metadata as md
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            continue
+        for requirement in requires:
+            if "extra ==" in requirement:
+                continue
+            todo.append(re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower().replace("_", "-"))
+    return seen
+
+
+def _sections(path: Path) -> dict[str, str]:
+    text, found, heading = path.read_text(encoding="utf-8"), {}, ""
+    for part in re.split(r"^(## .+)$", text, flags=re.M):
+        if part.startswith("## "):
+            heading = part[3:].strip()
+        else:
+            found[heading] = found.get(heading, "") + part
+    return found
+
+
+def test_each_sections_install_line_installs_what_its_snippets_import() -> None:
+    """`No module named 'langchain_classic'` after the documented install was a README bug."""
+    import importlib.metadata as md
+
+    providers = md.packages_distributions()
+    for heading, section in _sections(ROOT / "README.md").items():
+        installed = _installed_names(section)
+        if not installed:
+            continue
+        available = _closure(installed | {"qwen3-rag"})
+        for module in re.findall(r"^(?:from|import) ([A-Za-z_]\w*)", section, flags=re.M):
+            dists = {d.lower().replace("_", "-") for d in providers.get(module, [])}
+            if module in sys.stdlib_module_names or not dists:
+                continue
+            assert dists & available, f"README '{heading}': `{module}` is not installed by its pip line(s)"

@@ -15,9 +15,17 @@ ModelKind = Literal["embedding", "reranker"]
 _LOCAL_HINT = (
     "To use a local copy, pass the folder that holds config.json and the weights, e.g. "
     "Qwen3Embedder.load('/models/Qwen3-Embedding-0.6B'); to fetch it on a connected machine run "
-    "`huggingface-cli download {name}`. For an offline smoke test, "
+    "`hf download {name}`. For an offline smoke test, "
     "`python -m qwen3_rag.testing DIR` writes tiny checkpoints."
 )
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+)
+"""What a client that only tokenizes needs of a checkpoint (a remote model tokenizes here)."""
 
 
 def _is_hub_id(name: str) -> bool:
@@ -38,31 +46,42 @@ def _is_hub_id(name: str) -> bool:
     return True
 
 
-def resolve_checkpoint(name: str | os.PathLike[str]) -> Path:
-    """Return the local folder of ``name``: an existing folder, or a Hub snapshot (downloaded once)."""
+def resolve_checkpoint(name: str | os.PathLike[str], *, files: tuple[str, ...] | None = None) -> Path:
+    """Return the local folder of ``name``: an existing folder, or a Hub snapshot (downloaded once).
+
+    ``files``: only these files of a Hub snapshot (``None``: all of it). The Hub is asked once:
+    unreachable (offline, no DNS) is an error at once, not minutes of retries.
+    """
     text = os.fspath(name)
     candidate = Path(text).expanduser()
     if candidate.is_dir():
-        if not (candidate / "config.json").is_file():
+        if files is None and not (candidate / "config.json").is_file():
             raise ModelLoadError(
                 f"Model folder {str(candidate)!r} has no config.json, so it is not a Hugging Face "
-                "checkpoint. " + _LOCAL_HINT.format(name=text)
+                "checkpoint. " + _LOCAL_HINT.format(name=text),
+                model=text,
+                reason="not_a_checkpoint",
             )
         return candidate.resolve()
     if not _is_hub_id(text):
         raise ModelLoadError(
-            f"Model {text!r}: no folder at {str(candidate.resolve())!r}. " + _LOCAL_HINT.format(name=text)
+            f"Model {text!r}: no folder at {str(candidate.resolve())!r}. " + _LOCAL_HINT.format(name=text),
+            model=text,
+            reason="not_found",
         )
     try:
         from huggingface_hub import snapshot_download
 
-        folder = snapshot_download(text)
+        folder = snapshot_download(text, allow_patterns=list(files) if files else None)
     except Exception as exc:  # the hub client raises many kinds; all mean "not available here"
         raise ModelLoadError(
             f"Model {text!r}: not a local folder, and the Hugging Face Hub could not provide it "
-            f"({type(exc).__name__}: {exc}). Looked in the current directory and in the Hub cache "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}). Looked in the current directory "
+            "and in the Hub cache "
             f"({os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME') or '~/.cache/huggingface'}). "
-            + _LOCAL_HINT.format(name=text)
+            + _LOCAL_HINT.format(name=text),
+            model=text,
+            reason="hub_unavailable",
         ) from exc
     return Path(folder)
 
@@ -123,12 +142,14 @@ def check_kind(folder: Path, name: str, wanted: ModelKind) -> None:
             "Qwen3Embedder.",
             expected=wanted,
             found=found,
+            model=name,
         )
     raise WrongModelKindError(
         f"Model {name!r} is an embedding checkpoint, not a reranker. Load it with "
         "Qwen3Embedder.load(...), and use a Qwen/Qwen3-Reranker-* model for Qwen3Reranker.",
         expected=wanted,
         found=found,
+        model=name,
     )
 
 

@@ -9,12 +9,13 @@ the first load decides them, and a later load that asks for others gets a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .quantization import quantize_decoder_int8, resolve_quantize
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
 from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 from .threads import CallerThreads
+from .transformers_names import LOAD_LOCK, transformers_names
 
 __all__ = [
     "BatchingOptions",
@@ -77,6 +79,21 @@ def default_max_padding(device: torch.device) -> int | None:
     shape (1.27x). GPUs: no bound, they need big batches.
     """
     return 16 if device.type == "cpu" else None
+
+
+@contextlib.contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """Without transformers' "Loading weights" bar: a progress bar per load of a local folder is
+    noise on every command and in every server log (a Hub download has its own bars)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _user_stacklevel() -> int:
@@ -253,31 +270,23 @@ def _load_weights(
     dtype: torch.dtype,
     attn_implementation: str | None,
 ) -> tuple[Any, Any]:
-    from transformers import (
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
+    auto_model, causal_lm, sequence_classifier, auto_tokenizer = transformers_names(
+        "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification", "AutoTokenizer"
     )
 
     classifier = kind == "reranker" and is_sequence_classification(folder)
-    model_cls: Any = (
-        AutoModel
-        if kind == "embedding"
-        else AutoModelForSequenceClassification
-        if classifier
-        else AutoModelForCausalLM
-    )
+    model_cls: Any = auto_model if kind == "embedding" else sequence_classifier if classifier else causal_lm
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        tokenizer = auto_tokenizer.from_pretrained(folder, trust_remote_code=False)
         if classifier:
             check_sequence_classifier(folder, name, tokenizer)  # before any weights are read
-        model = model_cls.from_pretrained(
-            folder,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            trust_remote_code=False,
-        )
+        with LOAD_LOCK, _no_loading_bar():
+            model = model_cls.from_pretrained(
+                folder,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                trust_remote_code=False,
+            )
     except (OSError, ValueError) as exc:
         if isinstance(exc, WrongModelKindError):
             raise

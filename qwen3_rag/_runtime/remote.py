@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,9 +46,11 @@ from .._prompts import (
     format_rerank_query_part,
 )
 from .batcher import Encoder
-from .checkpoints import ModelKind
+from .checkpoints import TOKENIZER_FILES, ModelKind, resolve_checkpoint
 from .http import HttpClient
 from .procedure import RerankInput, log_odds
+from .served_tokenizer import fetch_tokenizer
+from .transformers_names import transformers_names
 
 logger = logging.getLogger(__name__)
 
@@ -83,15 +86,17 @@ def load_tokenizer(model: str) -> Any:
     # does (same ids, specials, padding side: tests/test_runtime_real_vocab.py), and unlike
     # AutoTokenizer it does not import torch (through transformers' configuration classes), so a
     # process that only talks to a server stays small.
-    from transformers.tokenization_utils_tokenizers import PreTrainedTokenizerFast
+    (fast,) = transformers_names(
+        "PreTrainedTokenizerFast", module="transformers.tokenization_utils_tokenizers"
+    )
 
+    folder = resolve_checkpoint(model, files=TOKENIZER_FILES)  # one try at the Hub, not minutes
     try:
         try:
-            tokenizer = PreTrainedTokenizerFast.from_pretrained(model)
+            tokenizer = fast.from_pretrained(folder)
         except (OSError, ValueError):  # no tokenizer.json: let transformers pick the class
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+            (auto,) = transformers_names("AutoTokenizer")
+            tokenizer = auto.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"Model {model!r}: its tokenizer could not be loaded ({type(exc).__name__}: {exc}). A "
@@ -101,6 +106,40 @@ def load_tokenizer(model: str) -> Any:
         ) from exc
     with _TOKENIZER_LOCK:
         return _TOKENIZERS.setdefault(model, tokenizer)
+
+
+def served_models(base_url: str, *, api_key: str | None = None) -> dict[str, str]:
+    """The model id a server serves for each kind (``{"embedding": ..., "reranker": ...}``).
+
+    Kinds the server does not say (vLLM lists models without one) are left out.
+    """
+    key = api_key or os.environ.get("QWEN3_RAG_API_KEY") or None
+    http = HttpClient(base_url, api_key=key, timeout=DEFAULT_TIMEOUT_S, max_retries=DEFAULT_MAX_RETRIES)
+    try:
+        answer = http.request("GET", "models")
+    finally:
+        http.close()
+    cards = answer.get("data") if isinstance(answer, dict) else None
+    found: dict[str, str] = {}
+    for card in cards if isinstance(cards, list) else []:
+        if isinstance(card, dict) and card.get("kind") in ("embedding", "reranker") and card.get("id"):
+            found.setdefault(str(card["kind"]), str(card["id"]))
+    return found
+
+
+def _tokenizer_for(name: str, http: HttpClient, card: dict[str, Any] | None) -> Any:
+    """A local folder's tokenizer; else the one a qwen3-rag server hands out for the model it
+    serves (no Hub access); else the Hub's (one try)."""
+    if card is not None and not Path(name).expanduser().is_dir():
+        key = f"{http.base_url}\x00{card['id']}"
+        with _TOKENIZER_LOCK:
+            if key in _TOKENIZERS:
+                return _TOKENIZERS[key]
+        served = fetch_tokenizer(http, str(card["id"]))
+        if served is not None:
+            with _TOKENIZER_LOCK:
+                return _TOKENIZERS.setdefault(key, served)
+    return load_tokenizer(name)
 
 
 _BACKENDS: dict[tuple[Any, ...], RemoteBackend] = {}
@@ -181,9 +220,9 @@ class RemoteBackend:
         if found is not None:
             return found
         http = HttpClient(base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
-        tokenizer = load_tokenizer(name)
         card = _find_card(http, name, kind, served_model)
         owner = str(card.get("owned_by", "")) if card else ""
+        tokenizer = _tokenizer_for(name, http, card if owner == "qwen3-rag" else None)
         resolved_api = api if api != "auto" else ("qwen3-rag" if owner == "qwen3-rag" else "vllm")
         backend = cls(
             name,

@@ -77,6 +77,13 @@ def add_eval_parser(subparsers: Any) -> None:
         help=f"Hub id or local folder (default: {DEFAULT_RERANKER_MODEL})",
     )
     models.add_argument("--dimensions", type=int, help="Matryoshka embedding size (default: full size)")
+    models.add_argument(
+        "--server",
+        metavar="URL",
+        default=os.environ.get("QWEN3_RAG_SERVER") or None,
+        help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
+        "here (default: $QWEN3_RAG_SERVER); models not named are the ones it serves",
+    )
     add_hardware_arguments(models)
     models.add_argument(
         "--instruction", help="task instruction for query embedding and reranking (default: the models')"
@@ -144,10 +151,27 @@ def _open_store(args: argparse.Namespace, dataset: BeirDataset) -> tuple[Any, bo
 def _load_models(args: argparse.Namespace) -> tuple[Any, Any]:
     from .._runtime import Qwen3Embedder, Qwen3Reranker
 
+    if args.server:
+        return _connect_models(args)
     hardware = hardware_options(args)
     embedder = Qwen3Embedder.load(args.embedding_model, dimensions=args.dimensions, **hardware)
     reranker = Qwen3Reranker.load(args.reranker_model, **hardware)
     return embedder, reranker
+
+
+def _connect_models(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Both models on ``--server``; the default names become the ones it serves."""
+    from .._runtime import Qwen3Embedder, Qwen3Reranker
+    from .._runtime.remote import served_models
+
+    served = served_models(args.server)
+    if args.embedding_model == DEFAULT_EMBEDDING_MODEL:
+        args.embedding_model = served.get("embedding", args.embedding_model)
+    if args.reranker_model == DEFAULT_RERANKER_MODEL:
+        args.reranker_model = served.get("reranker", args.reranker_model)
+    remote = {"base_url": args.server, **({"quantize": args.quantize} if args.quantize else {})}
+    embedder = Qwen3Embedder.load(args.embedding_model, dimensions=args.dimensions, **remote)
+    return embedder, Qwen3Reranker.load(args.reranker_model, **remote)
 
 
 def _details(args: argparse.Namespace, result: EvalResult, store: Any, kept: bool) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .._runtime.validation import check_positive_int
+from .._wording import plural
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._layout import SOURCE, chunk_payload, content_hash, point_id
 from ._loaders import Document, SkippedFile, find_files, iter_documents
@@ -65,13 +66,23 @@ class IngestReport:
 
     def summary(self) -> str:
         text = (
-            f"{self.files} files, {self.chunks} chunks: {self.embedded} embedded, {self.unchanged} unchanged"
+            f"{plural(self.files, 'file')}, {plural(self.chunks, 'chunk')}: {self.embedded} embedded, "
+            f"{self.unchanged} unchanged"
         )
         if self.removed_files:
-            text += f"; removed {self.removed_files} files, {self.removed_chunks} chunks"
+            text += f"; removed {plural(self.removed_files, 'file')}, {plural(self.removed_chunks, 'chunk')}"
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} file(s) that could not be read as text"
+            text += f"; skipped {plural(len(self.skipped), 'file')} that could not be read as text"
         return text
+
+
+def byte_progress_bar(total_bytes: int, **options: Any) -> Any:
+    """Ingest's progress bar. Bytes, not files: one huge file moves the bar too; the unit on both
+    counts ("15.7kB/15.7kB"), where tqdm's default shows it on the rate only."""
+    from tqdm.auto import tqdm
+
+    shape = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]"
+    return tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest", bar_format=shape, **options)
 
 
 @dataclass
@@ -245,10 +256,7 @@ class Ingestor:
     def _bar(self, total_bytes: int) -> Any:
         if not _show_progress(self.progress):
             return None
-        from tqdm.auto import tqdm
-
-        # Bytes, not files: one huge file moves the bar too.
-        return tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest")
+        return byte_progress_bar(total_bytes)
 
     @staticmethod
     def _advance(run: _Run, count: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, Qwen3Embedder, Qwen3Reranker
@@ -87,10 +88,21 @@ def open_retriever(
     opened = open_store(store, qdrant_path=qdrant_path, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
     recorded = opened.open()
     common = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
-    embedder = load_embedder_for(
-        recorded, embedding_model, dimensions=dimensions, **{**common, **(embedding_options or {})}
-    )
-    opened.open(EmbeddingSpec.for_embedder(embedder))
-    if not isinstance(reranker, Qwen3Reranker):
-        reranker = Qwen3Reranker.load(os.fspath(reranker), **{**common, **(reranker_options or {})})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qwen3-rag-load") as pool:
+        # The two loads overlap (reading weights, building the model); the embedder's check against
+        # the collection runs while the reranker is still loading.
+        reranker_loading = (
+            None
+            if isinstance(reranker, Qwen3Reranker)
+            else pool.submit(
+                Qwen3Reranker.load, os.fspath(reranker), **{**common, **(reranker_options or {})}
+            )
+        )
+        embedder = load_embedder_for(
+            recorded, embedding_model, dimensions=dimensions, **{**common, **(embedding_options or {})}
+        )
+        opened.open(EmbeddingSpec.for_embedder(embedder))
+        if reranker_loading is not None:
+            reranker = reranker_loading.result()
+    assert isinstance(reranker, Qwen3Reranker)
     return TwoStageRetriever(opened, embedder, reranker, **retriever_options)

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._deprecated import moved_attribute
-
 __all__ = ["ServerConfig", "create_app"]
-
-# The CLI's own entry points, exported before 0.1's public-surface cut; deprecated until 0.2.
-_MOVED = {"add_serve_parser": "qwen3_rag.server._command", "run_serve": "qwen3_rag.server._command"}
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +23,4 @@ def __getattr__(name: str) -> Any:
         from ._config import ServerConfig
 
         return ServerConfig
-    return moved_attribute(__name__, name, _MOVED)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

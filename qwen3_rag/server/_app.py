@@ -37,6 +37,7 @@ from ._schemas import (
     RerankResponse,
 )
 from ._state import Loader, ServerState
+from ._tokenizer import add_tokenizer_route
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ def create_app(
                 for (kind, model), fingerprint in zip(served, fingerprints, strict=True)
             ],
         }
+
+    add_tokenizer_route(app, state)
 
     @app.get("/health")
     async def health() -> JSONResponse:
