@@ -183,11 +183,16 @@ def test_metadata_plain_store_and_subclass(
         assert [d.page_content for d in sub.similarity_search(query, k=K)] == [
             d.page_content for d in plain_store(store, embeddings, mode).similarity_search(query, k=K)
         ]
-    docs = Qwen3RagQdrantVectorStore.from_collection(
+    scored = Qwen3RagQdrantVectorStore.from_collection(
         store, embedding=embeddings, retrieval_mode=RetrievalMode.HYBRID
-    ).similarity_search(query, k=K)
-    assert [d.page_content for d in docs] == [h.text for h in expected]
-    for doc, hit in zip(docs, expected, strict=True):
+    ).similarity_search_with_score(query, k=K)
+    # The same fusion scores; ties (unordered in Qdrant's API) compared as groups: see tie_groups.
+    assert tie_groups([(d.page_content, s) for d, s in scored]) == tie_groups(
+        [(h.text, h.score) for h in expected]
+    )
+    by_text = {h.text: h for h in expected}
+    docs = [d for d, _ in scored if d.page_content in by_text]
+    for doc, hit in ((d, by_text[d.page_content]) for d in docs):
         assert doc.metadata == {
             "source": hit.source,
             "chunk_index": hit.chunk_index,
