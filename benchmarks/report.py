@@ -605,7 +605,7 @@ INTRO = [
 
 def write(out: Path) -> Path:
     """Render ``out/benchmarks.md`` and ``out/benchmarks.png`` from the suites' JSON in ``out``."""
-    from . import report_parsers
+    from . import cli_cold, report_parsers
     from . import report_suites as rs
 
     out.mkdir(parents=True, exist_ok=True)
@@ -643,6 +643,8 @@ def write(out: Path) -> Path:
         target_rows += rs.ingest_targets(suites["ingest"])
     if suites.get("store"):
         target_rows += rs.store_targets(suites["store"])
+    if suites.get("cli"):
+        target_rows += cli_cold.targets(suites["cli"])
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for label, measured, met in target_rows:
         lines.append(f"| {label} | {measured} | {'-' if met is None else ('yes' if met else '**no**')} |")
@@ -679,6 +681,7 @@ def write(out: Path) -> Path:
         "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
         "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
         "store": (rs.store_markdown, "## The embedded store at real sizes (issue 19)"),
+        "cli": (cli_cold.markdown, "## Cold command line (issue 24)"),
         "parsers": (report_parsers.markdown, "## Document parsers (issue 23)"),
     }
     for name, (render, heading) in renderers.items():

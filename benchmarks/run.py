@@ -42,7 +42,7 @@ from typing import Any
 from .common import Section, Settings, load_average, unavailable
 
 SECTIONS = ("embedding", "concurrency", "reranking", "memory", "pipeline", "hardware", "levers")
-SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers")
+SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_FILES = {
     "main": "benchmarks.json",
@@ -51,6 +51,7 @@ SUITE_FILES = {
     "serving": "benchmarks-serving.json",
     "ingest": "benchmarks-ingest-memory.json",
     "store": "benchmarks-store.json",
+    "cli": "benchmarks-cli.json",
     "parsers": "benchmarks-parsers.json",
 }
 RUN_FILE = "benchmarks-run.json"
@@ -213,6 +214,9 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     if name == "ingest":
         mb = args.ingest_mb or (0.1 if args.quick else 4.0)
         return ["benchmarks.ingest_memory", "--mb", f"{mb:g}", *target]
+    if name == "cli":
+        size = ["--files", "20", "--repeat", "1"] if args.quick else ["--files", "200", "--repeat", "3"]
+        return ["benchmarks.cli_cold", *size, *target]
     if name == "store":
         sizes = ["2000"] if args.quick else ["10000", "50000", "100000", "300000"]
         return ["benchmarks.store", "--sizes", *sizes, *(["--queries", "6"] if args.quick else []), *target]

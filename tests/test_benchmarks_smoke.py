@@ -34,6 +34,7 @@ SUITE_HEADINGS = {
     "serving": "## Serving",
     "ingest": "## Ingest memory",
     "store": "## The embedded store at real sizes",
+    "cli": "## Cold command line",
 }
 
 
