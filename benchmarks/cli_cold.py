@@ -268,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0, load_start = time.perf_counter(), os.getloadavg()[0]
     data = measure(args.files, args.repeat)
     data.update(
+        command="python -m benchmarks.cli_cold " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        seconds=time.perf_counter() - t0,
+        load_average_start_end=[load_start, os.getloadavg()[0]],
         repeat=args.repeat,
         started=started,
         cpu=_cpu(),
