@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import MissingDependencyError
+from .._wording import plural
 from ._ingest import Ingestor, IngestReport
 from ._pruning import remove_sources, sources_under
 from ._sources import as_source
@@ -45,9 +46,9 @@ class ChangeBatch:
     removed_chunks: int = 0
 
     def summary(self) -> str:
-        text = f"{self.changed} change(s): {self.report.summary()}"
+        text = f"{plural(self.changed, 'change')}: {self.report.summary()}"
         if self.removed_files:
-            text += f"; removed {self.removed_files} files, {self.removed_chunks} chunks"
+            text += f"; removed {plural(self.removed_files, 'file')}, {plural(self.removed_chunks, 'chunk')}"
         return text
 
 
