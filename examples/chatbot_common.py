@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
-from qwen3_rag import ChatEndpointError
+from qwen3_rag import ChatEndpointError, Qwen3RagError
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._opening import load_embedder_for
 
@@ -196,3 +196,21 @@ def where(passage: Any) -> str:
 
 def _get(passage: Any, name: str) -> Any:
     return passage[name] if isinstance(passage, dict) else getattr(passage, name)
+
+
+def run_chatbot(argv: list[str] | None, description: str, build: Callable[[argparse.Namespace], Any]) -> int:
+    """Parse the shared options, ``build(args)`` a question -> answer callable, answer each question."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_store_arguments(parser)
+    add_chat_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        ask = build(args)
+        for question in questions(args):
+            print(ask(question), end="\n\n", flush=True)
+    except Qwen3RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

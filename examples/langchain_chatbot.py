@@ -19,20 +19,10 @@ import argparse
 import sys
 from typing import Any
 
-from chatbot_common import (
-    add_chat_arguments,
-    add_store_arguments,
-    answer,
-    ingest_if_asked,
-    make_chat_model,
-    open_store,
-    questions,
-)
+from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
 from langchain_qwen3_rag import Qwen3RagRetriever
-
-from qwen3_rag import Qwen3RagError
 
 
 def as_passages(docs: list[Document]) -> list[dict[str, Any]]:
@@ -55,32 +45,23 @@ def build_chain(retriever: Qwen3RagRetriever, chat: Any) -> Runnable[str, str]:
     return gather | RunnableLambda(lambda x: answer(x["question"], x["passages"], chat))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def build(args: argparse.Namespace) -> Any:
+    store = open_store(args)
+    ingest_if_asked(args, store)
+    retriever = Qwen3RagRetriever(
+        store=store,
+        embedding_model=args.embedding_model,
+        reranker_model=args.reranker_model,
+        device=args.device,
+        k=args.top_n,
+        top_k=args.top_k,
+        hybrid=args.hybrid,
     )
-    add_store_arguments(parser)
-    add_chat_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        store = open_store(args)
-        ingest_if_asked(args, store)
-        retriever = Qwen3RagRetriever(
-            store=store,
-            embedding_model=args.embedding_model,
-            reranker_model=args.reranker_model,
-            device=args.device,
-            k=args.top_n,
-            top_k=args.top_k,
-            hybrid=args.hybrid,
-        )
-        chain = build_chain(retriever, make_chat_model(args))
-        for question in questions(args):
-            print(chain.invoke(question), end="\n\n", flush=True)
-    except Qwen3RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return build_chain(retriever, make_chat_model(args)).invoke
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_chatbot(argv, __doc__ or "", build)
 
 
 if __name__ == "__main__":

@@ -21,20 +21,11 @@ import argparse
 import sys
 from typing import Any
 
-from chatbot_common import (
-    add_chat_arguments,
-    add_store_arguments,
-    answer,
-    ingest_if_asked,
-    make_chat_model,
-    open_store,
-    questions,
-)
+from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from qwen3_rag import Qwen3RagError
 from qwen3_rag.pipeline import RetrievedChunk, TwoStageRetriever
 
 
@@ -101,23 +92,15 @@ def build_pipeline(args: argparse.Namespace) -> TwoStageRetriever:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def build(args: argparse.Namespace) -> Any:
+    engine = RagQueryEngine(
+        retriever=Qwen3RagLlamaRetriever(build_pipeline(args)), chat=make_chat_model(args)
     )
-    add_store_arguments(parser)
-    add_chat_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        engine = RagQueryEngine(
-            retriever=Qwen3RagLlamaRetriever(build_pipeline(args)), chat=make_chat_model(args)
-        )
-        for question in questions(args):
-            print(engine.query(question), end="\n\n", flush=True)
-    except Qwen3RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return engine.query
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_chatbot(argv, __doc__ or "", build)
 
 
 if __name__ == "__main__":
