@@ -2,7 +2,7 @@
 `models` marker).
 
 ``tiny_tokenizers`` gives the tiny test checkpoints' tokenizers without building any model: the
-fast unit layer (``tests/unit``) uses them to test the procedure, chunking and sparse vectors in
+tests of the procedure, chunking and sparse vectors use them without the ``models`` marker, in
 milliseconds.
 """
 
@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-# The one internal name the fast layer needs from qwen3_rag.testing: it writes only the tokenizer
-# files of a tiny checkpoint (write_tiny_checkpoints would also build the models).
-from qwen3_rag.testing import _write_tokenizer as write_tiny_tokenizer
+# Only the tokenizer files of a tiny checkpoint (write_tiny_checkpoints would also build the models).
+from qwen3_rag.testing import write_tiny_tokenizer
 
 
 @pytest.fixture(scope="session")

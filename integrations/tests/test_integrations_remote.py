@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
+
+from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
 langchain_qwen3_rag = pytest.importorskip("langchain_qwen3_rag")
 li_embeddings = pytest.importorskip("llama_index.embeddings.qwen3_rag")

@@ -18,7 +18,7 @@ import pytest
 from qwen3_rag import OverloadedError, Qwen3Embedder, Qwen3Reranker, RuntimeClosedError
 from qwen3_rag.testing import write_tiny_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def rss_mib() -> float:

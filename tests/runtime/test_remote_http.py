@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from server_helpers import free_port
 
 from qwen3_rag import (
     InvalidOptionError,
@@ -33,6 +32,7 @@ from qwen3_rag import (
 )
 from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 from qwen3_rag._runtime.remote import RemoteBackend
+from tests.support.server_helpers import free_port
 
 DIMS = 40
 

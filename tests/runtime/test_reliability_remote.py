@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hostile_servers import http_response, scripted_server, send_then, trickle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qwen3_rag import Qwen3Embedder, RemoteBackendError
 from qwen3_rag._runtime.http import HttpClient
 from qwen3_rag._runtime.remote import _scores, _vectors
-from qwen3_rag.testing import _write_tokenizer as write_tiny_tokenizer
+from qwen3_rag.testing import write_tiny_tokenizer
+from tests.support.hostile_servers import http_response, scripted_server, send_then, trickle
 
 BIG_BODY = b"[" + b" " * 200_000 + b"]"
 HEADERS_THEN_BIG = http_response(BIG_BODY)

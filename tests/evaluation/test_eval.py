@@ -18,11 +18,10 @@ import pytest
 
 ir_measures = pytest.importorskip("ir_measures")
 
-from eval_fixture import write_dataset  # noqa: E402
-
 from qwen3_rag.evaluation import MODES  # noqa: E402
 from qwen3_rag.evaluation._command import main  # noqa: E402
 from qwen3_rag.evaluation._metrics import run_file_name  # noqa: E402
+from tests.support.eval_fixture import write_dataset  # noqa: E402
 
 QUERIES = 30
 MEASURES = {"nDCG@10": "nDCG@10", "Recall@10": "R@10", "Recall@100": "R@100", "MRR@10": "RR@10"}

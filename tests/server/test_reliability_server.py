@@ -27,10 +27,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
 from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.server import ServerConfig, create_app
+from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
 HEADER_TIMEOUT_S = 2.0
 BODY_TIMEOUT_S = 2.0

@@ -1,5 +1,5 @@
 """Token chunks and sparse term vectors on the tiny tokenizer (fast layer). Streaming equivalence
-on random texts and the real vocabulary is tests/test_pipeline_chunking.py's."""
+on random texts and the real vocabulary is tests/pipeline/test_chunking_streaming.py's."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_servers import http_response, scripted_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +32,8 @@ from qwen3_rag.pipeline import _loaders as loaders
 from qwen3_rag.pipeline._layout import POINT_NAMESPACE, point_id
 from qwen3_rag.pipeline._loaders import find_files
 from qwen3_rag.pipeline._naming import printable, source_text
-from qwen3_rag.testing import _write_tokenizer as write_tiny_tokenizer
+from qwen3_rag.testing import write_tiny_tokenizer
+from tests.support.hostile_servers import http_response, scripted_server
 
 BAD = os.fsdecode(b"bad\xff.md")  # how Python names the file b"bad\xff.md": 'bad\udcff.md'
 any_string = st.lists(  # any str Python can hold: lone surrogates (a third of the time) included

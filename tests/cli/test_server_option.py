@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import ROOT, Server, offline_env, start_server, stop_server, wait_healthy
 
 from qwen3_rag._runtime.served_tokenizer import bundle_digest
+from tests.support.server_helpers import ROOT, Server, offline_env, start_server, stop_server, wait_healthy
 
 # Folders named as the Hub's checkpoints are: a client naming the Hub ids matches them by name.
 HUB_EMBEDDING, HUB_RERANKER = "Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Reranker-0.6B"
@@ -136,7 +136,7 @@ def test_the_tokenizer_route_serves_the_checkpoint_files_with_their_digest(
 def test_eval_with_the_server_option_equals_in_process(
     server: Server, tmp_path: Path, hub_named: Path
 ) -> None:
-    from eval_fixture import write_dataset
+    from tests.support.eval_fixture import write_dataset
 
     data = write_dataset(tmp_path / "beir" / "small", documents=30, queries=6)
     env = no_hub_env(tmp_path)

@@ -57,7 +57,7 @@ CPU = torch.device("cpu")
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_on_cpu_does_not_follow_the_flags(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
     """A flag is not a measurement: resolve_dtype's CPU "auto" is float32 whatever the flags say
-    (a CPU load with "auto" measures instead: tests/test_runtime_cpu_choice.py)."""
+    (a CPU load with "auto" measures instead: tests/runtime/test_cpu_choice.py)."""
     monkeypatch.setattr(cpu_features, "has_native_bf16", lambda: native)
     assert resolve_dtype("auto", CPU) is torch.float32
     assert resolve_dtype(None, CPU) is torch.float32

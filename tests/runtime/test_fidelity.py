@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reference_impl import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
+from tests.reference_impl import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 TOLERANCE = 1e-5
 

@@ -24,7 +24,7 @@ from qwen3_rag import (
 from qwen3_rag._runtime import loading
 from qwen3_rag.testing import write_tiny_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_same_model_loaded_once_and_shared(tiny_embedding_path: str) -> None:

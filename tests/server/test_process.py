@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
 
 from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
+from tests.support.server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
 
 KEY = "process-test-key"
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]

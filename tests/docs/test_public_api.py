@@ -12,7 +12,7 @@ import pytest
 
 import qwen3_rag
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = (
     "qwen3_rag",
     "qwen3_rag.pipeline",

@@ -18,11 +18,18 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from server_helpers import Server, free_port, offline_env, start_server, stop_server, wait_healthy
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker, RemoteBackendError
 from qwen3_rag._runtime.remote import RemoteBackend
 from qwen3_rag.pipeline import EmbeddingSpec, Ingestor, QdrantStore, TwoStageRetriever
+from tests.support.server_helpers import (
+    Server,
+    free_port,
+    offline_env,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
 
 KEY = "remote-test-key"
 TOLERANCE = 1e-5

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READMES = [ROOT / "README.md", *sorted(ROOT.glob("integrations/*/README.md"))]
 
 # Sections whose python blocks are one program split by prose: run them joined, in order.
@@ -205,7 +205,7 @@ def test_python_block_runs(
 
 def test_skips_are_listed_and_joins_exist() -> None:
     marked = {case: _skip_reason(blocks) for case, blocks in PYTHON_CASES if _skip_reason(blocks)}
-    assert marked == SKIPPED, "README skip markers and SKIPPED in tests/test_readme.py disagree"
+    assert marked == SKIPPED, "README skip markers and SKIPPED in tests/docs/test_readme.py disagree"
     sections = {(b.readme, b.heading) for b in BLOCKS if b.lang == "python"}
     assert sections >= JOINED, f"JOINED names sections without python blocks: {JOINED - sections}"
     snippets = "".join(b.code for b in BLOCKS if b.lang == "python")

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
 from qwen3_rag._cli import main
+from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
 
 @pytest.fixture(scope="module")
