@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 
+# `python -m pytest` puts the checkout on sys.path and plain `pytest` (importlib mode) does not: the
+# tests import their helpers as the package `tests.support` and the harness as `benchmarks`.
+_ROOT = str(Path(__file__).resolve().parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -45,7 +51,7 @@ def tiny_reranker_path(tiny_checkpoints: dict[str, Path]) -> str:
 
 
 # ----------------------------------------------------------------------------- the `models` marker
-# `python -m pytest -m "not models"` is the quick loop: every test that builds or loads a torch
+# `python -m pytest -m "not models and not slow"` is the quick loop: every test that builds or loads a torch
 # model is marked `models`. A test is marked automatically when it uses a fixture below (directly or
 # through another fixture, e.g. `tiny_embedding_path`); a test that builds or loads a model some
 # other way carries `@pytest.mark.models` itself (or its module a `pytestmark`).
@@ -100,3 +106,26 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     with _no_model_built(item):
         return (yield)
+
+
+# ----------------------------------------------------------------------------- the `slow` marker
+# The quick loop also deselects `slow`: a test that takes more than about a second on an idle
+# machine carries @pytest.mark.slow. An unmarked test whose setup and call took longer than
+# QUICK_BUDGET_S is named at the end of the run, as a warning only: on a shared machine a test's
+# time depends on its neighbours, so failing on it would fail the wrong tests.
+QUICK_BUDGET_S = 2.0
+_unmarked_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when in ("setup", "call") and not {"models", "slow"}.intersection(report.keywords):
+        _unmarked_seconds[report.nodeid] = _unmarked_seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    over = sorted(((s, n) for n, s in _unmarked_seconds.items() if s > QUICK_BUDGET_S), reverse=True)
+    if not over:
+        return
+    terminalreporter.write_sep("=", f"unmarked tests over the quick loop's {QUICK_BUDGET_S:g} s", yellow=True)
+    for seconds, nodeid in over:
+        terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}  (slow when idle too? mark it `slow`)")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
+from tests.support.texts import QUERY
+from tests.support.texts import SERVED_TEXTS as TEXTS
 
 langchain_qwen3_rag = pytest.importorskip("langchain_qwen3_rag")
 li_embeddings = pytest.importorskip("llama_index.embeddings.qwen3_rag")
@@ -27,8 +29,6 @@ from qwen3_rag import InvalidOptionError, Qwen3Embedder  # noqa: E402
 from qwen3_rag.pipeline import Ingestor, QdrantStore  # noqa: E402
 
 KEY = "adapter-remote-key"
-TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]
-QUERY = "What is the capital of France?"
 LOCAL = {"device": "cpu", "dtype": "float32"}
 
 

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("markitdown", reason="the documents extra is in the test extra")
 
 
+@pytest.mark.slow
 def test_parsers_suite_measures_what_ingest_uses_and_renders_the_table(tmp_path: Path) -> None:
     from benchmarks.run import main
 

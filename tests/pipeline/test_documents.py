@@ -51,6 +51,7 @@ def test_each_format_is_ingested_and_its_text_found_by_a_query(
             assert found["headings"] == ["Sales"]  # sheets are headings; the one chunk starts at the first
 
 
+@pytest.mark.slow
 def test_headings_and_slides_become_provenance(tmp_path: Path) -> None:
     files = write_all(tmp_path)
     for fmt in ("docx", "html", "epub", "pptx", "xlsx"):
@@ -63,6 +64,7 @@ def test_headings_and_slides_become_provenance(tmp_path: Path) -> None:
         assert where.page_start == (1 if fmt == "pptx" else None), fmt  # slides are pages
 
 
+@pytest.mark.slow
 def test_tables_are_kept_whole(tmp_path: Path) -> None:
     from benchmarks.parsers import table_kept
 

@@ -149,6 +149,7 @@ def test_server_or_embedded_is_decided_when_the_client_is_made(tmp_path: Path) -
     assert server.indexes == ["source", "chunk_index"]
 
 
+@pytest.mark.slow
 def test_an_unclosed_embedded_store_exits_quietly(tmp_path: Path) -> None:
     """A store nobody closed (and one closed twice) leaves nothing on stderr at interpreter exit."""
     import subprocess

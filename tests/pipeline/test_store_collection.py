@@ -397,6 +397,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 def test_a_folder_held_by_another_process_names_it_and_what_to_do(tmp_path: Path) -> None:
     import subprocess
     import sys

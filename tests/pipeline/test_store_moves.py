@@ -26,6 +26,9 @@ from qwen3_rag.pipeline._push import push
 from qwen3_rag.pipeline._sources import SourceRecord
 from qwen3_rag.pipeline._upgrade import upgrade_folder
 
+# Each test copies or upgrades a whole store of hundreds of points, several in subprocesses.
+pytestmark = pytest.mark.slow
+
 DIM = 8
 SPEC = EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", DIM, fingerprint="f00d")
 SOURCES = [f"/docs/file{i:02d}.md" for i in range(12)]

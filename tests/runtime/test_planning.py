@@ -10,6 +10,7 @@ from qwen3_rag._errors import InvalidOptionError
 from qwen3_rag._runtime.planning import plan_batches
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     lengths=st.lists(st.integers(min_value=0, max_value=5000), max_size=300),

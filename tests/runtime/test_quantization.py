@@ -16,6 +16,7 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._runtime.packing import PackedLinear
 from qwen3_rag._runtime.quantization import resolve_quantize
+from tests.support.texts import QUERY
 
 TEXTS = [
     "Paris is the capital and largest city of France.",
@@ -23,7 +24,6 @@ TEXTS = [
     "Qdrant stores vectors with payloads and filters them.",
     "The quick brown fox jumps over the lazy dog, twice.",
 ]
-QUERY = "What is the capital of France?"
 CPU = torch.device("cpu")
 
 

@@ -38,6 +38,7 @@ def _client(url: str, timeout: float, retries: int = 3) -> HttpClient:
     return HttpClient(url, api_key=None, timeout=timeout, max_retries=retries)
 
 
+@pytest.mark.slow
 def test_a_trickling_server_ends_a_timeout_8_call_in_under_10_s() -> None:
     """The body comes one byte every 0.5 s: each read succeeds, so per-read timeouts never fire
     (today's code ran such a call for 107 s); the call's deadline ends it."""
@@ -53,6 +54,7 @@ def test_a_trickling_server_ends_a_timeout_8_call_in_under_10_s() -> None:
     assert error.value.status is None and error.value.url.endswith("/v1/embeddings")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["headers", "body"])
 async def test_an_async_call_to_a_trickling_server_ends_by_its_timeout(where: str) -> None:
     payload = HEADERS_THEN_BIG
@@ -74,6 +76,7 @@ async def test_an_async_call_to_a_trickling_server_ends_by_its_timeout(where: st
         client.close()
 
 
+@pytest.mark.slow
 def test_retries_and_their_backoff_stay_inside_the_deadline() -> None:
     """503 with ``Retry-After: 0.4`` at once, forever: retried while the deadline allows, then one
     error; never longer than the timeout."""
@@ -217,6 +220,7 @@ _embedding_like = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(answer=_json_values | _embedding_like, count=st.integers(1, 3), width=st.sampled_from([None, 4]))
 def test_any_embeddings_answer_is_valid_vectors_or_remote_backend_error(
@@ -230,6 +234,7 @@ def test_any_embeddings_answer_is_valid_vectors_or_remote_backend_error(
     assert vectors.shape[1] > 0 and (width is None or vectors.shape[1] == width)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     answer=_json_values
@@ -272,6 +277,7 @@ _raw_answers = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=_raw_answers, stall=st.sampled_from([0.0, 0.0, 0.0, 2.0]))
 def test_any_raw_answer_ends_in_json_or_one_error_within_the_timeout(raw: bytes, stall: float) -> None:
@@ -291,6 +297,7 @@ def test_any_raw_answer_ends_in_json_or_one_error_within_the_timeout(raw: bytes,
         assert time.monotonic() - started < 2.0  # the 0.5 s deadline, plus slack on a shared machine
 
 
+@pytest.mark.slow
 async def test_concurrent_async_calls_each_keep_their_own_deadline() -> None:
     with scripted_server() as server:
         server.script = trickle(HEADERS_THEN_BIG, 0.3, stop_after_s=10)

@@ -27,6 +27,7 @@ from qwen3_rag._runtime.prefix_cache import scorer_for
 from qwen3_rag._runtime.procedure import LOGIT_LIMIT, WINDOW_OVERLAP, log_odds
 from qwen3_rag._runtime.tensors import left_pad
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
+from tests.support.texts import LONG
 
 QUERY = "what is the capital of France?"
 DOCS = [
@@ -36,7 +37,6 @@ DOCS = [
     "The quick brown fox jumps over the lazy dog.",
     "Qdrant is a vector database. " * 5,
 ]
-LONG = " ".join(f"word{i}" for i in range(300)) + " Paris is the capital of France."
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `pytest` without `python -m` does not put the root on sys.path
-    sys.path.insert(0, str(ROOT))
 
 from benchmarks.vllm_server import VllmServer, start_vllm, vllm_python, vllm_venv  # noqa: E402
 

@@ -20,8 +20,8 @@ from qwen3_rag._errors import MissingDependencyError, OverloadedError, RuntimeCl
 from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.server import ServerConfig, create_app
 from qwen3_rag.server._command import add_serve_parser, run_serve
+from tests.support.texts import SERVED_TEXTS as TEXTS
 
-TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]
 KEY = "test-key-1234"
 
 

@@ -26,9 +26,9 @@ import pytest
 
 from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from tests.support.server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
+from tests.support.texts import SERVED_TEXTS as TEXTS
 
 KEY = "process-test-key"
-TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]
 _start, _wait_healthy, _stop = start_server, wait_healthy, stop_server
 
 

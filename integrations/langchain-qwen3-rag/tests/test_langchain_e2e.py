@@ -19,6 +19,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from tests.support.texts import QUERY
 
 CORPUS = [
     "Paris is the capital and largest city of France.",
@@ -30,7 +31,6 @@ CORPUS = [
     "Retrieval augmented generation combines a retriever with a generator.",
     "Lyon is a large city in France.",
 ]
-QUERY = "What is the capital of France?"
 K, TOP_N = 6, 3
 
 

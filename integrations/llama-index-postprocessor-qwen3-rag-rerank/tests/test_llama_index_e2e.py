@@ -13,6 +13,7 @@ from llama_index.embeddings.qwen3_rag import Qwen3Embedding
 from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from tests.support.texts import QUERY
 
 CORPUS = [
     "Paris is the capital and largest city of France.",
@@ -24,7 +25,6 @@ CORPUS = [
     "Retrieval augmented generation combines a retriever with a generator.",
     "Lyon is a large city in France.",
 ]
-QUERY = "What is the capital of France?"
 K, TOP_N = 6, 3
 
 
