@@ -12,8 +12,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
 # `python -m pytest` puts the checkout on sys.path and plain `pytest` (importlib mode) does not: the
 # tests import their helpers as the package `tests.support` and the harness as `benchmarks`.
@@ -48,6 +52,35 @@ def tiny_embedding_path(tiny_checkpoints: dict[str, Path]) -> str:
 @pytest.fixture(scope="session")
 def tiny_reranker_path(tiny_checkpoints: dict[str, Path]) -> str:
     return str(tiny_checkpoints["reranker"])
+
+
+# The tiny models loaded as most tests load them: float32 on the CPU. Module-scoped, as each test
+# module had them (the runtime's cache makes every load of one model the same object anyway); a
+# module that needs other options defines its own fixture of the same name.
+@pytest.fixture(scope="module")
+def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
+    from qwen3_rag import Qwen3Embedder
+
+    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
+    from qwen3_rag import Qwen3Reranker
+
+    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
+    """``(embedder, reranker)``, loaded here rather than from the two fixtures above so that a module
+    overriding one of them with other options does not change this pair."""
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+
+    return (
+        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
+        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
+    )
 
 
 # ----------------------------------------------------------------------------- the `models` marker

@@ -30,3 +30,20 @@ def tiny_tokenizers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         write_tiny_tokenizer(folder, 512, appends_eos)
         tokenizers[kind] = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     return tokenizers
+
+
+@pytest.fixture
+def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
+    """CLI flags for a store in this test's folder, collection ``kb``, the tiny reranker on the CPU
+    (each command adds its own ``--embedding-model``)."""
+    return [
+        "--qdrant-path",
+        str(tmp_path / "qdrant"),
+        "--collection",
+        "kb",
+        "--reranker-model",
+        tiny_reranker_path,
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]

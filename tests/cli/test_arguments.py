@@ -18,20 +18,16 @@ import pytest
 from qdrant_client import models
 
 from qwen3_rag import __version__
-from qwen3_rag._cli import _load_options, _use_server, build_parser, main
+from qwen3_rag._cli import _load_options, _use_server, build_parser
 from qwen3_rag._cli_hardware import hardware_options
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
 
 # Internal names, kept in one place.
 from qwen3_rag.pipeline._layout import chunk_payload, point_id
 from qwen3_rag.pipeline._sources import SourceRecord
+from tests.support.cli import run
 
 NO_MODELS = ["--embedding-model", "/nonexistent/embedding", "--reranker-model", "/nonexistent/reranker"]
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qwen3_rag._cli import main
 from qwen3_rag.testing import write_tiny_checkpoints
+from tests.support.cli import run
 
 
 @pytest.fixture
@@ -24,27 +23,6 @@ def docs(tmp_path: Path) -> Path:
     (root / "python.md").write_text("# Python\nPython is a programming language.", encoding="utf-8")
     (root / "blob.bin").write_bytes(b"\x00\x01binary")
     return root
-
-
-@pytest.fixture
-def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
-    return [
-        "--qdrant-path",
-        str(tmp_path / "qdrant"),
-        "--collection",
-        "kb",
-        "--reranker-model",
-        tiny_reranker_path,
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
-
-
-def run(argv: list[str], stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(argv, stdout=out, stdin=io.StringIO(stdin))
-    return code, out.getvalue()
 
 
 def test_ingest_query_chat_in_process(

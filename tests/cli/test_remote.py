@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from qwen3_rag._cli import main
-from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
+from tests.support.cli import run
+from tests.support.server_helpers import Server, offline_env, serving
 
 
 @pytest.fixture(scope="module")
@@ -18,22 +17,13 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, tiny_embedding_path: str, tiny_reranker_path: str
 ) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("cli-remote")
-    started = start_server(
+    with serving(
         "cli",
         ["--embedding-model", tiny_embedding_path, "--reranker-model", tiny_reranker_path],
         tmp,
         offline_env(),
-    )
-    try:
-        wait_healthy(started)
+    ) as started:
         yield started
-    finally:
-        stop_server(started)
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
 
 
 def test_ingest_and_query_through_the_server_equal_in_process(

@@ -14,7 +14,12 @@ import httpx
 import pytest
 
 from qwen3_rag._runtime.served_tokenizer import bundle_digest
-from tests.support.server_helpers import ROOT, Server, offline_env, start_server, stop_server, wait_healthy
+from tests.support.server_helpers import (
+    ROOT,
+    Server,
+    offline_env,
+    serving,
+)
 
 # Folders named as the Hub's checkpoints are: a client naming the Hub ids matches them by name.
 HUB_EMBEDDING, HUB_RERANKER = "Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Reranker-0.6B"
@@ -34,12 +39,8 @@ def hub_named(
 def server(tmp_path_factory: pytest.TempPathFactory, hub_named: Path) -> Iterator[Server]:
     args = ["--embedding-model", str(hub_named / "Qwen3-Embedding-0.6B")]
     args += ["--reranker-model", str(hub_named / "Qwen3-Reranker-0.6B")]
-    started = start_server("server-option", args, tmp_path_factory.mktemp("server-option"), offline_env())
-    try:
-        wait_healthy(started)
+    with serving("server-option", args, tmp_path_factory.mktemp("server-option"), offline_env()) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 def no_hub_env(tmp: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ exist, so reaching the model loader would fail with a different message.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -17,12 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qwen3_rag._cli import main
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
+from tests.support.cli import run
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -3,20 +3,14 @@ a Hub id the Hub cannot provide fails at once (one attempt), not after minutes o
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
 import pytest
 
 from qwen3_rag import ModelLoadError
-from qwen3_rag._cli import main
 from qwen3_rag._runtime.remote import load_tokenizer
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
+from tests.support.cli import run
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -10,16 +9,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.document_files import MARKERS, write_all
-from qwen3_rag._cli import main
 from qwen3_rag.pipeline._loaders import read_document
+from tests.support.cli import run
 
 pytest.importorskip("markitdown", reason="the documents extra is in the test extra")
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(argv, stdout=out, stdin=io.StringIO(""))
-    return code, out.getvalue()
 
 
 def test_each_format_is_ingested_and_its_text_found_by_a_query(

@@ -18,26 +18,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
+from qwen3_rag import InvalidOptionError, Qwen3Embedder
 from qwen3_rag._errors import StoreConnectionError
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._layout import point_id
 
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
-
-
-@pytest.fixture(scope="module")
-def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
-
-
-@pytest.fixture(scope="module")
-def embedder(models: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embedder:
-    return models[0]
 
 
 def write_corpus(root: Path, n: int = 40) -> Path:

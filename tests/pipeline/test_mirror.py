@@ -26,11 +26,6 @@ CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
 
 
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-
-
 def write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

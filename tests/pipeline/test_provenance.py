@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from qwen3_rag._cli import main
 from qwen3_rag.pipeline import TokenChunker
 from qwen3_rag.pipeline._loaders import read_document
 from qwen3_rag.pipeline._provenance import Mark, Provenance, citation, markdown_marks, provenance_at
+from tests.support.cli import run
 
 GUIDE = """\
 # Guide
@@ -103,27 +101,6 @@ def test_pdf_document_knows_where_each_page_starts(tmp_path: Path) -> None:
     for page, word in enumerate(["alpha", "bravo", "charlie"], start=1):
         at = text.index(word)
         assert doc.provenance(at, at + 5) == Provenance(page, page)  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
-    return [
-        "--qdrant-path",
-        str(tmp_path / "qdrant"),
-        "--collection",
-        "kb",
-        "--reranker-model",
-        tiny_reranker_path,
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
-
-
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(argv, stdout=out, stdin=io.StringIO(""))
-    return code, out.getvalue()
 
 
 def test_query_json_and_output_cite_pdf_pages_and_markdown_headings(

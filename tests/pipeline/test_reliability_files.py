@@ -90,11 +90,6 @@ def test_the_walk_finds_a_non_utf8_name_and_refuses_a_colliding_one(tmp_path: Pa
 
 
 # ----------------------------------------------------------------------------- ingestion
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-
-
 def _ingest(embedder: Qwen3Embedder, store: QdrantStore, folder: Path) -> Any:
     return Ingestor(store, embedder, chunk_tokens=16, overlap=4, batch_size=4, progress=False).ingest(
         [folder]

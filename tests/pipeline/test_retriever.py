@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag import InvalidOptionError
+from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
 from qwen3_rag.pipeline._sparse import term_weights
+from tests.support.corpus import ingest_docs
 
 DOCS = {
     "france.txt": "Paris is the capital and largest city of France.",
@@ -23,20 +24,9 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, models: Any) -> tuple[QdrantStore, Path]:
     root = tmp_path_factory.mktemp("retriever-docs")
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    store = QdrantStore("r", location=":memory:")
-    Ingestor(store, models[0], progress=False).ingest([root])
+    store = ingest_docs(root, DOCS, models[0], "r")
     return store, root
 
 

@@ -13,21 +13,9 @@ import pytest
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import EmbeddingSpec, Ingestor, QdrantStore, TwoStageRetriever
+from tests.support.corpus import ingest_docs
 
 CHUNK_TOKENS, OVERLAP = 16, 4
-
-
-@pytest.fixture(scope="module")
-def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
-
-
-@pytest.fixture(scope="module")
-def embedder(models: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embedder:
-    return models[0]
 
 
 def make_ingestor(embedder: Qwen3Embedder, store: QdrantStore | None = None, batch_size: int = 4) -> Ingestor:
@@ -51,10 +39,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, embedder: Qwen3Embedder) -> QdrantStore:
     root = tmp_path_factory.mktemp("reliability-retriever")
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    store = QdrantStore("r", location=":memory:")
-    Ingestor(store, embedder, progress=False).ingest([root])
+    store = ingest_docs(root, DOCS, embedder, "r")
     return store
 
 

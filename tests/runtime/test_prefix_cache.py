@@ -23,11 +23,6 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
 def _plain(rr: Qwen3Reranker, sequences: list[list[int]]) -> np.ndarray:
     yes, no = (rr.tokenizer.convert_tokens_to_ids(t) for t in ("yes", "no"))
     ids, mask = left_pad(sequences, rr.tokenizer.pad_token_id, torch.device("cpu"))

@@ -26,37 +26,29 @@ from tests.support.server_helpers import (
     Server,
     free_port,
     offline_env,
+    serving,
     start_server,
     stop_server,
     wait_healthy,
 )
+from tests.support.texts import RETRIEVAL_DOCS as DOCS
 
 KEY = "remote-test-key"
 TOLERANCE = 1e-5
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database. " * 9]
-DOCS = {
-    "france.txt": "Paris is the capital and largest city of France.",
-    "python.md": "Python is a programming language. Qdrant is a vector database.",
-    "fox.txt": "The quick brown fox jumps over the lazy dog.",
-    "rag.md": "Retrieval augmented generation combines a retriever with a generator.",
-}
 
 
 @pytest.fixture(scope="module")
 def server(
     tiny_embedding_path: str, tiny_reranker_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    started = start_server(
+    with serving(
         "remote",
         ["--embedding-model", tiny_embedding_path, "--reranker-model", tiny_reranker_path],
         tmp_path_factory.mktemp("remote"),
         offline_env(QWEN3_RAG_API_KEY=KEY),
-    )
-    try:
-        wait_healthy(started)
+    ) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,6 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
 def _direct(rr: Qwen3Reranker, sequences: list[list[int]]) -> np.ndarray:
     """logit(yes) - logit(no) for each sequence computed alone, straight from the causal LM."""
     yes, no = (rr.tokenizer.convert_tokens_to_ids(t) for t in ("yes", "no"))

@@ -26,16 +26,6 @@ KEY = "test-key-1234"
 
 
 @pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-
-
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
-@pytest.fixture(scope="module")
 def app(embedder: Qwen3Embedder, reranker: Qwen3Reranker) -> Any:
     return create_app(embedder, reranker)
 

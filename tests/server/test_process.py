@@ -61,16 +61,6 @@ def servers(
             _stop(server)
 
 
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-
-
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
 def _metric(text: str, name: str, **labels: str) -> float:
     wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
     match = re.search(rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)

@@ -211,14 +211,6 @@ def test_past_the_graceful_timeout_requests_end_in_503_json_without_tracebacks(
 
 
 # ----------------------------------------------------------------------------- in process
-@pytest.fixture(scope="module")
-def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
-
-
 async def _post(app: Any, path: str, content: bytes, **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:

@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +82,14 @@ def stop_server(server: Server) -> None:
     if server.process.poll() is None:
         server.process.kill()
     server.process.wait(timeout=30)
+
+
+@contextmanager
+def serving(name: str, args: list[str], tmp: Path, env: Mapping[str, str]) -> Iterator[Server]:
+    """A started, healthy server for the ``with`` block (a module fixture's usual shape), then killed."""
+    server = start_server(name, args, tmp, env)
+    try:
+        wait_healthy(server)
+        yield server
+    finally:
+        stop_server(server)

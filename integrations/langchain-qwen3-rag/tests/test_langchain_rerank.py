@@ -20,11 +20,6 @@ from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 from tests.support.texts import LONG, QUERY, TEXTS
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
 def _docs(texts: list[str] = TEXTS) -> list[Document]:
     return [Document(page_content=t, metadata={"n": i}) for i, t in enumerate(texts)]
 

@@ -18,11 +18,6 @@ from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 from tests.support.texts import LONG, QUERY, TEXTS
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
-
-
 def _nodes(texts: list[str] = TEXTS) -> list[NodeWithScore]:
     return [NodeWithScore(node=TextNode(id_=f"n{i}", text=t), score=0.1 * i) for i, t in enumerate(texts)]
 
