@@ -12,8 +12,18 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+
+# `python -m pytest` puts the checkout on sys.path and plain `pytest` (importlib mode) does not: the
+# tests import their helpers as the package `tests.support` and the harness as `benchmarks`.
+_ROOT = str(Path(__file__).resolve().parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -44,8 +54,37 @@ def tiny_reranker_path(tiny_checkpoints: dict[str, Path]) -> str:
     return str(tiny_checkpoints["reranker"])
 
 
+# The tiny models loaded as most tests load them: float32 on the CPU. Module-scoped, as each test
+# module had them (the runtime's cache makes every load of one model the same object anyway); a
+# module that needs other options defines its own fixture of the same name.
+@pytest.fixture(scope="module")
+def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
+    from qwen3_rag import Qwen3Embedder
+
+    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
+    from qwen3_rag import Qwen3Reranker
+
+    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
+    """``(embedder, reranker)``, loaded here rather than from the two fixtures above so that a module
+    overriding one of them with other options does not change this pair."""
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+
+    return (
+        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
+        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
+    )
+
+
 # ----------------------------------------------------------------------------- the `models` marker
-# `python -m pytest -m "not models"` is the quick loop: every test that builds or loads a torch
+# `python -m pytest -m "not models and not slow"` is the quick loop: every test that builds or loads a torch
 # model is marked `models`. A test is marked automatically when it uses a fixture below (directly or
 # through another fixture, e.g. `tiny_embedding_path`); a test that builds or loads a model some
 # other way carries `@pytest.mark.models` itself (or its module a `pytestmark`).
@@ -100,3 +139,26 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     with _no_model_built(item):
         return (yield)
+
+
+# ----------------------------------------------------------------------------- the `slow` marker
+# The quick loop also deselects `slow`: a test that takes more than about a second on an idle
+# machine carries @pytest.mark.slow. An unmarked test whose setup and call took longer than
+# QUICK_BUDGET_S is named at the end of the run, as a warning only: on a shared machine a test's
+# time depends on its neighbours, so failing on it would fail the wrong tests.
+QUICK_BUDGET_S = 2.0
+_unmarked_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when in ("setup", "call") and not {"models", "slow"}.intersection(report.keywords):
+        _unmarked_seconds[report.nodeid] = _unmarked_seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    over = sorted(((s, n) for n, s in _unmarked_seconds.items() if s > QUICK_BUDGET_S), reverse=True)
+    if not over:
+        return
+    terminalreporter.write_sep("=", f"unmarked tests over the quick loop's {QUICK_BUDGET_S:g} s", yellow=True)
+    for seconds, nodeid in over:
+        terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}  (slow when idle too? mark it `slow`)")

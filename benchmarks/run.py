@@ -20,7 +20,7 @@ then renders ``docs/benchmarks.md`` and ``docs/benchmarks.png`` from those JSON 
 
 ``--suites`` picks some (the others' JSON files are kept and rendered as they are),
 ``--render-only`` re-renders from the saved JSON without measuring anything, ``--quick`` shrinks
-every suite (what ``tests/test_benchmarks_smoke.py`` runs, with ``--shape micro``).
+every suite (what ``tests/benchmarks/test_smoke.py`` runs, with ``--shape micro``).
 """
 
 from __future__ import annotations

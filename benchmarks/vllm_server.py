@@ -1,7 +1,7 @@
 """Start and stop a vLLM (CPU) OpenAI-compatible server for a Qwen3 embedding or reranker folder.
 
 The one place that knows the vLLM command lines verified here (docs/deployment.md prints them;
-tests/test_vllm.py and benchmarks/serving.py use them). vLLM lives in its own virtual
+tests/runtime/test_vllm.py and benchmarks/serving.py use them). vLLM lives in its own virtual
 environment (``bash .ci/setup-vllm`` builds ``.venv-vllm``; ``$QWEN3_RAG_VLLM_VENV`` points
 elsewhere) and is only ever run as a separate process, so nothing here imports it.
 

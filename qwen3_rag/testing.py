@@ -28,7 +28,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["convert_reranker_to_sequence_classifier", "write_tiny_checkpoints"]
+__all__ = ["convert_reranker_to_sequence_classifier", "write_tiny_checkpoints", "write_tiny_tokenizer"]
 
 QWEN_SPLIT_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -92,7 +92,9 @@ def _build_tokenizer_json(vocab_size: int, append_eos: bool) -> str:
     return tokenizer.to_str()
 
 
-def _write_tokenizer(folder: Path, vocab_size: int, append_eos: bool) -> int:
+def write_tiny_tokenizer(folder: Path, vocab_size: int, append_eos: bool) -> int:
+    """Write only the tokenizer files of a tiny checkpoint into ``folder`` (no model is built):
+    ``append_eos`` for the embedding tokenizer's trailing ``<|endoftext|>``. Returns its vocabulary size."""
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer_json = _build_tokenizer_json(vocab_size, append_eos)
     (folder / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
@@ -156,7 +158,7 @@ def write_tiny_checkpoints(
     paths = {"embedding": root / "embedding", "reranker": root / "reranker"}
     for kind, folder in paths.items():
         appends = embedding_appends_eos if kind == "embedding" else False
-        tokenizer_vocab = _write_tokenizer(folder, vocab_size, appends)
+        tokenizer_vocab = write_tiny_tokenizer(folder, vocab_size, appends)
         config = _tiny_config(tokenizer_vocab, tokenizer_vocab, kind, head_dim)
         torch.manual_seed(seed + (0 if kind == "embedding" else 1))
         model_cls = Qwen3Model if kind == "embedding" else Qwen3ForCausalLM

@@ -2,7 +2,7 @@
 `models` marker).
 
 ``tiny_tokenizers`` gives the tiny test checkpoints' tokenizers without building any model: the
-fast unit layer (``tests/unit``) uses them to test the procedure, chunking and sparse vectors in
+tests of the procedure, chunking and sparse vectors use them without the ``models`` marker, in
 milliseconds.
 """
 
@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-# The one internal name the fast layer needs from qwen3_rag.testing: it writes only the tokenizer
-# files of a tiny checkpoint (write_tiny_checkpoints would also build the models).
-from qwen3_rag.testing import _write_tokenizer as write_tiny_tokenizer
+# Only the tokenizer files of a tiny checkpoint (write_tiny_checkpoints would also build the models).
+from qwen3_rag.testing import write_tiny_tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +30,20 @@ def tiny_tokenizers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         write_tiny_tokenizer(folder, 512, appends_eos)
         tokenizers[kind] = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     return tokenizers
+
+
+@pytest.fixture
+def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> list[str]:
+    """CLI flags for a store in this test's folder, collection ``kb``, the tiny reranker on the CPU
+    (each command adds its own ``--embedding-model``)."""
+    return [
+        "--qdrant-path",
+        str(tmp_path / "qdrant"),
+        "--collection",
+        "kb",
+        "--reranker-model",
+        tiny_reranker_path,
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]

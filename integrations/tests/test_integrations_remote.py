@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
+
+from tests.support.server_helpers import Server, offline_env, serving
+from tests.support.texts import QUERY
+from tests.support.texts import SERVED_TEXTS as TEXTS
 
 langchain_qwen3_rag = pytest.importorskip("langchain_qwen3_rag")
 li_embeddings = pytest.importorskip("llama_index.embeddings.qwen3_rag")
@@ -26,8 +29,6 @@ from qwen3_rag import InvalidOptionError, Qwen3Embedder  # noqa: E402
 from qwen3_rag.pipeline import Ingestor, QdrantStore  # noqa: E402
 
 KEY = "adapter-remote-key"
-TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database."]
-QUERY = "What is the capital of France?"
 LOCAL = {"device": "cpu", "dtype": "float32"}
 
 
@@ -35,17 +36,13 @@ LOCAL = {"device": "cpu", "dtype": "float32"}
 def server(
     tiny_embedding_path: str, tiny_reranker_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    started = start_server(
+    with serving(
         "adapters",
         ["--embedding-model", tiny_embedding_path, "--reranker-model", tiny_reranker_path],
         tmp_path_factory.mktemp("adapters-remote"),
         offline_env(QWEN3_RAG_API_KEY=KEY),
-    )
-    try:
-        wait_healthy(started)
+    ) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 def _close(a: object, b: object) -> None:

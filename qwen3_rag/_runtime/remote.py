@@ -83,7 +83,7 @@ def load_tokenizer(model: str) -> Any:
         if model in _TOKENIZERS:
             return _TOKENIZERS[model]
     # The generic fast tokenizer reads tokenizer.json exactly as AutoTokenizer's Qwen2Tokenizer
-    # does (same ids, specials, padding side: tests/test_runtime_real_vocab.py), and unlike
+    # does (same ids, specials, padding side: tests/runtime/test_real_vocab.py), and unlike
     # AutoTokenizer it does not import torch (through transformers' configuration classes), so a
     # process that only talks to a server stays small.
     (fast,) = transformers_names(

@@ -14,15 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-
-TEXTS = [
-    "Paris is the capital and largest city of France.",
-    "Bananas are yellow.",
-    "Qdrant is a vector database.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Python is a programming language.",
-]
-QUERY = "What is the capital of France?"
+from tests.support.texts import QUERY, TEXTS
 
 
 @pytest.fixture(scope="module")

@@ -19,18 +19,8 @@ from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+from tests.support.texts import CORPUS, QUERY
 
-CORPUS = [
-    "Paris is the capital and largest city of France.",
-    "Berlin is the capital of Germany.",
-    "Bananas are yellow and rich in potassium.",
-    "Qdrant is a vector database written in Rust.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Python is a programming language.",
-    "Retrieval augmented generation combines a retriever with a generator.",
-    "Lyon is a large city in France.",
-]
-QUERY = "What is the capital of France?"
 K, TOP_N = 6, 3
 
 

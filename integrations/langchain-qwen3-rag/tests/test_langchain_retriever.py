@@ -17,24 +17,16 @@ from qwen3_rag import (
     Qwen3Embedder,
     Qwen3Reranker,
 )
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-
-DOCS = {
-    "france.txt": "Paris is the capital and largest city of France.",
-    "python.md": "Python is a programming language. Qdrant is a vector database.",
-    "fox.txt": "The quick brown fox jumps over the lazy dog.",
-    "rag.md": "Retrieval augmented generation combines a retriever with a generator.",
-}
+from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
+from tests.support.corpus import ingest_docs
+from tests.support.texts import RETRIEVAL_DOCS as DOCS
 
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory, tiny_embedding_path: str) -> QdrantStore:
     root = tmp_path_factory.mktemp("lc-docs")
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    store = QdrantStore("lc", location=":memory:")
     embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-    Ingestor(store, embedder, progress=False).ingest([root])
+    store = ingest_docs(root, DOCS, embedder, "lc")
     return store
 
 

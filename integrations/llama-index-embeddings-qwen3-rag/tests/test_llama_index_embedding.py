@@ -14,15 +14,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.qwen3_rag import Qwen3Embedding
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder
+from tests.support.texts import QUERY, TEXTS
 
-TEXTS = [
-    "Paris is the capital and largest city of France.",
-    "Bananas are yellow.",
-    "Qdrant is a vector database.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Python is a programming language.",
-]
-QUERY = "What is the capital of France?"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -17,15 +17,8 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, Te
 from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
+from tests.support.texts import QUERY, TEXTS
 
-TEXTS = [
-    "Paris is the capital and largest city of France.",
-    "Bananas are yellow.",
-    "Qdrant is a vector database.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Python is a programming language.",
-]
-QUERY = "What is the capital of France?"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 

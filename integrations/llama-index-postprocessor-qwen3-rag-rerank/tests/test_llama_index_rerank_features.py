@@ -15,21 +15,7 @@ from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
-
-TEXTS = [
-    "Paris is the capital and largest city of France.",
-    "Bananas are yellow.",
-    "Qdrant is a vector database.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Python is a programming language.",
-]
-QUERY = "What is the capital of France?"
-LONG = " ".join(f"word{i}" for i in range(300)) + " Paris is the capital of France."
-
-
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+from tests.support.texts import LONG, QUERY, TEXTS
 
 
 def _nodes(texts: list[str] = TEXTS) -> list[NodeWithScore]:

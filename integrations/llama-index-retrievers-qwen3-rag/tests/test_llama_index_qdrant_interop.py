@@ -26,30 +26,19 @@ from llama_index.vector_stores.qdrant.utils import relative_score_fusion
 from qdrant_client import QdrantClient, models
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
 from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
 from qwen3_rag.pipeline._sparse import sparse_vectors
+from tests.support.corpus import ingest_docs, load_tiny_models
+from tests.support.texts import INTEROP_DOCS as DOCS
+from tests.support.texts import INTEROP_QUERIES as QUERIES
 
-DOCS = {
-    "france.txt": "Paris is the capital and largest city of France.",
-    "germany.txt": "Berlin is the capital of Germany. Berlin has many museums.",
-    "italy.txt": "Rome is the capital of Italy, and Italy is famous for its food.",
-    "python.md": "Python is a programming language. Qdrant is a vector database.",
-    "fox.txt": "The quick brown fox jumps over the lazy dog.",
-    "rag.md": "Retrieval augmented generation combines a retriever with a generator.",
-    "ops.md": "To rotate the API key, open Settings, then Keys, and press Rotate.",
-    "tea.txt": "Green tea and black tea come from the same plant.",
-}
-QUERIES = ["What is the capital of France?", "rotate the API key", "capital city museums", "tea plant"]
 K = 5
 
 
 @pytest.fixture(scope="module")
 def models_(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32", dimensions=32),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
+    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +46,7 @@ def store(
     tmp_path_factory: pytest.TempPathFactory, models_: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> QdrantStore:
     root = tmp_path_factory.mktemp("li-interop")
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    store = QdrantStore("kb", location=":memory:")
-    Ingestor(store, models_[0], progress=False).ingest([root])
+    store = ingest_docs(root, DOCS, models_[0], "kb")
     store.root = root  # type: ignore[attr-defined]
     return store
 

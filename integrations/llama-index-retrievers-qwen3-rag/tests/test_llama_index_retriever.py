@@ -14,7 +14,8 @@ from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter,
 from llama_index.retrievers.qwen3_rag import Qwen3RagRetriever
 
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
+from tests.support.corpus import ingest_docs, load_tiny_models
 
 DOCS = {
     "france.txt": "Paris is the capital and largest city of France.",
@@ -26,10 +27,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32", dimensions=32),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
-    )
+    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +35,7 @@ def store(
     tmp_path_factory: pytest.TempPathFactory, models: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> QdrantStore:
     root = tmp_path_factory.mktemp("llama-retriever")
-    for name, text in DOCS.items():
-        (root / name).write_text(text, encoding="utf-8")
-    store = QdrantStore("kb", location=":memory:")
-    Ingestor(store, models[0], progress=False).ingest([root])
+    store = ingest_docs(root, DOCS, models[0], "kb")
     store.root = root  # type: ignore[attr-defined]
     return store
 
