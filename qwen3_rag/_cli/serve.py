@@ -14,15 +14,15 @@ import os
 import sys
 from typing import Any
 
-from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
-from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
-from ._limits import (
+from ..server._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
+from ..server._limits import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_CONNECTIONS,
 )
+from .hardware import add_hardware_arguments, hardware_options
 
 API_KEY_ENV = "QWEN3_RAG_API_KEY"
 EXIT_ERROR = 1
@@ -158,7 +158,7 @@ def _error(message: str) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 if the models fail to load."""
-    from ._dependencies import require_serve_dependencies
+    from ..server._dependencies import require_serve_dependencies
 
     if not args.embedding_model and not args.reranker_model:
         _error("give --embedding-model, --reranker-model, or both.")
@@ -168,7 +168,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         require_serve_dependencies()
-        from ._runner import serve
+        from .serve_uvicorn import serve
 
         _quiet(args.no_progress)
         return serve(args, _loader(args), _api_key(args))

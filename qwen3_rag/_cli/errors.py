@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._errors import ModelLoadError, Qwen3RagError, WrongModelKindError
+from .._errors import ModelLoadError, Qwen3RagError, WrongModelKindError
 
 _KIND_FLAG = {"embedding": "--embedding-model", "reranker": "--reranker-model"}
 _KIND_ARTICLE = {"embedding": "an embedding", "reranker": "a reranker"}

@@ -18,15 +18,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .._runtime.validation import check_positive_int
-from ._beir import BeirDataset, load_beir
-from ._evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResult, evaluate_beir
-from ._metrics import check_trec_ids, require_metrics, write_runs
-from ._report import as_json, chart, require_chart, table
-from ._runs import MODES
+from ..evaluation._beir import BeirDataset, load_beir
+from ..evaluation._evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResult, evaluate_beir
+from ..evaluation._metrics import check_trec_ids, require_metrics, write_runs
+from ..evaluation._report import as_json, chart, require_chart, table
+from ..evaluation._runs import MODES
+from .hardware import add_hardware_arguments, hardware_options
 
 EXIT_ERROR = 1
 

@@ -13,12 +13,12 @@ from typing import Any
 import uvicorn
 
 from .._runtime.validation import check_positive_int
-from ._app import create_app
-from ._command import API_KEY_ENV, EXIT_ERROR
-from ._config import ServerConfig
-from ._limits import ConnectionLimits
-from ._protocol import guarded_protocol
-from ._state import Loader
+from ..server._app import create_app
+from ..server._config import ServerConfig
+from ..server._limits import ConnectionLimits
+from ..server._protocol import guarded_protocol
+from ..server._state import Loader
+from .serve import API_KEY_ENV, EXIT_ERROR
 
 
 class DrainingServer(uvicorn.Server):
