@@ -9,10 +9,10 @@ httpx, which qdrant-client (needed to open a store) already brings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
+from ._environment import OPENAI_API_KEY
 from ._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
 
 SYSTEM_PROMPT = (
@@ -84,7 +84,7 @@ class OpenAICompatibleChat:
             )
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.api_key = api_key if api_key is not None else OPENAI_API_KEY.get()
         self.timeout = timeout
         self.temperature = temperature
 

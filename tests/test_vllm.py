@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ if str(ROOT) not in sys.path:  # `pytest` without `python -m` does not put the r
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.vllm_server import VllmServer, start_vllm, vllm_python, vllm_venv  # noqa: E402
+from qwen3_rag._environment import QWEN3_RAG_VLLM  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 
@@ -69,7 +69,7 @@ QUERIES = ["what is the capital of France?", "vector search engine", "fox"]
 
 
 def _opted_in(config: pytest.Config) -> bool:
-    if os.environ.get("QWEN3_RAG_VLLM", "").strip().lower() in {"1", "true", "yes"}:
+    if QWEN3_RAG_VLLM.get():
         return True
     markexpr = str(config.getoption("markexpr", "") or "")
     return "vllm" in markexpr and "not vllm" not in markexpr

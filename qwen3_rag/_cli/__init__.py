@@ -30,7 +30,7 @@ from . import chat, ingest, query, remove, sources
 from .errors import cli_message
 from .eval import add_eval_parser, run_eval
 from .models import use_server
-from .process import EXIT_BROKEN_PIPE, EXIT_ERROR, quiet_libraries
+from .process import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, quiet_libraries
 from .serve import add_serve_parser, run_serve
 from .store import add_store_parser, run_store
 
@@ -89,7 +89,7 @@ def main(
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qwen3-rag: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`qwen3-rag sources --json | head`): stop quietly, as `cat` does.
         # Point stdout at /dev/null so the interpreter's final flush cannot fail again.

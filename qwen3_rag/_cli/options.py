@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
+from .._environment import QWEN3_RAG_SERVER
 from .._prompts import TASK_INSTRUCTIONS
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .hardware import add_hardware_arguments
@@ -37,7 +37,7 @@ def model_options(parser: argparse.ArgumentParser, *, reranker: bool) -> None:
     models.add_argument(
         "--server",
         metavar="URL",
-        default=os.environ.get("QWEN3_RAG_SERVER") or None,
+        default=QWEN3_RAG_SERVER.get(),
         help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
         "here and no Hub access (default: $QWEN3_RAG_SERVER); a model's own *-url option overrides it",
     )

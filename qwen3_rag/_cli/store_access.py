@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 from typing import Any
 
+from .._environment import QDRANT_URL
 from .guards import new_store_folder, prepare_store_folder
 
 
@@ -24,7 +24,7 @@ def open_store(args: argparse.Namespace, *, create: bool = False) -> Any:
 def _embedded_folder(args: argparse.Namespace) -> str | None:
     from ..pipeline._store import DEFAULT_QDRANT_PATH
 
-    path = args.qdrant_path or (None if os.environ.get("QDRANT_URL") else DEFAULT_QDRANT_PATH)
+    path = args.qdrant_path or (None if QDRANT_URL.get() else DEFAULT_QDRANT_PATH)
     return None if args.qdrant_url or path is None or path == ":memory:" else str(path)
 
 

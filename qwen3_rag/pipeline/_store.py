@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from .._environment import QDRANT_API_KEY, QDRANT_URL
 from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidOptionError
 from ._edge_folder import layout_of
 from ._engine import Engine, StoredPoint
@@ -168,11 +169,11 @@ class QdrantStore:
         if path is not None and os.fspath(path) == ":memory:":
             path, location = None, ":memory:"
         if path is None and location is None and url is None:
-            url = os.environ.get("QDRANT_URL") or None
+            url = QDRANT_URL.get()
             if url is None:
                 path = DEFAULT_QDRANT_PATH
         if url is not None:
-            api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
+            api_key = api_key if api_key is not None else QDRANT_API_KEY.get()
             return ClientEngine.for_server(url, api_key=api_key, timeout=timeout)
         if location is not None:
             return ClientEngine.for_location(location)
