@@ -41,9 +41,9 @@ def run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     wanted = filters(args.filter)
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with open_store(args) as store:
-        store.open()
+        recorded = store.open()
         wanted = resolve_source_filter(store, wanted)
-        two_stage = retriever(args, store)
+        two_stage = retriever(args, store, recorded)
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)
         while True:

@@ -27,6 +27,7 @@ from ..evaluation._evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResul
 from ..evaluation._metrics import check_trec_ids, require_metrics, write_runs
 from ..evaluation._report import as_json, chart, require_chart, table
 from ..evaluation._runs import MODES
+from .errors import as_flags
 from .hardware import add_hardware_arguments, hardware_options
 from .process import EXIT_ERROR, EXIT_INTERRUPTED, quiet_libraries
 
@@ -229,7 +230,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 0
     except (Qwen3RagError, OSError) as exc:
         # One line: the messages say what was wrong and where (file:line for the data set).
-        print(f"qwen3-rag eval: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"qwen3-rag eval: error: {as_flags(' '.join(str(exc).split()))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qwen3-rag eval: interrupted", file=sys.stderr)

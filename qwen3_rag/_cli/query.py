@@ -38,9 +38,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     question = _question(args.question)
     wanted = filters(args.filter)
     with open_store(args) as store:
-        store.open()
+        recorded = store.open()
         wanted = resolve_source_filter(store, wanted)
-        results = retriever(args, store).retrieve(question, filters=wanted)
+        results = retriever(args, store, recorded).retrieve(question, filters=wanted)
         if args.json:
             payload = {
                 "query": args.question,

@@ -58,11 +58,14 @@ def resolve_source_filter(store: Any, filters: dict[str, Any] | None) -> dict[st
     return {**filters, "source": files[0] if len(files) == 1 else files}
 
 
-def retriever(args: argparse.Namespace, store: Any) -> Any:
+def retriever(args: argparse.Namespace, store: Any, recorded: Any) -> Any:
+    """The two-stage retriever over ``store``, whose ``open()`` returned ``recorded`` (the
+    collection is read once per command)."""
     from ..pipeline import TwoStageRetriever
 
     return TwoStageRetriever.from_collection(
         store,
+        recorded=recorded,
         embedding_model=args.embedding_model,
         dimensions=args.dimensions,
         reranker=args.reranker_model,

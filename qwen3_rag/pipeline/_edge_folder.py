@@ -162,7 +162,7 @@ class FolderLock:
                 f"The embedded store at {str(folder)!r} is in use by {holder}. An embedded store "
                 "admits one process at a time: stop that process (or wait for it to finish), or run "
                 "a Qdrant server for several processes (`qwen3-rag store push --to-url URL`, then "
-                "pass --qdrant-url)."
+                "pass qdrant_url=)."
             ) from exc
         handle.seek(0)
         handle.truncate()
@@ -185,7 +185,7 @@ def unwritable(folder: Path, exc: OSError) -> StoreConnectionError:
     return StoreConnectionError(
         f"Cannot write to the embedded store folder {str(folder)!r} ({type(exc).__name__}: "
         f"{exc.strerror or exc}). The embedded store writes even when it only reads (its write-ahead "
-        "log): give your user write access to the folder, or pass another --qdrant-path."
+        "log): give your user write access to the folder, or pass another qdrant_path=."
     )
 
 

@@ -60,7 +60,7 @@ class ClientEngine:
         except Exception as exc:
             raise StoreConnectionError(
                 f"Could not reach {where} ({type(exc).__name__}: {exc}). Check that the server "
-                "is running and the URL and QDRANT_API_KEY are right, or drop --qdrant-url to use "
+                "is running and the URL and QDRANT_API_KEY are right, or drop qdrant_url= to use "
                 "the embedded store."
             ) from exc
         return cls(client, is_server=True, where=where, owns=True)
@@ -83,7 +83,7 @@ class ClientEngine:
             # Local mode locks its folder: another process (or client) holds it.
             raise StoreConnectionError(
                 f"Could not open {where}: {exc} Close the other program using it, or run a "
-                "Qdrant server and pass --qdrant-url."
+                "Qdrant server and pass qdrant_url=."
             ) from exc
         except (sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged past the file checks
             raise embedded.damaged(folder, f"{type(exc).__name__}: {exc}") from exc
