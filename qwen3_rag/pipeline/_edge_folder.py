@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import MissingDependencyError, StoreConnectionError, StoreDamagedError
-from ._embedded import META_FILE as LOCAL_MODE_META
+from ._local_folder_checks import META_FILE as LOCAL_MODE_META
 
 STORE_FILE = "qwen3-rag-store.json"
 LOCK_FILE = ".lock"

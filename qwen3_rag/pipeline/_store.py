@@ -23,11 +23,11 @@ from typing import Any
 from .._environment import QDRANT_API_KEY, QDRANT_URL
 from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidOptionError
 from ._edge_folder import layout_of
-from ._embedded import no_store
 from ._engine import Engine, StoredPoint
 from ._engine_client import ClientEngine, is_local_client
 from ._layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
 from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
+from ._local_folder_checks import no_store
 from ._sources import SourceRegistry
 
 logger = logging.getLogger("qwen3_rag")
