@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .._chat import OpenAICompatibleChat, cite
+    from .answers import OpenAICompatibleChat, cite
 
     interactive = stdin.isatty()
     if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 def _llm_answer(chat: Any, question: str, results: Sequence[Any]) -> str | None:
     """The chat model's answer, or ``None`` after one line on stderr when the call failed: the
     session goes on (the passages are printed instead), as the next question may well succeed."""
-    from .._chat import build_messages
+    from .answers import build_messages
 
     try:
         answer: str = chat.complete(build_messages(question, results))

@@ -82,6 +82,6 @@ def retriever(args: argparse.Namespace, store: Any, recorded: Any) -> Any:
 
 
 def print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
-    from .._chat import extractive_answer
+    from .answers import extractive_answer
 
     print(extractive_answer(question, results), file=out)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._environment import OPENAI_API_KEY
-from ._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
+from .._environment import OPENAI_API_KEY
+from .._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "
@@ -27,7 +27,7 @@ def _field(chunk: Any, name: str) -> Any:
 
 def cite(chunk: Any) -> str:
     """The chunk's source with its pages and section: ``/docs/report.pdf, p. 12``."""
-    from .pipeline._provenance import PROVENANCE_FIELDS, citation
+    from ..pipeline._provenance import PROVENANCE_FIELDS, citation
 
     fields = chunk if isinstance(chunk, dict) else {k: getattr(chunk, k, None) for k in PROVENANCE_FIELDS}
     return citation(str(_field(chunk, "source")), fields, full_path=True)
