@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
+
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import best_time, load_average
 from .corpus import Corpus, build_corpus
@@ -465,7 +467,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", help="also write the markdown table here")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+        default=QWEN3_RAG_BENCH_CACHE.get(),
     )
     return parser.parse_args(argv)
 

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE, QWEN3_RAG_INFINITY_VENV, QWEN3_RAG_VLLM_VENV
+
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
 from .common import load_average, reranker_template
 from .corpus import Corpus, build_corpus
@@ -149,8 +151,8 @@ def _by_query(work: Workload) -> list[tuple[str, list[str]]]:
 def venv_python(name: str) -> Path | None:
     """The interpreter of ``.venv-vllm`` / ``.venv-infinity`` (``$QWEN3_RAG_VLLM_VENV`` /
     ``$QWEN3_RAG_INFINITY_VENV`` point elsewhere), or ``None`` when it was not built."""
-    variable = {"vllm": "QWEN3_RAG_VLLM_VENV", "infinity": "QWEN3_RAG_INFINITY_VENV"}[name]
-    venv = Path(os.environ.get(variable, str(ROOT / f".venv-{name}")))
+    variable = {"vllm": QWEN3_RAG_VLLM_VENV, "infinity": QWEN3_RAG_INFINITY_VENV}[name]
+    venv = Path(variable.get() or ROOT / f".venv-{name}")
     python = venv / "bin" / "python"
     return python if python.is_file() and os.access(python, os.X_OK) else None
 
@@ -505,7 +507,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="write the results here")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+        default=QWEN3_RAG_BENCH_CACHE.get(),
     )
     return parser.parse_args(argv)
 

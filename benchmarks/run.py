@@ -32,12 +32,13 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
 
 from .common import Section, Settings, load_average, unavailable
 
@@ -91,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the main suite's results to this JSON file")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+        default=QWEN3_RAG_BENCH_CACHE.get(),
         help="where the random-weight checkpoints are written once and reused",
     )
     return parser.parse_args(argv)

@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
+
 from .host import describe_host
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
@@ -632,7 +634,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", default="docs/benchmarks-serving.json")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+        default=QWEN3_RAG_BENCH_CACHE.get(),
     )
     return parser.parse_args(argv)
 

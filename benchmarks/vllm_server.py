@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from qwen3_rag._environment import QWEN3_RAG_VLLM_VENV
+
 ROOT = Path(__file__).resolve().parent.parent
 Kind = Literal["embedding", "reranker"]
 
@@ -62,7 +64,7 @@ DEFAULT_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
 def vllm_venv() -> Path:
-    return Path(os.environ.get("QWEN3_RAG_VLLM_VENV", str(ROOT / ".venv-vllm")))
+    return Path(QWEN3_RAG_VLLM_VENV.get() or ROOT / ".venv-vllm")
 
 
 def vllm_python() -> Path | None:

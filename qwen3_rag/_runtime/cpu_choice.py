@@ -31,14 +31,15 @@ from typing import Any
 
 import torch
 
+from .._environment import QWEN3_RAG_CACHE_DIR, QWEN3_RAG_CPU_DTYPE
 from .._errors import InvalidOptionError
 from .cpu_probe import LayerShape, Measure, ProbeResult, candidate_kernels, time_kernels
 from .packing import KERNELS, Kernel
 
 logger = logging.getLogger("qwen3_rag._runtime.loading")
 
-ENV_FORCE = "QWEN3_RAG_CPU_DTYPE"
-ENV_CACHE_DIR = "QWEN3_RAG_CACHE_DIR"
+ENV_FORCE = QWEN3_RAG_CPU_DTYPE.name
+ENV_CACHE_DIR = QWEN3_RAG_CACHE_DIR.name
 CACHE_FILE = "cpu-kernels.json"
 MARGIN = 1.1
 _FORMAT = 1
@@ -102,7 +103,7 @@ def decide(seconds: dict[str, float]) -> Kernel:
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get(ENV_CACHE_DIR)
+    explicit = QWEN3_RAG_CACHE_DIR.get()
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -128,7 +129,7 @@ def machine_key(shape: LayerShape) -> str:
 
 
 def forced_kernel() -> Kernel | None:
-    value = os.environ.get(ENV_FORCE, "").strip().lower()
+    value = QWEN3_RAG_CPU_DTYPE.get()
     if value in ("", "measure", "auto"):
         return None
     aliases: dict[str, Kernel] = {"fp32": "float32", "bf16": "bfloat16", "fp32-onednn": "float32-onednn"}

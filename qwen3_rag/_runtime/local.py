@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._environment import QWEN3_RAG_PREFIX_CACHE
 from .._prompts import EMBEDDING_END_TOKEN
 from .batcher import Encoder
 from .checkpoints import ModelKind
@@ -54,7 +55,7 @@ def make_reranker_forward(model: Any, tokenizer: Any, device: torch.device) -> F
     # One query's documents share the prompt prefix: its keys/values are computed once (exact).
     prefix_scorer = (
         make_prefix_scorer(model, readout=readout, pad_id=pad_id, device=device)
-        if os.environ.get("QWEN3_RAG_PREFIX_CACHE", "1") != "0"
+        if QWEN3_RAG_PREFIX_CACHE.get()
         else None
     )
 

@@ -30,12 +30,13 @@ others it is not; ``dtype="auto"`` measures (:mod:`.cpu_choice`). Same float32 n
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 import torch
 
-ENV_SWITCH = "QWEN3_RAG_PACKED_LINEAR"
+from .._environment import QWEN3_RAG_PACKED_LINEAR
+
+ENV_SWITCH = QWEN3_RAG_PACKED_LINEAR.name
 """``1``: an explicit ``dtype="float32"`` CPU load uses the oneDNN kernel too (``auto`` measures)."""
 
 ROW_TILE = 1024
@@ -123,7 +124,7 @@ def kernel_for(device: torch.device, dtype: torch.dtype, quantize: str | None) -
         return None
     if dtype == torch.bfloat16:
         return "bfloat16"
-    if dtype == torch.float32 and onednn_available() and os.environ.get(ENV_SWITCH, "0") == "1":
+    if dtype == torch.float32 and onednn_available() and QWEN3_RAG_PACKED_LINEAR.get():
         return "float32-onednn"
     return None
 

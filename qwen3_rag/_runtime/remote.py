@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .._environment import QWEN3_RAG_API_KEY
 from .._errors import InvalidOptionError, ModelLoadError, RemoteBackendError, WrongModelKindError
 from .._prompts import (
     RERANKER_PREFIX,
@@ -113,7 +114,7 @@ def served_models(base_url: str, *, api_key: str | None = None) -> dict[str, str
 
     Kinds the server does not say (vLLM lists models without one) are left out.
     """
-    key = api_key or os.environ.get("QWEN3_RAG_API_KEY") or None
+    key = api_key or QWEN3_RAG_API_KEY.get()
     http = HttpClient(base_url, api_key=key, timeout=DEFAULT_TIMEOUT_S, max_retries=DEFAULT_MAX_RETRIES)
     try:
         answer = http.request("GET", "models")
@@ -204,7 +205,7 @@ class RemoteBackend:
         if api not in APIS:
             raise InvalidOptionError(f"api={api!r}; valid: {', '.join(map(repr, APIS))}.")
         if api_key is None:
-            api_key = os.environ.get("QWEN3_RAG_API_KEY") or None
+            api_key = QWEN3_RAG_API_KEY.get()
         key = (
             name,
             kind,

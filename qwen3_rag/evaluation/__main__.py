@@ -2,6 +2,6 @@
 
 import sys
 
-from ._command import main
+from .._cli.eval import main
 
 sys.exit(main())

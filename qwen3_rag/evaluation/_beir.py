@@ -97,12 +97,20 @@ def _field(path: Path, number: int, row: dict[str, Any], key: str, *, required: 
     return value
 
 
+def _rows_by_id(path: Path, kind: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(line number, _id, row)`` for each row of a JSON-lines file; an ``_id`` seen twice is refused."""
+    seen: set[str] = set()
+    for number, row in _jsonl(path):
+        row_id = _field(path, number, row, "_id")
+        if row_id in seen:
+            raise DatasetError(f"{path}:{number}: {kind} id {row_id!r} appears twice.")
+        seen.add(row_id)
+        yield number, row_id, row
+
+
 def _read_corpus(path: Path) -> dict[str, str]:
     corpus: dict[str, str] = {}
-    for number, row in _jsonl(path):
-        doc_id = _field(path, number, row, "_id")
-        if doc_id in corpus:
-            raise DatasetError(f"{path}:{number}: document id {doc_id!r} appears twice.")
+    for number, doc_id, row in _rows_by_id(path, "document"):
         title = _field(path, number, row, "title", required=False)
         corpus[doc_id] = document_text(title, _field(path, number, row, "text"))
     if not corpus:
@@ -112,10 +120,7 @@ def _read_corpus(path: Path) -> dict[str, str]:
 
 def _read_queries(path: Path) -> dict[str, str]:
     queries: dict[str, str] = {}
-    for number, row in _jsonl(path):
-        query_id = _field(path, number, row, "_id")
-        if query_id in queries:
-            raise DatasetError(f"{path}:{number}: query id {query_id!r} appears twice.")
+    for number, query_id, row in _rows_by_id(path, "query"):
         text = _field(path, number, row, "text")
         if not text.strip():
             raise DatasetError(f"{path}:{number}: query {query_id!r} has an empty text.")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import MissingDependencyError, StoreConnectionError, StoreDamagedError
-from ._embedded import META_FILE as LOCAL_MODE_META
+from ._local_folder_checks import META_FILE as LOCAL_MODE_META
 
 STORE_FILE = "qwen3-rag-store.json"
 LOCK_FILE = ".lock"
@@ -162,7 +162,7 @@ class FolderLock:
                 f"The embedded store at {str(folder)!r} is in use by {holder}. An embedded store "
                 "admits one process at a time: stop that process (or wait for it to finish), or run "
                 "a Qdrant server for several processes (`qwen3-rag store push --to-url URL`, then "
-                "pass --qdrant-url)."
+                "pass qdrant_url=)."
             ) from exc
         handle.seek(0)
         handle.truncate()
@@ -185,7 +185,7 @@ def unwritable(folder: Path, exc: OSError) -> StoreConnectionError:
     return StoreConnectionError(
         f"Cannot write to the embedded store folder {str(folder)!r} ({type(exc).__name__}: "
         f"{exc.strerror or exc}). The embedded store writes even when it only reads (its write-ahead "
-        "log): give your user write access to the folder, or pass another --qdrant-path."
+        "log): give your user write access to the folder, or pass another qdrant_path=."
     )
 
 

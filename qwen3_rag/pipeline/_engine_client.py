@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import MissingDependencyError, StoreConnectionError
-from . import _embedded as embedded
+from . import _local_folder_checks as local_folder
 from ._engine import PayloadKind, StoredPoint
 from ._layout import DENSE_VECTOR, SPARSE_VECTOR, Hit
 
@@ -60,7 +60,7 @@ class ClientEngine:
         except Exception as exc:
             raise StoreConnectionError(
                 f"Could not reach {where} ({type(exc).__name__}: {exc}). Check that the server "
-                "is running and the URL and QDRANT_API_KEY are right, or drop --qdrant-url to use "
+                "is running and the URL and QDRANT_API_KEY are right, or drop qdrant_url= to use "
                 "the embedded store."
             ) from exc
         return cls(client, is_server=True, where=where, owns=True)
@@ -75,7 +75,7 @@ class ClientEngine:
         """A folder in qdrant-client's local mode (brute force in Python; slow past ~20k points)."""
         qdrant_client = qdrant_client_module()
         where = f"the embedded store at {str(folder)!r}"
-        embedded.check_folder(folder)
+        local_folder.check_folder(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             client = qdrant_client.QdrantClient(path=str(folder))
@@ -83,10 +83,10 @@ class ClientEngine:
             # Local mode locks its folder: another process (or client) holds it.
             raise StoreConnectionError(
                 f"Could not open {where}: {exc} Close the other program using it, or run a "
-                "Qdrant server and pass --qdrant-url."
+                "Qdrant server and pass qdrant_url=."
             ) from exc
         except (sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged past the file checks
-            raise embedded.damaged(folder, f"{type(exc).__name__}: {exc}") from exc
+            raise local_folder.damaged(folder, f"{type(exc).__name__}: {exc}") from exc
         engine = cls(client, is_server=False, where=where, owns=True)
         # Close the folder at interpreter exit while modules still exist: a store nobody closed (a
         # retriever's) otherwise prints an ImportError from qdrant-client's __del__.

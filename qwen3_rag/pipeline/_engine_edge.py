@@ -167,7 +167,7 @@ class EdgeEngine:
             if "WouldBlock" in text:
                 raise StoreConnectionError(
                     f"Collection {collection!r} in {self.where} is open in another process. Stop "
-                    "that process, or run a Qdrant server and pass --qdrant-url."
+                    "that process, or run a Qdrant server and pass qdrant_url=."
                 ) from exc
             if "Permission denied" in text:
                 raise layout.unwritable(self.folder, PermissionError(13, "Permission denied")) from exc

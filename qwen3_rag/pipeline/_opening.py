@@ -1,5 +1,6 @@
-"""Opening a collection for retrieval, in one place: the CLI, both frameworks' retrievers and the
-examples all call :func:`open_retriever` (also ``TwoStageRetriever.from_collection``).
+"""Opening a collection and its models for retrieval, in one place: the CLI, both frameworks'
+retrievers and the examples all come here through ``TwoStageRetriever.from_collection``
+(:func:`open_collection` does the work; the retriever module builds the retriever on it).
 
 The one rule for the embedding model: a collection records the model and Matryoshka size that
 made its vectors. Without a model, that model at that size is used; with the same model (by
@@ -12,13 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL, Qwen3Embedder, Qwen3Reranker
 from ._store import DEFAULT_COLLECTION, EmbeddingSpec, QdrantStore, model_identity
-
-if TYPE_CHECKING:
-    from ._retriever import TwoStageRetriever
 
 ModelRef = str | os.PathLike[str]
 
@@ -59,7 +57,7 @@ def open_store(
     return QdrantStore(store, path=qdrant_path, create=False)
 
 
-def open_retriever(
+def open_collection(
     store: QdrantStore | str = DEFAULT_COLLECTION,
     *,
     qdrant_path: str | os.PathLike[str] | None = None,
@@ -72,21 +70,20 @@ def open_retriever(
     dtype: str | None = "auto",
     embedding_options: Mapping[str, Any] | None = None,
     reranker_options: Mapping[str, Any] | None = None,
-    **retriever_options: Any,
-) -> TwoStageRetriever:
-    """A ready :class:`TwoStageRetriever` over an existing collection.
+    recorded: EmbeddingSpec | None = None,
+) -> tuple[QdrantStore, Qwen3Embedder, Qwen3Reranker]:
+    """An existing collection with its two models, ready for a retriever.
 
     Opens the store (a missing collection fails before any model loads), picks the embedding
     model and size the collection was made with (see the module docstring), checks the spec
     once, loads or connects the reranker. ``embedding_options`` / ``reranker_options`` go to the
     models' ``load`` (e.g. ``{"base_url": ...}``; ``device=None`` / ``dtype=None`` leave those to
-    them, as a remote model takes neither); ``retriever_options`` (``top_k``, ``top_n``,
-    ``hybrid``, ``instruction``, ``min_score``) to the retriever.
+    them, as a remote model takes neither). ``recorded``: what the caller's own ``store.open()``
+    returned, so that the collection is not read again.
     """
-    from ._retriever import TwoStageRetriever
-
     opened = open_store(store, qdrant_path=qdrant_path, qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key)
-    recorded = opened.open()
+    if recorded is None:
+        recorded = opened.open()
     common = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qwen3-rag-load") as pool:
         # The two loads overlap (reading weights, building the model); the embedder's check against
@@ -101,8 +98,8 @@ def open_retriever(
         embedder = load_embedder_for(
             recorded, embedding_model, dimensions=dimensions, **{**common, **(embedding_options or {})}
         )
-        opened.open(EmbeddingSpec.for_embedder(embedder))
+        opened.open(EmbeddingSpec.for_embedder(embedder), recorded=recorded)
         if reranker_loading is not None:
             reranker = reranker_loading.result()
     assert isinstance(reranker, Qwen3Reranker)
-    return TwoStageRetriever(opened, embedder, reranker, **retriever_options)
+    return opened, embedder, reranker

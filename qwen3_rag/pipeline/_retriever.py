@@ -9,6 +9,7 @@ sort-and-cut, :func:`qwen3_rag._ranking.best_first`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from .._errors import InvalidOptionError
 from .._ranking import RankedDocument, check_rerank_threshold
 from .._runtime.validation import check_positive_int
 from ._layout import Hit
+from ._opening import open_collection
 from ._provenance import citation
 from ._sparse import sparse_vectors
 from ._store import QdrantStore
@@ -93,6 +95,10 @@ def build_filter(filters: Any) -> Any:
     return models.Filter(must=conditions)
 
 
+# What ``from_collection`` passes to ``open_collection``; every other option is the retriever's.
+_OPENING_OPTIONS = tuple(inspect.signature(open_collection).parameters)[1:]
+
+
 class TwoStageRetriever:
     """Retrieve ``top_k`` chunks from a :class:`QdrantStore`, rerank them, keep ``top_n``.
 
@@ -132,13 +138,15 @@ class TwoStageRetriever:
     def from_collection(cls, store: Any = None, **options: Any) -> TwoStageRetriever:
         """A ready retriever over an existing collection: its recorded model and size, the
         reranker loaded or connected, the spec checked once. ``store`` is a :class:`QdrantStore`
-        or a collection name; see :func:`qwen3_rag.pipeline._opening.open_retriever` for the options.
+        or a collection name. The options are :func:`qwen3_rag.pipeline._opening.open_collection`'s
+        (where and which models) and the retriever's own (``top_k``, ``top_n``, ``hybrid``,
+        ``instruction``, ``min_score``).
 
         >>> retriever = TwoStageRetriever.from_collection("kb", reranker="Qwen/Qwen3-Reranker-0.6B", top_n=5)
         """
-        from ._opening import open_retriever
-
-        return open_retriever(*([] if store is None else [store]), **options)
+        opening = {k: options.pop(k) for k in _OPENING_OPTIONS if k in options}
+        opened, embedder, reranker = open_collection(*([] if store is None else [store]), **opening)
+        return cls(opened, embedder, reranker, **options)
 
     def _settings(
         self, top_k: int | None, top_n: int | None, hybrid: bool | None, min_score: float | None

@@ -20,18 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from .._environment import QDRANT_API_KEY, QDRANT_URL
 from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidOptionError
 from ._edge_folder import layout_of
 from ._engine import Engine, StoredPoint
 from ._engine_client import ClientEngine, is_local_client
 from ._layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
 from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
+from ._local_folder_checks import no_store
 from ._sources import SourceRegistry
 
 logger = logging.getLogger("qwen3_rag")
 
 DEFAULT_QDRANT_PATH = "./.qwen3-rag/qdrant"
 DEFAULT_COLLECTION = "qwen3_rag"
+_UNRECORDED = "unknown"  # the model of a collection whose metadata a server dropped (see open)
 FORMAT_VERSION = 1
 _META_KEY = "qwen3_rag"
 _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
@@ -168,11 +171,11 @@ class QdrantStore:
         if path is not None and os.fspath(path) == ":memory:":
             path, location = None, ":memory:"
         if path is None and location is None and url is None:
-            url = os.environ.get("QDRANT_URL") or None
+            url = QDRANT_URL.get()
             if url is None:
                 path = DEFAULT_QDRANT_PATH
         if url is not None:
-            api_key = api_key if api_key is not None else (os.environ.get("QDRANT_API_KEY") or None)
+            api_key = api_key if api_key is not None else QDRANT_API_KEY.get()
             return ClientEngine.for_server(url, api_key=api_key, timeout=timeout)
         if location is not None:
             return ClientEngine.for_location(location)
@@ -180,11 +183,7 @@ class QdrantStore:
         folder = Path(path).expanduser()
         found = layout_of(folder)
         if found == "empty" and not create:
-            raise CollectionNotFoundError(
-                f"There is no Qdrant store at {str(folder)!r}: nothing has been ingested there. Run "
-                f"`qwen3-rag ingest PATH --qdrant-path {folder}` first, or point --qdrant-path at an "
-                "existing store."
-            )
+            raise no_store(folder)
         if found == "local" or (found == "empty" and engine == "local"):
             if found == "local" and engine is None:
                 logger.warning(
@@ -252,8 +251,16 @@ class QdrantStore:
         metadata = {_CHUNKING_KEY: {"chunk_tokens": chunk_tokens, "overlap": overlap, **options}}
         self.engine.update_metadata(self.collection, metadata)
 
-    def open(self, spec: EmbeddingSpec | None = None) -> EmbeddingSpec:
-        """Check the collection exists (and, given ``spec``, matches it); return its spec."""
+    def open(
+        self, spec: EmbeddingSpec | None = None, *, recorded: EmbeddingSpec | None = None
+    ) -> EmbeddingSpec:
+        """Check the collection exists (and, given ``spec``, matches it); return its spec.
+
+        ``recorded``: what an earlier ``open()`` of this store returned; ``spec`` is then checked
+        against it without reading the collection again.
+        """
+        if recorded is not None and recorded.model != _UNRECORDED:
+            return self._checked(recorded, spec)
         if not self.exists():
             raise CollectionNotFoundError(
                 f"Collection {self.collection!r} does not exist in {self.where}. Create it with "
@@ -266,19 +273,22 @@ class QdrantStore:
             if size is None:
                 raise CollectionMismatchError(
                     f"Collection {self.collection!r} in {self.where} was not made by qwen3-rag (no "
-                    f"{DENSE_VECTOR!r} vector). Use another --collection name.",
+                    f"{DENSE_VECTOR!r} vector). Use another collection= name.",
                     expected=spec,
                     found=None,
                 )
             # Servers older than Qdrant 1.16 drop collection metadata: fall back to the size.
-            recorded = EmbeddingSpec(model=spec.model if spec else "unknown", dimensions=size)
+            recorded = EmbeddingSpec(model=spec.model if spec else _UNRECORDED, dimensions=size)
+        return self._checked(recorded, spec)
+
+    def _checked(self, recorded: EmbeddingSpec, spec: EmbeddingSpec | None) -> EmbeddingSpec:
         if spec is not None and not recorded.matches(spec):
             raise CollectionMismatchError(
                 f"Collection {self.collection!r} holds vectors of {recorded.model!r} "
                 f"(weights {recorded.fingerprint or 'unrecorded'}) with {recorded.dimensions} "
                 f"dimensions, but {spec.model!r} (weights {spec.fingerprint or 'unknown'}) with "
-                f"{spec.dimensions} dimensions was asked for. Use --embedding-model {recorded.model} "
-                f"(and --dimensions {recorded.dimensions}), or ingest into another --collection.",
+                f"{spec.dimensions} dimensions was asked for. Use embedding_model={recorded.model!r} "
+                f"(and dimensions={recorded.dimensions}), or ingest into another collection=.",
                 expected=spec,
                 found=recorded,
             )

@@ -20,10 +20,10 @@ from .._errors import CollectionNotFoundError, InvalidOptionError
 from . import _edge_folder as layout
 from ._copying import copy_points
 from ._edge_folder import layout_of
-from ._embedded import META_FILE
 from ._engine_client import ClientEngine
 from ._engine_edge import EdgeEngine
 from ._layout import DENSE_VECTOR
+from ._local_folder_checks import META_FILE
 from ._sources import REGISTRY_SUFFIX
 
 WORK = ".upgrade"

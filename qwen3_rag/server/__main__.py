@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._command import add_serve_parser, run_serve
+from .._cli.serve import add_serve_parser, run_serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,10 @@ import pytest
 from qdrant_client import models
 
 from qwen3_rag import __version__
-from qwen3_rag._cli import _load_options, _use_server, build_parser
-from qwen3_rag._cli_hardware import hardware_options
+from qwen3_rag._cli import build_parser
+from qwen3_rag._cli.hardware import hardware_options
+from qwen3_rag._cli.models import load_options as _load_options
+from qwen3_rag._cli.models import use_server as _use_server
 from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
 
 # Internal names, kept in one place.

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from qwen3_rag import ChatEndpointError, InvalidOptionError, Qwen3RagError, StoreConnectionError
-from qwen3_rag._chat import OpenAICompatibleChat, build_messages, extractive_answer
 from qwen3_rag._cli import main
+from qwen3_rag._cli.answers import OpenAICompatibleChat, build_messages, extractive_answer
 
 
 class _Endpoint(BaseHTTPRequestHandler):

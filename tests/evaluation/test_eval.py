@@ -18,8 +18,8 @@ import pytest
 
 ir_measures = pytest.importorskip("ir_measures")
 
+from qwen3_rag._cli.eval import main  # noqa: E402
 from qwen3_rag.evaluation import MODES  # noqa: E402
-from qwen3_rag.evaluation._command import main  # noqa: E402
 from qwen3_rag.evaluation._metrics import run_file_name  # noqa: E402
 from tests.support.eval_fixture import write_dataset  # noqa: E402
 

@@ -36,7 +36,7 @@ def test_collection_records_model_and_dimensions(tmp_path: Path) -> None:
 def test_another_model_or_dimension_is_a_mismatch_error(other: EmbeddingSpec) -> None:
     store = QdrantStore("docs", location=":memory:")
     store.ensure(EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 1024))
-    fix = r"--embedding-model Qwen/Qwen3-Embedding-0\.6B"
+    fix = r"embedding_model='Qwen/Qwen3-Embedding-0\.6B' \(and dimensions=1024\)"  # parameters, not flags
     for call in (store.open, store.ensure):
         with pytest.raises(CollectionMismatchError, match=fix) as info:
             call(other)
@@ -57,7 +57,7 @@ def test_model_identity_ignores_owner_folder_and_hub_cache_layout() -> None:
 
 
 def test_locked_embedded_folder_is_a_connection_error(tmp_path: Path) -> None:
-    with QdrantStore("docs", path=tmp_path / "q"), pytest.raises(StoreConnectionError, match="--qdrant-url"):
+    with QdrantStore("docs", path=tmp_path / "q"), pytest.raises(StoreConnectionError, match="qdrant_url="):
         QdrantStore("docs", path=tmp_path / "q")
 
 

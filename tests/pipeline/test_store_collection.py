@@ -254,7 +254,7 @@ def test_a_collection_not_made_by_qwen3_rag_is_refused() -> None:
         "theirs", vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT)
     )
     store = QdrantStore("theirs", client=client)
-    with pytest.raises(CollectionMismatchError, match=r"not made by qwen3-rag.*another --collection"):
+    with pytest.raises(CollectionMismatchError, match=r"not made by qwen3-rag.*another collection= "):
         store.open(SPEC)
 
 
@@ -413,7 +413,7 @@ def test_a_folder_held_by_another_process_names_it_and_what_to_do(tmp_path: Path
             QdrantStore("docs", path=tmp_path / "q")
         message = str(caught.value)
         assert f"in use by process {holder.pid}" in message and "\n" not in message
-        assert "stop that process" in message and "--qdrant-url" in message
+        assert "stop that process" in message and "qdrant_url=" in message and "--qdrant-url" not in message
     finally:
         holder.kill()
         holder.wait()

@@ -300,7 +300,7 @@ def test_cli_verbose_prints_the_choice(
 ) -> None:
     import argparse
 
-    from qwen3_rag._cli_hardware import add_hardware_arguments, hardware_options
+    from qwen3_rag._cli.hardware import add_hardware_arguments, hardware_options
     from qwen3_rag.testing import write_tiny_checkpoints
 
     folders = write_tiny_checkpoints(tmp_path / "fresh")

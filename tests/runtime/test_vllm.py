@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +43,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 from benchmarks.vllm_server import VllmServer, start_vllm, vllm_python, vllm_venv  # noqa: E402
+from qwen3_rag._environment import QWEN3_RAG_VLLM  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 
@@ -67,7 +67,7 @@ QUERIES = ["what is the capital of France?", "vector search engine", "fox"]
 
 
 def _opted_in(config: pytest.Config) -> bool:
-    if os.environ.get("QWEN3_RAG_VLLM", "").strip().lower() in {"1", "true", "yes"}:
+    if QWEN3_RAG_VLLM.get():
         return True
     markexpr = str(config.getoption("markexpr", "") or "")
     return "vllm" in markexpr and "not vllm" not in markexpr

@@ -16,10 +16,10 @@ import httpx
 import numpy as np
 import pytest
 
+from qwen3_rag._cli.serve import add_serve_parser, run_serve
 from qwen3_rag._errors import MissingDependencyError, OverloadedError, RuntimeClosedError
 from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.server import ServerConfig, create_app
-from qwen3_rag.server._command import add_serve_parser, run_serve
 from tests.support.texts import SERVED_TEXTS as TEXTS
 
 KEY = "test-key-1234"
@@ -459,7 +459,7 @@ def test_missing_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.fixture
 def no_uvicorn_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from qwen3_rag.server import _runner as runner
+    from qwen3_rag._cli import serve_uvicorn as runner
 
     def run(self: Any, sockets: Any = None) -> None:  # as if it served and was stopped at once
         self.started = True
@@ -471,7 +471,7 @@ def no_uvicorn_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_public_bind_without_key_warns(
     no_uvicorn_run: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qwen3_rag.server import _runner as runner
+    from qwen3_rag._cli import serve_uvicorn as runner
 
     monkeypatch.delenv("QWEN3_RAG_API_KEY", raising=False)
     args = _parse("--embedding-model", "E", "--host", "0.0.0.0")
@@ -486,7 +486,7 @@ def test_public_bind_without_key_warns(
 
 
 def test_api_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qwen3_rag.server._command import _api_key
+    from qwen3_rag._cli.serve import _api_key
 
     monkeypatch.setenv("QWEN3_RAG_API_KEY", "from-env")
     assert _api_key(_parse("--embedding-model", "E")) == "from-env"

@@ -9,24 +9,20 @@ drains: requests in flight finish, new ones get 503, then the process exits 0.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from typing import Any
 
-from .._cli_hardware import add_hardware_arguments, hardware_options
+from .._environment import QWEN3_RAG_API_KEY
 from .._errors import Qwen3RagError
-from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
-from ._limits import (
+from ..server._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
+from ..server._limits import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_CONNECTIONS,
 )
-
-API_KEY_ENV = "QWEN3_RAG_API_KEY"
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from .hardware import add_hardware_arguments, hardware_options
+from .process import EXIT_ERROR, EXIT_USAGE, quiet_libraries
 
 
 def add_serve_parser(subparsers: Any) -> None:
@@ -53,7 +49,7 @@ def add_serve_parser(subparsers: Any) -> None:
     net.add_argument(
         "--api-key",
         default=None,
-        help=f"require 'Authorization: Bearer KEY' on /v1/* (default: ${API_KEY_ENV}; "
+        help=f"require 'Authorization: Bearer KEY' on /v1/* (default: ${QWEN3_RAG_API_KEY.name}; "
         "prefer the variable: arguments are visible to other users in the process list)",
     )
     limits = parser.add_argument_group("limits and batching")
@@ -119,8 +115,9 @@ def add_serve_parser(subparsers: Any) -> None:
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
-    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
-    return key or None
+    if args.api_key is not None:
+        return str(args.api_key) or None
+    return QWEN3_RAG_API_KEY.get()
 
 
 def _loader(args: argparse.Namespace) -> Any:
@@ -145,20 +142,13 @@ def _loader(args: argparse.Namespace) -> Any:
     return load
 
 
-def _quiet(no_progress: bool) -> None:
-    logging.basicConfig(format="%(levelname)s:  %(message)s", level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("qwen3_rag.server").setLevel(logging.INFO)
-    if no_progress or not sys.stderr.isatty():
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def _error(message: str) -> None:
     print(f"qwen3-rag serve: error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT; 0 after a clean drain, 1 if the models fail to load."""
-    from ._dependencies import require_serve_dependencies
+    from ..server._dependencies import require_serve_dependencies
 
     if not args.embedding_model and not args.reranker_model:
         _error("give --embedding-model, --reranker-model, or both.")
@@ -168,9 +158,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         require_serve_dependencies()
-        from ._runner import serve
+        from .serve_uvicorn import serve
 
-        _quiet(args.no_progress)
+        quiet_libraries(args.no_progress, log_format="%(levelname)s:  %(message)s", info="qwen3_rag.server")
         return serve(args, _loader(args), _api_key(args))
     except Qwen3RagError as exc:
         _error(str(exc))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._errors import CollectionNotFoundError, InvalidOptionError, StoreConnectionError
+from .._errors import CollectionNotFoundError, InvalidOptionError, StoreConnectionError
 
 
 def check_text(value: str, what: str) -> str:
@@ -82,7 +82,7 @@ def new_store_folder(path: str | os.PathLike[str], collection: str) -> Iterator[
 
 def _holds(path: str | os.PathLike[str], collection: str) -> bool:
     """Whether the store at ``path`` holds ``collection``; in doubt, ``True`` (keep the folder)."""
-    from .pipeline._store import QdrantStore
+    from ..pipeline._store import QdrantStore
 
     try:
         with QdrantStore(collection, path=path, create=False) as store:

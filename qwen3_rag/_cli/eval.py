@@ -18,17 +18,18 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .._cli_hardware import add_hardware_arguments, hardware_options
+from .._environment import QWEN3_RAG_SERVER
 from .._errors import Qwen3RagError
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
 from .._runtime.validation import check_positive_int
-from ._beir import BeirDataset, load_beir
-from ._evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResult, evaluate_beir
-from ._metrics import check_trec_ids, require_metrics, write_runs
-from ._report import as_json, chart, require_chart, table
-from ._runs import MODES
-
-EXIT_ERROR = 1
+from ..evaluation._beir import BeirDataset, load_beir
+from ..evaluation._evaluate import DEFAULT_CONCURRENCY, DEFAULT_TOP_K, EvalResult, evaluate_beir
+from ..evaluation._metrics import check_trec_ids, require_metrics, write_runs
+from ..evaluation._report import as_json, chart, require_chart, table
+from ..evaluation._runs import MODES
+from .errors import as_flags
+from .hardware import add_hardware_arguments, hardware_options
+from .process import EXIT_ERROR, EXIT_INTERRUPTED, quiet_libraries
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -80,7 +81,7 @@ def add_eval_parser(subparsers: Any) -> None:
     models.add_argument(
         "--server",
         metavar="URL",
-        default=os.environ.get("QWEN3_RAG_SERVER") or None,
+        default=QWEN3_RAG_SERVER.get(),
         help="a running `qwen3-rag serve` for both models, e.g. http://host:8000/v1: no model loads "
         "here (default: $QWEN3_RAG_SERVER); models not named are the ones it serves",
     )
@@ -197,17 +198,11 @@ def _summary(dataset: BeirDataset, result: EvalResult) -> str:
     )
 
 
-def _quiet(no_progress: bool) -> None:
-    logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stderr)
-    if no_progress or not sys.stderr.isatty():
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``qwen3-rag eval``; 0 on success, 1 with a one-line error on stderr otherwise."""
     out = out or sys.stdout
     progress = not args.no_progress and sys.stderr.isatty()
-    _quiet(args.no_progress)
+    quiet_libraries(args.no_progress)
     try:
         dataset = _check(args)
         started = time.perf_counter()
@@ -235,11 +230,11 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 0
     except (Qwen3RagError, OSError) as exc:
         # One line: the messages say what was wrong and where (file:line for the data set).
-        print(f"qwen3-rag eval: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"qwen3-rag eval: error: {as_flags(' '.join(str(exc).split()))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qwen3-rag eval: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _report(

@@ -44,8 +44,12 @@ def check_folder(folder: Path) -> None:
 def require_folder(folder: Path) -> None:
     """Refuse to open a store that does not exist (opening would create it)."""
     if not (folder / META_FILE).exists():
-        raise CollectionNotFoundError(
-            f"There is no Qdrant store at {str(folder)!r}: nothing has been ingested there. Run "
-            f"`qwen3-rag ingest PATH --qdrant-path {folder}` first, or point --qdrant-path at an "
-            "existing store."
-        )
+        raise no_store(folder)
+
+
+def no_store(folder: Path) -> CollectionNotFoundError:
+    return CollectionNotFoundError(
+        f"There is no Qdrant store at {str(folder)!r}: nothing has been ingested there. Run "
+        f"`qwen3-rag ingest PATH --qdrant-path {folder}` first, or point qdrant_path= at an "
+        "existing store."
+    )

@@ -9,11 +9,11 @@ httpx, which qdrant-client (needed to open a store) already brings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
+from .._environment import OPENAI_API_KEY
+from .._errors import ChatEndpointError, InvalidOptionError, MissingDependencyError
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "
@@ -27,7 +27,7 @@ def _field(chunk: Any, name: str) -> Any:
 
 def cite(chunk: Any) -> str:
     """The chunk's source with its pages and section: ``/docs/report.pdf, p. 12``."""
-    from .pipeline._provenance import PROVENANCE_FIELDS, citation
+    from ..pipeline._provenance import PROVENANCE_FIELDS, citation
 
     fields = chunk if isinstance(chunk, dict) else {k: getattr(chunk, k, None) for k in PROVENANCE_FIELDS}
     return citation(str(_field(chunk, "source")), fields, full_path=True)
@@ -84,7 +84,7 @@ class OpenAICompatibleChat:
             )
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.api_key = api_key if api_key is not None else OPENAI_API_KEY.get()
         self.timeout = timeout
         self.temperature = temperature
 

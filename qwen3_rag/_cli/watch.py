@@ -30,7 +30,7 @@ def check_watch_available(args: argparse.Namespace) -> None:
     """Fail before the first pass, not after it, when watchfiles is missing."""
     if not getattr(args, "watch", False):
         return
-    from ._errors import InvalidOptionError, MissingDependencyError
+    from .._errors import InvalidOptionError, MissingDependencyError
 
     if args.watch_debounce is not None and args.watch_debounce < 1:
         raise InvalidOptionError(f"--watch-debounce wants milliseconds >= 1, got {args.watch_debounce}.")
@@ -43,8 +43,8 @@ def check_watch_available(args: argparse.Namespace) -> None:
 def watch_after_ingest(
     args: argparse.Namespace, store: Any, embedder: Any, paths: Sequence[str], out: TextIO
 ) -> int:
-    from .pipeline import Ingestor
-    from .pipeline._watch import DEFAULT_DEBOUNCE_MS, ChangeBatch, watch_and_mirror
+    from ..pipeline import Ingestor
+    from ..pipeline._watch import DEFAULT_DEBOUNCE_MS, ChangeBatch, watch_and_mirror
 
     # Sizes and chunk headers follow what the first pass just recorded; removals come from events.
     ingestor = Ingestor(store, embedder, batch_size=args.batch_size, progress=False, keep_missing=True)

@@ -12,13 +12,14 @@ from typing import Any
 
 import uvicorn
 
+from .._environment import QWEN3_RAG_API_KEY
 from .._runtime.validation import check_positive_int
-from ._app import create_app
-from ._command import API_KEY_ENV, EXIT_ERROR
-from ._config import ServerConfig
-from ._limits import ConnectionLimits
-from ._protocol import guarded_protocol
-from ._state import Loader
+from ..server._app import create_app
+from ..server._config import ServerConfig
+from ..server._limits import ConnectionLimits
+from ..server._protocol import guarded_protocol
+from ..server._state import Loader
+from .process import EXIT_ERROR
 
 
 class DrainingServer(uvicorn.Server):
@@ -65,8 +66,8 @@ def serve(args: argparse.Namespace, loader: Loader, api_key: str | None) -> int:
     if not is_loopback(args.host) and api_key is None:
         print(
             f"qwen3-rag serve: warning: binding {args.host} without an API key: anyone who can reach "
-            f"port {args.port} can use the models. Set ${API_KEY_ENV} (or --api-key), or bind 127.0.0.1 "
-            "and put a TLS proxy in front.",
+            f"port {args.port} can use the models. Set ${QWEN3_RAG_API_KEY.name} (or --api-key), or bind "
+            "127.0.0.1 and put a TLS proxy in front.",
             file=sys.stderr,
         )
     server: DrainingServer | None = None

@@ -8,8 +8,20 @@ line can say the same thing with the flag a user types.
 from __future__ import annotations
 
 import argparse
+import re
 
-from ._errors import ModelLoadError, Qwen3RagError, WrongModelKindError
+from .._errors import ModelLoadError, Qwen3RagError, WrongModelKindError
+
+# The library's parameters and the flags that set them: a message saying ``qdrant_url=`` (or
+# ``embedding_model='X'``) says ``--qdrant-url`` (``--embedding-model X``) on the command line.
+PARAMETER_FLAGS = {
+    "qdrant_url": "--qdrant-url",
+    "qdrant_path": "--qdrant-path",
+    "collection": "--collection",
+    "embedding_model": "--embedding-model",
+    "dimensions": "--dimensions",
+}
+_PARAMETER = re.compile(rf"(?<![\w-])({'|'.join(PARAMETER_FLAGS)})=('[^']*'|[^\s,;)]+(?<!\.))?")
 
 _KIND_FLAG = {"embedding": "--embedding-model", "reranker": "--reranker-model"}
 _KIND_ARTICLE = {"embedding": "an embedding", "reranker": "a reranker"}
@@ -31,7 +43,18 @@ def cli_message(exc: Qwen3RagError, args: argparse.Namespace) -> str:
             f"model: pass it with {_KIND_FLAG[exc.found]}, and give {_KIND_FLAG[exc.expected]} a "
             f"{_KIND_NAME[exc.expected]} model."
         )
-    return " ".join(str(exc).split())
+    return as_flags(" ".join(str(exc).split()))
+
+
+def as_flags(message: str) -> str:
+    """``message`` with the library's parameters (``qdrant_url=``, ``dimensions=64``) as flags."""
+
+    def flag(match: re.Match[str]) -> str:
+        value = match.group(2)
+        shown = "" if value is None else " " + (value[1:-1] if value.startswith("'") else value)
+        return PARAMETER_FLAGS[match.group(1)] + shown
+
+    return _PARAMETER.sub(flag, message)
 
 
 def _model_not_loaded(model: str, reason: str, args: argparse.Namespace) -> str:

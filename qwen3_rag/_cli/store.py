@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .pipeline import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH
+from ..pipeline import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH
 
 
 def add_store_parser(sub: Any) -> None:
@@ -53,14 +53,14 @@ def add_store_parser(sub: Any) -> None:
 
 def run_store(args: argparse.Namespace, out: TextIO) -> int:
     if args.store_command == "upgrade":
-        from .pipeline._upgrade import upgrade_folder
+        from ..pipeline._upgrade import upgrade_folder
 
         report = upgrade_folder(
             Path(args.qdrant_path), say=lambda line: print(f"qwen3-rag: {line}", file=sys.stderr)
         )
         print(f"{report.summary()}.", file=out)
         return 0
-    from .pipeline import QdrantStore
+    from ..pipeline import QdrantStore
 
     with QdrantStore(args.collection, path=args.qdrant_path, create=False) as source:
         if args.store_command == "info":
@@ -73,7 +73,7 @@ def run_store(args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
             return 0
-        from .pipeline._push import push
+        from ..pipeline._push import push
 
         def progress(done: int, total: int) -> None:
             if done == total or done % 10_240 == 0:
