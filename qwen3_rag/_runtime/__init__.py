@@ -6,12 +6,14 @@ is first loaded in this process, so a client of a server (``base_url=``) never p
 """
 
 from .embedder import DEFAULT_EMBEDDING_MODEL, Qwen3Embedder
+from .options import ModelOptions
+from .registry import close_all, loaded_models
 from .reranker import DEFAULT_RERANKER_MODEL, Qwen3Reranker
-from .shared import close_all, loaded_models
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_RERANKER_MODEL",
+    "ModelOptions",
     "Qwen3Embedder",
     "Qwen3Reranker",
     "close_all",

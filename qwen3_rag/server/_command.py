@@ -16,6 +16,7 @@ from typing import Any
 
 from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
+from .._runtime.options import BatchingOptions
 from ._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
 from ._limits import (
     DEFAULT_BODY_TIMEOUT_S,
@@ -24,6 +25,7 @@ from ._limits import (
     DEFAULT_MAX_CONNECTIONS,
 )
 
+_BATCHING = BatchingOptions()  # the batcher's defaults, declared once
 API_KEY_ENV = "QWEN3_RAG_API_KEY"
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -72,14 +74,18 @@ def add_serve_parser(subparsers: Any) -> None:
     limits.add_argument(
         "--max-queue-items",
         type=int,
-        default=100_000,
-        help="texts waiting in a model's queue before requests get 429 (default: 100000)",
+        default=_BATCHING.max_queue_items,
+        help="texts waiting in a model's queue before requests get 429 "
+        f"(default: {_BATCHING.max_queue_items})",
     )
     limits.add_argument(
         "--batch-tokens", type=int, help="padded tokens per forward pass (default: by device)"
     )
     limits.add_argument(
-        "--max-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests (default: 2)"
+        "--max-wait-ms",
+        type=float,
+        default=_BATCHING.max_wait_ms,
+        help=f"how long a batch waits for more requests (default: {_BATCHING.max_wait_ms:g})",
     )
     slow = parser.add_argument_group("slow and idle clients (see docs/serving.md)")
     slow.add_argument(
