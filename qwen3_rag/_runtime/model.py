@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from .._errors import InvalidOptionError
 from .backend import Backend, open_backend
 from .checkpoints import ModelKind
-from .options import BatchingOptions, ModelOptions
+from .options import BatchingOptions, ModelOptions, given_options
 from .registry import LoadedModel
 
 if TYPE_CHECKING:
@@ -122,18 +122,22 @@ class Qwen3Model:
     @classmethod
     def resolve(
         cls: type[ModelT],
-        model: str | os.PathLike[str] | ModelT,
-        given: Mapping[str, Any],
+        model: str | os.PathLike[str] | Qwen3Model,
+        settings: Any,
         *,
         owner: str,
+        renamed: Mapping[str, str | None] | None = None,
     ) -> ModelT:
-        """The model a framework adapter was configured with, in one place for every adapter.
+        """The model a framework adapter is configured with: one resolve for every adapter.
 
-        ``model`` is a name (loaded with ``given``: backend options and view options, the ones
-        the adapter's user set; :func:`~.options.given_options` collects them) or a loaded object,
-        used as it is: a view of it with the view options in ``given`` changed. A loaded object
-        with backend options is refused, naming them (``owner`` is the adapter's class name).
+        ``settings`` is the adapter (a pydantic model): the fields its user set that are options of
+        :meth:`load` (by name, or by the name ``renamed`` maps them to; ``None`` for a field that
+        means something else) are passed on; the others keep :class:`ModelOptions`' defaults.
+        ``model`` is a name, loaded with them, or a loaded object, used as it is: a view of it with
+        the view options given changed. A loaded object with backend options (``device``,
+        ``base_url``, ...) is refused, naming them (``owner`` is the adapter's class name).
         """
+        given = given_options(settings, ModelOptions.names() | set(cls._options), renamed)
         backend = {name: given[name] for name in ModelOptions.names() & set(given)}
         view = {name: value for name, value in given.items() if name not in backend}
         if not isinstance(model, Qwen3Model):

@@ -99,20 +99,23 @@ class ModelOptions:
         return cls(**{k: v for k, v in options.items() if k not in batcher}, batching=batching)
 
 
-def given_options(settings: Any, names: Iterable[str], **renamed: str) -> dict[str, Any]:
-    """The options a framework object's user set, for ``Qwen3Embedder.resolve`` and friends.
+def given_options(
+    settings: Any, names: Iterable[str], renamed: Mapping[str, str | None] | None = None
+) -> dict[str, Any]:
+    """The options a framework object's user set: ``{option: value}``.
 
-    ``settings`` is a pydantic model (LangChain's and LlamaIndex's classes are): of the fields in
-    ``names`` (and of ``renamed``'s keys, passed on under their values' names), those in its
-    ``model_fields_set``; a ``SecretStr`` is passed on as its value. Unset fields are left to
-    the defaults here, which are the adapters' defaults too.
+    ``settings`` is a pydantic model (LangChain's and LlamaIndex's classes are); of its fields in
+    its ``model_fields_set``, those named in ``names`` are passed on, under the name ``renamed``
+    gives them (``None``: a field of the same name that means something else, not passed on). A
+    ``SecretStr`` is passed on as its value. Unset fields are left to the defaults here.
     """
-    given: set[str] = settings.model_fields_set
-    pairs = [(name, name) for name in names] + list(renamed.items())
+    renamed = renamed or {}
     out: dict[str, Any] = {}
-    for field_name, option in pairs:
-        if field_name in given:
-            value = getattr(settings, field_name)
-            reveal = getattr(value, "get_secret_value", None)
-            out[option] = reveal() if callable(reveal) else value
+    for field_name in settings.model_fields_set:
+        option = renamed.get(field_name, field_name)
+        if option is None or option not in names:
+            continue
+        value = getattr(settings, field_name)
+        reveal = getattr(value, "get_secret_value", None)
+        out[option] = reveal() if callable(reveal) else value
     return out

@@ -10,12 +10,7 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Reranker, RankedDocument
-from qwen3_rag._ranking import check_rerank_threshold
-
-from .embeddings import _remote_options
-
-_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
+from qwen3_rag import DEFAULT_RERANKER_MODEL, Qwen3Reranker, RankedDocument, check_rerank_threshold
 
 
 class Qwen3Rerank(BaseDocumentCompressor):
@@ -103,33 +98,10 @@ class Qwen3Rerank(BaseDocumentCompressor):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._reranker = self._resolve_reranker()
+        per_call = {"instruction": None}  # given to each rank() call, not the model's default
+        self._reranker = Qwen3Reranker.resolve(self.model, self, owner="Qwen3Rerank", renamed=per_call)
         self.max_length = self._reranker.max_length
         self.long_documents = self._reranker.long_documents
-
-    def _resolve_reranker(self) -> Qwen3Reranker:
-        given = self.model
-        if not isinstance(given, Qwen3Reranker):
-            return Qwen3Reranker.load(
-                given,
-                device=self.device,
-                dtype=self.dtype,
-                quantize=self.quantize,
-                max_length=self.max_length,
-                long_documents=self.long_documents,
-                **_remote_options(self.base_url, self.api_key, self.timeout),
-            )
-        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
-        if clash:
-            raise InvalidOptionError(
-                f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
-                "already has its device, dtype and quantization. Drop those options, or pass the model "
-                "name instead."
-            )
-        return given.with_options(
-            max_length=self.max_length if "max_length" in self.model_fields_set else None,
-            long_documents=self.long_documents if "long_documents" in self.model_fields_set else None,
-        )
 
     @property
     def reranker(self) -> Qwen3Reranker:

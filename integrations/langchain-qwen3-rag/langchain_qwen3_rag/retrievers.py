@@ -10,11 +10,14 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag import (
+    DEFAULT_RERANKER_MODEL,
+    InvalidOptionError,
+    Qwen3Embedder,
+    Qwen3Reranker,
+    check_rerank_threshold,
+)
 from qwen3_rag.pipeline import DEFAULT_COLLECTION, QdrantStore, RetrievedChunk, TwoStageRetriever
-
-from .embeddings import _remote_options
 
 _LOAD_OPTIONS = frozenset({"device", "dtype"})
 
@@ -140,7 +143,7 @@ class Qwen3RagRetriever(BaseRetriever):
 
     instruction: str | None = None
     """The task instruction for the query embedding and the reranker (``None``: web search);
-    presets are in ``qwen3_rag._prompts.TASK_INSTRUCTIONS``."""
+    presets are in ``qwen3_rag.TASK_INSTRUCTIONS``."""
 
     _pipeline: TwoStageRetriever = PrivateAttr()
 
@@ -183,8 +186,9 @@ class Qwen3RagRetriever(BaseRetriever):
     def _load_options(self, url: str | None) -> dict[str, Any]:
         if url is None:
             return {"device": self.device, "dtype": self.dtype}
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
         given = {name: getattr(self, name) for name in _LOAD_OPTIONS & self.model_fields_set}
-        return {**_remote_options(url, self.api_key, self.timeout), **given}  # given ones are refused
+        return {"base_url": url, "api_key": key, "timeout": self.timeout, **given}  # given ones are refused
 
     @property
     def two_stage(self) -> TwoStageRetriever:
