@@ -44,7 +44,9 @@ class Qwen3Embedder(Qwen3Model):
 
     default_model: ClassVar[str] = DEFAULT_EMBEDDING_MODEL
     kind: ClassVar = "embedding"
+    procedure_type: ClassVar = EmbeddingProcedure
     _options: ClassVar[tuple[str, ...]] = ("dimensions", "max_length", "instruction")
+    procedure: EmbeddingProcedure
 
     def __init__(
         self,
@@ -54,17 +56,8 @@ class Qwen3Embedder(Qwen3Model):
         max_length: int = DEFAULT_MAX_LENGTH,
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
     ) -> None:
-        super().__init__(backend)
-        backend = self.backend
-        self.dimensions = check_dimensions(dimensions, backend.hidden_size, backend.name)
-        self.procedure = EmbeddingProcedure(
-            backend.tokenizer,
-            name=backend.name,
-            max_length=max_length,
-            instruction=instruction,
-            warn=backend.warn_once,
-            describe=backend.describe,
-        )
+        super().__init__(backend, max_length=max_length, instruction=instruction)
+        self.dimensions = check_dimensions(dimensions, self.backend.hidden_size, self.backend.name)
 
     def with_options(  # type: ignore[override]
         self,
@@ -77,16 +70,6 @@ class Qwen3Embedder(Qwen3Model):
         return super().with_options(dimensions=dimensions, max_length=max_length, instruction=instruction)
 
     # ----------------------------------------------------------------- properties
-    @property
-    def max_length(self) -> int:
-        """Tokens per text, end token included; longer texts are cut from their end."""
-        return self.procedure.max_length
-
-    @property
-    def instruction(self) -> str:
-        """The default task instruction put before queries."""
-        return self.procedure.instruction
-
     @property
     def hidden_size(self) -> int:
         """The full vector size (remote: the size the server serves)."""

@@ -36,12 +36,18 @@ class Qwen3Model:
     default_model: ClassVar[str]
     _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction")
 
-    def __init__(self, backend: Backend | LoadedModel) -> None:
+    procedure_type: ClassVar[Any]
+    """The procedure class (the Qwen3 rules for this kind), built with the view's options."""
+
+    def __init__(self, backend: Backend | LoadedModel, **options: Any) -> None:
         if isinstance(backend, LoadedModel):
             from .local import LocalBackend
 
             backend = LocalBackend(backend)
         self.backend: Backend = backend
+        self.procedure = self.procedure_type(
+            backend.tokenizer, name=backend.name, warn=backend.warn_once, describe=backend.describe, **options
+        )
 
     @classmethod
     def load(
@@ -166,6 +172,17 @@ class Qwen3Model:
         return type(self)(self.backend, **options)
 
     # ----------------------------------------------------------------- properties
+    @property
+    def max_length(self) -> int:
+        """Tokens per text (embedder, end token included) or per query/document pair (reranker);
+        longer inputs lose the end of their text or document."""
+        return int(self.procedure.max_length)
+
+    @property
+    def instruction(self) -> str:
+        """The default task instruction (put before queries)."""
+        return str(self.procedure.instruction)
+
     @property
     def runtime(self) -> LoadedModel:
         """The shared loaded model (weights, tokenizer, batcher); local models only."""

@@ -43,7 +43,9 @@ class Qwen3Reranker(Qwen3Model):
 
     default_model: ClassVar[str] = DEFAULT_RERANKER_MODEL
     kind: ClassVar = "reranker"
+    procedure_type: ClassVar = RerankProcedure
     _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction", "long_documents")
+    procedure: RerankProcedure
 
     def __init__(
         self,
@@ -53,16 +55,8 @@ class Qwen3Reranker(Qwen3Model):
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
         long_documents: str = "truncate",
     ) -> None:
-        super().__init__(backend)
-        backend = self.backend
-        self.procedure = RerankProcedure(
-            backend.tokenizer,
-            name=backend.name,
-            max_length=max_length,
-            instruction=instruction,
-            warn=backend.warn_once,
-            describe=backend.describe,
-            long_documents=long_documents,
+        super().__init__(
+            backend, max_length=max_length, instruction=instruction, long_documents=long_documents
         )
 
     def with_options(  # type: ignore[override]
@@ -76,16 +70,6 @@ class Qwen3Reranker(Qwen3Model):
         return super().with_options(
             max_length=max_length, instruction=instruction, long_documents=long_documents
         )
-
-    @property
-    def max_length(self) -> int:
-        """Tokens per query/document pair; the document end is cut when a pair is longer."""
-        return self.procedure.max_length
-
-    @property
-    def instruction(self) -> str:
-        """The default task instruction."""
-        return self.procedure.instruction
 
     @property
     def long_documents(self) -> str:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, SecretStr
 
 from qwen3_rag import DEFAULT_RERANKER_MODEL, Qwen3Reranker, RankedDocument, check_rerank_threshold
+
+RerankThreshold = Annotated[float | None, AfterValidator(check_rerank_threshold)]
+"""A ``min_score`` field: ``None`` or a P(yes) threshold in [0, 1], checked when set."""
 
 
 class Qwen3Rerank(BaseDocumentCompressor):
@@ -55,7 +58,7 @@ class Qwen3Rerank(BaseDocumentCompressor):
     top_n: int | None = Field(default=3, ge=1)
     """How many documents to return, best first; ``None`` returns them all."""
 
-    min_score: float | None = None
+    min_score: RerankThreshold = None
     """Drop documents whose P(yes) is below this threshold in [0, 1]; ``None`` keeps them all.
     An empty result is a valid answer (nothing relevant was retrieved)."""
 
@@ -90,11 +93,6 @@ class Qwen3Rerank(BaseDocumentCompressor):
     """Seconds a call to the server may take, retries included."""
 
     _reranker: Qwen3Reranker = PrivateAttr()
-
-    @field_validator("min_score")
-    @classmethod
-    def _check_min_score(cls, value: float | None) -> float | None:
-        return check_rerank_threshold(value)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

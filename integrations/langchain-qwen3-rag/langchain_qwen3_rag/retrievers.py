@@ -8,16 +8,17 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from qwen3_rag import (
     DEFAULT_RERANKER_MODEL,
     InvalidOptionError,
     Qwen3Embedder,
     Qwen3Reranker,
-    check_rerank_threshold,
 )
 from qwen3_rag.pipeline import DEFAULT_COLLECTION, QdrantStore, RetrievedChunk, TwoStageRetriever
+
+from .rerank import RerankThreshold
 
 _LOAD_OPTIONS = frozenset({"device", "dtype"})
 
@@ -135,7 +136,7 @@ class Qwen3RagRetriever(BaseRetriever):
     hybrid: bool = False
     """Fuse dense and sparse (Qwen tokenizer terms, Qdrant IDF) results by reciprocal rank fusion."""
 
-    min_score: float | None = None
+    min_score: RerankThreshold = None
     """Drop reranked documents whose P(yes) is below this threshold in [0, 1] (``None``: keep all)."""
 
     filters: dict[str, Any] | None = None
@@ -146,11 +147,6 @@ class Qwen3RagRetriever(BaseRetriever):
     presets are in ``qwen3_rag.TASK_INSTRUCTIONS``."""
 
     _pipeline: TwoStageRetriever = PrivateAttr()
-
-    @field_validator("min_score")
-    @classmethod
-    def _check_min_score(cls, value: float | None) -> float | None:
-        return check_rerank_threshold(value)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

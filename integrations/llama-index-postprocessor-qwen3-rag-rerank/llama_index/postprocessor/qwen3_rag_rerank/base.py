@@ -184,14 +184,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
             kept.append(node)
         return kept
 
-    def _rank(self, query: QueryBundle, nodes: list[NodeWithScore]) -> list[RankedDocument]:
-        return self._reranker.rank(
-            query.query_str,
-            self._texts(nodes),
-            top_n=self.top_n,
-            min_score=self.min_score,
-            instruction=self.instruction,
-        )
+    def _rank_options(self) -> dict[str, Any]:
+        return {"top_n": self.top_n, "min_score": self.min_score, "instruction": self.instruction}
 
     # ----------------------------------------------------------------- hooks
     def _postprocess_nodes(
@@ -202,7 +196,9 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                result.extend(self._apply(nodes, self._rank(query, nodes)))
+                texts = self._texts(nodes)
+                ranked = self._reranker.rank(query.query_str, texts, **self._rank_options())
+                result.extend(self._apply(nodes, ranked))
         return result
 
     async def _apostprocess_nodes(
@@ -213,13 +209,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                ranked = await self._reranker.arank(
-                    query.query_str,
-                    self._texts(nodes),
-                    top_n=self.top_n,
-                    min_score=self.min_score,
-                    instruction=self.instruction,
-                )
+                texts = self._texts(nodes)
+                ranked = await self._reranker.arank(query.query_str, texts, **self._rank_options())
                 result.extend(self._apply(nodes, ranked))
         return result
 
