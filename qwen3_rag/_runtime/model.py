@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from .._errors import InvalidOptionError
 from .backend import Backend, open_backend
 from .checkpoints import ModelKind
-from .options import BatchingOptions, ModelOptions, given_options
+from .options import ModelOptions, given_options
 from .registry import LoadedModel
 
 if TYPE_CHECKING:
@@ -102,21 +102,9 @@ class Qwen3Model:
         (``Qwen3ForSequenceClassification`` with one label, whose head is the "yes" row minus the
         "no" row of the LM head) loads too and gives the same scores; other classifiers are refused.
         """
-        batching = BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items)
-        options = ModelOptions(
-            device=device,
-            dtype=dtype,
-            quantize=quantize,
-            attn_implementation=attn_implementation,
-            batching=batching,
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            served_model=served_model,
-            api=api,
-        )
-        return cls.from_options(model, options, **view)
+        # Every keyword above but ``model`` is a ModelOptions name: one value from here down.
+        given = {name: value for name, value in locals().items() if name in ModelOptions.names()}
+        return cls.from_options(model, ModelOptions.from_load_options(given), **view)
 
     @classmethod
     def from_options(
