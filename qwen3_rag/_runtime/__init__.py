@@ -1,5 +1,7 @@
 """The embedder and reranker: the Qwen3 procedure (:mod:`.procedure`) over a backend that runs
-the model, local (loading, device/dtype choice, batching: :mod:`.local`) or remote (:mod:`.remote`).
+the model (:mod:`.backend`), local (loading, device/dtype choice, batching: :mod:`.local`,
+:mod:`.loading`, :mod:`.registry` of loaded models) or remote (:mod:`.remote`). :mod:`.model`
+holds the one ``load``; :mod:`.options` the one value it passes down (:class:`ModelOptions`).
 
 Importing this package imports no torch: :mod:`.local` and :mod:`.loading` load it when a model
 is first loaded in this process, so a client of a server (``base_url=``) never pays for it.
