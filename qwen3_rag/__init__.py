@@ -23,10 +23,11 @@ from ._errors import (
     WrongModelKindError,
 )
 from ._prompts import DEFAULT_QUERY_INSTRUCTION, TASK_INSTRUCTIONS
-from ._ranking import RankedDocument
+from ._ranking import RankedDocument, check_rerank_threshold
 from ._runtime import (
     DEFAULT_EMBEDDING_MODEL,
     DEFAULT_RERANKER_MODEL,
+    ModelOptions,
     Qwen3Embedder,
     Qwen3Reranker,
     close_all,
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidOptionError",
     "MissingDependencyError",
     "ModelLoadError",
+    "ModelOptions",
     "NumericalError",
     "OverloadedError",
     "Qwen3Embedder",
@@ -58,5 +60,6 @@ __all__ = [
     "StoreDamagedError",
     "WrongModelKindError",
     "__version__",
+    "check_rerank_threshold",
     "close_all",
 ]

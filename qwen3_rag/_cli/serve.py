@@ -14,6 +14,7 @@ from typing import Any
 
 from .._environment import QWEN3_RAG_API_KEY
 from .._errors import Qwen3RagError
+from .._runtime.options import BatchingOptions
 from ..server._config import DEFAULT_MAX_INPUTS, DEFAULT_MAX_REQUEST_BYTES
 from ..server._limits import (
     DEFAULT_BODY_TIMEOUT_S,
@@ -23,6 +24,8 @@ from ..server._limits import (
 )
 from .hardware import add_hardware_arguments, hardware_options
 from .process import EXIT_ERROR, EXIT_USAGE, quiet_libraries
+
+_BATCHING = BatchingOptions()  # the batcher's defaults, declared once
 
 
 def add_serve_parser(subparsers: Any) -> None:
@@ -68,14 +71,18 @@ def add_serve_parser(subparsers: Any) -> None:
     limits.add_argument(
         "--max-queue-items",
         type=int,
-        default=100_000,
-        help="texts waiting in a model's queue before requests get 429 (default: 100000)",
+        default=_BATCHING.max_queue_items,
+        help="texts waiting in a model's queue before requests get 429 "
+        f"(default: {_BATCHING.max_queue_items})",
     )
     limits.add_argument(
         "--batch-tokens", type=int, help="padded tokens per forward pass (default: by device)"
     )
     limits.add_argument(
-        "--max-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests (default: 2)"
+        "--max-wait-ms",
+        type=float,
+        default=_BATCHING.max_wait_ms,
+        help=f"how long a batch waits for more requests (default: {_BATCHING.max_wait_ms:g})",
     )
     slow = parser.add_argument_group("slow and idle clients (see docs/serving.md)")
     slow.add_argument(

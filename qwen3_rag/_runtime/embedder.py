@@ -9,21 +9,17 @@ state; the first ``dimensions`` components (MRL); L2 normalisation.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._prompts import DEFAULT_QUERY_INSTRUCTION
-from .base import Backend, Qwen3Model, RemoteOptions, open_backend
+from .backend import Backend
+from .model import Qwen3Model
 from .procedure import EmbeddingProcedure
-from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
-from .shared import BatchingOptions, LoadedModel
+from .registry import LoadedModel
 from .validation import check_dimensions
-
-if TYPE_CHECKING:
-    import torch
 
 DEFAULT_EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 DEFAULT_MAX_LENGTH = 8192
@@ -46,85 +42,22 @@ class Qwen3Embedder(Qwen3Model):
     dtype again (from any thread or adapter) reuses its weights and batcher.
     """
 
+    default_model: ClassVar[str] = DEFAULT_EMBEDDING_MODEL
     kind: ClassVar = "embedding"
+    procedure_type: ClassVar = EmbeddingProcedure
     _options: ClassVar[tuple[str, ...]] = ("dimensions", "max_length", "instruction")
+    procedure: EmbeddingProcedure
 
     def __init__(
         self,
-        runtime: Backend | LoadedModel,
+        backend: Backend | LoadedModel,
         *,
         dimensions: int | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
     ) -> None:
-        super().__init__(runtime)
-        backend = self.backend
-        self.dimensions = check_dimensions(dimensions, backend.hidden_size, backend.name)
-        self.procedure = EmbeddingProcedure(
-            backend.tokenizer,
-            name=backend.name,
-            max_length=max_length,
-            instruction=instruction,
-            warn=backend.warn_once,
-            describe=backend.describe,
-        )
-
-    @classmethod
-    def load(
-        cls,
-        model: str | os.PathLike[str] = DEFAULT_EMBEDDING_MODEL,
-        *,
-        device: str | torch.device | None = "auto",
-        dtype: str | torch.dtype | None = "auto",
-        quantize: str | None = None,
-        dimensions: int | None = None,
-        max_length: int = DEFAULT_MAX_LENGTH,
-        instruction: str = DEFAULT_QUERY_INSTRUCTION,
-        attn_implementation: str | None = "sdpa",
-        batch_tokens: int | None = None,
-        max_batch_size: int | None = None,
-        max_wait_ms: float = 2.0,
-        max_queue_items: int = 100_000,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        served_model: str | None = None,
-        api: str = "auto",
-    ) -> Qwen3Embedder:
-        """Load (or reuse) a Qwen3-Embedding checkpoint: a Hub id or a local folder.
-
-        ``dimensions`` picks a Matryoshka size (32 to the hidden size); ``instruction`` is the
-        default for :meth:`embed_queries`; ``batch_tokens`` (padded tokens per forward pass),
-        ``max_batch_size``, ``max_wait_ms`` and ``max_queue_items`` configure the shared
-        micro-batcher and are decided by the first load of the model in the process: a later load
-        that asks for other values gets them ignored, with a
-        :class:`~qwen3_rag.SharedBatcherWarning` naming the settings in force.
-
-        ``quantize="int8"`` (CPU, float32) runs the decoder's linear layers in dynamic int8:
-        faster than float32 and bf16 here, but not faithful to the reference (the measured
-        speed and accuracy are in docs/benchmarks.md, "CPU dtypes and int8"); it is its own entry
-        in the process-wide cache, beside an unquantized load of the same checkpoint.
-
-        With ``base_url`` (e.g. ``"http://host:8000/v1"``) the model runs on that server
-        (``qwen3-rag serve``, or vLLM's ``/v1/embeddings``): only the tokenizer is loaded here,
-        from ``model``. ``api_key`` (default ``$QWEN3_RAG_API_KEY``) is sent as a bearer token;
-        ``timeout`` bounds each call in seconds, retries included; ``max_retries`` retries
-        connection errors, 429 and 503; ``served_model`` is the name the server knows the model
-        by (default: found in its ``/v1/models``); ``api`` is ``"auto"``, ``"qwen3-rag"`` or
-        ``"vllm"``. Errors are :class:`~qwen3_rag._errors.RemoteBackendError`.
-        """
-        backend = open_backend(
-            model,
-            "embedding",
-            device=device,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
-            remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
-            quantize=quantize,
-        )
-        return cls(backend, dimensions=dimensions, max_length=max_length, instruction=instruction)
+        super().__init__(backend, max_length=max_length, instruction=instruction)
+        self.dimensions = check_dimensions(dimensions, self.backend.hidden_size, self.backend.name)
 
     def with_options(  # type: ignore[override]
         self,
@@ -137,16 +70,6 @@ class Qwen3Embedder(Qwen3Model):
         return super().with_options(dimensions=dimensions, max_length=max_length, instruction=instruction)
 
     # ----------------------------------------------------------------- properties
-    @property
-    def max_length(self) -> int:
-        """Tokens per text, end token included; longer texts are cut from their end."""
-        return self.procedure.max_length
-
-    @property
-    def instruction(self) -> str:
-        """The default task instruction put before queries."""
-        return self.procedure.instruction
-
     @property
     def hidden_size(self) -> int:
         """The full vector size (remote: the size the server serves)."""

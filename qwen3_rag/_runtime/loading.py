@@ -35,10 +35,11 @@ from .checkpoints import (
 from .cpu_choice import CpuChoice, choose
 from .cpu_probe import LayerShape
 from .devices import resolve_device, resolve_dtype
+from .options import BatchingOptions, ModelOptions
 from .packing import Kernel, bound_decoder_linears, kernel_for
 from .quantization import quantize_decoder_int8, resolve_quantize
+from .registry import _REGISTRY, _REGISTRY_LOCK, LoadedModel, close_all, loaded_models
 from .resilience import HALF_DTYPES, in_float32, recompute_non_finite, split_on_out_of_memory
-from .shared import _REGISTRY, _REGISTRY_LOCK, BatchingOptions, LoadedModel, close_all, loaded_models
 from .threads import CallerThreads
 from .transformers_names import LOAD_LOCK, transformers_names
 
@@ -47,7 +48,6 @@ __all__ = [
     "LoadedModel",
     "close_all",
     "get_loaded_model",
-    "get_loaded_model_and_choice",
     "loaded_models",
 ]
 
@@ -130,41 +130,16 @@ def _check_shared_batching(loaded: LoadedModel, asked: BatchingOptions) -> Loade
 
 def get_loaded_model(
     name: str | os.PathLike[str],
-    *,
     kind: ModelKind,
-    device: str | torch.device | None,
-    dtype: str | torch.dtype | None,
-    attn_implementation: str | None,
-    batching: BatchingOptions,
-    make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
-    quantize: str | None = None,
-) -> LoadedModel:
-    """Return the shared loaded model for these settings, loading it on first use."""
-    return get_loaded_model_and_choice(
-        name,
-        kind=kind,
-        device=device,
-        dtype=dtype,
-        attn_implementation=attn_implementation,
-        batching=batching,
-        make_forward=make_forward,
-        quantize=quantize,
-    )[0]
-
-
-def get_loaded_model_and_choice(
-    name: str | os.PathLike[str],
+    options: ModelOptions,
     *,
-    kind: ModelKind,
-    device: str | torch.device | None,
-    dtype: str | torch.dtype | None,
-    attn_implementation: str | None,
-    batching: BatchingOptions,
     make_forward: Callable[[Any, Any, torch.device], Callable[[list[list[int]]], np.ndarray]],
-    quantize: str | None = None,
 ) -> tuple[LoadedModel, CpuChoice | None]:
-    """:func:`get_loaded_model`, and what ``dtype="auto"`` chose on CPU for this load (or ``None``)."""
+    """The shared loaded model for these options, loaded on first use, and what ``dtype="auto"``
+    chose on CPU for this load (or ``None``)."""
     text = os.fspath(name)
+    device, dtype, quantize = options.device, options.dtype, options.quantize
+    attn_implementation, batching = options.attn_implementation, options.batching
     resolved_device = resolve_device(device)
     if quantize is not None and (dtype is None or dtype == "auto"):
         dtype = "float32"  # int8 quantizes a float32 model, even where auto would pick bf16

@@ -21,7 +21,8 @@ from .._prompts import EMBEDDING_END_TOKEN
 from .batcher import Encoder
 from .checkpoints import ModelKind
 from .cpu_choice import CpuChoice
-from .loading import BatchingOptions, LoadedModel, get_loaded_model_and_choice
+from .loading import LoadedModel, get_loaded_model
+from .options import ModelOptions
 from .prefix_cache import make_prefix_scorer
 from .procedure import RerankInput
 from .readout import YesNoReadout
@@ -81,64 +82,45 @@ def _as_is(sequences: Sequence[Any]) -> list[list[int]]:
 
 
 class LocalBackend:
-    """Runs a :class:`LoadedModel` (weights, tokenizer, batcher shared process-wide)."""
+    """Runs a :class:`~.registry.LoadedModel` (weights, tokenizer, batcher shared process-wide)."""
 
     remote = False
     base_url: str | None = None
 
-    def __init__(self, runtime: LoadedModel, cpu_choice: CpuChoice | None = None) -> None:
-        self.runtime = runtime
+    def __init__(self, loaded: LoadedModel, cpu_choice: CpuChoice | None = None) -> None:
+        self.loaded = loaded
         self.cpu_choice = cpu_choice
         """What ``dtype="auto"`` chose on CPU for the load that made this backend (else ``None``)."""
 
     @classmethod
-    def load(
-        cls,
-        model: str | os.PathLike[str],
-        *,
-        kind: ModelKind,
-        device: str | torch.device | None,
-        dtype: str | torch.dtype | None,
-        attn_implementation: str | None,
-        batching: BatchingOptions,
-        quantize: str | None = None,
-    ) -> LocalBackend:
-        runtime, choice = get_loaded_model_and_choice(
-            model,
-            kind=kind,
-            device=device,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            batching=batching,
-            make_forward=_FORWARDS[kind],
-            quantize=quantize,
-        )
-        return cls(runtime, choice)
+    def load(cls, model: str | os.PathLike[str], kind: ModelKind, options: ModelOptions) -> LocalBackend:
+        loaded, choice = get_loaded_model(model, kind, options, make_forward=_FORWARDS[kind])
+        return cls(loaded, choice)
 
     # ----------------------------------------------------------------- what it is
     @property
     def name(self) -> str:
-        return self.runtime.name
+        return self.loaded.name
 
     @property
     def tokenizer(self) -> Any:
-        return self.runtime.tokenizer
+        return self.loaded.tokenizer
 
     @property
     def fingerprint(self) -> str:
-        return self.runtime.fingerprint
+        return self.loaded.fingerprint
 
     @property
     def hidden_size(self) -> int:
-        return self.runtime.hidden_size
+        return self.loaded.hidden_size
 
     @property
     def vocabulary(self) -> int | None:
-        return int(self.runtime.model.get_input_embeddings().num_embeddings)
+        return int(self.loaded.model.get_input_embeddings().num_embeddings)
 
     @property
     def describe(self) -> str:
-        return f"in {self.runtime.precision}"
+        return f"in {self.loaded.precision}"
 
     @property
     def dtype_note(self) -> str | None:
@@ -146,46 +128,47 @@ class LocalBackend:
         return self.cpu_choice.explain() if self.cpu_choice is not None else None
 
     def warn_once(self, topic: str, message: str) -> None:
-        self.runtime.warn_once(topic, message)
+        self.loaded.warn_once(topic, message)
 
     # ----------------------------------------------------------------- running
     def embed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
-        """Full-size last hidden states (the procedure slices and normalises)."""
-        self.runtime.caller_threads.note()
-        return self.runtime.batcher.run(items, encode)
+        """The first ``dimensions`` components of each last hidden state, as a server answers
+        (the procedure normalises)."""
+        self.loaded.caller_threads.note()
+        return self.loaded.batcher.run(items, encode)[..., :dimensions]
 
     async def aembed(self, items: Sequence[Any], encode: Encoder, dimensions: int) -> np.ndarray:
-        self.runtime.caller_threads.note()
-        return await self.runtime.batcher.arun(items, encode)
+        self.loaded.caller_threads.note()
+        return (await self.loaded.batcher.arun(items, encode))[..., :dimensions]
 
     def score(self, request: RerankInput) -> np.ndarray:
         """``[P(yes), log-odds]`` per document; ``max_window`` windows go in the same request."""
-        self.runtime.caller_threads.note()
+        self.loaded.caller_threads.note()
         procedure = request.procedure
         if procedure.long_documents == "truncate":  # tokenized on the worker thread
-            return self.runtime.batcher.run(request.bodies, procedure.tokenize)
+            return self.loaded.batcher.run(request.bodies, procedure.tokenize)
         sequences, owners = procedure.windows(request)
-        raw = self.runtime.batcher.run(sequences, _as_is)
+        raw = self.loaded.batcher.run(sequences, _as_is)
         return procedure.best_windows(raw, owners, len(request.bodies))
 
     async def ascore(self, request: RerankInput) -> np.ndarray:
-        self.runtime.caller_threads.note()
+        self.loaded.caller_threads.note()
         procedure = request.procedure
         if procedure.long_documents == "truncate":
-            return await self.runtime.batcher.arun(request.bodies, procedure.tokenize)
+            return await self.loaded.batcher.arun(request.bodies, procedure.tokenize)
         sequences, owners = await asyncio.to_thread(procedure.windows, request)  # off the event loop
-        raw = await self.runtime.batcher.arun(sequences, _as_is)
+        raw = await self.loaded.batcher.arun(sequences, _as_is)
         return procedure.best_windows(raw, owners, len(request.bodies))
 
     def close(self) -> None:
-        self.runtime.close()
+        self.loaded.close()
 
     def __repr__(self) -> str:
-        runtime = self.runtime
-        described = f"device={str(runtime.device)!r}, dtype={str(runtime.dtype).replace('torch.', '')!r}"
-        if runtime.quantize:
-            described += f", quantize={runtime.quantize!r}"
-        if runtime.kernel == "float32-onednn":
+        loaded = self.loaded
+        described = f"device={str(loaded.device)!r}, dtype={str(loaded.dtype).replace('torch.', '')!r}"
+        if loaded.quantize:
+            described += f", quantize={loaded.quantize!r}"
+        if loaded.kernel == "float32-onednn":
             described += ", kernel='oneDNN'"
         note = self.dtype_note  # dtype="auto" on CPU: what the measurement chose, and why
         return described + (f", auto={note!r}" if note else "")

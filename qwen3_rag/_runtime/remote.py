@@ -49,14 +49,13 @@ from .._prompts import (
 from .batcher import Encoder
 from .checkpoints import TOKENIZER_FILES, ModelKind, resolve_checkpoint
 from .http import HttpClient
+from .options import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, ModelOptions
 from .procedure import RerankInput, log_odds
 from .served_tokenizer import fetch_tokenizer
 from .transformers_names import transformers_names
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MAX_RETRIES = 3
 MAX_INPUTS_PER_REQUEST = 256
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 PARALLEL_REQUESTS = 4
@@ -188,24 +187,20 @@ class RemoteBackend:
         return f"at {self.base_url}"
 
     @classmethod
-    def connect(
-        cls,
-        model: str | os.PathLike[str],
-        *,
-        kind: ModelKind,
-        base_url: str,
-        api_key: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        served_model: str | None = None,
-        api: str = "auto",
-    ) -> RemoteBackend:
-        """The shared backend for this model on this server: tokenizer here, ``/models`` asked once."""
+    def connect(cls, model: str | os.PathLike[str], kind: ModelKind, options: ModelOptions) -> RemoteBackend:
+        """The shared backend for this model on the server at ``options.base_url``: tokenizer
+        here, ``/models`` asked once."""
+        check_local_options(device=options.device, dtype=options.dtype, quantize=options.quantize)
         name = os.fspath(model)
+        api, served_model = options.api, options.served_model
         if api not in APIS:
             raise InvalidOptionError(f"api={api!r}; valid: {', '.join(map(repr, APIS))}.")
+        base_url = options.base_url
+        assert base_url is not None  # open_backend loads a model without one here
+        api_key = options.api_key
         if api_key is None:
             api_key = QWEN3_RAG_API_KEY.get()
+        timeout, max_retries = options.timeout, options.max_retries
         key = (
             name,
             kind,

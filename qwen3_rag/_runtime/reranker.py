@@ -14,20 +14,16 @@ best window's score.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from .._prompts import DEFAULT_QUERY_INSTRUCTION
 from .._ranking import RankedDocument, best_first, check_rerank_threshold
-from .base import Backend, Qwen3Model, RemoteOptions, open_backend
+from .backend import Backend
+from .model import Qwen3Model
 from .procedure import RerankProcedure, RerankScores
-from .remote import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
-from .shared import BatchingOptions, LoadedModel
+from .registry import LoadedModel
 from .validation import check_positive_int
-
-if TYPE_CHECKING:
-    import torch
 
 DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 DEFAULT_MAX_LENGTH = 8192
@@ -45,77 +41,23 @@ class Qwen3Reranker(Qwen3Model):
     ``Qwen3Reranker.load(model, base_url="http://host:8000/v1")`` scores on a server instead.
     """
 
+    default_model: ClassVar[str] = DEFAULT_RERANKER_MODEL
     kind: ClassVar = "reranker"
+    procedure_type: ClassVar = RerankProcedure
     _options: ClassVar[tuple[str, ...]] = ("max_length", "instruction", "long_documents")
+    procedure: RerankProcedure
 
     def __init__(
         self,
-        runtime: Backend | LoadedModel,
+        backend: Backend | LoadedModel,
         *,
         max_length: int = DEFAULT_MAX_LENGTH,
         instruction: str = DEFAULT_QUERY_INSTRUCTION,
         long_documents: str = "truncate",
     ) -> None:
-        super().__init__(runtime)
-        backend = self.backend
-        self.procedure = RerankProcedure(
-            backend.tokenizer,
-            name=backend.name,
-            max_length=max_length,
-            instruction=instruction,
-            warn=backend.warn_once,
-            describe=backend.describe,
-            long_documents=long_documents,
+        super().__init__(
+            backend, max_length=max_length, instruction=instruction, long_documents=long_documents
         )
-
-    @classmethod
-    def load(
-        cls,
-        model: str | os.PathLike[str] = DEFAULT_RERANKER_MODEL,
-        *,
-        device: str | torch.device | None = "auto",
-        dtype: str | torch.dtype | None = "auto",
-        quantize: str | None = None,
-        max_length: int = DEFAULT_MAX_LENGTH,
-        instruction: str = DEFAULT_QUERY_INSTRUCTION,
-        long_documents: str = "truncate",
-        attn_implementation: str | None = "sdpa",
-        batch_tokens: int | None = None,
-        max_batch_size: int | None = None,
-        max_wait_ms: float = 2.0,
-        max_queue_items: int = 100_000,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        served_model: str | None = None,
-        api: str = "auto",
-    ) -> Qwen3Reranker:
-        """Load (or reuse) a Qwen3-Reranker checkpoint: a Hub id or a local folder.
-
-        Options mean what they mean for :meth:`Qwen3Embedder.load` (``base_url`` and the options
-        after it included: ``qwen3-rag serve``'s ``/v1/rerank``, or vLLM's ``/rerank`` with the
-        template applied here); ``instruction`` is the default task instruction for :meth:`score`.
-        ``long_documents``: ``"truncate"`` (official: a pair longer than ``max_length`` loses its
-        document end) or ``"max_window"`` (the document is scored as overlapping windows of the
-        budget, each in the whole template, and its score is the best window's; the windows are
-        batched with everything else).
-
-        Besides the official causal-LM checkpoints, a sequence-classification conversion
-        (``Qwen3ForSequenceClassification`` with one label, whose head is the "yes" row minus the
-        "no" row of the LM head) loads too and gives the same scores; other classifiers are refused.
-        """
-        backend = open_backend(
-            model,
-            "reranker",
-            device=device,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            batching=BatchingOptions(batch_tokens, max_batch_size, max_wait_ms, max_queue_items),
-            remote=RemoteOptions(base_url, api_key, timeout, max_retries, served_model, api),
-            quantize=quantize,
-        )
-        return cls(backend, max_length=max_length, instruction=instruction, long_documents=long_documents)
 
     def with_options(  # type: ignore[override]
         self,
@@ -128,16 +70,6 @@ class Qwen3Reranker(Qwen3Model):
         return super().with_options(
             max_length=max_length, instruction=instruction, long_documents=long_documents
         )
-
-    @property
-    def max_length(self) -> int:
-        """Tokens per query/document pair; the document end is cut when a pair is longer."""
-        return self.procedure.max_length
-
-    @property
-    def instruction(self) -> str:
-        """The default task instruction."""
-        return self.procedure.instruction
 
     @property
     def long_documents(self) -> str:

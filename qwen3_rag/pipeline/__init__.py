@@ -10,6 +10,7 @@ from ._ingest import Ingestor, IngestReport
 from ._layout import DENSE_VECTOR, SPARSE_VECTOR, TEXT
 from ._loaders import SkippedFile
 from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
+from ._sparse import SparseEncoder
 from ._store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "QdrantStore",
     "RetrievedChunk",
     "SkippedFile",
+    "SparseEncoder",
     "TokenChunker",
     "TwoStageRetriever",
     "build_filter",

@@ -8,9 +8,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
-
-_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, Qwen3Embedder
 
 
 class Qwen3Embeddings(BaseModel, Embeddings):
@@ -103,37 +101,11 @@ class Qwen3Embeddings(BaseModel, Embeddings):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._embedder = self._resolve_embedder()
+        renamed = {"query_instruction": "instruction"}
+        self._embedder = Qwen3Embedder.resolve(self.model, self, owner="Qwen3Embeddings", renamed=renamed)
         self.dimensions = self._embedder.dimensions
         self.max_length = self._embedder.max_length
         self.query_instruction = self._embedder.instruction
-
-    def _resolve_embedder(self) -> Qwen3Embedder:
-        given = self.model
-        if not isinstance(given, Qwen3Embedder):
-            return Qwen3Embedder.load(
-                given,
-                device=self.device,
-                dtype=self.dtype,
-                quantize=self.quantize,
-                dimensions=self.dimensions,
-                max_length=self.max_length,
-                instruction=self.query_instruction,
-                **_remote_options(self.base_url, self.api_key, self.timeout),
-            )
-        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
-        if clash:
-            raise InvalidOptionError(
-                f"Qwen3Embeddings got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
-                "already has its device, dtype and quantization. Drop those options, or pass the model "
-                "name instead."
-            )
-        explicit = self.model_fields_set
-        return given.with_options(
-            dimensions=self.dimensions if "dimensions" in explicit else None,
-            max_length=self.max_length if "max_length" in explicit else None,
-            instruction=self.query_instruction if "query_instruction" in explicit else None,
-        )
 
     @property
     def embedder(self) -> Qwen3Embedder:
@@ -159,9 +131,3 @@ class Qwen3Embeddings(BaseModel, Embeddings):
         """Async :meth:`embed_query` through the runtime's micro-batcher."""
         vector: list[float] = (await self._embedder.aembed_queries([text]))[0].tolist()
         return vector
-
-
-def _remote_options(base_url: str | None, api_key: SecretStr | None, timeout: float) -> dict[str, Any]:
-    """The ``load()`` options that place a model on a server (unused when ``base_url`` is None)."""
-    key = api_key.get_secret_value() if api_key is not None else None
-    return {"base_url": base_url, "api_key": key, "timeout": timeout}

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, SecretStr
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Reranker, RankedDocument
-from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag import DEFAULT_RERANKER_MODEL, Qwen3Reranker, RankedDocument, check_rerank_threshold
 
-from .embeddings import _remote_options
-
-_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
+RerankThreshold = Annotated[float | None, AfterValidator(check_rerank_threshold)]
+"""A ``min_score`` field: ``None`` or a P(yes) threshold in [0, 1], checked when set."""
 
 
 class Qwen3Rerank(BaseDocumentCompressor):
@@ -60,7 +58,7 @@ class Qwen3Rerank(BaseDocumentCompressor):
     top_n: int | None = Field(default=3, ge=1)
     """How many documents to return, best first; ``None`` returns them all."""
 
-    min_score: float | None = None
+    min_score: RerankThreshold = None
     """Drop documents whose P(yes) is below this threshold in [0, 1]; ``None`` keeps them all.
     An empty result is a valid answer (nothing relevant was retrieved)."""
 
@@ -96,40 +94,12 @@ class Qwen3Rerank(BaseDocumentCompressor):
 
     _reranker: Qwen3Reranker = PrivateAttr()
 
-    @field_validator("min_score")
-    @classmethod
-    def _check_min_score(cls, value: float | None) -> float | None:
-        return check_rerank_threshold(value)
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._reranker = self._resolve_reranker()
+        per_call = {"instruction": None}  # given to each rank() call, not the model's default
+        self._reranker = Qwen3Reranker.resolve(self.model, self, owner="Qwen3Rerank", renamed=per_call)
         self.max_length = self._reranker.max_length
         self.long_documents = self._reranker.long_documents
-
-    def _resolve_reranker(self) -> Qwen3Reranker:
-        given = self.model
-        if not isinstance(given, Qwen3Reranker):
-            return Qwen3Reranker.load(
-                given,
-                device=self.device,
-                dtype=self.dtype,
-                quantize=self.quantize,
-                max_length=self.max_length,
-                long_documents=self.long_documents,
-                **_remote_options(self.base_url, self.api_key, self.timeout),
-            )
-        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
-        if clash:
-            raise InvalidOptionError(
-                f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
-                "already has its device, dtype and quantization. Drop those options, or pass the model "
-                "name instead."
-            )
-        return given.with_options(
-            max_length=self.max_length if "max_length" in self.model_fields_set else None,
-            long_documents=self.long_documents if "long_documents" in self.model_fields_set else None,
-        )
 
     @property
     def reranker(self) -> Qwen3Reranker:

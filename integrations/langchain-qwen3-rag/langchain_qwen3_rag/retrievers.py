@@ -8,13 +8,17 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag import (
+    DEFAULT_RERANKER_MODEL,
+    InvalidOptionError,
+    Qwen3Embedder,
+    Qwen3Reranker,
+)
 from qwen3_rag.pipeline import DEFAULT_COLLECTION, QdrantStore, RetrievedChunk, TwoStageRetriever
 
-from .embeddings import _remote_options
+from .rerank import RerankThreshold
 
 _LOAD_OPTIONS = frozenset({"device", "dtype"})
 
@@ -132,7 +136,7 @@ class Qwen3RagRetriever(BaseRetriever):
     hybrid: bool = False
     """Fuse dense and sparse (Qwen tokenizer terms, Qdrant IDF) results by reciprocal rank fusion."""
 
-    min_score: float | None = None
+    min_score: RerankThreshold = None
     """Drop reranked documents whose P(yes) is below this threshold in [0, 1] (``None``: keep all)."""
 
     filters: dict[str, Any] | None = None
@@ -140,14 +144,9 @@ class Qwen3RagRetriever(BaseRetriever):
 
     instruction: str | None = None
     """The task instruction for the query embedding and the reranker (``None``: web search);
-    presets are in ``qwen3_rag._prompts.TASK_INSTRUCTIONS``."""
+    presets are in ``qwen3_rag.TASK_INSTRUCTIONS``."""
 
     _pipeline: TwoStageRetriever = PrivateAttr()
-
-    @field_validator("min_score")
-    @classmethod
-    def _check_min_score(cls, value: float | None) -> float | None:
-        return check_rerank_threshold(value)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -183,8 +182,9 @@ class Qwen3RagRetriever(BaseRetriever):
     def _load_options(self, url: str | None) -> dict[str, Any]:
         if url is None:
             return {"device": self.device, "dtype": self.dtype}
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
         given = {name: getattr(self, name) for name in _LOAD_OPTIONS & self.model_fields_set}
-        return {**_remote_options(url, self.api_key, self.timeout), **given}  # given ones are refused
+        return {"base_url": url, "api_key": key, "timeout": self.timeout, **given}  # given ones are refused
 
     @property
     def two_stage(self) -> TwoStageRetriever:

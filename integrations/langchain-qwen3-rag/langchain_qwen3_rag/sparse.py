@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,15 @@ from langchain_qdrant import SparseEmbeddings
 from langchain_qdrant.sparse_embeddings import SparseVector
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, InvalidOptionError, Qwen3Embedder
-from qwen3_rag._runtime.remote import load_tokenizer
-from qwen3_rag.pipeline._sparse import sparse_vectors
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL
+from qwen3_rag.pipeline import SparseEncoder
 
 
 class Qwen3SparseEmbeddings(BaseModel, SparseEmbeddings):
     """The sparse vectors of a qwen3-rag collection, for ``langchain_qdrant.QdrantVectorStore``.
 
     Exactly the vectors ``qwen3-rag ingest`` writes and ``TwoStageRetriever(hybrid=True)`` queries
-    with (``qwen3_rag.pipeline._sparse``): the embedding model's own tokenizer terms, BM25-saturated
+    with (``qwen3_rag.pipeline.SparseEncoder``): the embedding model's own tokenizer terms, BM25-saturated
     counts for documents and 1.0 per term for queries; the collection's IDF modifier supplies the
     inverse document frequency. Only the tokenizer is loaded: no second model, nothing downloaded
     beyond the tokenizer files of a Hub id.
@@ -62,24 +60,24 @@ class Qwen3SparseEmbeddings(BaseModel, SparseEmbeddings):
     ``qwen3_rag.Qwen3Embedder``, an embeddings adapter holding one (``Qwen3Embeddings``), or a
     Hugging Face tokenizer. Use the collection's embedding model: term ids are per vocabulary."""
 
-    _tokenizer: Any = PrivateAttr()
+    _encoder: SparseEncoder = PrivateAttr()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._tokenizer = resolve_tokenizer(self.model)
+        self._encoder = SparseEncoder.for_model(self.model, owner="Qwen3SparseEmbeddings")
 
     @property
     def tokenizer(self) -> Any:
         """The tokenizer the terms come from."""
-        return self._tokenizer
+        return self._encoder.tokenizer
 
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
         """Document vectors: saturated term counts (as stored by ``qwen3-rag ingest``)."""
-        return [_convert(v) for v in sparse_vectors(self._tokenizer, texts)]
+        return [_convert(v) for v in self._encoder.documents(texts)]
 
     def embed_query(self, text: str) -> SparseVector:
         """The query vector: 1.0 per distinct term (Qdrant's IDF modifier weighs them)."""
-        return _convert(sparse_vectors(self._tokenizer, [text], query=True)[0])
+        return _convert(self._encoder.queries([text])[0])
 
     async def aembed_documents(self, texts: list[str]) -> list[SparseVector]:
         """Tokenizing is fast and CPU-bound: done inline, no executor hop."""
@@ -92,18 +90,7 @@ class Qwen3SparseEmbeddings(BaseModel, SparseEmbeddings):
 
 def resolve_tokenizer(source: Any) -> Any:
     """The tokenizer of a model name or folder, a ``Qwen3Embedder``, an adapter, or a tokenizer."""
-    embedder = getattr(source, "embedder", source)  # Qwen3Embeddings / Qwen3Embedding hold one
-    if isinstance(embedder, Qwen3Embedder):
-        return embedder.tokenizer
-    if isinstance(source, str | os.PathLike):
-        return load_tokenizer(os.fspath(source))
-    if callable(source) and hasattr(source, "convert_tokens_to_ids"):  # a Hugging Face tokenizer
-        return source
-    raise InvalidOptionError(
-        f"Qwen3SparseEmbeddings needs a tokenizer source, got {type(source).__name__}: pass the "
-        "collection's embedding model as a Hub id or folder, a loaded qwen3_rag.Qwen3Embedder, a "
-        "Qwen3Embeddings, or a Hugging Face tokenizer."
-    )
+    return SparseEncoder.for_model(source, owner="Qwen3SparseEmbeddings").tokenizer
 
 
 def _convert(vector: Any) -> SparseVector:

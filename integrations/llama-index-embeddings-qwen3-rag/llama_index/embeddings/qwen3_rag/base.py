@@ -8,9 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
-from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, InvalidOptionError, Qwen3Embedder
-
-_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
+from qwen3_rag import DEFAULT_EMBEDDING_MODEL, DEFAULT_QUERY_INSTRUCTION, Qwen3Embedder
 
 
 class Qwen3Embedding(BaseEmbedding):
@@ -108,38 +106,15 @@ class Qwen3Embedding(BaseEmbedding):
         else:
             kwargs["model_name"] = os.fspath(model_name)
         super().__init__(**kwargs)
-        self._embedder = self._resolve_embedder(given)
+        self._embedder = Qwen3Embedder.resolve(
+            given if given is not None else self.model_name,
+            self,
+            owner="Qwen3Embedding",
+            renamed={"query_instruction": "instruction"},
+        )
         self.dimensions = self._embedder.dimensions
         self.max_length = self._embedder.max_length
         self.query_instruction = self._embedder.instruction
-
-    def _resolve_embedder(self, given: Qwen3Embedder | None) -> Qwen3Embedder:
-        if given is None:
-            return Qwen3Embedder.load(
-                self.model_name,
-                device=self.device,
-                dtype=self.dtype,
-                quantize=self.quantize,
-                dimensions=self.dimensions,
-                max_length=self.max_length,
-                instruction=self.query_instruction,
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-            )
-        explicit = self.model_fields_set
-        clash = sorted(_LOAD_OPTIONS & explicit)
-        if clash:
-            raise InvalidOptionError(
-                f"Qwen3Embedding got a loaded Qwen3Embedder and {', '.join(clash)}: a loaded model "
-                "already has its device, dtype and quantization. Drop those options, or pass the model "
-                "name instead."
-            )
-        return given.with_options(
-            dimensions=self.dimensions if "dimensions" in explicit else None,
-            max_length=self.max_length if "max_length" in explicit else None,
-            instruction=self.query_instruction if "query_instruction" in explicit else None,
-        )
 
     @classmethod
     def class_name(cls) -> str:

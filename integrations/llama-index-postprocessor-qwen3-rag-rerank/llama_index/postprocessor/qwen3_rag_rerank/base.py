@@ -14,12 +14,9 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Reranker, RankedDocument
-from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag import DEFAULT_RERANKER_MODEL, Qwen3Reranker, RankedDocument, check_rerank_threshold
 
 dispatcher = get_dispatcher(__name__)
-
-_LOAD_OPTIONS = frozenset({"device", "dtype", "quantize", "base_url", "api_key", "timeout"})
 
 
 class Qwen3Rerank(BaseNodePostprocessor):
@@ -123,34 +120,12 @@ class Qwen3Rerank(BaseNodePostprocessor):
         else:
             kwargs["model"] = os.fspath(model)
         super().__init__(**kwargs)
-        self._reranker = self._resolve_reranker(given)
+        per_call = {"instruction": None}  # given to each rank() call, not the model's default
+        self._reranker = Qwen3Reranker.resolve(
+            given if given is not None else self.model, self, owner="Qwen3Rerank", renamed=per_call
+        )
         self.max_length = self._reranker.max_length
         self.long_documents = self._reranker.long_documents
-
-    def _resolve_reranker(self, given: Qwen3Reranker | None) -> Qwen3Reranker:
-        if given is None:
-            return Qwen3Reranker.load(
-                self.model,
-                device=self.device,
-                dtype=self.dtype,
-                quantize=self.quantize,
-                max_length=self.max_length,
-                long_documents=self.long_documents,
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-            )
-        clash = sorted(_LOAD_OPTIONS & self.model_fields_set)
-        if clash:
-            raise InvalidOptionError(
-                f"Qwen3Rerank got a loaded Qwen3Reranker and {', '.join(clash)}: a loaded model "
-                "already has its device, dtype and quantization. Drop those options, or pass the model "
-                "name instead."
-            )
-        return given.with_options(
-            max_length=self.max_length if "max_length" in self.model_fields_set else None,
-            long_documents=self.long_documents if "long_documents" in self.model_fields_set else None,
-        )
 
     @classmethod
     def class_name(cls) -> str:
@@ -209,14 +184,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
             kept.append(node)
         return kept
 
-    def _rank(self, query: QueryBundle, nodes: list[NodeWithScore]) -> list[RankedDocument]:
-        return self._reranker.rank(
-            query.query_str,
-            self._texts(nodes),
-            top_n=self.top_n,
-            min_score=self.min_score,
-            instruction=self.instruction,
-        )
+    def _rank_options(self) -> dict[str, Any]:
+        return {"top_n": self.top_n, "min_score": self.min_score, "instruction": self.instruction}
 
     # ----------------------------------------------------------------- hooks
     def _postprocess_nodes(
@@ -227,7 +196,9 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                result.extend(self._apply(nodes, self._rank(query, nodes)))
+                texts = self._texts(nodes)
+                ranked = self._reranker.rank(query.query_str, texts, **self._rank_options())
+                result.extend(self._apply(nodes, ranked))
         return result
 
     async def _apostprocess_nodes(
@@ -238,13 +209,8 @@ class Qwen3Rerank(BaseNodePostprocessor):
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
             if nodes:
-                ranked = await self._reranker.arank(
-                    query.query_str,
-                    self._texts(nodes),
-                    top_n=self.top_n,
-                    min_score=self.min_score,
-                    instruction=self.instruction,
-                )
+                texts = self._texts(nodes)
+                ranked = await self._reranker.arank(query.query_str, texts, **self._rank_options())
                 result.extend(self._apply(nodes, ranked))
         return result
 

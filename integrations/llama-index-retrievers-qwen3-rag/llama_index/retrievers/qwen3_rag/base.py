@@ -11,8 +11,13 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilters
 
-from qwen3_rag import DEFAULT_RERANKER_MODEL, InvalidOptionError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag._ranking import check_rerank_threshold
+from qwen3_rag import (
+    DEFAULT_RERANKER_MODEL,
+    InvalidOptionError,
+    Qwen3Embedder,
+    Qwen3Reranker,
+    check_rerank_threshold,
+)
 from qwen3_rag.pipeline import QdrantStore, RetrievedChunk, TwoStageRetriever
 
 Filters = Mapping[str, Any] | MetadataFilters

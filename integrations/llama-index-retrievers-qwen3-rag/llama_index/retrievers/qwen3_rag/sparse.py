@@ -3,7 +3,7 @@
 ``llama_index.vector_stores.qdrant.QdrantVectorStore(sparse_doc_fn=..., sparse_query_fn=...,
 hybrid_fusion_fn=...)``: the encoders return ``(indices per text, values per text)`` and give
 exactly the vectors ``qwen3-rag ingest`` writes and ``TwoStageRetriever(hybrid=True)`` queries
-with (:mod:`qwen3_rag.pipeline._sparse`); :func:`reciprocal_rank_fusion` fuses the dense and the
+with (:class:`qwen3_rag.pipeline.SparseEncoder`); :func:`reciprocal_rank_fusion` fuses the dense and the
 sparse results as qwen3-rag's store does (Qdrant's RRF), where the store's default
 (relative score fusion) gives another order. Only the tokenizer is loaded, no second model.
 
@@ -22,44 +22,41 @@ sparse results as qwen3-rag's store does (Qdrant's RRF), where the store's defau
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import VectorStoreQueryResult
 
-from qwen3_rag import InvalidOptionError, Qwen3Embedder
-from qwen3_rag._runtime.remote import load_tokenizer
-from qwen3_rag.pipeline._sparse import sparse_vectors
+from qwen3_rag.pipeline import SparseEncoder
 
 BatchSparseEncoding = tuple[list[list[int]], list[list[float]]]
 """``(indices per text, values per text)``, as ``llama-index-vector-stores-qdrant`` expects."""
 
-SparseEncoder = Callable[[list[str]], BatchSparseEncoding]
+SparseEncoderFn = Callable[[list[str]], BatchSparseEncoding]
 
 RRF_K = 2
 """Qdrant's reciprocal rank fusion constant: a point at 0-based rank ``r`` adds ``1 / (r + RRF_K)``."""
 
 
-def qwen3_sparse_doc_fn(model: Any) -> SparseEncoder:
+def qwen3_sparse_doc_fn(model: Any) -> SparseEncoderFn:
     """The ``sparse_doc_fn``: document vectors (saturated term counts) from ``model``'s tokenizer.
 
     ``model``: the collection's embedding model as a Hub id or folder (only its tokenizer is
     loaded), a loaded ``qwen3_rag.Qwen3Embedder``, a ``Qwen3Embedding`` (LlamaIndex adapter), or
     a Hugging Face tokenizer.
     """
-    return _encoder(resolve_tokenizer(model), query=False)
+    return _encoder(SparseEncoder.for_model(model), query=False)
 
 
-def qwen3_sparse_query_fn(model: Any) -> SparseEncoder:
+def qwen3_sparse_query_fn(model: Any) -> SparseEncoderFn:
     """The ``sparse_query_fn``: query vectors (1.0 per distinct term; Qdrant's IDF weighs them)."""
-    return _encoder(resolve_tokenizer(model), query=True)
+    return _encoder(SparseEncoder.for_model(model), query=True)
 
 
-def _encoder(tokenizer: Any, *, query: bool) -> SparseEncoder:
+def _encoder(encoder: SparseEncoder, *, query: bool) -> SparseEncoderFn:
     def encode(texts: list[str]) -> BatchSparseEncoding:
-        vectors = sparse_vectors(tokenizer, list(texts), query=query)
+        vectors = encoder.queries(texts) if query else encoder.documents(texts)
         return [list(v.indices) for v in vectors], [list(v.values) for v in vectors]
 
     return encode
@@ -98,25 +95,7 @@ def reciprocal_rank_fusion(
 
 def resolve_tokenizer(source: Any) -> Any:
     """The tokenizer of a model name or folder, a ``Qwen3Embedder``, an adapter, or a tokenizer."""
-    embedder = _embedder_of(source)
-    if embedder is not None:
-        return embedder.tokenizer
-    if isinstance(source, str | os.PathLike):
-        return load_tokenizer(os.fspath(source))
-    if callable(source) and hasattr(source, "convert_tokens_to_ids"):  # a Hugging Face tokenizer
-        return source
-    raise InvalidOptionError(
-        f"The qwen3-rag sparse encoder needs a tokenizer source, got {type(source).__name__}: pass "
-        "the collection's embedding model as a Hub id or folder, a loaded qwen3_rag.Qwen3Embedder, "
-        "a Qwen3Embedding, or a Hugging Face tokenizer."
-    )
-
-
-def _embedder_of(source: Any) -> Qwen3Embedder | None:
-    for candidate in (source, getattr(source, "embedder", None)):  # Qwen3Embedding holds one
-        if isinstance(candidate, Qwen3Embedder):
-            return candidate
-    return None
+    return SparseEncoder.for_model(source).tokenizer
 
 
 __all__ = [

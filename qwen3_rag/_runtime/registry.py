@@ -10,55 +10,20 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
-import math
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import InvalidOptionError
 from .batcher import MicroBatcher
 from .checkpoints import ModelKind, checkpoint_fingerprint
+from .options import BatchingOptions
 from .threads import CallerThreads
-from .validation import check_positive_int
 
 if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger("qwen3_rag._runtime.loading")
-
-
-@dataclass(frozen=True)
-class BatchingOptions:
-    """Settings of the shared micro-batcher, checked when built; the first load of a model decides them."""
-
-    batch_tokens: int | None = None
-    max_batch_size: int | None = None
-    max_wait_ms: float = 2.0
-    max_queue_items: int = 100_000
-
-    def __post_init__(self) -> None:
-        if self.batch_tokens is not None:
-            default = "Use None for the device's default (4096 on CPU, 32768 on CUDA)."
-            check_positive_int(self.batch_tokens, "batch_tokens", hint=default)
-        if self.max_batch_size is not None:
-            check_positive_int(self.max_batch_size, "max_batch_size", hint="Use None for no limit.")
-        wait = self.max_wait_ms
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not (0 <= wait < math.inf):
-            raise InvalidOptionError(f"max_wait_ms must be a number of milliseconds >= 0, got {wait!r}.")
-        check_positive_int(self.max_queue_items, "max_queue_items")
-
-    def asked(self) -> dict[str, Any]:
-        """The settings that differ from the defaults: what a load explicitly asked for."""
-        default = BatchingOptions()
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
-
-    def summary(self) -> str:
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
 
 
 @dataclass(eq=False)
