@@ -5,10 +5,35 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .checkpoints import Shape
 from .corpus import Corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")
+SUITE_FILES = {  # each suite's JSON under --out (default docs/), in the report's order
+    "main": "benchmarks.json",
+    "cpu-dtypes": "benchmarks-cpu-dtypes.json",
+    "peers": "benchmarks-peers.json",
+    "serving": "benchmarks-serving.json",
+    "ingest": "benchmarks-ingest-memory.json",
+    "store": "benchmarks-store.json",
+    "cli": "benchmarks-cli.json",
+    "parsers": "benchmarks-parsers.json",
+}
+RUN_FILE = "benchmarks-run.json"
+
+
+def normalize_record(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"last_full": run or None, "later": [runs]}`` (also from the first format, one run)."""
+    if not data:
+        return {"last_full": None, "later": []}
+    if "command" in data:
+        full = set(data.get("suites", {})) == set(SUITES)
+        return {"last_full": data if full else None, "later": [] if full else [data]}
+    return data
 
 
 @dataclass
@@ -63,6 +88,32 @@ class Section:
         if base is None or base.seconds <= 0:
             return None
         return row.seconds / base.seconds
+
+    def as_json(self) -> dict[str, Any]:
+        """The section as the main suite's JSON keeps it (each row with its ``ratio``)."""
+        rows = [
+            {
+                "contender": r.contender,
+                "seconds": r.seconds,
+                "items": r.items,
+                "tokens": r.tokens,
+                "max_abs_diff": r.max_abs_diff,
+                "ratio": self.ratio(r),
+                "note": r.note,
+                **r.extra,
+            }
+            for r in self.rows
+        ]
+        return {
+            "key": self.key,
+            "title": self.title,
+            "available": self.available,
+            "baseline": self.baseline,
+            "unit": self.unit,
+            "notes": self.notes,
+            "extra": self.extra,
+            "rows": rows,
+        }
 
 
 def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -22,7 +22,7 @@ where the absolute numbers are not.
   rounds. ``probe``: the decision's cost on a first load and on later ones, repeated.
 - ``memory``: RSS over 200 batch shapes per kernel (:mod:`benchmarks.cpu_memory`).
 
-Writes JSON (``--json``) and prints a markdown table (``--markdown`` also writes it to a file).
+Writes JSON (``--json``); docs/benchmarks.md renders it.
 """
 
 from __future__ import annotations
@@ -420,30 +420,6 @@ def cpu_description() -> str:
     )
 
 
-def markdown(results: list[Result]) -> str:
-    lines = [
-        "| task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        a = r.accuracy
-        if r.task == "embedding":
-            accuracy = f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
-        else:
-            accuracy = (
-                f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, "
-                f"Kendall min {a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, "
-                f"top-1 {a['top1_agreement']:.0%}, top-5 {a['top5_overlap']:.0%}, "
-                f"max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
-            )
-        speedup = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
-        lines.append(
-            f"| {r.task} | {r.variant} | {r.seconds:.2f} | {r.tokens_per_s:.0f} | {speedup} | "
-            f"{r.weight_mib:.0f} | {accuracy} |"
-        )
-    return "\n".join(lines)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.cpu_dtypes", description=(__doc__ or "").split("\n")[0]
@@ -462,7 +438,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--memory-shapes", type=int, default=200, help="batch shapes of the memory check")
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--markdown", help="also write the markdown table here")
     parser.add_argument(
         "--cache-dir",
         default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
@@ -555,10 +530,6 @@ def main(argv: list[str] | None = None) -> int:
     report["results"] = [{**r.__dict__, "tokens_per_s": r.tokens_per_s} for r in results]
     report["seconds"] = time.perf_counter() - started
     report["load_average_start_end"] = [load_start, load_average()]
-    table = markdown(results)
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
     log("done")

@@ -217,51 +217,9 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _fmt(value: float | None, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def _peak(result: dict[str, Any]) -> float | None:
     value = result["peak"]["hwm_mb"]
     return float(value) if value is not None else float(result["peak"]["maxrss_mb"])
-
-
-def markdown(results: dict[str, Any]) -> str:
-    rows = [
-        "| measurement | RSS after imports + model (MiB) | peak RSS (MiB) | peak - baseline (MiB) "
-        "| RSS at end (MiB) | ru_maxrss (MiB) | wall (s) | chunks | chunks/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    labels = {
-        "streaming": "qwen3-rag ingest (streaming)",
-        "old": "old way: one tokenizer call with offsets",
-    }
-    for key, label in labels.items():
-        result = results.get(key)
-        if result is None:
-            continue
-        base = result["before"]["rss_mb"] or result["before"]["maxrss_mb"]
-        peak = _peak(result)
-        chunks = result.get("chunks")
-        seconds = result["seconds"]
-        rate = chunks / seconds if chunks and seconds > 0 else None
-        rows.append(
-            f"| {label} | {_fmt(base)} | {_fmt(peak)} | {_fmt(None if peak is None else peak - base)} "
-            f"| {_fmt(result['peak']['rss_mb'])} | {_fmt(result['peak']['maxrss_mb'])} | {_fmt(seconds, 1)} "
-            f"| {'-' if chunks is None else f'{chunks:,}'} | {_fmt(rate, 1) if rate else '-'} |"
-        )
-    return "\n".join(rows)
-
-
-def _verdict(results: dict[str, Any]) -> str:
-    peak = _peak(results["streaming"])
-    mb = results["file_bytes"] / MIB
-    met = peak is not None and peak < TARGET_PEAK_MB
-    return (
-        f"Target (issue 9): a 50 MB file peaks under 3 GB ({TARGET_PEAK_MB:,} MiB) with the real "
-        f"tokenizer. This {mb:.1f} MiB file peaked at {_fmt(peak)} MiB: "
-        f"{'met' if met else 'NOT met'}."
-    )
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -327,18 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average_start_end"] = [load_start, os.getloadavg()[0]]
     results["target_peak_mb"] = TARGET_PEAK_MB
     results["target_met"] = (_peak(results["streaming"]) or 0.0) < TARGET_PEAK_MB
-    machine = results["machine"]
-    print()
-    print(
-        f"Ingest memory: one {results['file_bytes'] / MIB:.1f} MiB UTF-8 text file"
-        + (f" ({results['tokens']:,} Qwen3 tokens)" if "tokens" in results else "")
-        + f"; {machine['nproc']} x {machine['cpu']}, {machine['memory_gib']} GiB"
-    )
-    print()
-    print(markdown(results))
-    print()
-    print(_verdict(results))
-    print(MODEL_NOTE)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

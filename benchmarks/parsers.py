@@ -9,7 +9,7 @@ came through, how many of the section headings, and whether the table was kept w
 cells on one line, in order). ``qwen3-rag`` (what ``ingest`` does with the ``documents`` extra:
 markitdown, and pypdf for PDF) is measured in the current environment. Rows of an existing output
 file for parsers not measured this time are kept. The report renders the table
-(:func:`benchmarks.report_parsers.render`).
+(`benchmarks/report.py`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ head_dim 64, the real Qwen3 tokenizer) and the benchmark corpus (stdlib docstrin
    and httpx), against 4 processes that each load the model, and one that does. RSS and PSS
    (proportional set size: shared pages split between the processes that map them).
 
-It prints a markdown table and writes JSON (``--json``, default ``docs/benchmarks-serving.json``).
+It writes JSON (``--json``, default ``docs/benchmarks-serving.json``); docs/benchmarks.md renders it.
 On a machine with few cores the clients, the server and its tokenizer share the CPU: loopback
 numbers here are a lower bound for a server on its own machine.
 """
@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .host import describe_host
+from .host import machine as host_machine
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -557,62 +558,6 @@ def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> d
     return rows
 
 
-# --------------------------------------------------------------------------- report
-def machine() -> dict[str, str]:
-    from .report import machine as bench_machine
-
-    return bench_machine()
-
-
-def markdown(result: dict[str, Any]) -> str:
-    lines = []
-    conc = result["settings"]["concurrency"]
-    for workload, unit in (("embed", "texts/s"), ("rerank", "docs/s")):
-        runs = [r for r in result["runs"] if r["workload"] == workload]
-        if not runs:
-            continue
-        base = next((r for r in runs if r["contender"] == "in-process"), None)
-        first = runs[0]
-        what = (
-            f"{first['requests']} requests of 1 document"
-            if workload == "embed"
-            else f"{first['requests']} requests of 1 query x {result['settings']['rerank_docs']} documents"
-        )
-        lines += [
-            f"**{workload}**: {what}, {first['tokens']} tokens, {conc} concurrent clients",
-            "",
-            f"| contender | {unit} | tokens/s | p50 ms | p95 ms | p99 ms | x in-process | max abs diff |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in runs:
-            ratio = r["items_per_s"] / base["items_per_s"] if base else float("nan")
-            diff = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
-            lines.append(
-                f"| {r['contender']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} "
-                f"| {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {ratio:.2f} | {diff} |"
-            )
-        lines.append("")
-    if result.get("memory"):
-        lines += [
-            "**memory** (embedding model, fp32; RSS counts shared library pages once per process, "
-            "PSS splits them)",
-            "",
-            "| setup | RSS MB | x one process | PSS MB |",
-            "|---|---:|---:|---:|",
-        ]
-        for name, row in result["memory"].items():
-            lines.append(
-                f"| {name} | {row['rss_mb']:.0f} | {row['x_one_process_rss']:.2f} | {row['pss_mb']:.0f} |"
-            )
-        lines.append("")
-    start, end = result.get("load_average_start_end", (None, None))
-    if start is not None:
-        lines.append(f"- 1-minute load average at start / end: {start:.1f} / {end:.1f}")
-    for note in result.get("notes", []):
-        lines.append(f"- {note}")
-    return "\n".join(lines)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__.split("\n")[0])
     parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default="small")
@@ -696,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(),
         "seconds": time.perf_counter() - t0,
-        "machine": machine(),
+        "machine": host_machine(),
         "host": describe_host(),
         "load_average_start_end": [load_at_start, os.getloadavg()[0]],
         "python": platform.python_version(),
@@ -716,8 +661,6 @@ def main(argv: list[str] | None = None) -> int:
         "server_memory": memory_of,
         "notes": notes,
     }
-    table = markdown(result)
-    print(table)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -424,39 +424,5 @@ def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, An
     Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def markdown(data: dict[str, Any]) -> list[str]:
-    """The store section of docs/benchmarks.md."""
-
-    def num(v: Any, digits: int = 1) -> str:
-        return "-" if v is None else f"{v:,.{digits}f}"
-
-    def ms(row: dict[str, Any], key: str) -> str:
-        v = row.get(key)
-        return "-" if not v else f"{v['p50']:,.1f} / {v['p95']:,.1f}"
-
-    lines = [
-        "| engine | points | open s | RSS after open MB | disk MB | ingest points/s (first / last window) | "
-        "HNSW build s | dense p50/p95 ms | hybrid p50/p95 ms | filtered dense p50/p95 ms | "
-        "hybrid+filter p50/p95 ms | recall@50 |",
-        "|---|---:|---:|---:|---:|---|---:|---|---|---|---|---:|",
-    ]
-    for r in data["rows"]:
-        if "skipped" in r or "error" in r:
-            lines.append(
-                f"| {r['engine']} | {r['points']:,} | {r.get('skipped') or r.get('error')} |" + " |" * 9
-            )
-            continue
-        first, last = num(r.get("first_window"), 0), num(r.get("last_window"), 0)
-        rate = r.get("ingest_points_per_s")
-        ingest = f"{num(rate, 0)} ({first} / {last})" if rate else "-"
-        lines.append(
-            f"| {r['engine']} | {r['points']:,} | {num(r['open_s'], 2)} | {num(r['rss_after_open_mb'], 0)} | "
-            f"{num(r['disk_mb'], 0)} | {ingest} | {num(r.get('index_s'), 0)} | {ms(r, 'dense_ms')} | "
-            f"{ms(r, 'hybrid_ms')} | {ms(r, 'filtered_ms')} | {ms(r, 'hybrid_filtered_ms')} | "
-            f"{num(r.get('recall_at_50'), 3)} |"
-        )
-    return lines
-
-
 if __name__ == "__main__":
     sys.exit(main())

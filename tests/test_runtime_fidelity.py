@@ -1,4 +1,4 @@
-"""The runtime reproduces the official procedure (tests/reference_impl.py) to float precision."""
+"""The runtime reproduces the official procedure (qwen3_rag/testing_reference.py) to float precision."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from reference_impl import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
+from qwen3_rag.testing_reference import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 TOLERANCE = 1e-5
 
