@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +27,40 @@ SUITE_FILES = {  # each suite's JSON under --out (default docs/), in the report'
     "parsers": "benchmarks-parsers.json",
 }
 RUN_FILE = "benchmarks-run.json"
+CACHE_DIR = os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench"))
+
+
+def suite_parser(module: str, doc: str | None, *, shape: str | None = None) -> argparse.ArgumentParser:
+    """A suite's command line with what they share: ``--json``, ``--cache-dir`` and ``--shape``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{module}", description=(doc or "").split("\n")[0]
+    )
+    if shape is not None:
+        parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default=shape)
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--cache-dir", default=CACHE_DIR, help="where the checkpoints are written once")
+    return parser
+
+
+def corpus_options(
+    parser: argparse.ArgumentParser, documents: int, max_tokens: int, queries: int, per_query: int
+) -> None:
+    """The mixed-length corpus and reranking workload options of the cpu-dtypes and peers suites."""
+    parser.add_argument("--documents", type=int, default=documents, help="passages to embed")
+    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
+    parser.add_argument("--max-tokens", type=int, default=max_tokens, help="longest passage")
+    parser.add_argument("--queries", type=int, default=queries, help="reranking queries")
+    parser.add_argument("--per-query", type=int, default=per_query, help="documents per reranking query")
+
+
+def quiet_offline() -> None:
+    """No model hub, no progress bars, no tokenizer threads competing with torch's."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def normalize_record(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -131,29 +168,8 @@ def unavailable(key: str, title: str, why: str) -> Section:
     return Section(key, title, available=False, notes=[f"not available: {why}"])
 
 
-def reranker_template() -> tuple[str, str, str]:
-    """``(prefix, suffix, default instruction)`` of the official reranker prompt, from qwen3_rag.
-
-    Read from qwen3_rag's prompt module wherever it lives (``_prompts`` or ``prompts``), so the
-    peers that take text (vLLM, Infinity) get exactly the strings the runtime uses.
-    """
-    import importlib
-
-    from qwen3_rag import DEFAULT_QUERY_INSTRUCTION
-
-    for name in ("qwen3_rag._prompts", "qwen3_rag._prompts"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return module.RERANKER_PREFIX, module.RERANKER_SUFFIX, DEFAULT_QUERY_INSTRUCTION
-    raise ImportError("qwen3_rag has no prompt module (_prompts or prompts) with RERANKER_PREFIX")
-
-
 def load_average() -> float:
     """The 1-minute load average (the machine is shared: every suite records how busy it was)."""
-    import os
-
     try:
         return float(os.getloadavg()[0])
     except OSError:

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import best_time, load_average
+from .common import best_time, corpus_options, load_average, quiet_offline, suite_parser
 from .corpus import Corpus, build_corpus
 
 VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
@@ -421,15 +421,8 @@ def cpu_description() -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cpu_dtypes", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
-    parser.add_argument("--documents", type=int, default=192, help="passages to embed")
-    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
-    parser.add_argument("--max-tokens", type=int, default=384, help="longest passage")
-    parser.add_argument("--queries", type=int, default=6, help="reranking queries")
-    parser.add_argument("--per-query", type=int, default=20, help="documents per reranking query")
+    parser = suite_parser("cpu_dtypes", __doc__, shape="0.6b")
+    corpus_options(parser, documents=192, max_tokens=384, queries=6, per_query=20)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--profile", nargs="*", choices=sorted(SHAPES), help="profile these shapes")
@@ -437,21 +430,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip", nargs="*", default=[], choices=("embedding", "reranking", "overlap", "probe", "memory")
     )
     parser.add_argument("--memory-shapes", type=int, default=200, help="batch shapes of the memory check")
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_offline()
     args = parse_args(argv)
     variants = ["float32"] + [v for v in args.variants if v != "float32"]
     started = time.perf_counter()

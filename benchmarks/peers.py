@@ -46,8 +46,10 @@ from typing import Any
 
 import numpy as np
 
+from qwen3_rag.testing_reference import PREFIX, SUFFIX, WEB_SEARCH
+
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import load_average, reranker_template
+from .common import corpus_options, load_average, quiet_offline, suite_parser
 from .corpus import Corpus, build_corpus
 from .host import describe_host
 from .peer_protocol import MARK
@@ -113,7 +115,7 @@ def build_workload(args: argparse.Namespace) -> Workload:
         max_tokens=args.max_tokens,
         min_tokens=min(16, args.max_tokens),
     )
-    prefix, suffix, instruction = reranker_template()
+    prefix, suffix, instruction = PREFIX, SUFFIX, WEB_SEARCH
     docs = corpus.documents
     pairs = [
         (corpus.queries[q], docs[(q * args.per_query + i) % len(docs)])
@@ -480,15 +482,8 @@ def compare(runs: list[PeerRun], outputs: dict[tuple[str, str, str], np.ndarray]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.peers", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
-    parser.add_argument("--documents", type=int, default=64, help="passages to embed")
-    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
-    parser.add_argument("--max-tokens", type=int, default=256, help="longest passage")
-    parser.add_argument("--queries", type=int, default=4, help="reranking queries")
-    parser.add_argument("--per-query", type=int, default=8, help="documents per reranking query")
+    parser = suite_parser("peers", __doc__, shape="0.6b")
+    corpus_options(parser, documents=64, max_tokens=256, queries=4, per_query=8)
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds: timed calls per engine after its warm-up (best kept)"
     )
@@ -501,11 +496,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds allowed for an engine to load, or for one call"
-    )
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
     )
     return parser.parse_args(argv)
 
@@ -620,15 +610,11 @@ def run_group(
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_offline()
     import torch
-    from transformers.utils import logging as hf_logging
 
     from .hardware import corpus_flops, matmul_rates
 
-    hf_logging.disable_progress_bar()
     args = parse_args(argv)
     t0 = time.perf_counter()
     load_start = load_average()
@@ -639,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args)
-    prefix, suffix, _ = reranker_template()
+    prefix, suffix = PREFIX, SUFFIX
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-peers-"))
     torch_dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     dims = (shape.hidden, shape.ffn)

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from .common import quiet_offline, suite_parser
 from .host import describe_host
 from .host import machine as host_machine
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
@@ -559,8 +560,8 @@ def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> d
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__.split("\n")[0])
-    parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default="small")
+    parser = suite_parser("serving", __doc__, shape="small")
+    parser.set_defaults(json="docs/benchmarks-serving.json")
     parser.add_argument("--documents", type=int, default=512, help="embedding requests (one document each)")
     parser.add_argument("--rerank-requests", type=int, default=128)
     parser.add_argument("--rerank-docs", type=int, default=8, help="documents per rerank request")
@@ -574,24 +575,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(each is a contender; '' is the defaults)",
     )
     parser.add_argument("--skip", nargs="+", choices=("serve", "vllm", "memory"), default=[])
-    parser.add_argument("--json", default="docs/benchmarks-serving.json")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_offline()
     args = parse_args(argv)
-    from transformers.utils import logging as hf_logging
-
     from .checkpoints import SHAPES, write_checkpoints
 
-    hf_logging.disable_progress_bar()
     t0 = time.perf_counter()
 
     def log(message: str) -> None:

@@ -24,6 +24,8 @@ PREFIX = (
 SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 MAX_LENGTH = 8192  # the official examples' max_length
 
+__all__ = ["MAX_LENGTH", "PREFIX", "SUFFIX", "WEB_SEARCH", "ReferenceEmbedder", "ReferenceReranker"]
+
 
 def get_detailed_instruct(task_description: str, query: str) -> str:
     return f"Instruct: {task_description}\nQuery:{query}"
