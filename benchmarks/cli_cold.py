@@ -17,11 +17,8 @@ with real weights. The server is started on 127.0.0.1 and stopped at the end.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import socket
 import statistics
@@ -32,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from .common import SuiteRun, suite_parser
 
 QUESTION = "How do I rotate the API key?"
 
@@ -194,40 +193,13 @@ def measure(files: int, repeat: int) -> dict[str, Any]:
     return {"files": files, "chunks": chunks, "ingest_s": ingest_s, "rows": rows, "query_phases": phases}
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cli_cold", description=(__doc__ or "").split("\n")[0]
-    )
+    parser = suite_parser("cli_cold", __doc__)
     parser.add_argument("--files", type=int, default=200, help="markdown files to ingest (5 chunks each)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per command (the median is reported)")
-    parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    t0, load_start = time.perf_counter(), os.getloadavg()[0]
-    data = measure(args.files, args.repeat)
-    data.update(
-        command="python -m benchmarks.cli_cold " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        seconds=time.perf_counter() - t0,
-        load_average_start_end=[load_start, os.getloadavg()[0]],
-        repeat=args.repeat,
-        started=started,
-        cpu=_cpu(),
-        load_average=" / ".join(f"{x:.1f}" for x in os.getloadavg()),
-        engine_note="The embedded store is the default engine of `--qdrant-path` folders.",
-    )
-    text = json.dumps(data, indent=2)
-    if args.json:
-        Path(args.json).write_text(text, encoding="utf-8")
+    suite = SuiteRun("cli_cold", argv)
+    suite.write(args.json, **measure(args.files, args.repeat), repeat=args.repeat)
     return 0
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import shlex
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -51,6 +55,38 @@ def corpus_options(
     parser.add_argument("--max-tokens", type=int, default=max_tokens, help="longest passage")
     parser.add_argument("--queries", type=int, default=queries, help="reranking queries")
     parser.add_argument("--per-query", type=int, default=per_query, help="documents per reranking query")
+
+
+class SuiteRun:
+    """What every suite's JSON starts with: its command, when it started, how long it took and how
+    busy the shared machine was; and the suite's progress log on stderr."""
+
+    def __init__(self, module: str, argv: list[str] | None) -> None:
+        self.name, self.t0, self.load_start = module, time.perf_counter(), load_average()
+        self.command = f"python -m benchmarks.{module} " + shlex.join(
+            argv if argv is not None else sys.argv[1:]
+        )
+        self.started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    def log(self, message: str) -> None:
+        print(f"[{self.name} {time.perf_counter() - self.t0:5.0f}s] {message}", file=sys.stderr, flush=True)
+
+    def write(self, path: str | None, **fields: Any) -> dict[str, Any]:
+        """The suite's record with ``fields``, written to ``path`` (as JSON) when one is given."""
+        from .host import machine
+
+        record = {
+            "command": self.command.strip(),
+            "started": self.started,
+            "seconds": time.perf_counter() - self.t0,
+            "load_average_start_end": [self.load_start, load_average()],
+            "machine": machine(),
+            **fields,
+        }
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return record
 
 
 def quiet_offline() -> None:

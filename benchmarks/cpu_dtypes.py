@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import gc
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -48,7 +45,7 @@ import numpy as np
 import torch
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import best_time, corpus_options, load_average, quiet_offline, suite_parser
+from .common import SuiteRun, best_time, corpus_options, load_average, quiet_offline, suite_parser
 from .corpus import Corpus, build_corpus
 
 VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
@@ -400,26 +397,6 @@ def probe_costs(folder: str, repeat: int) -> dict[str, Any]:
     return {"shape": shape.label, "rows": shape.probe_rows(), "first": first, "later_s": later_s}
 
 
-# ----------------------------------------------------------------------------- report
-def cpu_description() -> str:
-    from qwen3_rag._runtime.cpu_features import cpu_flags
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx") or f == "avx512_vnni")
-    return (
-        f"{name}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads), "
-        f"flags: {', '.join(flags) or 'no bf16/amx/vnni'}"
-    )
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = suite_parser("cpu_dtypes", __doc__, shape="0.6b")
     corpus_options(parser, documents=192, max_tokens=384, queries=6, per_query=20)
@@ -437,10 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_offline()
     args = parse_args(argv)
     variants = ["float32"] + [v for v in args.variants if v != "float32"]
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[cpu_dtypes {time.perf_counter() - started:5.0f}s] {message}", file=sys.stderr, flush=True)
+    suite = SuiteRun("cpu_dtypes", argv)
+    log = suite.log
 
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
@@ -459,13 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     # dtype="auto" measures on its first load: a fresh cache folder, never the user's, no force.
     os.environ.pop("QWEN3_RAG_CPU_DTYPE", None)
     auto_cache = tempfile.mkdtemp(prefix="qwen3-rag-bench-cpu-kernels-")
-    load_start = load_average()
     report: dict[str, Any] = {
-        "command": "python -m benchmarks.cpu_dtypes " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "shape": shape.__dict__,
         "corpus": corpus.stats(),
-        "machine": cpu_description(),
         "host": describe_host(),
         "matmul_seconds": matmul_ratio(shape),
     }
@@ -511,10 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             }
     report["auto_dtype"] = auto_dtype(Path(args.cache_dir))
     report["results"] = [{**r.__dict__, "tokens_per_s": r.tokens_per_s} for r in results]
-    report["seconds"] = time.perf_counter() - started
-    report["load_average_start_end"] = [load_start, load_average()]
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    suite.write(args.json, **report)
     log("done")
     return 0
 

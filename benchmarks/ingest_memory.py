@@ -23,12 +23,9 @@ vectors also make the store smaller than a 1024-d model's would (see docs/benchm
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -193,30 +190,6 @@ def _run_child(args: list[str], timeout: float | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- report
 
 
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": memory_gib,
-        "python": platform.python_version(),
-    }
-
-
 def _peak(result: dict[str, Any]) -> float | None:
     value = result["peak"]["hwm_mb"]
     return float(value) if value is not None else float(result["peak"]["maxrss_mb"])
@@ -255,19 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.mb <= 0:
         parser.error(f"--mb must be positive, got {args.mb}")
     size_bytes = int(args.mb * MIB)
+    from .common import SuiteRun
     from .host import describe_host
 
-    started = time.perf_counter()
+    suite = SuiteRun("ingest_memory", argv)
     results: dict[str, Any] = {
         "mb": args.mb,
-        "command": "python -m benchmarks.ingest_memory "
-        + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
         "host": describe_host(),
         "note": MODEL_NOTE,
     }
-    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
         work = Path(tmp)
         print(f"writing the checkpoint and a {args.mb:g} MiB text file under {work} ...", flush=True)
@@ -281,12 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             results["old"] = _run_child(["old", model, file], args.timeout)
     if "old" in results:
         results["tokens"] = results["old"]["tokens"]
-    results["seconds"] = time.perf_counter() - started
-    results["load_average_start_end"] = [load_start, os.getloadavg()[0]]
     results["target_peak_mb"] = TARGET_PEAK_MB
     results["target_met"] = (_peak(results["streaming"]) or 0.0) < TARGET_PEAK_MB
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    suite.write(args.json, **results)
     return 0
 
 

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import queue
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -49,7 +47,7 @@ import numpy as np
 from qwen3_rag.testing_reference import PREFIX, SUFFIX, WEB_SEARCH
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import corpus_options, load_average, quiet_offline, suite_parser
+from .common import SuiteRun, corpus_options, quiet_offline, suite_parser
 from .corpus import Corpus, build_corpus
 from .host import describe_host
 from .peer_protocol import MARK
@@ -616,12 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     from .hardware import corpus_flops, matmul_rates
 
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    load_start = load_average()
-
-    def log(message: str) -> None:
-        print(f"[peers {time.perf_counter() - t0:5.0f}s] {message}", file=sys.stderr, flush=True)
-
+    suite = SuiteRun("peers", argv)
+    log = suite.log
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args)
@@ -679,18 +673,26 @@ def main(argv: list[str] | None = None) -> int:
         rates[d] = {form: max(rates[d][form], again[form]) for form in again}
     peaks = {d: max(r.values()) for d, r in rates.items()}
     flops = corpus_flops(shape, work.corpus.document_tokens)
-    command = "python -m benchmarks.peers " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
-    report: dict[str, Any] = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command.strip(),
-        "seconds": time.perf_counter() - t0,
-        "load_average_start_end": [load_start, load_average()],
-        "host": describe_host(),
-        "shape": asdict(shape),
-        "corpus": work.corpus.stats(),
-        "settings": {
+    runs_json = [
+        {
+            **asdict(r),
+            "items_per_s": r.items_per_s,
+            "tokens_per_s": r.tokens_per_s,
+            "share_of_peak": flops / r.seconds / peaks[r.dtype]
+            if r.task == "embedding" and r.seconds
+            else None,
+        }
+        for r in runs
+    ]
+    for r in runs_json:
+        status = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
+        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {status}")
+    suite.write(
+        args.json,
+        host=describe_host(),
+        shape=asdict(shape),
+        corpus=work.corpus.stats(),
+        settings={
             "documents": len(work.documents),
             "queries": args.queries,
             "per_query": args.per_query,
@@ -698,32 +700,14 @@ def main(argv: list[str] | None = None) -> int:
             "dtypes": args.dtypes,
             "threads": torch.get_num_threads(),
         },
-        "engines": engines,
-        "matmul_rates": rates,
-        "matmul_shape": [4096, *dims],
-        "peaks": peaks,
-        "corpus_flops": flops,
-        "runs": [
-            {
-                **asdict(r),
-                "items_per_s": r.items_per_s,
-                "tokens_per_s": r.tokens_per_s,
-                "share_of_peak": (
-                    flops / r.seconds / peaks[r.dtype] if r.task == "embedding" and r.seconds else None
-                ),
-            }
-            for r in runs
-        ],
-        "notes": notes,
-    }
-    for r in report["runs"]:
-        status = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
-        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {status}")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        log(f"wrote {out}")
+        engines=engines,
+        matmul_rates=rates,
+        matmul_shape=[4096, *dims],
+        peaks=peaks,
+        corpus_flops=flops,
+        runs=runs_json,
+        notes=notes,
+    )
     return 0
 
 

@@ -205,7 +205,10 @@ def run_line(name: str) -> Callable[[Data], list[str]]:
             parts.append(f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
         host = host_line(data.get("host"), data.get("machine"))
         if name == "parsers":
-            host += f" Machine: {data.get('machine', '?')}, shared with other work."
+            where = data.get("machine", "?")
+            if isinstance(where, dict):  # host.machine(); runs before it wrote one string
+                where = f"{where['cpu']}, {where['cores']} cores"
+            host += f" Machine: {where}, shared with other work."
         return ["Run: " + ", ".join(parts) + ".", "", host]
 
     return render

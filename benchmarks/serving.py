@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -48,9 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import quiet_offline, suite_parser
+from .common import SuiteRun, quiet_offline, suite_parser
 from .host import describe_host
-from .host import machine as host_machine
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -583,12 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .checkpoints import SHAPES, write_checkpoints
 
-    t0 = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[serving] {message} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
-
-    load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    suite = SuiteRun("serving", argv)
+    log = suite.log
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args, paths)
@@ -625,19 +618,11 @@ def main(argv: list[str] | None = None) -> int:
         memory = run_memory(paths, args, logs)
     for name, mem in memory_of.items():
         notes.append(f"{name}: RSS {mem['rss_mb']:.0f} MB (process tree, after the run)")
-    command = "python -m benchmarks.serving " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
-    result = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command.strip(),
-        "seconds": time.perf_counter() - t0,
-        "machine": host_machine(),
-        "host": describe_host(),
-        "load_average_start_end": [load_at_start, os.getloadavg()[0]],
-        "python": platform.python_version(),
-        "shape": asdict(shape),
-        "settings": {
+    suite.write(
+        args.json,
+        host=describe_host(),
+        shape=asdict(shape),
+        settings={
             "concurrency": args.concurrency,
             "documents": len(work.documents),
             "rerank_requests": len(work.rerank_queries),
@@ -647,16 +632,11 @@ def main(argv: list[str] | None = None) -> int:
             "serve_args": args.serve_args,
             "dtype": "float32",
         },
-        "runs": [r.summary() for r in runs],
-        "memory": memory,
-        "server_memory": memory_of,
-        "notes": notes,
-    }
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        log(f"wrote {out}")
+        runs=[r.summary() for r in runs],
+        memory=memory,
+        server_memory=memory_of,
+        notes=notes,
+    )
     return 0
 
 

@@ -17,11 +17,8 @@ The numpy floor is dense only: one matrix product over all vectors in RAM, no sp
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .common import SuiteRun, suite_parser
 
 DIM = 1024
 WINDOW = 1_000
@@ -341,14 +340,13 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__.split("\n\n")[0])
+    parser = suite_parser("store", __doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000, 300_000])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--local-max", type=int, default=50_000, help="largest size local mode runs at")
     parser.add_argument(
         "--queries", type=int, default=30, help="timed queries per kind (local mode: a fifth)"
     )
-    parser.add_argument("--json", help="write the results here")
     parser.add_argument("--workdir", help="folder for the stores (default: a temporary folder)")
     parser.add_argument(
         "--child", nargs=4, metavar=("PHASE", "ENGINE", "SIZE", "FOLDER"), help=argparse.SUPPRESS
@@ -362,15 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_query(engine, int(size), Path(folder), args.queries)
         print(json.dumps(result))
         return 0
-    command = "python -m benchmarks.store " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    suite = SuiteRun("store", argv)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench-store-"))
-    run = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "t0": time.perf_counter(),
-        "load": os.getloadavg()[0],
-    }
     rows: list[dict[str, Any]] = []
     for size in sorted(args.sizes):
         for engine in args.engines:
@@ -385,31 +376,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             n = max(5, args.queries // 5) if engine == "local" else args.queries
-            print(f"[store] {engine} {size} ...", file=sys.stderr, flush=True)
+            suite.log(f"{engine} {size} ...")
             rows.append(measure(engine, size, n, root))
-            print(f"[store] {json.dumps(rows[-1])[:400]}", file=sys.stderr, flush=True)
-            if args.json:  # partial results survive a run cut short
-                write(args.json, command, rows, run)
-    if args.json:
-        write(args.json, command, rows, run)
+            suite.log(json.dumps(rows[-1])[:400])
+            write(suite, args.json, rows)  # partial results survive a run cut short
+    write(suite, args.json, rows)
     if not args.workdir:
         shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
-def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, Any]) -> None:
+def write(suite: SuiteRun, path: str | None, rows: list[dict[str, Any]]) -> None:
     from importlib.metadata import version
 
-    data = {
-        "command": command,
-        "started": run["started"],
-        "seconds": time.perf_counter() - run["t0"],
-        "load_average_start_end": [run["load"], os.getloadavg()[0]],
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared with other people's work",
-        "load_average": os.getloadavg(),
-        "versions": {p: version(p) for p in ("qdrant-edge-py", "qdrant-client", "numpy")},
-        "setup": {
+    suite.write(
+        path,
+        versions={p: version(p) for p in ("qdrant-edge-py", "qdrant-client", "numpy")},
+        setup={
             "dimensions": DIM,
             "window": WINDOW,
             "batch": BATCH,
@@ -418,10 +401,9 @@ def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, An
             "chunks_per_source": CHUNKS_PER_SOURCE,
             "top": TOP,
         },
-        "rows": rows,
-        "targets": targets(rows),
-    }
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+        rows=rows,
+        targets=targets(rows),
+    )
 
 
 if __name__ == "__main__":
