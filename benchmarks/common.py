@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoints import Shape
-from .corpus import Corpus
+from .corpus import Corpus, build_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")
@@ -87,6 +87,20 @@ class SuiteRun:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return record
+
+
+def corpus_from_args(args: argparse.Namespace) -> Corpus:
+    """The mixed-length corpus that :func:`corpus_options` describes."""
+    from .checkpoints import load_fast_tokenizer
+
+    return build_corpus(
+        load_fast_tokenizer(),
+        documents=args.documents,
+        queries=max(args.queries, 8),
+        median_tokens=args.median_tokens,
+        max_tokens=args.max_tokens,
+        min_tokens=min(16, args.max_tokens),
+    )
 
 
 def quiet_offline() -> None:

@@ -45,7 +45,15 @@ import numpy as np
 import torch
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import SuiteRun, best_time, corpus_options, load_average, quiet_offline, suite_parser
+from .common import (
+    SuiteRun,
+    best_time,
+    corpus_from_args,
+    corpus_options,
+    load_average,
+    quiet_offline,
+    suite_parser,
+)
 from .corpus import Corpus, build_corpus
 
 VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
@@ -420,14 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     tokenizer = load_fast_tokenizer()
-    corpus = build_corpus(
-        tokenizer,
-        documents=args.documents,
-        queries=max(args.queries, 8),
-        median_tokens=args.median_tokens,
-        max_tokens=args.max_tokens,
-        min_tokens=min(16, args.max_tokens),
-    )
+    corpus = corpus_from_args(args)
     from .cpu_memory import measure as measure_memory
     from .host import describe_host
 

@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .procfs import proc_mb
+
 MIB = 1 << 20
 TARGET_PEAK_MB = 3 * 1024  # issue 9: a 50 MB file ingests with peak memory under 3 GB
 COLLECTION = "ingest_memory"
@@ -47,24 +49,18 @@ MODEL_NOTE = (
 # ---------------------------------------------------------------------------- measurements
 
 
-def _status_mb(field: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process in MiB (Linux), else ``None``."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
 def _maxrss_mb() -> float:
     scale = MIB if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / scale
 
 
 def _memory() -> dict[str, float | None]:
-    return {"rss_mb": _status_mb("VmRSS"), "hwm_mb": _status_mb("VmHWM"), "maxrss_mb": _maxrss_mb()}
+    rss, hwm = proc_mb("VmRSS", missing=-1), proc_mb("VmHWM", missing=-1)
+    return {
+        "rss_mb": rss if rss >= 0 else None,
+        "hwm_mb": hwm if hwm >= 0 else None,
+        "maxrss_mb": _maxrss_mb(),
+    }
 
 
 # ---------------------------------------------------------------------------- the input

@@ -47,10 +47,11 @@ import numpy as np
 from qwen3_rag.testing_reference import PREFIX, SUFFIX, WEB_SEARCH
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import SuiteRun, corpus_options, quiet_offline, suite_parser
-from .corpus import Corpus, build_corpus
+from .common import SuiteRun, corpus_from_args, corpus_options, quiet_offline, suite_parser
+from .corpus import Corpus
 from .host import describe_host
 from .peer_protocol import MARK
+from .procfs import proc_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 DTYPES = ("float32", "bfloat16")
@@ -105,14 +106,7 @@ class Workload:
 
 def build_workload(args: argparse.Namespace) -> Workload:
     tokenizer = load_fast_tokenizer()
-    corpus = build_corpus(
-        tokenizer,
-        documents=args.documents,
-        queries=max(args.queries, 8),
-        median_tokens=args.median_tokens,
-        max_tokens=args.max_tokens,
-        min_tokens=min(16, args.max_tokens),
-    )
+    corpus = corpus_from_args(args)
     prefix, suffix, instruction = PREFIX, SUFFIX, WEB_SEARCH
     docs = corpus.documents
     pairs = [
@@ -409,13 +403,8 @@ def _memory_need_mb(shape: Shape, dtype: str, engine: str) -> float:
 
 
 def _available_mb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    available = proc_mb("MemAvailable", "/proc/meminfo", missing=-1)
+    return None if available < 0 else available
 
 
 def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: float = 120) -> bool:

@@ -48,6 +48,7 @@ import numpy as np
 
 from .common import SuiteRun, quiet_offline, suite_parser
 from .host import describe_host
+from .procfs import proc_mb
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -341,16 +342,8 @@ def _wait_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def _proc_memory_mb(pid: int) -> dict[str, float]:
     """RSS and PSS of one process from /proc (Linux): ``{"rss_mb", "pss_mb"}``."""
-    rss = pss = 0.0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = float(line.split()[1]) / 1024.0
-            elif line.startswith("Pss:"):
-                pss = float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return {"rss_mb": rss, "pss_mb": pss}
+    path = f"/proc/{pid}/smaps_rollup"
+    return {"rss_mb": proc_mb("Rss", path, missing=0.0), "pss_mb": proc_mb("Pss", path, missing=0.0)}
 
 
 def _children(pid: int) -> list[int]:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .common import SuiteRun, suite_parser
+from .procfs import proc_mb
 
 DIM = 1024
 WINDOW = 1_000
@@ -134,13 +135,6 @@ def queries(n: int, c: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     return q, sparse
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1]) / 1024
-    return float("nan")
-
-
 def disk_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
@@ -210,13 +204,13 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     q, q_sparse = queries(n_queries, c)
     rng = np.random.default_rng(7)
     docs = rng.integers(0, size // CHUNKS_PER_SOURCE, n_queries)
-    baseline = rss_mb()
+    baseline = proc_mb("VmRSS")
     out: dict[str, Any] = {"rss_before_open_mb": baseline, "disk_mb": disk_mb(folder)}
     if engine == "numpy":
         started = time.perf_counter()
         x = np.load(folder / "vectors.npy")
         out["open_s"] = time.perf_counter() - started
-        out["rss_after_open_mb"] = rss_mb()
+        out["rss_after_open_mb"] = proc_mb("VmRSS")
         source_of = np.arange(size) // CHUNKS_PER_SOURCE
 
         def dense(i: int) -> list[int]:
@@ -243,7 +237,7 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     store.open()
     count = store.count()
     out["open_s"] = time.perf_counter() - started
-    out["rss_after_open_mb"] = rss_mb()
+    out["rss_after_open_mb"] = proc_mb("VmRSS")
     assert count == size, (count, size)
     where = [build_filter({"source": f"/corpus/doc{d:06d}.txt"}) for d in docs]
     times, hits = _timed(lambda i: store.query(q[i].tolist(), limit=TOP), list(range(n_queries)))
@@ -265,7 +259,7 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     out["count_source_ms"] = _p(
         _timed(lambda i: store.count_source(f"/corpus/doc{docs[i]:06d}.txt"), list(range(n_queries)))[0]
     )
-    out["rss_after_queries_mb"] = rss_mb()
+    out["rss_after_queries_mb"] = proc_mb("VmRSS")
     store.close()
     truth = exact_top(q, size, c)
     number = {
