@@ -32,7 +32,6 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from typing import Any
 
 from . import report
 from .common import (
+    CACHE_DIR,
     ROOT,
     RUN_FILE,
     SUITE_FILES,
@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the main suite's results to this JSON file")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("QWEN3_RAG_BENCH_CACHE", str(Path(tempfile.gettempdir()) / "qwen3-rag-bench")),
+        default=CACHE_DIR,
         help="where the random-weight checkpoints are written once and reused",
     )
     return parser.parse_args(argv)
