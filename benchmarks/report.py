@@ -452,97 +452,77 @@ def targets_table(suites: Data) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- main suite
+Column = tuple[str, Callable[[Data], Any]]
+
+
+def columns(rows: list[Data], spec: list[Column]) -> list[str]:
+    """A table with one ``(header, value of a row)`` pair per column."""
+    header = " | ".join(name for name, _ in spec)
+    return table(header, "---|" * len(spec), [cells(*(value(r) for _, value in spec)) for r in rows])
+
+
+def per_s(key: str) -> Callable[[Data], str]:
+    return lambda r: num(r[key] / r["seconds"])
+
+
+MAIN_COLUMNS: dict[str, list[Column]] = {
+    "memory": [
+        ("case", lambda r: r["contender"]),
+        ("model cost (peak - after imports)", lambda r: f"{r['seconds']:,.0f} MB"),
+        ("peak RSS", lambda r: f"{r.get('peak_mb', 0):,.0f} MB"),
+        ("x one model", lambda r: num(r["ratio"])),
+    ],
+    "pipeline": [
+        ("store", lambda r: r["contender"]),
+        ("chunks", lambda r: r["items"]),
+        ("ingest s", lambda r: f"{r['seconds']:.1f}"),
+        ("chunks/s", per_s("items")),
+        ("query p50 ms", lambda r: f"{r['query_p50_ms']:.0f}"),
+        ("query p95 ms", lambda r: f"{r['query_p95_ms']:.0f}"),
+    ],
+    "concurrency": [
+        ("how", lambda r: r["contender"]),
+        ("seconds", lambda r: f"{r['seconds']:.2f}"),
+        ("queries/s", per_s("items")),
+        ("time / one ideal batch", lambda r: f"{num(r['ratio'])}x"),
+        ("max abs diff vs batch", lambda r: diff(r["max_abs_diff"])),
+        ("note", lambda r: r["note"]),
+    ],
+    "levers": [
+        ("lever", lambda r: r.get("lever", "")),
+        ("setting", lambda r: r["contender"]),
+        ("seconds", lambda r: f"{r['seconds']:.2f}"),
+        ("vs kept setting", lambda r: f"{num(r.get('relative'))}x"),
+        ("max abs diff", lambda r: diff(r["max_abs_diff"])),
+        ("note", lambda r: r["note"]),
+    ],
+}
+
+
 def section_lines(section: Data) -> list[str]:
     lines = [f"### {section['title']}", ""]
     if not section["available"]:
         return [*lines, *(f"- {n}" for n in section["notes"])]
-    rows, key = section["rows"], section["key"]
-    if key == "memory":
-        lines += table(
-            "case | model cost (peak - after imports) | peak RSS | x one model",
-            "---|" * 4,
-            [
-                cells(
-                    r["contender"],
-                    f"{r['seconds']:,.0f} MB",
-                    f"{r.get('peak_mb', 0):,.0f} MB",
-                    num(r["ratio"]),
-                )
-                for r in rows
-            ],
-        )
-    elif key == "hardware":
+    spec = MAIN_COLUMNS.get(section["key"])
+    if section["key"] == "hardware":
         fallback = section["extra"].get("peak_flops", 0.0)
-        lines += table(
-            "what | GFLOP/s | peak of its dtype, GFLOP/s | share of matmul peak",
-            "---|" * 4,
-            [
-                cells(
-                    r["contender"],
-                    f"{r['flops_per_s'] / 1e9:.1f}",
-                    f"{r.get('peak_flops', fallback) / 1e9:.0f}",
-                    f"{100 * r['share_of_peak']:.0f}%",
-                )
-                for r in rows
-            ],
-        )
-    elif key == "pipeline":
-        lines += table(
-            "store | chunks | ingest s | chunks/s | query p50 ms | query p95 ms",
-            "---|" * 6,
-            [
-                cells(
-                    r["contender"],
-                    r["items"],
-                    f"{r['seconds']:.1f}",
-                    num(r["items"] / r["seconds"]),
-                    f"{r['query_p50_ms']:.0f}",
-                    f"{r['query_p95_ms']:.0f}",
-                )
-                for r in rows
-            ],
-        )
-    elif key in ("concurrency", "levers"):
-        concurrency = key == "concurrency"
-        header = (
-            "how | seconds | queries/s | time / one ideal batch | max abs diff vs batch | note"
-            if concurrency
-            else "lever | setting | seconds | vs kept setting | max abs diff | note"
-        )
-        lines += table(
-            header,
-            "---|" * 6,
-            [
-                cells(
-                    r["contender"] if concurrency else r.get("lever", ""),
-                    f"{r['seconds']:.2f}" if concurrency else r["contender"],
-                    num(r["items"] / r["seconds"]) if concurrency else f"{r['seconds']:.2f}",
-                    f"{num(r['ratio'] if concurrency else r.get('relative'))}x",
-                    diff(r["max_abs_diff"]),
-                    r["note"],
-                )
-                for r in rows
-            ],
-        )
-    else:
-        lines += table(
-            f"contender | seconds | {section['unit']} | tokens/s | qwen3-rag speed-up | max abs diff vs "
-            "qwen3-rag | how",
-            "---|" * 7,
-            [
-                cells(
-                    r["contender"],
-                    f"{r['seconds']:.2f}",
-                    num(r["items"] / r["seconds"]),
-                    num(r["tokens"] / r["seconds"]),
-                    f"{num(r['ratio'])}x",
-                    diff(r["max_abs_diff"]),
-                    r["note"],
-                )
-                for r in rows
-            ],
-        )
-    return [*lines, "", *(f"- {n}" for n in section["notes"])]
+        spec = [
+            ("what", lambda r: r["contender"]),
+            ("GFLOP/s", lambda r: f"{r['flops_per_s'] / 1e9:.1f}"),
+            ("peak of its dtype, GFLOP/s", lambda r: f"{r.get('peak_flops', fallback) / 1e9:.0f}"),
+            ("share of matmul peak", lambda r: f"{100 * r['share_of_peak']:.0f}%"),
+        ]
+    elif spec is None:  # embedding and reranking: qwen3-rag against the other contenders
+        spec = [
+            ("contender", lambda r: r["contender"]),
+            ("seconds", lambda r: f"{r['seconds']:.2f}"),
+            (section["unit"], per_s("items")),
+            ("tokens/s", per_s("tokens")),
+            ("qwen3-rag speed-up", lambda r: f"{num(r['ratio'])}x"),
+            ("max abs diff vs qwen3-rag", lambda r: diff(r["max_abs_diff"])),
+            ("how", lambda r: r["note"]),
+        ]
+    return [*lines, *columns(section["rows"], spec), "", *(f"- {n}" for n in section["notes"])]
 
 
 def main_tables(suites: Data) -> list[str]:
