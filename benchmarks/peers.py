@@ -422,7 +422,7 @@ def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: 
 
 def _job(ctx: GroupContext, engine: str, task: str, dtype: str) -> tuple[dict[str, Any], str]:
     """The job one engine process gets (same texts for all), and how it is called."""
-    work, groups, prefix, suffix = ctx.work, ctx.groups, ctx.prefix, ctx.suffix
+    work, groups, prefix, suffix = ctx.work, ctx.groups, PREFIX, SUFFIX
     kind = "embedding" if task == "embedding" else "reranker"
     job: dict[str, Any] = {"kind": kind, "dtype": dtype}
     job["model"] = ctx.infinity_paths[kind] if engine == "infinity" else ctx.paths[kind]
@@ -497,8 +497,6 @@ class GroupContext:
     groups: list[tuple[str, list[str]]]
     paths: dict[str, str]
     infinity_paths: dict[str, str]
-    prefix: str
-    suffix: str
     logs: Path
     log: Any
 
@@ -608,13 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args)
-    prefix, suffix = PREFIX, SUFFIX
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-peers-"))
     torch_dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     dims = (shape.hidden, shape.ffn)
     rates = {d: matmul_rates(*dims, dtype=torch_dtypes[d]) for d in args.dtypes}
 
-    notes: list[str] = []
     engines: dict[str, dict[str, Any]] = {}
     pythons: dict[str, Path | None] = {}
     for engine in ("vllm", "infinity"):
@@ -648,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         engines[engine] = {"available": True}
     groups = _by_query(work)
     order = [e for e in ENGINES if e in args.engines]
-    context = GroupContext(args, shape, work, groups, paths, infinity_paths, prefix, suffix, logs, log)
+    context = GroupContext(args, shape, work, groups, paths, infinity_paths, logs, log)
     for dtype in args.dtypes:
         for task in ("embedding", "reranking"):
             group_runs, group_outputs = run_group(
@@ -695,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         peaks=peaks,
         corpus_flops=flops,
         runs=runs_json,
-        notes=notes,
+        notes=[],
     )
     return 0
 
