@@ -17,11 +17,8 @@ with real weights. The server is started on 127.0.0.1 and stopped at the end.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import socket
 import statistics
@@ -33,8 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-TARGET_STORE_COMMAND_S = 1.5  # issue 24: cold `sources` and `remove`
-TARGET_SERVER_QUERY_S = 1.5  # issue 24: `query --server URL` against a warm server
+from .common import SuiteRun, suite_parser
+
 QUESTION = "How do I rotate the API key?"
 
 PHASES = r"""
@@ -196,94 +193,13 @@ def measure(files: int, repeat: int) -> dict[str, Any]:
     return {"files": files, "chunks": chunks, "ingest_s": ingest_s, "rows": rows, "query_phases": phases}
 
 
-def targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    by = {r["command"]: r["median_s"] for r in data.get("rows", [])}
-    out: list[tuple[str, str, bool | None]] = []
-    for command in ("qwen3-rag sources", "qwen3-rag remove FILE"):
-        if command in by:
-            out.append(
-                (
-                    f"cold `{command}` < {TARGET_STORE_COMMAND_S} s (issue 24)",
-                    f"{by[command]:.2f} s",
-                    by[command] < TARGET_STORE_COMMAND_S,
-                )
-            )
-    served = by.get("qwen3-rag query --server URL (warm server)")
-    if served is not None:
-        out.append(
-            (
-                f"`query --server URL` < {TARGET_SERVER_QUERY_S} s against a warm server (issue 24)",
-                f"{served:.2f} s",
-                served < TARGET_SERVER_QUERY_S,
-            )
-        )
-    return out
-
-
-def markdown(data: dict[str, Any]) -> list[str]:
-    lines = [
-        "## Cold command line (issue 24)",
-        "",
-        f"Each command a fresh `python -m qwen3_rag` process (wall clock, median of {data['repeat']}), on a "
-        f"collection of {data['chunks']:,} chunks from {data['files']} files, tiny random-weight checkpoints "
-        "(2 layers, hidden 64: model load is small here; imports, store and round-trips are what is "
-        f"measured). {data['engine_note']} `python -m benchmarks.cli_cold`; ran {data['started']} on "
-        f"{data['cpu']}, load average {data['load_average']}.",
-        "",
-        "| command | median s | min s |",
-        "|---|---|---|",
-        *(f"| `{r['command']}` | {r['median_s']:.2f} | {r['min_s']:.2f} |" for r in data["rows"]),
-        "",
-        "A cold `query` with the models in-process, split into its phases (one instrumented run):",
-        "",
-        "| import | store open | model load (both, concurrently) | search + rerank |",
-        "|---|---|---|---|",
-        "| "
-        + " | ".join(
-            f"{data['query_phases'][k]:.2f} s"
-            for k in ("import_s", "store_open_s", "model_load_s", "search_rerank_s")
-        )
-        + " |",
-        "",
-    ]
-    return lines
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cli_cold", description=(__doc__ or "").split("\n")[0]
-    )
+    parser = suite_parser("cli_cold", __doc__)
     parser.add_argument("--files", type=int, default=200, help="markdown files to ingest (5 chunks each)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per command (the median is reported)")
-    parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    t0, load_start = time.perf_counter(), os.getloadavg()[0]
-    data = measure(args.files, args.repeat)
-    data.update(
-        command="python -m benchmarks.cli_cold " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        seconds=time.perf_counter() - t0,
-        load_average_start_end=[load_start, os.getloadavg()[0]],
-        repeat=args.repeat,
-        started=started,
-        cpu=_cpu(),
-        load_average=" / ".join(f"{x:.1f}" for x in os.getloadavg()),
-        engine_note="The embedded store is the default engine of `--qdrant-path` folders.",
-    )
-    text = json.dumps(data, indent=2)
-    if args.json:
-        Path(args.json).write_text(text, encoding="utf-8")
-    print("\n".join(markdown(data)))
+    suite = SuiteRun("cli_cold", argv)
+    suite.write(args.json, **measure(args.files, args.repeat), repeat=args.repeat)
     return 0
 
 

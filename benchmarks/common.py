@@ -2,13 +2,126 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
+import os
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
+
 from .checkpoints import Shape
-from .corpus import Corpus
+from .corpus import Corpus, build_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")
+SUITE_FILES = {  # each suite's JSON under --out (default docs/), in the report's order
+    "main": "benchmarks.json",
+    "cpu-dtypes": "benchmarks-cpu-dtypes.json",
+    "peers": "benchmarks-peers.json",
+    "serving": "benchmarks-serving.json",
+    "ingest": "benchmarks-ingest-memory.json",
+    "store": "benchmarks-store.json",
+    "cli": "benchmarks-cli.json",
+    "parsers": "benchmarks-parsers.json",
+}
+RUN_FILE = "benchmarks-run.json"
+CACHE_DIR = QWEN3_RAG_BENCH_CACHE.get()
+
+
+def suite_parser(module: str, doc: str | None, *, shape: str | None = None) -> argparse.ArgumentParser:
+    """A suite's command line with what they share: ``--json``, ``--cache-dir`` and ``--shape``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{module}", description=(doc or "").split("\n")[0]
+    )
+    if shape is not None:
+        parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default=shape)
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--cache-dir", default=CACHE_DIR, help="where the checkpoints are written once")
+    return parser
+
+
+def corpus_options(
+    parser: argparse.ArgumentParser, documents: int, max_tokens: int, queries: int, per_query: int
+) -> None:
+    """The mixed-length corpus and reranking workload options of the cpu-dtypes and peers suites."""
+    parser.add_argument("--documents", type=int, default=documents, help="passages to embed")
+    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
+    parser.add_argument("--max-tokens", type=int, default=max_tokens, help="longest passage")
+    parser.add_argument("--queries", type=int, default=queries, help="reranking queries")
+    parser.add_argument("--per-query", type=int, default=per_query, help="documents per reranking query")
+
+
+class SuiteRun:
+    """What every suite's JSON starts with: its command, when it started, how long it took and how
+    busy the shared machine was; and the suite's progress log on stderr."""
+
+    def __init__(self, module: str, argv: list[str] | None) -> None:
+        self.name, self.t0, self.load_start = module, time.perf_counter(), load_average()
+        self.command = f"python -m benchmarks.{module} " + shlex.join(
+            argv if argv is not None else sys.argv[1:]
+        )
+        self.started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    def log(self, message: str) -> None:
+        print(f"[{self.name} {time.perf_counter() - self.t0:5.0f}s] {message}", file=sys.stderr, flush=True)
+
+    def write(self, path: str | None, **fields: Any) -> dict[str, Any]:
+        """The suite's record with ``fields``, written to ``path`` (as JSON) when one is given."""
+        from .host import machine
+
+        record = {
+            "command": self.command.strip(),
+            "started": self.started,
+            "seconds": time.perf_counter() - self.t0,
+            "load_average_start_end": [self.load_start, load_average()],
+            "machine": machine(),
+            **fields,
+        }
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return record
+
+
+def corpus_from_args(args: argparse.Namespace) -> Corpus:
+    """The mixed-length corpus that :func:`corpus_options` describes."""
+    from .checkpoints import load_fast_tokenizer
+
+    return build_corpus(
+        load_fast_tokenizer(),
+        documents=args.documents,
+        queries=max(args.queries, 8),
+        median_tokens=args.median_tokens,
+        max_tokens=args.max_tokens,
+        min_tokens=min(16, args.max_tokens),
+    )
+
+
+def quiet_offline() -> None:
+    """No model hub, no progress bars, no tokenizer threads competing with torch's."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def normalize_record(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"last_full": run or None, "later": [runs]}`` (also from the first format, one run)."""
+    if not data:
+        return {"last_full": None, "later": []}
+    if "command" in data:
+        full = set(data.get("suites", {})) == set(SUITES)
+        return {"last_full": data if full else None, "later": [] if full else [data]}
+    return data
 
 
 @dataclass
@@ -64,6 +177,32 @@ class Section:
             return None
         return row.seconds / base.seconds
 
+    def as_json(self) -> dict[str, Any]:
+        """The section as the main suite's JSON keeps it (each row with its ``ratio``)."""
+        rows = [
+            {
+                "contender": r.contender,
+                "seconds": r.seconds,
+                "items": r.items,
+                "tokens": r.tokens,
+                "max_abs_diff": r.max_abs_diff,
+                "ratio": self.ratio(r),
+                "note": r.note,
+                **r.extra,
+            }
+            for r in self.rows
+        ]
+        return {
+            "key": self.key,
+            "title": self.title,
+            "available": self.available,
+            "baseline": self.baseline,
+            "unit": self.unit,
+            "notes": self.notes,
+            "extra": self.extra,
+            "rows": rows,
+        }
+
 
 def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Best wall time of ``repeat`` runs (noise on a shared machine only ever adds time)."""
@@ -80,29 +219,8 @@ def unavailable(key: str, title: str, why: str) -> Section:
     return Section(key, title, available=False, notes=[f"not available: {why}"])
 
 
-def reranker_template() -> tuple[str, str, str]:
-    """``(prefix, suffix, default instruction)`` of the official reranker prompt, from qwen3_rag.
-
-    Read from qwen3_rag's prompt module wherever it lives (``_prompts`` or ``prompts``), so the
-    peers that take text (vLLM, Infinity) get exactly the strings the runtime uses.
-    """
-    import importlib
-
-    from qwen3_rag import DEFAULT_QUERY_INSTRUCTION
-
-    for name in ("qwen3_rag._prompts", "qwen3_rag._prompts"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return module.RERANKER_PREFIX, module.RERANKER_SUFFIX, DEFAULT_QUERY_INSTRUCTION
-    raise ImportError("qwen3_rag has no prompt module (_prompts or prompts) with RERANKER_PREFIX")
-
-
 def load_average() -> float:
     """The 1-minute load average (the machine is shared: every suite records how busy it was)."""
-    import os
-
     try:
         return float(os.getloadavg()[0])
     except OSError:

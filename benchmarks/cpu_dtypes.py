@@ -22,18 +22,15 @@ where the absolute numbers are not.
   rounds. ``probe``: the decision's cost on a first load and on later ones, repeated.
 - ``memory``: RSS over 200 batch shapes per kernel (:mod:`benchmarks.cpu_memory`).
 
-Writes JSON (``--json``) and prints a markdown table (``--markdown`` also writes it to a file).
+Writes JSON (``--json``); docs/benchmarks.md renders it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import gc
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -47,10 +44,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
-
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import best_time, load_average
+from .common import (
+    SuiteRun,
+    best_time,
+    corpus_from_args,
+    corpus_options,
+    load_average,
+    quiet_offline,
+    suite_parser,
+)
 from .corpus import Corpus, build_corpus
 
 VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
@@ -402,60 +405,9 @@ def probe_costs(folder: str, repeat: int) -> dict[str, Any]:
     return {"shape": shape.label, "rows": shape.probe_rows(), "first": first, "later_s": later_s}
 
 
-# ----------------------------------------------------------------------------- report
-def cpu_description() -> str:
-    from qwen3_rag._runtime.cpu_features import cpu_flags
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx") or f == "avx512_vnni")
-    return (
-        f"{name}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads), "
-        f"flags: {', '.join(flags) or 'no bf16/amx/vnni'}"
-    )
-
-
-def markdown(results: list[Result]) -> str:
-    lines = [
-        "| task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        a = r.accuracy
-        if r.task == "embedding":
-            accuracy = f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
-        else:
-            accuracy = (
-                f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, "
-                f"Kendall min {a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, "
-                f"top-1 {a['top1_agreement']:.0%}, top-5 {a['top5_overlap']:.0%}, "
-                f"max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
-            )
-        speedup = f"{r.speedup:.2f}x" if r.speedup is not None else "-"
-        lines.append(
-            f"| {r.task} | {r.variant} | {r.seconds:.2f} | {r.tokens_per_s:.0f} | {speedup} | "
-            f"{r.weight_mib:.0f} | {accuracy} |"
-        )
-    return "\n".join(lines)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cpu_dtypes", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
-    parser.add_argument("--documents", type=int, default=192, help="passages to embed")
-    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
-    parser.add_argument("--max-tokens", type=int, default=384, help="longest passage")
-    parser.add_argument("--queries", type=int, default=6, help="reranking queries")
-    parser.add_argument("--per-query", type=int, default=20, help="documents per reranking query")
+    parser = suite_parser("cpu_dtypes", __doc__, shape="0.6b")
+    corpus_options(parser, documents=192, max_tokens=384, queries=6, per_query=20)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--profile", nargs="*", choices=sorted(SHAPES), help="profile these shapes")
@@ -463,53 +415,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip", nargs="*", default=[], choices=("embedding", "reranking", "overlap", "probe", "memory")
     )
     parser.add_argument("--memory-shapes", type=int, default=200, help="batch shapes of the memory check")
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--markdown", help="also write the markdown table here")
-    parser.add_argument(
-        "--cache-dir",
-        default=QWEN3_RAG_BENCH_CACHE.get(),
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_offline()
     args = parse_args(argv)
     variants = ["float32"] + [v for v in args.variants if v != "float32"]
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[cpu_dtypes {time.perf_counter() - started:5.0f}s] {message}", file=sys.stderr, flush=True)
+    suite = SuiteRun("cpu_dtypes", argv)
+    log = suite.log
 
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     tokenizer = load_fast_tokenizer()
-    corpus = build_corpus(
-        tokenizer,
-        documents=args.documents,
-        queries=max(args.queries, 8),
-        median_tokens=args.median_tokens,
-        max_tokens=args.max_tokens,
-        min_tokens=min(16, args.max_tokens),
-    )
+    corpus = corpus_from_args(args)
     from .cpu_memory import measure as measure_memory
     from .host import describe_host
 
     # dtype="auto" measures on its first load: a fresh cache folder, never the user's, no force.
     os.environ.pop("QWEN3_RAG_CPU_DTYPE", None)
     auto_cache = tempfile.mkdtemp(prefix="qwen3-rag-bench-cpu-kernels-")
-    load_start = load_average()
     report: dict[str, Any] = {
-        "command": "python -m benchmarks.cpu_dtypes " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "shape": shape.__dict__,
         "corpus": corpus.stats(),
-        "machine": cpu_description(),
         "host": describe_host(),
         "matmul_seconds": matmul_ratio(shape),
     }
@@ -555,14 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             }
     report["auto_dtype"] = auto_dtype(Path(args.cache_dir))
     report["results"] = [{**r.__dict__, "tokens_per_s": r.tokens_per_s} for r in results]
-    report["seconds"] = time.perf_counter() - started
-    report["load_average_start_end"] = [load_start, load_average()]
-    table = markdown(results)
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    suite.write(args.json, **report)
     log("done")
     return 0
 

@@ -21,8 +21,9 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
+
+from .procfs import proc_mb
 
 MATMUL_FORMS = (
     "float32 nn.Linear",
@@ -32,13 +33,6 @@ MATMUL_FORMS = (
     "bfloat16 tiled",
 )
 MODEL_KERNELS = ("float32", "float32-onednn", "bfloat16")
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _trim() -> None:
@@ -79,17 +73,17 @@ def child_matmul(form: str, hidden: int, ffn: int, shapes: int) -> dict[str, Any
             layers[2](layers[1](layers[0](x)))
 
     run(64)
-    start = rss_mib()
+    start = proc_mb("VmRSS")
     for rows in row_counts(shapes):
         run(rows)
-    grown = rss_mib() - start
+    grown = proc_mb("VmRSS") - start
     _trim()
     return {
         "form": form,
         "shapes": shapes,
         "rss_start_mib": start,
         "growth_mib": grown,
-        "growth_after_trim_mib": rss_mib() - start,
+        "growth_after_trim_mib": proc_mb("VmRSS") - start,
     }
 
 
@@ -110,10 +104,10 @@ def child_model(folder: str, kernel: str, shapes: int) -> dict[str, Any]:
         batcher.run(ids, identity)
 
     batch(1, 16)
-    loaded = rss_mib()
+    loaded = proc_mb("VmRSS")
     for rows in range(ROW_STEP, ROW_TILE + 1, ROW_STEP):  # one batch per row bucket: the warm-up
         batch(1, rows)
-    warm = rss_mib()
+    warm = proc_mb("VmRSS")
     rng = random.Random(25)
     seen: set[tuple[int, int]] = set()
     peak, trace = warm, []
@@ -124,7 +118,7 @@ def child_model(folder: str, kernel: str, shapes: int) -> dict[str, Any]:
             continue
         seen.add((sequences, tokens))
         batch(sequences, tokens)
-        now = rss_mib()
+        now = proc_mb("VmRSS")
         peak = max(peak, now)
         if len(seen) % 50 == 0:
             trace.append(round(now - warm, 1))

@@ -108,3 +108,36 @@ def host_line(host: dict[str, Any] | None, machine: Any = None) -> str:
         + (f"; oneDNN matmuls: {impls}" if impls else "")
         + "."
     )
+
+
+def machine() -> dict[str, str]:
+    """The machine a suite ran on, as its JSON records it (``"machine"``)."""
+    import platform
+
+    try:
+        import psutil
+
+        memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
+    except ImportError:  # psutil is in the bench extra
+        memory = ""
+    return {
+        "cpu": cpu_model(),
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "torch threads": str(torch.get_num_threads()),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def versions(*names: str) -> dict[str, str]:
+    """Installed versions of ``names`` ("not installed" for a missing one)."""
+    from importlib import metadata
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -23,24 +23,14 @@ thread; after a warm-up, each ``run`` times one call of
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.metadata as md
-import importlib.util
 import json
 import os
 import sys
 import threading
 import time
 from typing import Any
-
-
-def protocol() -> Any:
-    """``benchmarks/peer_protocol.py``, loaded by path (this script runs outside the package)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_protocol.py")
-    spec = importlib.util.spec_from_file_location("peer_protocol", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(job_path: str, out_path: str) -> int:
@@ -93,7 +83,9 @@ def main(job_path: str, out_path: str) -> int:
         "pid": os.getpid(),
     }
     try:
-        protocol().serve(call, load_s, out_path, info)
+        importlib.import_module("peer_protocol").serve(
+            call, load_s, out_path, info
+        )  # its folder: sys.path[0]
     finally:
         wait(engine.astop())
     return 0

@@ -23,12 +23,9 @@ vectors also make the store smaller than a 1024-d model's would (see docs/benchm
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +33,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .procfs import proc_mb
 
 MIB = 1 << 20
 TARGET_PEAK_MB = 3 * 1024  # issue 9: a 50 MB file ingests with peak memory under 3 GB
@@ -50,24 +49,18 @@ MODEL_NOTE = (
 # ---------------------------------------------------------------------------- measurements
 
 
-def _status_mb(field: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process in MiB (Linux), else ``None``."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
 def _maxrss_mb() -> float:
     scale = MIB if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / scale
 
 
 def _memory() -> dict[str, float | None]:
-    return {"rss_mb": _status_mb("VmRSS"), "hwm_mb": _status_mb("VmHWM"), "maxrss_mb": _maxrss_mb()}
+    rss, hwm = proc_mb("VmRSS", missing=-1), proc_mb("VmHWM", missing=-1)
+    return {
+        "rss_mb": rss if rss >= 0 else None,
+        "hwm_mb": hwm if hwm >= 0 else None,
+        "maxrss_mb": _maxrss_mb(),
+    }
 
 
 # ---------------------------------------------------------------------------- the input
@@ -193,75 +186,9 @@ def _run_child(args: list[str], timeout: float | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- report
 
 
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gib": memory_gib,
-        "python": platform.python_version(),
-    }
-
-
-def _fmt(value: float | None, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def _peak(result: dict[str, Any]) -> float | None:
     value = result["peak"]["hwm_mb"]
     return float(value) if value is not None else float(result["peak"]["maxrss_mb"])
-
-
-def markdown(results: dict[str, Any]) -> str:
-    rows = [
-        "| measurement | RSS after imports + model (MiB) | peak RSS (MiB) | peak - baseline (MiB) "
-        "| RSS at end (MiB) | ru_maxrss (MiB) | wall (s) | chunks | chunks/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    labels = {
-        "streaming": "qwen3-rag ingest (streaming)",
-        "old": "old way: one tokenizer call with offsets",
-    }
-    for key, label in labels.items():
-        result = results.get(key)
-        if result is None:
-            continue
-        base = result["before"]["rss_mb"] or result["before"]["maxrss_mb"]
-        peak = _peak(result)
-        chunks = result.get("chunks")
-        seconds = result["seconds"]
-        rate = chunks / seconds if chunks and seconds > 0 else None
-        rows.append(
-            f"| {label} | {_fmt(base)} | {_fmt(peak)} | {_fmt(None if peak is None else peak - base)} "
-            f"| {_fmt(result['peak']['rss_mb'])} | {_fmt(result['peak']['maxrss_mb'])} | {_fmt(seconds, 1)} "
-            f"| {'-' if chunks is None else f'{chunks:,}'} | {_fmt(rate, 1) if rate else '-'} |"
-        )
-    return "\n".join(rows)
-
-
-def _verdict(results: dict[str, Any]) -> str:
-    peak = _peak(results["streaming"])
-    mb = results["file_bytes"] / MIB
-    met = peak is not None and peak < TARGET_PEAK_MB
-    return (
-        f"Target (issue 9): a 50 MB file peaks under 3 GB ({TARGET_PEAK_MB:,} MiB) with the real "
-        f"tokenizer. This {mb:.1f} MiB file peaked at {_fmt(peak)} MiB: "
-        f"{'met' if met else 'NOT met'}."
-    )
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -297,19 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.mb <= 0:
         parser.error(f"--mb must be positive, got {args.mb}")
     size_bytes = int(args.mb * MIB)
+    from .common import SuiteRun
     from .host import describe_host
 
-    started = time.perf_counter()
+    suite = SuiteRun("ingest_memory", argv)
     results: dict[str, Any] = {
         "mb": args.mb,
-        "command": "python -m benchmarks.ingest_memory "
-        + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
         "host": describe_host(),
         "note": MODEL_NOTE,
     }
-    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
         work = Path(tmp)
         print(f"writing the checkpoint and a {args.mb:g} MiB text file under {work} ...", flush=True)
@@ -323,24 +246,9 @@ def main(argv: list[str] | None = None) -> int:
             results["old"] = _run_child(["old", model, file], args.timeout)
     if "old" in results:
         results["tokens"] = results["old"]["tokens"]
-    results["seconds"] = time.perf_counter() - started
-    results["load_average_start_end"] = [load_start, os.getloadavg()[0]]
     results["target_peak_mb"] = TARGET_PEAK_MB
     results["target_met"] = (_peak(results["streaming"]) or 0.0) < TARGET_PEAK_MB
-    machine = results["machine"]
-    print()
-    print(
-        f"Ingest memory: one {results['file_bytes'] / MIB:.1f} MiB UTF-8 text file"
-        + (f" ({results['tokens']:,} Qwen3 tokens)" if "tokens" in results else "")
-        + f"; {machine['nproc']} x {machine['cpu']}, {machine['memory_gib']} GiB"
-    )
-    print()
-    print(markdown(results))
-    print()
-    print(_verdict(results))
-    print(MODEL_NOTE)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    suite.write(args.json, **results)
     return 0
 
 

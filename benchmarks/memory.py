@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .common import Row, Section, Settings, unavailable
+from .procfs import proc_mb
 
 CASES = {
     "one model": "one",
@@ -21,25 +22,6 @@ CASES = {
     "each user loads its own copy (3 x sentence-transformers)": "separate",
 }
 TEXTS = ["The quick brown fox.", "Retrieval augmented generation.", "A vector database."]
-
-
-def _rss_mb() -> float:
-    import psutil
-
-    return float(psutil.Process().memory_info().rss) / 2**20
-
-
-def _peak_mb() -> float:
-    """Peak RSS of this process: VmHWM (ru_maxrss can carry the parent's peak across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
 def _probe(case: str, path: str) -> dict[str, float]:
@@ -55,7 +37,7 @@ def _probe(case: str, path: str) -> dict[str, float]:
         import qwen3_rag.pipeline  # noqa: F401
     if case == "separate":
         import sentence_transformers  # noqa: F401
-    base = _rss_mb()
+    base = proc_mb("VmRSS")
     if case == "one":
         Qwen3Embedder.load(path, device="cpu", dtype="float32").embed_documents(TEXTS)
     elif case == "shared":
@@ -75,7 +57,8 @@ def _probe(case: str, path: str) -> dict[str, float]:
         keep = [sentence_transformer_embedder(path) for _ in range(3)]
         for model in keep:
             model.encode(TEXTS)
-    return {"base_mb": base, "peak_mb": _peak_mb()}
+    # VmHWM, not ru_maxrss: that can carry the parent's peak across exec
+    return {"base_mb": base, "peak_mb": proc_mb("VmHWM")}
 
 
 def run(settings: Settings) -> Section:

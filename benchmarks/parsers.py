@@ -9,25 +9,22 @@ came through, how many of the section headings, and whether the table was kept w
 cells on one line, in order). ``qwen3-rag`` (what ``ingest`` does with the ``documents`` extra:
 markitdown, and pypdf for PDF) is measured in the current environment. Rows of an existing output
 file for parsers not measured this time are kept. The report renders the table
-(:func:`benchmarks.report_parsers.render`).
+(`benchmarks/report.py`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from .common import load_average
+from .common import SuiteRun, suite_parser
 from .document_files import MARKERS, SECTIONS, TABLE, write_all
 
 FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
@@ -131,28 +128,15 @@ def measure(python: str, parser: str, path: Path, repeat: int, timeout: float) -
     }
 
 
-def _machine() -> str:
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        cpu = "unknown CPU"
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.parsers", description=__doc__)
+    parser = suite_parser("parsers", __doc__)
+    parser.set_defaults(json="docs/benchmarks-parsers.json")
     parser.add_argument("--venv", action="append", default=[], metavar="NAME=DIR", help="a candidate's venv")
     parser.add_argument("--scale", type=int, default=300, help="body repeats per file (timing size)")
     parser.add_argument("--repeat", type=int, default=3, help="timed conversions per file (best kept)")
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--json", default="docs/benchmarks-parsers.json", help="output file")
     args = parser.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    t0, load_start = time.perf_counter(), load_average()
+    suite = SuiteRun("parsers", argv)
     candidates: dict[str, tuple[str, Path | None]] = {"qwen3-rag": (sys.executable, None)}
     for item in args.venv:
         name, _, folder = item.partition("=")
@@ -180,18 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if out.is_file():  # keep the rows of parsers not measured this time (their venvs may be gone)
         measured = {row["parser"] for row in rows}
         rows = [r for r in json.loads(out.read_text())["parsers"] if r["parser"] not in measured] + rows
-    data = {
-        "command": "python -m benchmarks.parsers " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "started": started,
-        "seconds": time.perf_counter() - t0,
-        "load_average_start_end": [load_start, load_average()],
-        "scale": args.scale,
-        "repeat": args.repeat,
-        "machine": _machine(),
-        "parsers": rows,
-    }
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    suite.write(args.json, scale=args.scale, repeat=args.repeat, parsers=rows)
     return 0
 
 

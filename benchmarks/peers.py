@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import queue
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -46,13 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE, QWEN3_RAG_INFINITY_VENV, QWEN3_RAG_VLLM_VENV
+from qwen3_rag._environment import QWEN3_RAG_INFINITY_VENV, QWEN3_RAG_VLLM_VENV
+from qwen3_rag.testing_reference import PREFIX, SUFFIX, WEB_SEARCH
 
 from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
-from .common import load_average, reranker_template
-from .corpus import Corpus, build_corpus
+from .common import SuiteRun, corpus_from_args, corpus_options, quiet_offline, suite_parser
+from .corpus import Corpus
 from .host import describe_host
 from .peer_protocol import MARK
+from .procfs import proc_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 DTYPES = ("float32", "bfloat16")
@@ -107,15 +107,8 @@ class Workload:
 
 def build_workload(args: argparse.Namespace) -> Workload:
     tokenizer = load_fast_tokenizer()
-    corpus = build_corpus(
-        tokenizer,
-        documents=args.documents,
-        queries=max(args.queries, 8),
-        median_tokens=args.median_tokens,
-        max_tokens=args.max_tokens,
-        min_tokens=min(16, args.max_tokens),
-    )
-    prefix, suffix, instruction = reranker_template()
+    corpus = corpus_from_args(args)
+    prefix, suffix, instruction = PREFIX, SUFFIX, WEB_SEARCH
     docs = corpus.documents
     pairs = [
         (corpus.queries[q], docs[(q * args.per_query + i) % len(docs)])
@@ -411,13 +404,8 @@ def _memory_need_mb(shape: Shape, dtype: str, engine: str) -> float:
 
 
 def _available_mb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    available = proc_mb("MemAvailable", "/proc/meminfo", missing=-1)
+    return None if available < 0 else available
 
 
 def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: float = 120) -> bool:
@@ -435,7 +423,7 @@ def _wait_for_memory(need_mb: float, log: Any, margin_mb: float = 2048, wait_s: 
 
 def _job(ctx: GroupContext, engine: str, task: str, dtype: str) -> tuple[dict[str, Any], str]:
     """The job one engine process gets (same texts for all), and how it is called."""
-    work, groups, prefix, suffix = ctx.work, ctx.groups, ctx.prefix, ctx.suffix
+    work, groups, prefix, suffix = ctx.work, ctx.groups, PREFIX, SUFFIX
     kind = "embedding" if task == "embedding" else "reranker"
     job: dict[str, Any] = {"kind": kind, "dtype": dtype}
     job["model"] = ctx.infinity_paths[kind] if engine == "infinity" else ctx.paths[kind]
@@ -482,15 +470,8 @@ def compare(runs: list[PeerRun], outputs: dict[tuple[str, str, str], np.ndarray]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.peers", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="0.6b")
-    parser.add_argument("--documents", type=int, default=64, help="passages to embed")
-    parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
-    parser.add_argument("--max-tokens", type=int, default=256, help="longest passage")
-    parser.add_argument("--queries", type=int, default=4, help="reranking queries")
-    parser.add_argument("--per-query", type=int, default=8, help="documents per reranking query")
+    parser = suite_parser("peers", __doc__, shape="0.6b")
+    corpus_options(parser, documents=64, max_tokens=256, queries=4, per_query=8)
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds: timed calls per engine after its warm-up (best kept)"
     )
@@ -503,11 +484,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds allowed for an engine to load, or for one call"
-    )
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument(
-        "--cache-dir",
-        default=QWEN3_RAG_BENCH_CACHE.get(),
     )
     return parser.parse_args(argv)
 
@@ -522,8 +498,6 @@ class GroupContext:
     groups: list[tuple[str, list[str]]]
     paths: dict[str, str]
     infinity_paths: dict[str, str]
-    prefix: str
-    suffix: str
     logs: Path
     log: Any
 
@@ -622,32 +596,22 @@ def run_group(
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_offline()
     import torch
-    from transformers.utils import logging as hf_logging
 
     from .hardware import corpus_flops, matmul_rates
 
-    hf_logging.disable_progress_bar()
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    load_start = load_average()
-
-    def log(message: str) -> None:
-        print(f"[peers {time.perf_counter() - t0:5.0f}s] {message}", file=sys.stderr, flush=True)
-
+    suite = SuiteRun("peers", argv)
+    log = suite.log
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args)
-    prefix, suffix, _ = reranker_template()
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-peers-"))
     torch_dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     dims = (shape.hidden, shape.ffn)
     rates = {d: matmul_rates(*dims, dtype=torch_dtypes[d]) for d in args.dtypes}
 
-    notes: list[str] = []
     engines: dict[str, dict[str, Any]] = {}
     pythons: dict[str, Path | None] = {}
     for engine in ("vllm", "infinity"):
@@ -681,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         engines[engine] = {"available": True}
     groups = _by_query(work)
     order = [e for e in ENGINES if e in args.engines]
-    context = GroupContext(args, shape, work, groups, paths, infinity_paths, prefix, suffix, logs, log)
+    context = GroupContext(args, shape, work, groups, paths, infinity_paths, logs, log)
     for dtype in args.dtypes:
         for task in ("embedding", "reranking"):
             group_runs, group_outputs = run_group(
@@ -695,18 +659,26 @@ def main(argv: list[str] | None = None) -> int:
         rates[d] = {form: max(rates[d][form], again[form]) for form in again}
     peaks = {d: max(r.values()) for d, r in rates.items()}
     flops = corpus_flops(shape, work.corpus.document_tokens)
-    command = "python -m benchmarks.peers " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
-    report: dict[str, Any] = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command.strip(),
-        "seconds": time.perf_counter() - t0,
-        "load_average_start_end": [load_start, load_average()],
-        "host": describe_host(),
-        "shape": asdict(shape),
-        "corpus": work.corpus.stats(),
-        "settings": {
+    runs_json = [
+        {
+            **asdict(r),
+            "items_per_s": r.items_per_s,
+            "tokens_per_s": r.tokens_per_s,
+            "share_of_peak": flops / r.seconds / peaks[r.dtype]
+            if r.task == "embedding" and r.seconds
+            else None,
+        }
+        for r in runs
+    ]
+    for r in runs_json:
+        status = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
+        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {status}")
+    suite.write(
+        args.json,
+        host=describe_host(),
+        shape=asdict(shape),
+        corpus=work.corpus.stats(),
+        settings={
             "documents": len(work.documents),
             "queries": args.queries,
             "per_query": args.per_query,
@@ -714,32 +686,14 @@ def main(argv: list[str] | None = None) -> int:
             "dtypes": args.dtypes,
             "threads": torch.get_num_threads(),
         },
-        "engines": engines,
-        "matmul_rates": rates,
-        "matmul_shape": [4096, *dims],
-        "peaks": peaks,
-        "corpus_flops": flops,
-        "runs": [
-            {
-                **asdict(r),
-                "items_per_s": r.items_per_s,
-                "tokens_per_s": r.tokens_per_s,
-                "share_of_peak": (
-                    flops / r.seconds / peaks[r.dtype] if r.task == "embedding" and r.seconds else None
-                ),
-            }
-            for r in runs
-        ],
-        "notes": notes,
-    }
-    for r in report["runs"]:
-        status = "ok" if r["seconds"] else f"not run: {r['error'][:200]}"
-        log(f"{r['engine']:10} {r['task']:10} {r['dtype']:9} {r['seconds'] or 0:7.2f}s {status}")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        log(f"wrote {out}")
+        engines=engines,
+        matmul_rates=rates,
+        matmul_shape=[4096, *dims],
+        peaks=peaks,
+        corpus_flops=flops,
+        runs=runs_json,
+        notes=[],
+    )
     return 0
 
 

@@ -1,427 +1,224 @@
-"""docs/benchmarks.md (tables, targets, machine, versions, command) and its PNG chart."""
+"""docs/benchmarks.md and its chart: the hand-kept prose of ``docs/benchmarks.md.in`` with every
+``{{name}}`` line replaced by what ``TABLES[name]`` renders from the suites' JSON files.
+
+The prose (what was measured, why, what it found) is markdown kept by hand in the template; the
+tables, targets and run records are rendered here and change with every run.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import platform
-from collections.abc import Sequence
-from importlib import metadata
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import Row, Section, Settings
+from .common import ROOT, RUN_FILE, SUITE_FILES, normalize_record
+from .host import host_line
+
+TEMPLATE = ROOT / "docs" / "benchmarks.md.in"
+Data = dict[str, Any]
+Target = tuple[str, str, bool | None]
+DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16"}
+PEER_NAMES = {
+    "qwen3-rag": "qwen3-rag",
+    "qwen3-rag-1t": "qwen3-rag, 1 thread",
+    "vllm": "vLLM CPU, offline API",
+    "infinity": "Infinity",
+}
+GLANCE_NAMES = {**PEER_NAMES, "vllm": "vLLM offline"}
+TASKS = ("embedding", "reranking")
+CLI_TARGET_S = 1.5  # issue 24: cold `sources`, `remove` and `query --server URL`
+PARSER_FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
 
 
-def machine() -> dict[str, str]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        import psutil
-
-        memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
-    except ImportError:
-        pass
-    import os
-
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
-        "torch threads": str(torch.get_num_threads()),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def versions() -> dict[str, str]:
-    found = {}
-    for name in (
-        "qwen3-rag",
-        "torch",
-        "transformers",
-        "tokenizers",
-        "sentence-transformers",
-        "qdrant-client",
-    ):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
+# ----------------------------------------------------------------------------- formatting
+def num(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.{digits}f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
 
 
-def _diff(value: float | None) -> str:
+def diff(value: float | None) -> str:
     return "-" if value is None else f"{value:.1e}"
 
 
-def section_markdown(section: Section) -> list[str]:
-    lines = [f"### {section.title}", ""]
-    if not section.available:
-        lines += [*(f"- {n}" for n in section.notes), ""]
-        return lines
-    if section.key == "memory":
-        lines += [
-            "| case | model cost (peak - after imports) | peak RSS | x one model |",
-            "|---|---|---|---|",
-        ]
-        for row in section.rows:
-            lines.append(
-                f"| {row.contender} | {row.seconds:,.0f} MB | {row.extra.get('peak_mb', 0):,.0f} MB | "
-                f"{_fmt(section.ratio(row))} |"
-            )
-    elif section.key == "hardware":
-        lines += [
-            "| what | GFLOP/s | peak of its dtype, GFLOP/s | share of matmul peak |",
-            "|---|---|---|---|",
-        ]
-        fallback = section.extra.get("peak_flops", 0.0)
-        for row in section.rows:
-            peak = row.extra.get("peak_flops", fallback)
-            lines.append(
-                f"| {row.contender} | {row.extra['flops_per_s'] / 1e9:.1f} | {peak / 1e9:.0f} | "
-                f"{100 * row.extra['share_of_peak']:.0f}% |"
-            )
-    elif section.key == "pipeline":
-        lines += [
-            "| store | chunks | ingest s | chunks/s | query p50 ms | query p95 ms |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in section.rows:
-            lines.append(
-                f"| {row.contender} | {row.items} | {row.seconds:.1f} | {_fmt(row.items_per_s)} | "
-                f"{row.extra['query_p50_ms']:.0f} | {row.extra['query_p95_ms']:.0f} |"
-            )
-    elif section.key == "concurrency":
-        lines += [
-            "| how | seconds | queries/s | time / one ideal batch | max abs diff vs batch | note |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in section.rows:
-            lines.append(
-                f"| {row.contender} | {row.seconds:.2f} | {_fmt(row.items_per_s)} | "
-                f"{_fmt(section.ratio(row))}x | {_diff(row.max_abs_diff)} | {row.note} |"
-            )
-    elif section.key == "levers":
-        lines += [
-            "| lever | setting | seconds | vs kept setting | max abs diff | note |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in section.rows:
-            lines.append(
-                f"| {row.extra.get('lever', '')} | {row.contender} | {row.seconds:.2f} | "
-                f"{_fmt(row.extra.get('relative'))}x | {_diff(row.max_abs_diff)} | {row.note} |"
-            )
-    else:
-        unit = section.unit
-        lines += [
-            f"| contender | seconds | {unit} | tokens/s | qwen3-rag speed-up | max abs diff vs qwen3-rag "
-            "| how |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for row in section.rows:
-            ratio = section.ratio(row)
-            lines.append(
-                f"| {row.contender} | {row.seconds:.2f} | {_fmt(row.items_per_s)} | "
-                f"{_fmt(row.tokens_per_s)} | "
-                f"{_fmt(ratio)}x | {_diff(row.max_abs_diff)} | {row.note} |"
-            )
-    lines.append("")
-    lines += [f"- {n}" for n in section.notes]
-    if section.notes:
-        lines.append("")
-    return lines
+def table(header: str, align: str, rows: list[str]) -> list[str]:
+    """A markdown table: ``header`` without its outer pipes, ``align`` without its first one."""
+    return [f"| {header} |", f"|{align}", *rows]
 
 
-def targets(sections: dict[str, Section]) -> list[tuple[str, str, bool | None]]:
-    """``(target, measured, met)`` for each of the issue's targets that this run measured."""
-    out: list[tuple[str, str, bool | None]] = []
-
-    def ratio_of(key: str, contender_prefix: str) -> float | None:
-        section = sections.get(key)
-        if section is None or not section.available:
-            return None
-        row = next((r for r in section.rows if r.contender.startswith(contender_prefix)), None)
-        return None if row is None else section.ratio(row)
-
-    def add_ratio(label: str, key: str, prefix: str, goal: float) -> None:
-        value = ratio_of(key, prefix)
-        out.append(
-            (
-                label,
-                "not measured" if value is None else f"{value:.2f}x",
-                None if value is None else value >= goal,
-            )
-        )
-
-    add_ratio("Embedding >= 1.3x sentence-transformers", "embedding", "sentence-transformers", 1.3)
-    add_ratio("Embedding >= 2x official loop", "embedding", "official", 2.0)
-    conc = sections.get("concurrency")
-    if conc is not None and conc.available:
-        worst = max(
-            (conc.ratio(r) or 0.0 for r in conc.rows if "asyncio" in r.contender or "threads" in r.contender),
-            default=None,
-        )
-        one = next((r for r in conc.rows if r.contender == "one at a time"), None)
-        if worst is not None:
-            out.append(
-                (
-                    "256 concurrent queries within 1.5x one ideal batch (worst path)",
-                    f"{worst:.2f}x",
-                    worst <= 1.5,
-                )
-            )
-            if one is not None:
-                best = min(
-                    r.seconds for r in conc.rows if "asyncio" in r.contender or "threads" in r.contender
-                )
-                speed = one.seconds / best
-                slow = max(
-                    r.seconds for r in conc.rows if "asyncio" in r.contender or "threads" in r.contender
-                )
-                out.append(
-                    (
-                        "Concurrent >= 5x faster than one by one (slowest concurrent path)",
-                        f"{one.seconds / slow:.1f}x (best path {speed:.1f}x)",
-                        one.seconds / slow >= 5,
-                    )
-                )
-    for key in sections:
-        if key.startswith("rerank_"):
-            tag = key.removeprefix("rerank_")
-            add_ratio(f"Reranking {tag} >= 1.5x official", key, "official", 1.5)
-            add_ratio(f"Reranking {tag} >= 1.0x sentence-transformers", key, "sentence-transformers", 1.0)
-    diffs = [
-        r.max_abs_diff
-        for k, s in sections.items()
-        if k == "embedding" or k.startswith("rerank_")
-        for r in s.rows
-        if r.max_abs_diff is not None
-    ]
-    if diffs:
-        out.append(("Identical outputs (max abs diff <= 1e-5)", f"{max(diffs):.1e}", max(diffs) <= 1e-5))
-    mem = sections.get("memory")
-    if mem is not None and mem.available:
-        shared = next((r for r in mem.rows if r.contender.startswith("qwen3-rag")), None)
-        if shared is not None and mem.ratio(shared) is not None:
-            value = mem.ratio(shared) or 0.0
-            out.append(("Memory: three users of one model <= 1.1x one model", f"{value:.2f}x", value <= 1.1))
-    hw = sections.get("hardware")
-    if hw is not None and hw.available and hw.rows:
-        share = hw.rows[0].extra["share_of_peak"]
-        out.append(
-            (
-                f">= 50% of matmul peak at batch >= 16 ({hw.rows[0].contender})",
-                f"{100 * share:.0f}%",
-                share >= 0.5,
-            )
-        )
-    return out
+def cells(*values: Any) -> str:
+    return "| " + " | ".join(str(v) for v in values) + " |"
 
 
-def chart(sections: Sequence[Section], path: Path) -> bool:
-    """Horizontal bars: each contender's throughput relative to qwen3-rag, per measurement."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    groups = [
-        s
-        for s in sections
-        if s.available and s.rows and s.key not in ("memory", "hardware", "pipeline", "levers")
-    ]
-    if not groups:
-        return False
-    fig, axes = plt.subplots(
-        len(groups), 1, figsize=(8, 1.0 + 0.45 * sum(len(s.rows) for s in groups) + 0.5 * len(groups))
-    )
-    if len(groups) == 1:
-        axes = [axes]
-    for ax, section in zip(axes, groups, strict=True):
-        names = [r.contender for r in section.rows]
-        base = next((r for r in section.rows if r.contender == section.baseline), section.rows[0])
-        values = [base.seconds / r.seconds if r.seconds > 0 else 0.0 for r in section.rows]
-        colors = ["#2b6cb0" if r is base else "#a0aec0" for r in section.rows]
-        ax.barh(names[::-1], values[::-1], color=colors[::-1])
-        ax.axvline(1.0, color="#444", linewidth=0.8)
-        ax.set_title(section.title, fontsize=9, loc="left")
-        ax.tick_params(labelsize=8)
-        for y, v in enumerate(values[::-1]):
-            ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
-    axes[-1].set_xlabel(f"throughput relative to {groups[0].baseline} (higher is faster)", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split()).replace("|", "/")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-NOTES = [
-    "### How to read the main suite",
-    "",
-    "- Ratios come from one run on one machine; on a shared or busy machine absolute numbers "
-    "move by tens of percent between runs, ratios much less. Re-run before quoting.",
-    "- The official reranker example computes the logits of every position over the whole "
-    "151,669-token vocabulary. On the small shape that LM head costs more than the model body, "
-    "so its gap is far larger than on the 0.6B shape; the `reranker logits` lever isolates it.",
-    "- qwen3-rag's reranker computes each query's prompt prefix (system prompt, instruction, "
-    "query) once and reuses its keys/values for all that query's documents. The shared part is "
-    "the common prefix of the real token ids, so scores equal the plain path (max abs diff "
-    "column); the `reranker prefix KV cache` lever measures it on and off.",
-    "- Levers kept: length-sorted token-budget batching, last-position logits, the prefix KV "
-    "cache, fp32 on CPU. Dropped: bf16 on CPUs without native bf16 (slower, and about 1e-3 off "
-    "fp32), changing the thread count. The token-budget default stays at 4096 on CPU: 2048 "
-    "took 0.84-1.03x its time on the small shape across runs and was not clearly better on the "
-    "0.6B shape, where run-to-run noise was larger than the difference; 8192 and up are slower.",
-    "- Concurrent requests: the micro-batcher turns 256 single-query calls from asyncio tasks "
-    "or threads, direct or through the LangChain and LlamaIndex adapters, into a few forward "
-    "passes; on a 2-core CPU one query alone already uses the cores fairly well, so batching "
-    "gains a few times over one-at-a-time, not the 5x or more a GPU gives.",
-    "",
-]
-
-
-def main_meta(
-    settings: Settings, command: str, started: str, wall_s: float, load_start: float
-) -> dict[str, Any]:
-    """What the main suite's section of the report says about its run (kept in its JSON)."""
-    from dataclasses import asdict
-
-    from .common import load_average
-    from .host import describe_host
-
-    return {
-        "command": command,
-        "started": started,
-        "seconds": wall_s,
-        "load_average_start_end": [load_start, load_average()],
-        "shape": asdict(settings.shape),
-        "body_params": settings.shape.body_params(),
-        "corpus": settings.corpus.stats(),
-        "embed_batch_size": settings.embed_batch_size,
-        "rerank_batch_size": settings.rerank_batch_size,
-        "repeat": settings.repeat,
-        "machine": machine(),
-        "host": describe_host(),
-        "versions": versions(),
-    }
-
-
-def as_json(sections: list[Section]) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": s.key,
-            "title": s.title,
-            "available": s.available,
-            "baseline": s.baseline,
-            "unit": s.unit,
-            "notes": s.notes,
-            "extra": s.extra,
-            "rows": [
-                {
-                    "contender": r.contender,
-                    "seconds": r.seconds,
-                    "items": r.items,
-                    "tokens": r.tokens,
-                    "max_abs_diff": r.max_abs_diff,
-                    "ratio": s.ratio(r),
-                    "note": r.note,
-                    **r.extra,
-                }
-                for r in s.rows
-            ],
-        }
-        for s in sections
-    ]
-
-
-_ROW_FIELDS = ("contender", "seconds", "items", "tokens", "max_abs_diff", "note")
-
-
-def sections_from_json(data: list[dict[str, Any]]) -> list[Section]:
-    """The inverse of :func:`as_json` (``ratio`` is recomputed, everything else kept)."""
-    sections = []
-    for item in data:
-        rows = [
-            Row(
-                r["contender"],
-                r["seconds"],
-                r["items"],
-                r["tokens"],
-                r.get("max_abs_diff"),
-                r.get("note", ""),
-                {k: v for k, v in r.items() if k not in (*_ROW_FIELDS, "ratio")},
-            )
-            for r in item.get("rows", [])
-        ]
-        sections.append(
-            Section(
-                item["key"],
-                item["title"],
-                rows,
-                baseline=item.get("baseline", "qwen3-rag"),
-                unit=item.get("unit", "texts/s"),
-                available=item.get("available", True),
-                notes=list(item.get("notes", [])),
-                extra=dict(item.get("extra", {})),
-            )
-        )
-    return sections
-
-
-def peer_sections(peers: dict[str, Any]) -> list[Section]:
-    """The peers suite as chart groups: throughput relative to qwen3-rag float32, per task."""
-    out = []
-    for task in ("embedding", "reranking"):
-        rows = [
-            Row(f"{r['engine']} {r['dtype']}", r["seconds"], r["items"], r["tokens"])
-            for r in peers.get("runs", [])
-            if r["task"] == task and r.get("seconds")
-        ]
-        if rows:
-            title = f"Peers, {task}, {peers['shape']['name']} shape"
-            out.append(Section(f"peers_{task}", title, rows, baseline="qwen3-rag float32"))
-    return out
-
-
-def load_suites(out: Path) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- loading
+def load_suites(out: Path) -> Data:
     """Every suite's JSON found in ``out`` (``None`` for a suite that never ran there)."""
-    from .run import RUN_FILE, SUITE_FILES
-
-    found: dict[str, Any] = {}
-    for name, file in SUITE_FILES.items():
+    found: Data = {}
+    for name, file in [*SUITE_FILES.items(), ("run", RUN_FILE)]:
         path = out / file
         found[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     if isinstance(found["main"], list):  # the first format: the sections alone
         found["main"] = {"meta": None, "sections": found["main"]}
-    run_path = out / RUN_FILE
-    found["run"] = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else None
     return found
 
 
-def _setup_lines(meta: dict[str, Any]) -> list[str]:
-    shape = meta["shape"]
-    stats = meta["corpus"]
+def main_sections(suites: Data) -> dict[str, Data]:
+    return {s["key"]: s for s in (suites.get("main") or {}).get("sections", [])}
+
+
+def hardware_record(suites: Data) -> Data | None:
+    """The main suite's hardware section in the shape the efficiency tables read."""
+    hw = main_sections(suites).get("hardware")
+    if hw is None or not hw["available"]:
+        return None
+    meta = suites["main"].get("meta")
+    return {"shape": meta["shape"]["name"] if meta else "small", "extra": hw["extra"], "rows": hw["rows"]}
+
+
+def peer_runs(data: Data) -> dict[tuple[str, str, str], Data]:
+    return {(r["engine"], r["task"], r["dtype"]): r for r in data.get("runs", [])}
+
+
+def peer_ratio(data: Data, engine: str, task: str, dtype: str, base: str = "qwen3-rag") -> float | None:
+    """``base`` throughput / ``engine`` throughput at the same dtype (> 1: ``base`` faster)."""
+    runs = peer_runs(data)
+    mine, theirs = runs.get((base, task, dtype)), runs.get((engine, task, dtype))
+    if not mine or not theirs or not mine.get("seconds") or not theirs.get("seconds"):
+        return None
+    return float(theirs["seconds"]) / float(mine["seconds"])
+
+
+def serving_run(data: Data, workload: str, contender: str) -> Data | None:
+    return next(
+        (
+            r
+            for r in data.get("runs", [])
+            if r["workload"] == workload and r["contender"].startswith(contender)
+        ),
+        None,
+    )
+
+
+def efficiency_rows(suites: Data) -> list[tuple[str, str, float, float, float]]:
+    """``(what, dtype, FLOP/s, peak FLOP/s, share)`` for qwen3-rag on the mixed-length corpora."""
+    rows: list[tuple[str, str, float, float, float]] = []
+    hardware, peers = hardware_record(suites), suites.get("peers")
+    if hardware is not None:
+        for row in hardware["rows"]:
+            if row["contender"].startswith("qwen3-rag, mixed-length corpus"):
+                peak = row.get("peak_flops") or hardware["extra"].get("peak_flops", 0.0)
+                what = f"main suite, {hardware['shape']} shape"
+                rows.append(
+                    (what, row.get("dtype", "float32"), row["flops_per_s"], peak, row["share_of_peak"])
+                )
+    if peers is not None and peers.get("corpus_flops"):
+        for r in peers.get("runs", []):
+            if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
+                peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]
+                rows.append(
+                    (f"peers suite, {peers['shape']['name']} shape", r["dtype"], rate, peak, rate / peak)
+                )
+    return rows
+
+
+# ----------------------------------------------------------------------------- run records
+def _describe_run(run: Data) -> str:
+    per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in run["suites"].items())
+    return (
+        f"`{run['command']}`, started {run['started']}, took {run['seconds'] / 60:.1f} min "
+        f"({per_suite} min per suite; 1-minute load average {run.get('load_average_start', 0):.1f} at "
+        f"the start, {run.get('load_average_end', 0):.1f} at the end)"
+    )
+
+
+def runs_lines(suites: Data) -> list[str]:
+    """How long the one command took, how busy the machine was, and what ran after it."""
+    record = normalize_record(suites.get("run"))
+    lines: list[str] = []
+    full = record.get("last_full")
+    if full:
+        busiest = max(full.get("load_average_start", 0.0), full.get("load_average_end", 0.0))
+        # Two cores: a load average above about 2.5 means other work shared them during the run.
+        conditions = (
+            "This 2-core machine was shared with other work during the run: absolute numbers are "
+            "slower than on an idle machine and move by tens of percent between runs; ratios "
+            "measured side by side in one suite much less."
+            if busiest > 2.5
+            else "The machine ran nothing else of note (load average at most the benchmark's own); "
+            "absolute numbers still move by about ten percent between runs, ratios measured side by "
+            "side in one suite less."
+        )
+        lines += [f"**The last full run: {_describe_run(full)}.** {conditions}", ""]
+        failed = [f"{n} (exit {v['returncode']})" for n, v in full["suites"].items() if v["returncode"]]
+        if failed:
+            lines += [
+                f"**Suites that failed in that run: {', '.join(failed)}**; their sections below are from "
+                "the JSON of another run (see its date in the table).",
+                "",
+            ]
+    for run in record.get("later", []):
+        lines += [f"Run after it, of some suites only: {_describe_run(run)}.", ""]
+    return lines
+
+
+def provenance_table(suites: Data) -> list[str]:
+    rows = []
+    for name, file in SUITE_FILES.items():
+        data = suites.get(name)
+        if data is None:
+            rows.append(cells(name, "-", "not run into this folder", "-", "-", "-"))
+            continue
+        meta = (data.get("meta") or {}) if name == "main" else data
+        loads = meta.get("load_average_start_end") or [None, None]
+        load_text = "-" if loads[0] is None else f"{loads[0]:.1f} / {loads[1]:.1f}"
+        took = "-" if meta.get("seconds") is None else f"{meta['seconds'] / 60:.1f} min"
+        command = f"`{meta.get('command', '?')}`"
+        rows.append(cells(name, f"[{file}]({file})", command, meta.get("started", "?"), took, load_text))
+    header = "suite | JSON | command | started | took | load average start / end"
+    return table(header, "---|" * 6, rows)
+
+
+def run_line(name: str) -> Callable[[Data], list[str]]:
+    """``Run: command, started, took, load`` and the host line of one suite's JSON."""
+
+    def render(suites: Data) -> list[str]:
+        data = suites.get(name)
+        if data is None:
+            return [f"Not run into this folder: `python -m benchmarks.run --suites {name}`."]
+        if name == "main":
+            data = data.get("meta") or {}
+        parts = [f"`{data.get('command', '?')}`"]
+        if data.get("started"):
+            parts.append(f"started {data['started']}")
+        if data.get("seconds") is not None:
+            parts.append(f"took {data['seconds'] / 60:.1f} min")
+        loads = data.get("load_average_start_end")
+        if loads and all(v is not None for v in loads):
+            parts.append(f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
+        host = host_line(data.get("host"), data.get("machine"))
+        if name == "parsers":
+            where = data.get("machine", "?")
+            if isinstance(where, dict):  # host.machine(); runs before it wrote one string
+                where = f"{where['cpu']}, {where['cores']} cores"
+            host += f" Machine: {where}, shared with other work."
+        return ["Run: " + ", ".join(parts) + ".", "", host]
+
+    return render
+
+
+def main_setup(suites: Data) -> list[str]:
+    meta = (suites.get("main") or {}).get("meta")
+    if not meta:
+        return []
+    shape, stats = meta["shape"], meta["corpus"]
     return [
         f"- Model shape `{shape['name']}`: {shape['layers']} layers, hidden {shape['hidden']}, heads "
         f"{shape['heads']}/{shape['kv_heads']}, head_dim {shape['head_dim']}, ffn {shape['ffn']}, vocab "
@@ -440,271 +237,784 @@ def _setup_lines(meta: dict[str, Any]) -> list[str]:
     ]
 
 
-ENGINE_ROWS = (
-    ("qwen3-rag", "qwen3-rag"),
-    ("qwen3-rag-1t", "qwen3-rag, 1 thread"),
-    ("vllm", "vLLM offline"),
-    ("infinity", "Infinity"),
-)
+# ----------------------------------------------------------------------------- targets
+def main_targets(suites: Data) -> list[Target]:
+    sections = main_sections(suites)
+    out: list[Target] = []
 
+    def add_ratio(label: str, key: str, prefix: str, goal: float) -> None:
+        section = sections.get(key)
+        row = None
+        if section is not None and section["available"]:
+            row = next((r for r in section["rows"] if r["contender"].startswith(prefix)), None)
+        value = None if row is None else row["ratio"]
+        measured = "not measured" if value is None else f"{value:.2f}x"
+        out.append((label, measured, None if value is None else value >= goal))
 
-def _headline(suites: dict[str, Any], hardware: dict[str, Any] | None) -> list[str]:
-    """Issue 13 at a glance: qwen3-rag vs the peers at equal dtype, and the matmul-peak shares."""
-    from .report_suites import DTYPE_SHORT, efficiency_rows, peer_ratio, peer_runs
-
-    peers, serving = suites.get("peers"), suites.get("serving")
-    lines = ["## Issue 13 at a glance", ""]
-    if peers:
-        runs = peer_runs(peers)
-        dtypes = peers.get("settings", {}).get("dtypes", [])
-        lines += [
-            f"Throughput in tokens/s, {peers['shape']['name']} shape, same weights, texts and dtype, "
-            "one run (peers suite); `qwen3-rag / X` > 1 means qwen3-rag is faster.",
-            "",
-            "| task | " + " | ".join(DTYPE_SHORT.get(d, d) for d in dtypes) + " |",
-            "|---|" + "---|" * len(dtypes),
-        ]
-        for task in ("embedding", "reranking"):
-            for engine, name in ENGINE_ROWS:
-                cells = []
-                for d in dtypes:
-                    r = runs.get((engine, task, d))
-                    cells.append("-" if not r or not r.get("tokens_per_s") else f"{r['tokens_per_s']:,.0f}")
-                if any(c != "-" for c in cells) or engine == "qwen3-rag":
-                    lines.append(f"| {task}: {name} | " + " | ".join(cells) + " |")
-            for engine, name in ENGINE_ROWS[2:]:
-                ratios = [peer_ratio(peers, engine, task, d) for d in dtypes]
-                if any(r is not None for r in ratios):
-                    cells = ["-" if r is None else f"**{r:.2f}x**" for r in ratios]
-                    lines.append(f"| {task}: qwen3-rag / {name} | " + " | ".join(cells) + " |")
-                one = [peer_ratio(peers, engine, task, d, base="qwen3-rag-1t") for d in dtypes]
-                if engine == "vllm" and any(r is not None for r in one):
-                    cells = ["-" if r is None else f"{r:.2f}x" for r in one]
-                    lines.append(f"| {task}: qwen3-rag 1 thread / {name} | " + " | ".join(cells) + " |")
-        lines.append("")
-    if serving:
-        runs_s = serving.get("runs", [])
-        parts = []
-        for workload in ("embed", "rerank"):
-            base = next(
-                (r for r in runs_s if r["workload"] == workload and r["contender"] == "in-process"), None
-            )
-            vllm = next(
-                (r for r in runs_s if r["workload"] == workload and r["contender"].startswith("vLLM")), None
-            )
-            if base and vllm:
-                parts.append(f"{workload} {base['items_per_s'] / vllm['items_per_s']:.2f}x")
-        if parts:
-            lines += [
-                f"Over HTTP (serving suite, {serving['shape']['name']} shape, fp32, "
-                f"{serving['settings']['concurrency']} concurrent clients): qwen3-rag in-process / vLLM CPU "
-                f"server = {', '.join(parts)}.",
-                "",
-            ]
-    shares = efficiency_rows(hardware, peers)
-    if shares:
-        lines += [
-            "Matmul-peak efficiency (useful FLOP/s on the mixed-length corpus / the measured matmul peak of "
-            "the same dtype; target >= 60%): "
-            + ", ".join(f"{what} {DTYPE_SHORT.get(d, d)} {100 * s:.0f}%" for what, d, _, _, s in shares)
-            + ".",
-            "",
-        ]
-    return lines
-
-
-def _run_lines(data: dict[str, Any] | None) -> list[str]:
-    """How long the one command took, how busy the machine was, and what ran after it."""
-    from .run import normalize_record
-
-    record = normalize_record(data)
-    lines: list[str] = []
-
-    def describe(run: dict[str, Any]) -> str:
-        per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in run["suites"].items())
-        return (
-            f"`{run['command']}`, started {run['started']}, took {run['seconds'] / 60:.1f} min "
-            f"({per_suite} min per suite; 1-minute load average {run.get('load_average_start', 0):.1f} at "
-            f"the start, {run.get('load_average_end', 0):.1f} at the end)"
-        )
-
-    full = record.get("last_full")
-    if full:
-        busiest = max(full.get("load_average_start", 0.0), full.get("load_average_end", 0.0))
-        # Two cores: a load average above about 2.5 means other work shared them during the run.
-        conditions = (
-            "This 2-core machine was shared with other work during the run: absolute numbers are "
-            "slower than on an idle machine and move by tens of percent between runs; ratios "
-            "measured side by side in one suite much less."
-            if busiest > 2.5
-            else "The machine ran nothing else of note (load average at most the benchmark's own); "
-            "absolute numbers still move by about ten percent between runs, ratios measured side by "
-            "side in one suite less."
-        )
-        lines += [f"**The last full run: {describe(full)}.** {conditions}", ""]
-        failed = [f"{n} (exit {v['returncode']})" for n, v in full["suites"].items() if v["returncode"]]
-        if failed:
-            lines += [
-                f"**Suites that failed in that run: {', '.join(failed)}**; their sections below are from "
-                "the JSON of another run (see its date in the table).",
-                "",
-            ]
-    for run in record.get("later", []):
-        lines += [f"Run after it, of some suites only: {describe(run)}.", ""]
-    return lines
-
-
-def _provenance_table(suites: dict[str, Any]) -> list[str]:
-    from .run import SUITE_FILES
-
-    lines = [
-        "| suite | JSON | command | started | took | load average start / end |",
-        "|---|---|---|---|---|---|",
+    add_ratio("Embedding >= 1.3x sentence-transformers", "embedding", "sentence-transformers", 1.3)
+    add_ratio("Embedding >= 2x official loop", "embedding", "official", 2.0)
+    conc = sections.get("concurrency")
+    if conc is not None and conc.get("available"):
+        paths = [r for r in conc["rows"] if "asyncio" in r["contender"] or "threads" in r["contender"]]
+        one = next((r for r in conc["rows"] if r["contender"] == "one at a time"), None)
+        if paths:
+            worst = max(r["ratio"] or 0.0 for r in paths)
+            label = "256 concurrent queries within 1.5x one ideal batch (worst path)"
+            out.append((label, f"{worst:.2f}x", worst <= 1.5))
+            if one is not None:
+                best = one["seconds"] / min(r["seconds"] for r in paths)
+                slow = one["seconds"] / max(r["seconds"] for r in paths)
+                label = "Concurrent >= 5x faster than one by one (slowest concurrent path)"
+                out.append((label, f"{slow:.1f}x (best path {best:.1f}x)", slow >= 5))
+    for key in sections:
+        if key.startswith("rerank_"):
+            tag = key.removeprefix("rerank_")
+            add_ratio(f"Reranking {tag} >= 1.5x official", key, "official", 1.5)
+            add_ratio(f"Reranking {tag} >= 1.0x sentence-transformers", key, "sentence-transformers", 1.0)
+    diffs = [
+        r["max_abs_diff"]
+        for k, s in sections.items()
+        if k == "embedding" or k.startswith("rerank_")
+        for r in s["rows"]
+        if r.get("max_abs_diff") is not None
     ]
-    for name, file in SUITE_FILES.items():
-        data = suites.get(name)
-        if data is None:
-            lines.append(f"| {name} | - | not run into this folder | - | - | - |")
-            continue
-        meta = (data.get("meta") or {}) if name == "main" else data
-        loads = meta.get("load_average_start_end") or [None, None]
-        load_text = "-" if loads[0] is None else f"{loads[0]:.1f} / {loads[1]:.1f}"
-        took = "-" if meta.get("seconds") is None else f"{meta['seconds'] / 60:.1f} min"
-        lines.append(
-            f"| {name} | [{file}]({file}) | `{meta.get('command', '?')}` | {meta.get('started', '?')} | "
-            f"{took} | {load_text} |"
+    if diffs:
+        out.append(("Identical outputs (max abs diff <= 1e-5)", f"{max(diffs):.1e}", max(diffs) <= 1e-5))
+    mem = sections.get("memory")
+    if mem is not None and mem["available"]:
+        shared = next((r for r in mem["rows"] if r["contender"].startswith("qwen3-rag")), None)
+        if shared is not None and shared["ratio"] is not None:
+            value = shared["ratio"]
+            out.append(("Memory: three users of one model <= 1.1x one model", f"{value:.2f}x", value <= 1.1))
+    hw = sections.get("hardware")
+    if hw is not None and hw["available"] and hw["rows"]:
+        first = hw["rows"][0]
+        label = f">= 50% of matmul peak at batch >= 16 ({first['contender']})"
+        out.append((label, f"{100 * first['share_of_peak']:.0f}%", first["share_of_peak"] >= 0.5))
+    return out
+
+
+def auto_ratio(rows: dict[tuple[str, str], Data], task: str) -> float | None:
+    """auto's throughput / the faster of float32 and bfloat16 (same run)."""
+    auto = rows.get((task, "auto"))
+    fastest = [rows[(task, v)]["seconds"] for v in ("float32", "bfloat16") if (task, v) in rows]
+    return None if auto is None or not fastest else float(min(fastest) / auto["seconds"])
+
+
+def cpu_dtypes_targets(data: Data) -> list[Target]:
+    rows = {(r["task"], r["variant"]): r for r in data.get("results", [])}
+    shape = data.get("shape", {}).get("name", "?")
+    out: list[Target] = []
+    for task in TASKS:
+        row = rows.get((task, "bfloat16"))
+        if row is not None and row.get("speedup") is not None:
+            label = f"CPU bf16 >= 2x fp32, {task} ({shape} shape, issue 13 §1)"
+            out.append((label, f"{row['speedup']:.2f}x", row["speedup"] >= 2.0))
+    for task in TASKS:
+        ratio = auto_ratio(rows, task)
+        if ratio is not None:
+            label = (
+                f'CPU dtype="auto" >= 0.9x the faster of float32 and bfloat16, {task} '
+                f"({shape} shape, issue 25)"
+            )
+            out.append((label, f"{ratio:.2f}x", ratio >= 0.9))
+    for row in (data.get("memory") or {}).get("model", []):
+        if "growth_share" in row and row["kernel"] in ("float32", "float32-onednn"):
+            label = (
+                f"CPU memory flat (within 5%) over {row['shapes']} batch shapes, {row['kernel']} (issue 25)"
+            )
+            out.append((label, f"{row['growth_share']:+.1%}", row["growth_share"] <= 0.05))
+    return out
+
+
+def peers_targets(data: Data) -> list[Target]:
+    out: list[Target] = []
+    for task in TASKS:
+        for dtype in data.get("settings", {}).get("dtypes", []):
+            if ("vllm", task, dtype) in peer_runs(data):
+                ratio = peer_ratio(data, "vllm", task, dtype)
+                label = (
+                    f"qwen3-rag >= 1.0x vLLM CPU (offline API), {task}, {DTYPE_SHORT.get(dtype, dtype)}, "
+                    f"{data.get('shape', {}).get('name', '?')} shape"
+                )
+                measured = "not measured" if ratio is None else f"{ratio:.2f}x"
+                out.append((label, measured, None if ratio is None else ratio >= 1.0))
+    return out
+
+
+def serving_targets(data: Data) -> list[Target]:
+    out: list[Target] = []
+    for workload in ("embed", "rerank"):
+        base = serving_run(data, workload, "in-process")
+        serve = serving_run(data, workload, "qwen3-rag serve (loopback)")
+        vllm = serving_run(data, workload, "vLLM")
+        if base and serve:
+            ratio = serve["items_per_s"] / base["items_per_s"]
+            out.append(
+                (
+                    f"Server over loopback >= 0.8x in-process, {workload} (issue 10)",
+                    f"{ratio:.2f}x",
+                    ratio >= 0.8,
+                )
+            )
+        if base and vllm:
+            ratio = base["items_per_s"] / vllm["items_per_s"]
+            label = (
+                f"qwen3-rag (in-process) >= 1.0x vLLM CPU over HTTP, {workload}, fp32, "
+                f"{data.get('shape', {}).get('name', '?')} shape, {data['settings']['concurrency']} clients"
+            )
+            out.append((label, f"{ratio:.2f}x", ratio >= 1.0))
+    served = next((v for k, v in (data.get("memory") or {}).items() if k.startswith("qwen3-rag serve")), None)
+    if served is not None:
+        value = served["x_one_process_rss"]
+        out.append(("Server + workers <= 1.5x one process (RSS, issue 10)", f"{value:.2f}x", value <= 1.5))
+    return out
+
+
+def efficiency_targets(suites: Data) -> list[Target]:
+    return [
+        (
+            f">= 60% of the measured matmul peak, mixed-length corpus, {DTYPE_SHORT.get(d, d)}, {what}",
+            f"{100 * share:.0f}%",
+            share >= 0.6,
         )
+        for what, d, _, _, share in efficiency_rows(suites)
+    ]
+
+
+def ingest_targets(data: Data) -> list[Target]:
+    streaming = data.get("streaming")
+    if not streaming:
+        return []
+    peak = streaming["peak"].get("hwm_mb") or streaming["peak"]["maxrss_mb"]
+    mb = data.get("file_bytes", 0) / 2**20
+    label = (
+        "Ingest peak memory < 3 GB with the real tokenizer "
+        f"(issue 9; stated for 50 MB, measured at {mb:.0f} MiB)"
+    )
+    return [(label, f"{peak / 1024:.2f} GB", peak < data.get("target_peak_mb", 3072))]
+
+
+STORE_TARGETS = {
+    "open_s": ("open the store <= {limit:g} s", "{value:.2f} s"),
+    "hybrid_p50_ms": ("hybrid (dense + sparse, RRF) top-50 p50 <= {limit:g} ms", "{value:.1f} ms"),
+    "filtered_p50_ms": ("filtered dense top-50 p50 <= {limit:g} ms", "{value:.1f} ms"),
+    "rss_after_open_mb": ("RSS after open <= {limit:g} MB", "{value:.0f} MB"),
+    "ingest_points_per_s": ("ingest >= {limit:g} points/s (store side)", "{value:,.0f} points/s"),
+    "last_window_ratio": ("last 1,000-point ingest window >= {limit:g}x the first", "{value:.2f}x"),
+    "recall_at_50": ("HNSW recall@50 vs exact >= {limit:g} (clustered vectors)", "{value:.3f}"),
+}
+
+
+def store_targets(data: Data) -> list[Target]:
+    rows: list[Target] = []
+    for t in data.get("targets", []):
+        label, shown = STORE_TARGETS[t["target"]]
+        measured = "-" if t["value"] is None else shown.format(value=t["value"])
+        points = t.get("points", 100_000)
+        where = "100k points" if points == 100_000 else f"{points // 1000}k points (100k not run)"
+        rows.append(
+            (f"Qdrant Edge at {where}: {label.format(limit=t['limit'])} (issue 19)", measured, t["met"])
+        )
+    return rows or [("Qdrant Edge at 100k points (issue 19)", "not measured in this run", None)]
+
+
+def cli_targets(data: Data) -> list[Target]:
+    by = {r["command"]: r["median_s"] for r in data.get("rows", [])}
+    limit = CLI_TARGET_S
+    out: list[Target] = []
+    for command in ("qwen3-rag sources", "qwen3-rag remove FILE"):
+        if command in by:
+            out.append(
+                (f"cold `{command}` < {limit} s (issue 24)", f"{by[command]:.2f} s", by[command] < limit)
+            )
+    served = by.get("qwen3-rag query --server URL (warm server)")
+    if served is not None:
+        label = f"`query --server URL` < {limit} s against a warm server (issue 24)"
+        out.append((label, f"{served:.2f} s", served < limit))
+    return out
+
+
+def targets_table(suites: Data) -> list[str]:
+    rows = main_targets(suites) if suites.get("main") else []
+    per_suite: dict[str, Callable[[Data], list[Target]]] = {
+        "cpu-dtypes": cpu_dtypes_targets,
+        "peers": peers_targets,
+        "serving": serving_targets,
+    }
+    for name, targets in per_suite.items():
+        rows += targets(suites[name]) if suites.get(name) else []
+    rows += efficiency_targets(suites)
+    for name, targets in (("ingest", ingest_targets), ("store", store_targets), ("cli", cli_targets)):
+        rows += targets(suites[name]) if suites.get(name) else []
+    verdict = {None: "-", True: "yes", False: "**no**"}
+    return table("target | measured | met", "---|" * 3, [cells(*row[:2], verdict[row[2]]) for row in rows])
+
+
+# ----------------------------------------------------------------------------- main suite
+Column = tuple[str, Callable[[Data], Any]]
+
+
+def columns(rows: list[Data], spec: list[Column]) -> list[str]:
+    """A table with one ``(header, value of a row)`` pair per column."""
+    header = " | ".join(name for name, _ in spec)
+    return table(header, "---|" * len(spec), [cells(*(value(r) for _, value in spec)) for r in rows])
+
+
+def per_s(key: str) -> Callable[[Data], str]:
+    return lambda r: num(r[key] / r["seconds"])
+
+
+MAIN_COLUMNS: dict[str, list[Column]] = {
+    "memory": [
+        ("case", lambda r: r["contender"]),
+        ("model cost (peak - after imports)", lambda r: f"{r['seconds']:,.0f} MB"),
+        ("peak RSS", lambda r: f"{r.get('peak_mb', 0):,.0f} MB"),
+        ("x one model", lambda r: num(r["ratio"])),
+    ],
+    "pipeline": [
+        ("store", lambda r: r["contender"]),
+        ("chunks", lambda r: r["items"]),
+        ("ingest s", lambda r: f"{r['seconds']:.1f}"),
+        ("chunks/s", per_s("items")),
+        ("query p50 ms", lambda r: f"{r['query_p50_ms']:.0f}"),
+        ("query p95 ms", lambda r: f"{r['query_p95_ms']:.0f}"),
+    ],
+    "concurrency": [
+        ("how", lambda r: r["contender"]),
+        ("seconds", lambda r: f"{r['seconds']:.2f}"),
+        ("queries/s", per_s("items")),
+        ("time / one ideal batch", lambda r: f"{num(r['ratio'])}x"),
+        ("max abs diff vs batch", lambda r: diff(r["max_abs_diff"])),
+        ("note", lambda r: r["note"]),
+    ],
+    "levers": [
+        ("lever", lambda r: r.get("lever", "")),
+        ("setting", lambda r: r["contender"]),
+        ("seconds", lambda r: f"{r['seconds']:.2f}"),
+        ("vs kept setting", lambda r: f"{num(r.get('relative'))}x"),
+        ("max abs diff", lambda r: diff(r["max_abs_diff"])),
+        ("note", lambda r: r["note"]),
+    ],
+}
+
+
+def section_lines(section: Data) -> list[str]:
+    lines = [f"### {section['title']}", ""]
+    if not section["available"]:
+        return [*lines, *(f"- {n}" for n in section["notes"])]
+    spec = MAIN_COLUMNS.get(section["key"])
+    if section["key"] == "hardware":
+        fallback = section["extra"].get("peak_flops", 0.0)
+        spec = [
+            ("what", lambda r: r["contender"]),
+            ("GFLOP/s", lambda r: f"{r['flops_per_s'] / 1e9:.1f}"),
+            ("peak of its dtype, GFLOP/s", lambda r: f"{r.get('peak_flops', fallback) / 1e9:.0f}"),
+            ("share of matmul peak", lambda r: f"{100 * r['share_of_peak']:.0f}%"),
+        ]
+    elif spec is None:  # embedding and reranking: qwen3-rag against the other contenders
+        spec = [
+            ("contender", lambda r: r["contender"]),
+            ("seconds", lambda r: f"{r['seconds']:.2f}"),
+            (section["unit"], per_s("items")),
+            ("tokens/s", per_s("tokens")),
+            ("qwen3-rag speed-up", lambda r: f"{num(r['ratio'])}x"),
+            ("max abs diff vs qwen3-rag", lambda r: diff(r["max_abs_diff"])),
+            ("how", lambda r: r["note"]),
+        ]
+    return [*lines, *columns(section["rows"], spec), "", *(f"- {n}" for n in section["notes"])]
+
+
+def main_tables(suites: Data) -> list[str]:
+    lines: list[str] = []
+    for section in main_sections(suites).values():
+        lines += [*section_lines(section), ""]
     return lines
 
 
-INTRO = [
-    "# Benchmarks",
-    "",
-    "qwen3-rag against the usual ways of running Qwen3-Embedding and Qwen3-Reranker (sentence-transformers,",
-    "the official code), the engines people pick for throughput (vLLM CPU, Infinity), its own CPU dtypes,",
-    "serving and ingest memory, on this machine's CPU. Written entirely by `benchmarks/`: every table and",
-    "every number in the prose comes from the JSON files beside this page, which the suites write.",
-    "Speed-ups are `contender time / qwen3-rag time` from the same run (> 1: qwen3-rag is faster).",
-    "",
-    "## Regenerate",
-    "",
-    "```",
-    "bash .ci/setup-vllm && bash .ci/setup-infinity   # the peers' own environments (once)",
-    "python -m benchmarks.run                          # every suite, then this page and its chart",
-    "python -m benchmarks.run --render-only            # this page and the chart from the saved JSON",
-    "python -m benchmarks.run --suites peers           # one suite (the others' JSON kept), then render",
-    "```",
-    "",
-    "(`bash .ci/run-benchmarks` does the first two lines.) Each suite writes its JSON here, then the",
-    "report is rendered from all of them: nothing on this page is edited by hand, so a run of any",
-    "suite never loses another's section. Without `.venv-vllm` or `.venv-infinity` their rows say so.",
-    "`--quick` shrinks every suite (the smoke test runs it on a micro shape).",
-    "",
-]
+def glance_table(suites: Data) -> list[str]:
+    """Issue 13 at a glance: qwen3-rag vs the peers at equal dtype, tokens/s and ratios."""
+    peers = suites.get("peers")
+    if not peers:
+        return []
+    runs, dtypes = peer_runs(peers), peers.get("settings", {}).get("dtypes", [])
+    rows = []
+    for task in TASKS:
+        for engine, name in GLANCE_NAMES.items():
+            values = [runs.get((engine, task, d)) or {} for d in dtypes]
+            shown = [f"{r['tokens_per_s']:,.0f}" if r.get("tokens_per_s") else "-" for r in values]
+            if any(c != "-" for c in shown) or engine == "qwen3-rag":
+                rows.append(cells(f"{task}: {name}", *shown))
+        for engine in ("vllm", "infinity"):
+            name = GLANCE_NAMES[engine]
+            ratios = [peer_ratio(peers, engine, task, d) for d in dtypes]
+            if any(r is not None for r in ratios):
+                rows.append(
+                    cells(
+                        f"{task}: qwen3-rag / {name}",
+                        *("-" if r is None else f"**{r:.2f}x**" for r in ratios),
+                    )
+                )
+            one = [peer_ratio(peers, engine, task, d, base="qwen3-rag-1t") for d in dtypes]
+            if engine == "vllm" and any(r is not None for r in one):
+                rows.append(
+                    cells(
+                        f"{task}: qwen3-rag 1 thread / {name}",
+                        *("-" if r is None else f"{r:.2f}x" for r in one),
+                    )
+                )
+    return table(
+        "task | " + " | ".join(DTYPE_SHORT.get(d, d) for d in dtypes), "---|" * (len(dtypes) + 1), rows
+    )
+
+
+# ----------------------------------------------------------------------------- other suites
+def cpu_dtypes_table(suites: Data) -> list[str]:
+    rows = []
+    for r in (suites.get("cpu-dtypes") or {}).get("results", []):
+        a = r.get("accuracy", {})
+        if r["task"] == "embedding":
+            accuracy = f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
+        else:
+            accuracy = (
+                f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, "
+                f"Kendall min {a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, "
+                f"top-1 {a['top1_agreement']:.0%}, top-5 {a['top5_overlap']:.0%}, "
+                f"max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
+            )
+        speedup = "-" if r.get("speedup") is None else f"{r['speedup']:.2f}x"
+        variant = f"auto (picked {r['picked']})" if r.get("picked") else r["variant"]
+        rows.append(
+            cells(
+                r["task"],
+                variant,
+                f"{r['seconds']:.2f}",
+                f"{r['tokens_per_s']:.0f}",
+                speedup,
+                f"{r['weight_mib']:.0f}",
+                accuracy,
+            )
+        )
+    header = "task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32"
+    return table(header, "---|" * 7, rows) if rows else []
+
+
+def cpu_memory_table(suites: Data) -> list[str]:
+    memory = (suites.get("cpu-dtypes") or {}).get("memory") or {}
+    rows = [
+        cells(
+            r["kernel"],
+            f"{r['rss_loaded_mib']:.0f}",
+            f"{r['warmup_growth_mib']:.0f}",
+            f"{r['rss_after_warmup_mib']:.0f}",
+            f"{r['growth_mib']:.0f}",
+            f"{r['growth_share']:+.1%}",
+            ", ".join(f"{v:+.0f}" for v in r.get("trace_mib", [])),
+        )
+        for r in memory.get("model", [])
+        if "growth_mib" in r
+    ]
+    header = (
+        "kernel | RSS after load MiB | warm-up growth MiB | RSS after warm-up MiB | "
+        "growth over the shapes MiB "
+        "| growth | trace every 50 shapes MiB"
+    )
+    return table(header, "---|" + "---:|" * 5 + "---|", rows) if rows else []
+
+
+def cpu_matmul_memory_table(suites: Data) -> list[str]:
+    memory = (suites.get("cpu-dtypes") or {}).get("memory") or {}
+    rows = [
+        cells(r["form"], f"{r['growth_mib']:+.0f}", f"{r['growth_after_trim_mib']:+.0f}")
+        for r in memory.get("matmul", [])
+        if "growth_mib" in r
+    ]
+    return table("form | RSS growth MiB | after malloc_trim MiB", "---|---:|---:|", rows) if rows else []
+
+
+def cpu_profile_table(suites: Data) -> list[str]:
+    profile = (suites.get("cpu-dtypes") or {}).get("profile") or {}
+    rows = [
+        cells(shape, dtype, f"`{op['op']}`", f"{100 * op['share']:.0f}%", f"{op['self_ms']:.0f}", op["calls"])
+        for shape, by_dtype in profile.items()
+        for dtype, ops in by_dtype.items()
+        for op in ops[:4]
+    ]
+    return table("shape | dtype | operator | share | self ms | calls", "---|" * 6, rows) if rows else []
+
+
+def peers_table(task: str, unit: str) -> Callable[[Data], list[str]]:
+    def render(suites: Data) -> list[str]:
+        data = suites.get("peers")
+        if not data:
+            return []
+        runs, rows = peer_runs(data), []
+        for dtype in data.get("settings", {}).get("dtypes", []):
+            for engine, name in PEER_NAMES.items():
+                r = runs.get((engine, task, dtype))
+                if r is None:
+                    continue
+                if not r.get("seconds"):
+                    rows.append(
+                        cells(name, dtype, *["-"] * 8, f"not run: {_short(r.get('error') or 'not run')}")
+                    )
+                    continue
+                share, fp32 = r.get("share_of_peak"), diff(r.get("max_abs_diff_fp32"))
+                if r.get("min_cosine_fp32") is not None and dtype != "float32":
+                    fp32 += f" (min cosine {r['min_cosine_fp32']:.5f})"
+                rows.append(
+                    cells(
+                        name,
+                        dtype,
+                        f"{r['seconds']:.2f}",
+                        num(r["items_per_s"]),
+                        num(r["tokens_per_s"]),
+                        f"{num(peer_ratio(data, engine, task, dtype))}x",
+                        "-" if share is None else f"{100 * share:.0f}%",
+                        diff(r.get("max_abs_diff")),
+                        fp32,
+                        num(r.get("load_s"), 1),
+                        r.get("how", ""),
+                    )
+                )
+        header = (
+            f"engine | dtype | seconds | {unit} | tokens/s | x qwen3-rag | share of matmul peak "
+            "| max abs diff vs qwen3-rag (same dtype) | vs qwen3-rag fp32 | load s | how"
+        )
+        return table(header, "---|" * 11, rows)
+
+    return render
+
+
+def efficiency_table(suites: Data) -> list[str]:
+    hardware, peers = hardware_record(suites), suites.get("peers")
+    rows = []
+    for what, dtype, rate, peak, share in efficiency_rows(suites):
+        source = (hardware or {}).get("extra", {}) if what.startswith("main") else (peers or {})
+        linear = source.get("matmul_rates", {}).get(dtype, {}).get("linear")
+        rows.append(
+            cells(
+                what,
+                dtype,
+                f"{rate / 1e9:.0f}",
+                f"{peak / 1e9:.0f}",
+                f"{100 * share:.0f}%",
+                "met" if share >= 0.6 else "missed",
+                "-" if not linear else f"{100 * rate / linear:.0f}%",
+            )
+        )
+    header = "where | dtype | GFLOP/s | matmul peak GFLOP/s | share | target >= 60% | vs `nn.Linear`'s rate"
+    return table(header, "---|" * 7, rows) if rows else []
+
+
+def matmul_forms_table(suites: Data) -> list[str]:
+    hardware, peers = hardware_record(suites), suites.get("peers")
+    sources = []
+    if hardware is not None and hardware["extra"].get("matmul_rates"):
+        sources.append((f"{hardware['shape']} (main)", hardware["extra"]["matmul_rates"]))
+    if peers is not None and peers.get("matmul_rates"):
+        sources.append((f"{peers['shape']['name']} (peers)", peers["matmul_rates"]))
+    rows = [
+        cells(
+            where,
+            dtype,
+            f"{r['matmul'] / 1e9:.0f}",
+            f"{r['linear'] / 1e9:.0f}",
+            "-" if r.get("onednn_packed") is None else f"{r['onednn_packed'] / 1e9:.0f}",
+        )
+        for where, rates in sources
+        for dtype, r in rates.items()
+    ]
+    header = "shape | dtype | plain `a @ b` | `nn.Linear` (what transformers runs) | oneDNN, packed weight"
+    return table(header, "---|" * 5, rows) if rows else []
+
+
+def serving_table(workload: str, unit: str) -> Callable[[Data], list[str]]:
+    def render(suites: Data) -> list[str]:
+        runs = [r for r in (suites.get("serving") or {}).get("runs", []) if r["workload"] == workload]
+        base = next((r for r in runs if r["contender"] == "in-process"), None)
+        rows = [
+            cells(
+                r["contender"],
+                f"{r['items_per_s']:.1f}",
+                f"{r['tokens_per_s']:.0f}",
+                f"{r['p50_ms']:.0f}",
+                f"{r['p95_ms']:.0f}",
+                f"{r['p99_ms']:.0f}",
+                f"{r['items_per_s'] / base['items_per_s'] if base else float('nan'):.2f}",
+                diff(r["max_abs_diff"]),
+            )
+            for r in runs
+        ]
+        header = f"contender | {unit} | tokens/s | p50 ms | p95 ms | p99 ms | x in-process | max abs diff"
+        return table(header, "---|" + "---:|" * 7, rows) if rows else []
+
+    return render
+
+
+def serving_memory_table(suites: Data) -> list[str]:
+    memory = (suites.get("serving") or {}).get("memory") or {}
+    rows = [
+        cells(name, f"{r['rss_mb']:.0f}", f"{r['x_one_process_rss']:.2f}", f"{r['pss_mb']:.0f}")
+        for name, r in memory.items()
+    ]
+    return table("setup | RSS MB | x one process | PSS MB", "---|" + "---:|" * 3, rows) if rows else []
+
+
+def serving_notes(suites: Data) -> list[str]:
+    data = suites.get("serving") or {}
+    start, end = data.get("load_average_start_end", (None, None))
+    lines = [f"- 1-minute load average at start / end: {start:.1f} / {end:.1f}"] if start is not None else []
+    return lines + [f"- {note}" for note in data.get("notes", [])]
+
+
+def ingest_table(suites: Data) -> list[str]:
+    data, rows = suites.get("ingest") or {}, []
+    labels = {"streaming": "qwen3-rag ingest (streaming)", "old": "old way: one tokenizer call with offsets"}
+    for key, label in labels.items():
+        result = data.get(key)
+        if result is None:
+            continue
+        base = result["before"]["rss_mb"] or result["before"]["maxrss_mb"]
+        peak = result["peak"]["hwm_mb"] or result["peak"]["maxrss_mb"]
+        chunks, seconds = result.get("chunks"), result["seconds"]
+        rate = chunks / seconds if chunks and seconds > 0 else None
+        rows.append(
+            cells(
+                label,
+                f"{base:,.0f}",
+                f"{peak:,.0f}",
+                f"{peak - base:,.0f}",
+                f"{result['peak']['rss_mb']:,.0f}",
+                f"{result['peak']['maxrss_mb']:,.0f}",
+                f"{seconds:,.1f}",
+                "-" if chunks is None else f"{chunks:,}",
+                f"{rate:,.1f}" if rate else "-",
+            )
+        )
+    header = (
+        "measurement | RSS after imports + model (MiB) | peak RSS (MiB) | peak - baseline (MiB) "
+        "| RSS at end (MiB) | ru_maxrss (MiB) | wall (s) | chunks | chunks/s"
+    )
+    return table(header, "---|" + "---:|" * 8, rows) if rows else []
+
+
+def store_table(data: Data) -> list[str]:
+    def n(v: Any, digits: int = 1) -> str:
+        return "-" if v is None else f"{v:,.{digits}f}"
+
+    def ms(row: Data, key: str) -> str:
+        v = row.get(key)
+        return "-" if not v else f"{v['p50']:,.1f} / {v['p95']:,.1f}"
+
+    rows = []
+    for r in data["rows"]:
+        if "skipped" in r or "error" in r:
+            rows.append(
+                f"| {r['engine']} | {r['points']:,} | {r.get('skipped') or r.get('error')} |" + " |" * 9
+            )
+            continue
+        rate = r.get("ingest_points_per_s")
+        ingest = (
+            f"{n(rate, 0)} ({n(r.get('first_window'), 0)} / {n(r.get('last_window'), 0)})" if rate else "-"
+        )
+        rows.append(
+            cells(
+                r["engine"],
+                f"{r['points']:,}",
+                n(r["open_s"], 2),
+                n(r["rss_after_open_mb"], 0),
+                n(r["disk_mb"], 0),
+                ingest,
+                n(r.get("index_s"), 0),
+                ms(r, "dense_ms"),
+                ms(r, "hybrid_ms"),
+                ms(r, "filtered_ms"),
+                ms(r, "hybrid_filtered_ms"),
+                n(r.get("recall_at_50"), 3),
+            )
+        )
+    header = (
+        "engine | points | open s | RSS after open MB | disk MB | ingest points/s (first / last window) | "
+        "HNSW build s | dense p50/p95 ms | hybrid p50/p95 ms | filtered dense p50/p95 ms | "
+        "hybrid+filter p50/p95 ms | recall@50"
+    )
+    return table(header, "---|---:|---:|---:|---:|---|---:|---|---|---|---|---:|", rows)
+
+
+def cli_tables(suites: Data) -> list[str]:
+    data = suites.get("cli")
+    if not data:
+        return []
+    phases = data["query_phases"]
+    keys = ("import_s", "store_open_s", "model_load_s", "search_rerank_s")
+    return [
+        *table(
+            "command | median s | min s",
+            "---|" * 3,
+            [cells(f"`{r['command']}`", f"{r['median_s']:.2f}", f"{r['min_s']:.2f}") for r in data["rows"]],
+        ),
+        "",
+        "A cold `query` with the models in-process, split into its phases (one instrumented run):",
+        "",
+        *table(
+            "import | store open | model load (both, concurrently) | search + rerank",
+            "---|" * 4,
+            [cells(*(f"{phases[k]:.2f} s" for k in keys))],
+        ),
+    ]
+
+
+def _parser_cell(result: Data | None) -> str:
+    if result is None:
+        return "-"
+    if "error" in result:
+        return "error"
+    spm = result.get("seconds_per_mb")
+    speed = f"{spm:.2g} s/MB" if isinstance(spm, int | float) else "timed out"
+    table_kept = "whole" if result.get("table_whole") else "split"
+    lost = "" if result.get("marker") else ", **text lost**"
+    headings = f"{result.get('headings', 0)}/{result.get('headings_of', 0)} headings"
+    return f"{speed}, table {table_kept}, {headings}{lost}"
+
+
+def parsers_tables(suites: Data) -> list[str]:
+    rows = (suites.get("parsers") or {}).get("parsers", [])
+    if not rows:
+        return []
+    earlier: dict[str, list[str]] = {}  # rows kept from an earlier run carry its command
+    for row in rows:
+        if row.get("command"):
+            earlier.setdefault(row["command"], []).append(row["parser"])
+    lines = [
+        f"The {', '.join(names)} row{'s' if len(names) > 1 else ''} came from an earlier run: `{command}`."
+        for command, names in earlier.items()
+    ]
+    lines += [""] + table(
+        "parser | install MiB | " + " | ".join(PARSER_FORMATS) + " | measured",
+        "---|---|" + "---|" * (len(PARSER_FORMATS) + 1),
+        [
+            cells(
+                row["parser"],
+                "(this env)" if row.get("install_mib") is None else f"{row['install_mib']:,.0f}",
+                *(_parser_cell(row.get("formats", {}).get(fmt)) for fmt in PARSER_FORMATS),
+                row.get("started", "-"),
+            )
+            for row in rows
+        ],
+    )
+    errors = [
+        (row["parser"], fmt, " ".join(result["error"].split())[:160])
+        for row in rows
+        for fmt, result in row.get("formats", {}).items()
+        if "error" in result
+    ]
+    if errors:
+        lines += ["", "Errors, as reported:", ""]
+        for parser, error in dict.fromkeys((p, e) for p, _, e in errors):
+            same = [f for p, f, e in errors if p == parser and e == error]
+            lines.append(f"- {parser} ({', '.join(same)}): `{error}`")
+    return lines
+
+
+def chart_lines(suites: Data, out: Path) -> list[str]:
+    if not chart(suites, out / "benchmarks.png"):
+        return []
+    return [
+        "![throughput relative to qwen3-rag](benchmarks.png)",
+        "",
+        "The chart: each group's throughput relative to qwen3-rag (the peers relative to qwen3-rag float32), "
+        "higher is faster.",
+    ]
+
+
+def chart(suites: Data, path: Path) -> bool:
+    """Horizontal bars: each contender's throughput relative to qwen3-rag, per measurement."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    groups: list[tuple[str, str, list[tuple[str, float]]]] = []
+    for s in main_sections(suites).values():
+        if s["available"] and s["rows"] and s["key"] not in ("memory", "hardware", "pipeline", "levers"):
+            base = next((r for r in s["rows"] if r["contender"] == s["baseline"]), s["rows"][0])
+            bars = [
+                (r["contender"], base["seconds"] / r["seconds"] if r["seconds"] > 0 else 0.0)
+                for r in s["rows"]
+            ]
+            groups.append((s["title"], s["baseline"], bars))
+    peers = suites.get("peers") or {}
+    for task in TASKS:
+        runs = [r for r in peers.get("runs", []) if r["task"] == task and r.get("seconds")]
+        base_run = next((r for r in runs if (r["engine"], r["dtype"]) == ("qwen3-rag", "float32")), None)
+        if runs:
+            base_s = base_run["seconds"] if base_run else runs[0]["seconds"]
+            bars = [(f"{r['engine']} {r['dtype']}", base_s / r["seconds"]) for r in runs]
+            groups.append((f"Peers, {task}, {peers['shape']['name']} shape", "qwen3-rag float32", bars))
+    if not groups:
+        return False
+    height = 1.0 + 0.45 * sum(len(g[2]) for g in groups) + 0.5 * len(groups)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, height))
+    axes = [axes] if len(groups) == 1 else list(axes)
+    for ax, (title, baseline, bars) in zip(axes, groups, strict=True):
+        names, values = [b[0] for b in bars][::-1], [b[1] for b in bars][::-1]
+        ax.barh(names, values, color=["#2b6cb0" if n == baseline else "#a0aec0" for n in names])
+        ax.axvline(1.0, color="#444", linewidth=0.8)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
+    axes[-1].set_xlabel(f"throughput relative to {groups[0][1]} (higher is faster)", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+TABLES: dict[str, Callable[[Data], list[str]]] = {
+    "runs": runs_lines,
+    "provenance": provenance_table,
+    "targets": targets_table,
+    "glance": glance_table,
+    "main-setup": main_setup,
+    "main": main_tables,
+    "cpu-dtypes": cpu_dtypes_table,
+    "cpu-memory": cpu_memory_table,
+    "cpu-matmul-memory": cpu_matmul_memory_table,
+    "cpu-profile": cpu_profile_table,
+    "peers-embedding": peers_table("embedding", "texts/s"),
+    "peers-reranking": peers_table("reranking", "pairs/s"),
+    "efficiency": efficiency_table,
+    "matmul-forms": matmul_forms_table,
+    "serving-embed": serving_table("embed", "texts/s"),
+    "serving-rerank": serving_table("rerank", "docs/s"),
+    "serving-memory": serving_memory_table,
+    "serving-notes": serving_notes,
+    "ingest": ingest_table,
+    "store": lambda suites: store_table(suites["store"]) if suites.get("store") else [],
+    "cli": cli_tables,
+    "parsers": parsers_tables,
+    **{f"run:{name}": run_line(name) for name in SUITE_FILES},
+}
+
+
+def render(template: str, suites: Data, out: Path) -> str:
+    tables = {**TABLES, "chart": lambda s: chart_lines(s, out)}
+    lines: list[str] = []
+    for line in template.splitlines():
+        found = re.fullmatch(r"\{\{([\w:-]+)\}\}", line.strip())
+        lines += tables[found.group(1)](suites) if found else [line]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))  # a table left empty leaves no gap
+    return text.strip("\n") + "\n"
 
 
 def write(out: Path) -> Path:
     """Render ``out/benchmarks.md`` and ``out/benchmarks.png`` from the suites' JSON in ``out``."""
-    from . import cli_cold, report_parsers
-    from . import report_suites as rs
-
     out.mkdir(parents=True, exist_ok=True)
-    md, png = out / "benchmarks.md", out / "benchmarks.png"
-    suites = load_suites(out)
-    main = suites.get("main")
-    sections = sections_from_json(main["sections"]) if main else []
-    meta = main.get("meta") if main else None
-    by_key = {s.key: s for s in sections}
-    hardware = None
-    if "hardware" in by_key and by_key["hardware"].available:
-        hw = by_key["hardware"]
-        hardware = {
-            "shape": meta["shape"]["name"] if meta else "small",
-            "extra": hw.extra,
-            "rows": [{"contender": r.contender, **r.extra} for r in hw.rows],
-        }
-    peers = suites.get("peers")
-    groups = sections + (peer_sections(peers) if peers else [])
-    has_chart = chart(groups, png)
-
-    lines = list(INTRO)
-    lines += _run_lines(suites.get("run"))
-    lines += ["Where each section's numbers come from:", "", *_provenance_table(suites), ""]
-
-    target_rows = targets(by_key) if main else []
-    if suites.get("cpu-dtypes"):
-        target_rows += rs.cpu_dtypes_targets(suites["cpu-dtypes"])
-    if peers:
-        target_rows += rs.peers_targets(peers)
-    if suites.get("serving"):
-        target_rows += rs.serving_targets(suites["serving"])
-    target_rows += rs.efficiency_targets(hardware, peers)
-    if suites.get("ingest"):
-        target_rows += rs.ingest_targets(suites["ingest"])
-    if suites.get("store"):
-        target_rows += rs.store_targets(suites["store"])
-    if suites.get("cli"):
-        target_rows += cli_cold.targets(suites["cli"])
-    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
-    for label, measured, met in target_rows:
-        lines.append(f"| {label} | {measured} | {'-' if met is None else ('yes' if met else '**no**')} |")
-    lines.append("")
-    lines += _headline(suites, hardware)
-    if has_chart:
-        lines += [
-            "![throughput relative to qwen3-rag](benchmarks.png)",
-            "",
-            "The chart: each group's throughput relative to qwen3-rag (the peers relative to qwen3-rag "
-            "float32), higher is faster.",
-            "",
-        ]
-    lines += ["## Main suite: qwen3-rag vs sentence-transformers and the official code", ""]
-    if not main:
-        lines += ["Not run into this folder: `python -m benchmarks.run --suites main`.", ""]
-    else:
-        if meta:
-            lines += [
-                "qwen3-rag against the usual ways of running the models on the same weights, inputs, dtype "
-                "(float32) and device (CPU).",
-                "",
-                rs.provenance(meta),
-                "",
-                *_setup_lines(meta),
-                "",
-            ]
-        for section in sections:
-            lines += section_markdown(section)
-        lines += NOTES
-    renderers = {
-        "cpu-dtypes": (rs.cpu_dtypes_markdown, "## CPU dtypes and int8 (issue 13)"),
-        "peers": (rs.peers_markdown, "## Peers: vLLM CPU and Infinity (issue 13 §3)"),
-        "serving": (rs.serving_markdown, "## Serving: in-process vs `qwen3-rag serve` vs vLLM CPU"),
-        "ingest": (rs.ingest_markdown, "## Ingest memory (issue 9)"),
-        "store": (rs.store_markdown, "## The embedded store at real sizes (issue 19)"),
-        "cli": (cli_cold.markdown, "## Cold command line (issue 24)"),
-        "parsers": (report_parsers.markdown, "## Document parsers (issue 23)"),
-    }
-    for name, (render, heading) in renderers.items():
-        if suites.get(name):
-            lines += render(suites[name])
-        else:  # the section stays in the page, saying how to fill it
-            lines += [
-                heading,
-                "",
-                f"Not run into this folder: `python -m benchmarks.run --suites {name}`.",
-                "",
-            ]
-        if name == "peers":
-            lines += rs.efficiency_markdown(hardware, peers)
-    lines += GPU_NOTE
-    md.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+    md = out / "benchmarks.md"
+    md.write_text(render(TEMPLATE.read_text(encoding="utf-8"), load_suites(out), out), encoding="utf-8")
     return md
-
-
-GPU_NOTE = [
-    "## GPU",
-    "",
-    "Issue 13 §5 (0.6B/4B/8B on a GPU, sdpa vs flash-attention, the OOM split, the fp16 NaN guard) was "
-    "not run: no GPU machine was available to the runs behind this page. Everything above is CPU-only.",
-    "",
-]

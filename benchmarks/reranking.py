@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .common import Row, Section, Settings, best_time
-from .contenders import OfficialReranker, sentence_transformer_cross_encoder
+from .contenders import sentence_transformer_cross_encoder
 
 
 def _workload(settings: Settings, queries: int, per_query: int) -> list[tuple[str, list[str]]]:
@@ -42,6 +42,7 @@ def _ours(rr: Any, work: list[tuple[str, list[str]]]) -> np.ndarray:
 
 def run(settings: Settings) -> list[Section]:
     from qwen3_rag import Qwen3Reranker
+    from qwen3_rag.testing_reference import ReferenceReranker
 
     rr = Qwen3Reranker.load(settings.paths["reranker"], device="cpu", dtype="float32")
     ce: Any = None
@@ -50,13 +51,13 @@ def run(settings: Settings) -> list[Section]:
         ce = sentence_transformer_cross_encoder(settings.paths["reranker"])
     except ImportError as exc:
         missing = f"not available: sentence-transformers ({exc}); pip install -e '.[bench]'"
-    official = OfficialReranker(settings.paths["reranker"], batch_size=settings.rerank_batch_size)
+    official = ReferenceReranker(settings.paths["reranker"])
     bs = settings.rerank_batch_size
     warm = [(settings.corpus.queries[0], settings.corpus.documents[:2])]
     rr.score(*warm[0])
     if ce is not None:
         ce.predict([(warm[0][0], d) for d in warm[0][1]], batch_size=bs)
-    official.score_pairs([(warm[0][0], d) for d in warm[0][1]])
+    official.score_pairs([(warm[0][0], d) for d in warm[0][1]], batch_size=bs)
 
     sections = []
     for queries, per_query in settings.rerank_scenarios:
@@ -90,7 +91,7 @@ def run(settings: Settings) -> list[Section]:
                 )
             )
         # Timed once: it is 20x+ slower, and its repeats were most of the suite's time.
-        seconds, theirs = best_time(partial(official.score_pairs, pairs), 1)
+        seconds, theirs = best_time(partial(official.score_pairs, pairs, batch_size=bs), 1)
         theirs = np.asarray(theirs)
         section.rows.append(
             Row(

@@ -35,27 +35,26 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
-
-from .common import Section, Settings, load_average, unavailable
+from . import report
+from .common import (
+    CACHE_DIR,
+    ROOT,
+    RUN_FILE,
+    SUITE_FILES,
+    SUITES,
+    Section,
+    Settings,
+    load_average,
+    normalize_record,
+    unavailable,
+)
+from .host import describe_host, machine, versions
 
 SECTIONS = ("embedding", "concurrency", "reranking", "memory", "pipeline", "hardware", "levers")
-SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")
-ROOT = Path(__file__).resolve().parent.parent
-SUITE_FILES = {
-    "main": "benchmarks.json",
-    "cpu-dtypes": "benchmarks-cpu-dtypes.json",
-    "peers": "benchmarks-peers.json",
-    "serving": "benchmarks-serving.json",
-    "ingest": "benchmarks-ingest-memory.json",
-    "store": "benchmarks-store.json",
-    "cli": "benchmarks-cli.json",
-    "parsers": "benchmarks-parsers.json",
-}
-RUN_FILE = "benchmarks-run.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the main suite's results to this JSON file")
     parser.add_argument(
         "--cache-dir",
-        default=QWEN3_RAG_BENCH_CACHE.get(),
+        default=CACHE_DIR,
         help="where the random-weight checkpoints are written once and reused",
     )
     return parser.parse_args(argv)
@@ -159,9 +158,30 @@ def run_sections(settings: Settings, wanted: list[str], log: Callable[[str], Non
     return sections
 
 
-def run_main(args: argparse.Namespace, command: str, out: Path, log: Callable[[str], None]) -> None:
-    from . import report
+def main_meta(
+    settings: Settings, command: str, started: str, wall_s: float, load_start: float
+) -> dict[str, Any]:
+    """What the main suite's section of the report says about its run (kept in its JSON)."""
+    return {
+        "command": command,
+        "started": started,
+        "seconds": wall_s,
+        "load_average_start_end": [load_start, load_average()],
+        "shape": asdict(settings.shape),
+        "body_params": settings.shape.body_params(),
+        "corpus": settings.corpus.stats(),
+        "embed_batch_size": settings.embed_batch_size,
+        "rerank_batch_size": settings.rerank_batch_size,
+        "repeat": settings.repeat,
+        "machine": machine(),
+        "host": describe_host(),
+        "versions": versions(
+            "qwen3-rag", "torch", "transformers", "tokenizers", "sentence-transformers", "qdrant-client"
+        ),
+    }
 
+
+def run_main(args: argparse.Namespace, command: str, out: Path, log: Callable[[str], None]) -> None:
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     load_start = load_average()
@@ -169,8 +189,8 @@ def run_main(args: argparse.Namespace, command: str, out: Path, log: Callable[[s
     wanted = [s for s in (args.only or SECTIONS) if s not in args.skip]
     sections = run_sections(settings, wanted, log)
     data = {
-        "meta": report.main_meta(settings, command, started, time.perf_counter() - t0, load_start),
-        "sections": report.as_json(sections),
+        "meta": main_meta(settings, command, started, time.perf_counter() - t0, load_start),
+        "sections": [section.as_json() for section in sections],
     }
     text = json.dumps(data, indent=2)
     (out / SUITE_FILES["main"]).write_text(text, encoding="utf-8")
@@ -237,16 +257,6 @@ def run_suite(argv: list[str], log: Callable[[str], None]) -> int:
     return done.returncode
 
 
-def normalize_record(data: dict[str, Any] | None) -> dict[str, Any]:
-    """``{"last_full": run or None, "later": [runs]}`` (also from the first format, one run)."""
-    if not data:
-        return {"last_full": None, "later": []}
-    if "command" in data:
-        full = set(data.get("suites", {})) == set(SUITES)
-        return {"last_full": data if full else None, "later": [] if full else [data]}
-    return data
-
-
 def save_record(path: Path, run: dict[str, Any], *, full: bool) -> None:
     """Keep the last run of every suite, and the runs of some suites made after it."""
     old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -287,8 +297,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
-
-    from . import report
 
     if not args.render_only:
         from transformers.utils import logging as hf_logging

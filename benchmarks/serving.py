@@ -22,7 +22,7 @@ head_dim 64, the real Qwen3 tokenizer) and the benchmark corpus (stdlib docstrin
    and httpx), against 4 processes that each load the model, and one that does. RSS and PSS
    (proportional set size: shared pages split between the processes that map them).
 
-It prints a markdown table and writes JSON (``--json``, default ``docs/benchmarks-serving.json``).
+It writes JSON (``--json``, default ``docs/benchmarks-serving.json``); docs/benchmarks.md renders it.
 On a machine with few cores the clients, the server and its tokenizer share the CPU: loopback
 numbers here are a lower bound for a server on its own machine.
 """
@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -48,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
-
+from .common import SuiteRun, quiet_offline, suite_parser
 from .host import describe_host
+from .procfs import proc_mb
 from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -344,16 +342,8 @@ def _wait_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def _proc_memory_mb(pid: int) -> dict[str, float]:
     """RSS and PSS of one process from /proc (Linux): ``{"rss_mb", "pss_mb"}``."""
-    rss = pss = 0.0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = float(line.split()[1]) / 1024.0
-            elif line.startswith("Pss:"):
-                pss = float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return {"rss_mb": rss, "pss_mb": pss}
+    path = f"/proc/{pid}/smaps_rollup"
+    return {"rss_mb": proc_mb("Rss", path, missing=0.0), "pss_mb": proc_mb("Pss", path, missing=0.0)}
 
 
 def _children(pid: int) -> list[int]:
@@ -559,65 +549,9 @@ def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> d
     return rows
 
 
-# --------------------------------------------------------------------------- report
-def machine() -> dict[str, str]:
-    from .report import machine as bench_machine
-
-    return bench_machine()
-
-
-def markdown(result: dict[str, Any]) -> str:
-    lines = []
-    conc = result["settings"]["concurrency"]
-    for workload, unit in (("embed", "texts/s"), ("rerank", "docs/s")):
-        runs = [r for r in result["runs"] if r["workload"] == workload]
-        if not runs:
-            continue
-        base = next((r for r in runs if r["contender"] == "in-process"), None)
-        first = runs[0]
-        what = (
-            f"{first['requests']} requests of 1 document"
-            if workload == "embed"
-            else f"{first['requests']} requests of 1 query x {result['settings']['rerank_docs']} documents"
-        )
-        lines += [
-            f"**{workload}**: {what}, {first['tokens']} tokens, {conc} concurrent clients",
-            "",
-            f"| contender | {unit} | tokens/s | p50 ms | p95 ms | p99 ms | x in-process | max abs diff |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in runs:
-            ratio = r["items_per_s"] / base["items_per_s"] if base else float("nan")
-            diff = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
-            lines.append(
-                f"| {r['contender']} | {r['items_per_s']:.1f} | {r['tokens_per_s']:.0f} "
-                f"| {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {ratio:.2f} | {diff} |"
-            )
-        lines.append("")
-    if result.get("memory"):
-        lines += [
-            "**memory** (embedding model, fp32; RSS counts shared library pages once per process, "
-            "PSS splits them)",
-            "",
-            "| setup | RSS MB | x one process | PSS MB |",
-            "|---|---:|---:|---:|",
-        ]
-        for name, row in result["memory"].items():
-            lines.append(
-                f"| {name} | {row['rss_mb']:.0f} | {row['x_one_process_rss']:.2f} | {row['pss_mb']:.0f} |"
-            )
-        lines.append("")
-    start, end = result.get("load_average_start_end", (None, None))
-    if start is not None:
-        lines.append(f"- 1-minute load average at start / end: {start:.1f} / {end:.1f}")
-    for note in result.get("notes", []):
-        lines.append(f"- {note}")
-    return "\n".join(lines)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__.split("\n")[0])
-    parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default="small")
+    parser = suite_parser("serving", __doc__, shape="small")
+    parser.set_defaults(json="docs/benchmarks-serving.json")
     parser.add_argument("--documents", type=int, default=512, help="embedding requests (one document each)")
     parser.add_argument("--rerank-requests", type=int, default=128)
     parser.add_argument("--rerank-docs", type=int, default=8, help="documents per rerank request")
@@ -631,30 +565,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(each is a contender; '' is the defaults)",
     )
     parser.add_argument("--skip", nargs="+", choices=("serve", "vllm", "memory"), default=[])
-    parser.add_argument("--json", default="docs/benchmarks-serving.json")
-    parser.add_argument(
-        "--cache-dir",
-        default=QWEN3_RAG_BENCH_CACHE.get(),
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_offline()
     args = parse_args(argv)
-    from transformers.utils import logging as hf_logging
-
     from .checkpoints import SHAPES, write_checkpoints
 
-    hf_logging.disable_progress_bar()
-    t0 = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[serving] {message} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
-
-    load_at_start = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    suite = SuiteRun("serving", argv)
+    log = suite.log
     shape = SHAPES[args.shape]
     paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
     work = build_workload(args, paths)
@@ -691,19 +611,11 @@ def main(argv: list[str] | None = None) -> int:
         memory = run_memory(paths, args, logs)
     for name, mem in memory_of.items():
         notes.append(f"{name}: RSS {mem['rss_mb']:.0f} MB (process tree, after the run)")
-    command = "python -m benchmarks.serving " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
-    result = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command.strip(),
-        "seconds": time.perf_counter() - t0,
-        "machine": machine(),
-        "host": describe_host(),
-        "load_average_start_end": [load_at_start, os.getloadavg()[0]],
-        "python": platform.python_version(),
-        "shape": asdict(shape),
-        "settings": {
+    suite.write(
+        args.json,
+        host=describe_host(),
+        shape=asdict(shape),
+        settings={
             "concurrency": args.concurrency,
             "documents": len(work.documents),
             "rerank_requests": len(work.rerank_queries),
@@ -713,18 +625,11 @@ def main(argv: list[str] | None = None) -> int:
             "serve_args": args.serve_args,
             "dtype": "float32",
         },
-        "runs": [r.summary() for r in runs],
-        "memory": memory,
-        "server_memory": memory_of,
-        "notes": notes,
-    }
-    table = markdown(result)
-    print(table)
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        log(f"wrote {out}")
+        runs=[r.summary() for r in runs],
+        memory=memory,
+        server_memory=memory_of,
+        notes=notes,
+    )
     return 0
 
 

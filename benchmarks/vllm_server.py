@@ -215,11 +215,3 @@ def start_vllm(
             start_new_session=True,
         )
     return VllmServer(kind, name, port, process, log, command)
-
-
-def shell_command(kind: Kind, model: str, served_name: str, port: int = 8000, host: str = "127.0.0.1") -> str:
-    """The command line as a user types it (for the docs)."""
-    import shlex
-
-    argv = vllm_command(kind, model, served_name=served_name, port=port, host=host)
-    return "VLLM_CPU_KVCACHE_SPACE=1 " + " ".join(shlex.quote(a) for a in argv)

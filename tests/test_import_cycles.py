@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,10 +89,5 @@ def test_no_import_circle_in_qwen3_rag() -> None:
     assert _cycles("qwen3_rag") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="benchmarks' run -> report -> serving -> report circle is branch b21-bench's to break; "
-    "remove this mark when merging it",
-)
 def test_no_import_circle_in_benchmarks() -> None:
     assert _cycles("benchmarks") == []

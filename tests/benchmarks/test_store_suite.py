@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.slow
 def test_store_suite_measures_every_engine_and_renders(tmp_path: Path) -> None:
-    from benchmarks.report_suites import store_markdown, store_targets
+    from benchmarks.report import store_table, store_targets
     from benchmarks.store import main
 
     out = tmp_path / "store.json"
@@ -32,5 +32,5 @@ def test_store_suite_measures_every_engine_and_renders(tmp_path: Path) -> None:
     assert rows["numpy", 3000]["recall_at_50"] == 1.0
     assert data["targets"] == []  # no run of 10k or more: the targets say "not measured"
     assert store_targets(data)[0][1] == "not measured in this run"
-    text = "\n".join(store_markdown(data))
+    text = "\n".join(store_table(data))
     assert "| edge | 1,000 |" in text and "| local | 3,000 | not run" in text

@@ -19,6 +19,7 @@ PUBLIC_MODULES = (
     "qwen3_rag.server",
     "qwen3_rag.evaluation",
     "qwen3_rag.testing",
+    "qwen3_rag.testing_reference",
 )
 
 

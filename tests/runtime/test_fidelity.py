@@ -1,4 +1,4 @@
-"""The runtime reproduces the official procedure (tests/reference_impl.py) to float precision."""
+"""The runtime reproduces the official procedure (qwen3_rag/testing_reference.py) to float precision."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
-from tests.reference_impl import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
+from qwen3_rag.testing_reference import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
 TOLERANCE = 1e-5
 

@@ -18,7 +18,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
-from tests.reference_impl import ReferenceEmbedder, ReferenceReranker
+from qwen3_rag.testing_reference import ReferenceEmbedder, ReferenceReranker
 
 pytestmark = pytest.mark.models  # models with the real vocabulary, built here
 

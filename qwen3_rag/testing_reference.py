@@ -1,9 +1,15 @@
-"""A deliberately plain implementation of docs/reference.md ("Embedding", "Reranker"), written
-from the official README/example code and independent of qwen3_rag's runtime: its own model loading, the
-tokenizer's own truncation and padding, no batching tricks. Tests compare the runtime to it.
+"""A deliberately plain implementation of docs/reference.md ("Embedding", "Reranker").
+
+Written from the official Qwen3-Embedding / Qwen3-Reranker README and example code, and independent
+of qwen3_rag's own code on purpose (it imports nothing from the package): its own model loading,
+prompt strings, the tokenizer's own truncation and padding, inputs in the order given, fixed-size
+batches, and the reranker reading every position's logits as the example does. The tests compare
+the runtime to it, and the benchmarks time it as "the official example code".
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,6 +22,9 @@ PREFIX = (
     'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'
 )
 SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+MAX_LENGTH = 8192  # the official examples' max_length
+
+__all__ = ["MAX_LENGTH", "PREFIX", "SUFFIX", "WEB_SEARCH", "ReferenceEmbedder", "ReferenceReranker"]
 
 
 def get_detailed_instruct(task_description: str, query: str) -> str:
@@ -31,10 +40,17 @@ def last_token_pool(last_hidden_states: torch.Tensor, attention_mask: torch.Tens
     return last_hidden_states[torch.arange(batch_size), sequence_lengths]
 
 
+def _batches(items: Sequence[str], batch_size: int | None) -> list[list[str]]:
+    size = batch_size or max(1, len(items))
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
 class ReferenceEmbedder:
-    def __init__(self, path: str) -> None:
+    """The official Qwen3-Embedding transformers example (one batch, or fixed-size batches)."""
+
+    def __init__(self, path: str, *, dtype: torch.dtype = torch.float32) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-        self.model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+        self.model = AutoModel.from_pretrained(path, dtype=dtype).eval()
         self.eod_id = self.tokenizer.convert_tokens_to_ids("<|endoftext|>")
         # Does this tokenizer append <|endoftext|> itself (the current published one does)?
         self.appends_eod = self.tokenizer("a")["input_ids"][-1] == self.eod_id
@@ -51,19 +67,31 @@ class ReferenceEmbedder:
         return self.tokenizer.pad(batch, padding=True, return_tensors="pt")
 
     @torch.no_grad()
-    def embed(self, texts: list[str], *, max_length: int = 8192, dim: int | None = None) -> np.ndarray:
-        batch = self.tokenize(texts, max_length)
-        outputs = self.model(**batch)
-        embeddings = last_token_pool(outputs.last_hidden_state, batch["attention_mask"])
-        if dim is not None:
-            embeddings = embeddings[:, :dim]
-        return F.normalize(embeddings, p=2, dim=1).numpy()
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        max_length: int = MAX_LENGTH,
+        dim: int | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        out = []
+        for texts_batch in _batches(texts, batch_size):
+            batch = self.tokenize(texts_batch, max_length)
+            outputs = self.model(**batch)
+            embeddings = last_token_pool(outputs.last_hidden_state, batch["attention_mask"])
+            if dim is not None:
+                embeddings = embeddings[:, :dim]
+            out.append(F.normalize(embeddings, p=2, dim=1).float().numpy())
+        return np.concatenate(out)
 
 
 class ReferenceReranker:
-    def __init__(self, path: str) -> None:
+    """The official Qwen3-Reranker transformers example (one batch, or fixed-size batches)."""
+
+    def __init__(self, path: str, *, dtype: torch.dtype = torch.float32) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
         self.token_false_id = self.tokenizer.convert_tokens_to_ids("no")
         self.token_true_id = self.tokenizer.convert_tokens_to_ids("yes")
         self.prefix_tokens = self.tokenizer.encode(PREFIX, add_special_tokens=False)
@@ -82,14 +110,31 @@ class ReferenceReranker:
         return self.tokenizer.pad(inputs, padding=True, return_tensors="pt", max_length=max_length)
 
     @torch.no_grad()
-    def score(
-        self, query: str, documents: list[str], *, instruction: str = WEB_SEARCH, max_length: int = 8192
-    ) -> list[float]:
-        pairs = [f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}" for doc in documents]
-        inputs = self.process_inputs(pairs, max_length)
+    def compute_logits(self, inputs: BatchEncoding) -> list[float]:
         batch_scores = self.model(**inputs).logits[:, -1, :]
         true_vector = batch_scores[:, self.token_true_id]
         false_vector = batch_scores[:, self.token_false_id]
         batch_scores = torch.stack([false_vector, true_vector], dim=1)
         batch_scores = torch.nn.functional.log_softmax(batch_scores, dim=1)
         return batch_scores[:, 1].exp().tolist()
+
+    def score_pairs(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        instruction: str = WEB_SEARCH,
+        max_length: int = MAX_LENGTH,
+        batch_size: int | None = None,
+    ) -> list[float]:
+        bodies = [f"<Instruct>: {instruction}\n<Query>: {q}\n<Document>: {d}" for q, d in pairs]
+        scores: list[float] = []
+        for batch in _batches(bodies, batch_size):
+            scores.extend(self.compute_logits(self.process_inputs(batch, max_length)))
+        return scores
+
+    def score(
+        self, query: str, documents: list[str], *, instruction: str = WEB_SEARCH, max_length: int = MAX_LENGTH
+    ) -> list[float]:
+        return self.score_pairs(
+            [(query, d) for d in documents], instruction=instruction, max_length=max_length
+        )
