@@ -9,10 +9,11 @@ metadata and tenant; ``chunk_point_id(source, chunk_index, tenant)`` a chunk's p
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._filters import Where, to_qdrant_filter
 from ._ingest import Ingestor, IngestReport
-from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, chunk_point_id, source_key
+from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, Hit, chunk_point_id, source_key
 from ._loaders import SkippedFile
 from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
 from ._source_documents import ChunkedDocument, SourceDocument
+from ._sparse import sparse_vectors
 from ._store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "TEXT",
     "ChunkedDocument",
     "EmbeddingSpec",
+    "Hit",
     "IngestReport",
     "Ingestor",
     "QdrantStore",
@@ -41,5 +43,6 @@ __all__ = [
     "build_filter",
     "chunk_point_id",
     "source_key",
+    "sparse_vectors",
     "to_qdrant_filter",
 ]
