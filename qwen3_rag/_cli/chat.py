@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .._errors import ChatEndpointError, InvalidOptionError
+from .filters import add_tenant_argument, parse_filters, resolve_sources
 from .guards import check_text
 from .options import add_command, common_options, instruction_options
 from .process import EXIT_ERROR
-from .retrieval import filters, print_results, resolve_source_filter, retriever
+from .retrieval import print_results, retriever
 from .store_access import open_store
 
 
@@ -28,6 +29,7 @@ def add_parser(sub: Any) -> None:
     )
     chat.add_argument("--llm-model", default="qwen3", help="model name at --llm-url (default: qwen3)")
     common_options(chat)
+    add_tenant_argument(chat)
     instruction_options(chat)
 
 
@@ -38,11 +40,11 @@ def run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
         stdin.reconfigure(errors="surrogateescape")
     refused = False
-    wanted = filters(args.filter)
+    wanted = parse_filters(args.filter, args.tenant)
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with open_store(args) as store:
         recorded = store.open()
-        wanted = resolve_source_filter(store, wanted)
+        wanted = resolve_sources(store, wanted)
         two_stage = retriever(args, store, recorded)
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)

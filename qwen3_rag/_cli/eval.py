@@ -28,6 +28,7 @@ from ..evaluation._metrics import check_trec_ids, require_metrics, write_runs
 from ..evaluation._report import as_json, chart, require_chart, table
 from ..evaluation._runs import MODES
 from .errors import as_flags
+from .filters import FILTER_HELP, parse_filters
 from .hardware import add_hardware_arguments, hardware_options
 from .process import EXIT_ERROR, EXIT_INTERRUPTED, quiet_libraries
 
@@ -104,6 +105,7 @@ def add_eval_parser(subparsers: Any) -> None:
     search.add_argument(
         "--chunk-overlap", type=int, help="tokens shared by neighbours (default: as last used, else 64)"
     )
+    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help=FILTER_HELP)
     search.add_argument(
         "--concurrency",
         type=int,
@@ -205,6 +207,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     quiet_libraries(args.no_progress)
     try:
         dataset = _check(args)
+        filters = parse_filters(args.filter)  # malformed: refused before anything is read or loaded
         started = time.perf_counter()
         store, kept = _open_store(args, dataset)
         with store:
@@ -222,6 +225,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     concurrency=args.concurrency,
                     parallel_store_calls=args.concurrency if args.qdrant_url else 1,
                     progress=progress,
+                    filters=filters,
                 )
             )
         _report(args, dataset, result, store, kept, out)

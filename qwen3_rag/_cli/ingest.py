@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from .._errors import InvalidOptionError
 from .._wording import plural
+from .filters import add_tenant_argument
 from .models import load_options
 from .options import add_command, model_options, no_progress_option, retrieval_options, store_options
 from .store_access import ingest_folder, open_store
@@ -47,6 +48,7 @@ def add_parser(sub: Any) -> None:
     )
     add_watch_arguments(ingest)
     store_options(ingest)
+    add_tenant_argument(ingest)
     model_options(ingest, reranker=False)
     retrieval_options(ingest, listed=False)
     no_progress_option(ingest)
@@ -95,6 +97,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             progress=False if args.no_progress else None,
             keep_missing=args.keep_missing,
             chunk_headers=args.chunk_headers,
+            tenant=args.tenant,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         stored = plural(store.count(), "chunk") if store.exists() else "nothing stored, not created"

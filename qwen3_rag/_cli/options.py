@@ -8,6 +8,7 @@ from typing import Any
 from .._environment import QWEN3_RAG_SERVER
 from .._prompts import TASK_INSTRUCTIONS
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+from .filters import FILTER_HELP
 from .hardware import add_hardware_arguments
 
 
@@ -88,10 +89,7 @@ def retrieval_options(parser: argparse.ArgumentParser, *, listed: bool = True) -
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help=shown(
-            "only chunks whose FIELD equals VALUE (repeatable): source=PATH (a file, or a folder "
-            "for everything ingested under it; resolved as ingest does) or chunk_index=N"
-        ),
+        help=shown(FILTER_HELP),
     )
 
 

@@ -7,9 +7,10 @@ import json
 from typing import Any, TextIO
 
 from .._errors import InvalidOptionError
+from .filters import add_tenant_argument, parse_filters, resolve_sources
 from .guards import check_text
 from .options import add_command, common_options, instruction_options
-from .retrieval import filters, print_results, resolve_source_filter, retriever
+from .retrieval import print_results, retriever
 from .store_access import open_store
 
 
@@ -24,6 +25,7 @@ def add_parser(sub: Any) -> None:
     query.add_argument("question")
     query.add_argument("--json", action="store_true", help="print the results as JSON")
     common_options(query)
+    add_tenant_argument(query)
     instruction_options(query)
 
 
@@ -36,10 +38,10 @@ def _question(text: str) -> str:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     question = _question(args.question)
-    wanted = filters(args.filter)
+    wanted = parse_filters(args.filter, args.tenant)
     with open_store(args) as store:
         recorded = store.open()
-        wanted = resolve_source_filter(store, wanted)
+        wanted = resolve_sources(store, wanted)
         results = retriever(args, store, recorded).retrieve(question, filters=wanted)
         if args.json:
             payload = {

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, TextIO
 
 from .._wording import plural
+from .filters import add_tenant_argument
 from .options import add_command, store_options
+from .source_records import scoped_records, sources_named
 from .store_access import open_store
 
 
@@ -23,29 +24,23 @@ def add_parser(sub: Any) -> None:
         "paths", nargs="+", metavar="PATH", help="ingested files or folders (they need not exist any more)"
     )
     store_options(remove)
+    add_tenant_argument(remove)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from ..pipeline._pruning import remove_sources, sources_under
-    from ..pipeline._sources import as_source
+    from ..pipeline._pruning import remove_sources
 
-    roots = [as_source(p) for p in args.paths]
     with open_store(args) as store:
         store.open()
-        records = store.sources.all()
-        for path, root in zip(args.paths, roots, strict=True):
-            if not sources_under(records, [root]):
-                # Already gone is the state asked for: say so, and succeed (scripts re-run removals).
-                print(
-                    f"qwen3-rag: nothing ingested from {path} ({root}) in collection "
-                    f"{args.collection!r}; `qwen3-rag sources` lists what is there.",
-                    file=sys.stderr,
-                )
+        records = scoped_records(store, None)
+        doomed = sources_named(records, args.paths, store.collection, args.tenant)
         store.sources.create()
-        files, chunks = remove_sources(store, sources_under(records, roots))
+        removed, chunks = remove_sources(store, doomed)
+        documents = sum(1 for r in doomed if r.kind == "document")
         left = store.count()
+        what = [plural(removed - documents, "file")] + ([plural(documents, "document")] if documents else [])
         print(
-            f"Removed {plural(files, 'file')}, {plural(chunks, 'chunk')}. "
+            f"Removed {', '.join(what)}, {plural(chunks, 'chunk')}. "
             f"Collection {args.collection!r}: {plural(left, 'chunk')}.",
             file=out,
         )

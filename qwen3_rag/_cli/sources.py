@@ -7,7 +7,9 @@ import json
 from typing import Any, TextIO
 
 from .._wording import plural
+from .filters import add_tenant_argument
 from .options import add_command, store_options
+from .source_records import record_note, scoped_records
 from .store_access import open_store
 
 
@@ -21,6 +23,7 @@ def add_parser(sub: Any) -> None:
     )
     sources.add_argument("--json", action="store_true", help="print the sources as JSON")
     store_options(sources)
+    add_tenant_argument(sources)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -28,14 +31,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     with open_store(args) as store:
         store.open()
-        records = store.sources.all()
+        records = scoped_records(store, args.tenant)
         if args.json:
             rows = [r.to_payload() for r in records]
             print(json.dumps({"collection": args.collection, "sources": rows}, indent=2), file=out)
             return 0
         for r in records:
             state = "" if r.complete else "  (incomplete: run ingest again)"
-            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{state}", file=out)
+            print(
+                f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{record_note(r)}{state}",
+                file=out,
+            )
         total = sum(r.chunks for r in records)
         print(f"{plural(len(records), 'source')}, {plural(total, 'chunk')}.", file=out)
     return 0
