@@ -6,6 +6,7 @@ stores (docs/frameworks-qdrant.md).
 """
 
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from ._framework_store import FrameworkCollection, StoredChunk
 from ._ingest import Ingestor, IngestReport
 from ._layout import DENSE_VECTOR, SPARSE_VECTOR, TEXT
 from ._loaders import SkippedFile
@@ -23,11 +24,13 @@ __all__ = [
     "SPARSE_VECTOR",
     "TEXT",
     "EmbeddingSpec",
+    "FrameworkCollection",
     "IngestReport",
     "Ingestor",
     "QdrantStore",
     "RetrievedChunk",
     "SkippedFile",
+    "StoredChunk",
     "TokenChunker",
     "TwoStageRetriever",
     "build_filter",

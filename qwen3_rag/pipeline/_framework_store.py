@@ -1,0 +1,233 @@
+"""What the frameworks' vector stores share: chunks a framework split and embedded, in our layout.
+
+LangChain and LlamaIndex hand a vector store texts they have already split and vectors they have
+already computed. :class:`FrameworkCollection` writes those into a qwen3-rag collection exactly as
+``qwen3-rag ingest`` writes files (:mod:`._layout`): the framework's document id is the chunk's
+``source``, each piece is a chunk (``chunk_index`` 0, 1, ...), the user's metadata goes under the
+payload key ``metadata``, sparse vectors come from the embedding model's tokenizer, and every
+source has its record in the registry, written before its chunks and completed after them
+(:mod:`._sources`), so ``qwen3-rag sources``, ``query`` and ``remove`` work on what a framework
+wrote, and the frameworks read what ``ingest`` wrote.
+
+The collection's :class:`~._store.EmbeddingSpec` guards its vector space as everywhere: a
+collection is created for the spec of the first writer and refuses any other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import InvalidOptionError
+from ._provenance import HEADINGS, PAGE_END, PAGE_START, Provenance
+from ._layout import CHUNK_INDEX, SOURCE, TEXT, Hit, chunk_payload, point_id
+from ._sources import SourceRecord, now_utc, record_id
+from ._sparse import sparse_vectors
+from ._store import EmbeddingSpec, QdrantStore
+
+METADATA = "metadata"
+"""The payload key of a chunk's user metadata (one JSON object)."""
+NODE_ID = "node_id"
+"""The payload key of a framework's own id for one chunk (LlamaIndex's node id), when it has one."""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One chunk as a framework reads it back: its source, index, text, metadata and extra keys."""
+
+    source: str
+    chunk_index: int
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], score: float | None = None) -> StoredChunk:
+        metadata = payload.get(METADATA)
+        return cls(
+            source=str(payload.get(SOURCE, "")),
+            chunk_index=int(payload.get(CHUNK_INDEX, 0)),
+            text=str(payload.get(TEXT, "")),
+            metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
+            payload=dict(payload),
+            score=score,
+        )
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> StoredChunk:
+        return cls.from_payload(hit.payload, hit.score)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the chunk is in its file (``page_start``, ``page_end``, ``headings``), when known."""
+        return Provenance.from_payload(self.payload).to_payload()
+
+
+def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
+    """``metadata`` as a JSON object that comes back unchanged; one clear error otherwise."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidOptionError(f"The metadata of {what} must be a mapping, got {type(metadata).__name__}.")
+    try:
+        text = json.dumps(dict(metadata), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidOptionError(
+            f"The metadata of {what} is not JSON-safe ({exc}): use str, int, float, bool, None, and "
+            "lists and mappings of those (a date as an ISO string)."
+        ) from None
+    loaded: dict[str, Any] = json.loads(text)
+    if loaded != dict(metadata):  # tuples, non-str keys: stored, they would come back changed
+        raise InvalidOptionError(
+            f"The metadata of {what} would not come back as given (tuples become lists, keys become "
+            "strings): use lists and string keys."
+        )
+    return loaded
+
+
+class FrameworkCollection:
+    """A :class:`QdrantStore` collection written and read by a framework's vector store.
+
+    ``spec`` is the vector space of the framework's embeddings (``None``: learned from the first
+    vectors, see :meth:`bind`); ``tokenizer`` makes the sparse vectors (the embedding model's,
+    for hybrid search; ``None`` writes none and refuses hybrid queries).
+    """
+
+    def __init__(self, store: QdrantStore, *, spec: EmbeddingSpec | None = None, tokenizer: Any = None) -> None:
+        self.store = store
+        self.spec = spec
+        self.tokenizer = tokenizer
+        self._checked = False
+
+    # ------------------------------------------------------------------ vector space
+    def bind(self, dimensions: int) -> None:
+        """Check (once) that vectors of ``dimensions`` belong in this collection; fill in the spec."""
+        if self.spec is None:
+            raise InvalidOptionError("FrameworkCollection needs a spec (the embeddings' model name).")
+        if self.spec.dimensions <= 0:
+            self.spec = EmbeddingSpec(self.spec.model, dimensions, self.spec.fingerprint)
+        elif self.spec.dimensions != dimensions:
+            raise InvalidOptionError(
+                f"The embeddings returned {dimensions}-dimensional vectors, but {self.spec.model!r} was "
+                f"declared with {self.spec.dimensions}."
+            )
+        if not self._checked and self.store.exists():
+            self.store.open(self.spec)  # a CollectionMismatchError names the collection's own model
+            self._checked = True
+
+    def exists(self) -> bool:
+        return self.store.exists()
+
+    # ------------------------------------------------------------------ writes
+    def write(
+        self,
+        source: str,
+        texts: Sequence[str],
+        dense: Sequence[Sequence[float]],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        first_index: int = 0,
+        extra: Sequence[Mapping[str, Any]] | None = None,
+        replace: bool = True,
+    ) -> None:
+        """Write ``texts`` as chunks ``first_index, ...`` of ``source``, with their dense vectors.
+
+        ``replace`` (a whole document) deletes the chunks of ``source`` past the last one written,
+        so an edited, shorter document leaves nothing behind. ``extra`` adds keys to each chunk's
+        payload (a framework's own chunk id).
+        """
+        if len(texts) != len(dense):
+            raise InvalidOptionError(f"{len(texts)} texts but {len(dense)} vectors for {source!r}.")
+        if not texts:
+            return
+        self.bind(len(dense[0]))
+        assert self.spec is not None
+        if not self.store.exists():
+            self.store.ensure(self.spec)
+            self._checked = True
+        sparse = sparse_vectors(self.tokenizer, texts) if self.tokenizer is not None else [None] * len(texts)
+        payloads = []
+        for offset, text in enumerate(texts):
+            payload = chunk_payload(source, first_index + offset, text)
+            payload[METADATA] = dict(metadata or {})  # present even when empty: written by a framework
+            if extra is not None:
+                payload.update(extra[offset])
+            payloads.append(payload)
+        ids = [point_id(source, first_index + i) for i in range(len(texts))]
+        total = first_index + len(texts)
+        known = self.records([source]).get(source)
+        if known is None or known.complete:  # the record comes first (see .sources)
+            chunks = known.chunks if known is not None else 0
+            self.store.sources.put([SourceRecord(source, chunks, None, complete=False)])
+        self.store.upsert_chunks(ids, payloads, dense, sparse)
+        if replace:
+            if known is not None and known.chunks > total:
+                self.store.delete_source_from(source, total)
+        else:
+            total = max(total, known.chunks if known is not None else 0)
+        self.store.sources.put([SourceRecord(source, total, now_utc())])
+
+    def remove(self, sources: Iterable[str]) -> int:
+        """Delete every chunk of each source, then its record; how many sources were there."""
+        wanted = list(dict.fromkeys(sources))
+        if not wanted or not self.store.exists():
+            return 0
+        known = self.records(wanted)
+        for source in wanted:
+            if source in known:
+                self.store.delete_source(source)
+        self.store.sources.delete([s for s in wanted if s in known])
+        return len(known)
+
+    # ------------------------------------------------------------------ reads
+    def records(self, sources: Sequence[str]) -> dict[str, SourceRecord]:
+        """The registry records of those ``sources`` that have one."""
+        if not sources or not self.store.sources.exists():
+            return {}
+        engine = self.store.engine
+        points = engine.retrieve(
+            self.store.sources.collection, [record_id(s) for s in sources], ["source", "chunks", "ingested_at", "complete"]
+        )
+        records = [SourceRecord.from_payload(p.payload) for p in points]
+        return {r.source: r for r in records}
+
+    def chunks(self, sources: Sequence[str]) -> list[StoredChunk]:
+        """Every chunk of each of ``sources`` (in that order, then by index); unknown ones give none."""
+        if not sources or not self.store.exists():
+            return []
+        known = self.records(sources)
+        ids = [point_id(s, i) for s in dict.fromkeys(sources) if s in known for i in range(known[s].chunks)]
+        if not ids:
+            return []
+        points = self.store.engine.retrieve(self.store.collection, ids, _READ_KEYS)
+        by_id = {p.id: StoredChunk.from_payload(p.payload) for p in points}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def search(
+        self,
+        dense: Sequence[float],
+        *,
+        limit: int,
+        query_text: str | None = None,
+        where: Any = None,
+    ) -> list[StoredChunk]:
+        """Dense top-``limit``; with ``query_text``, fused with its sparse terms (hybrid)."""
+        if not self.store.exists():
+            return []
+        self.bind(len(dense))
+        sparse = None
+        if query_text is not None:
+            if self.tokenizer is None:
+                raise InvalidOptionError(
+                    "Hybrid search needs the sparse vectors of a Qwen3 tokenizer: use Qwen3 embeddings "
+                    "(qwen3-rag's adapters) with this store, or dense search."
+                )
+            sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
+        hits = self.store.query(dense, limit=limit, sparse=sparse, query_filter=where)
+        return [StoredChunk.from_hit(hit) for hit in hits]
+
+
+_READ_KEYS = (TEXT, SOURCE, CHUNK_INDEX, METADATA, NODE_ID, PAGE_START, PAGE_END, HEADINGS)
