@@ -223,7 +223,7 @@ class ClientEngine:
     def query(
         self,
         collection: str,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any,
@@ -233,7 +233,17 @@ class ClientEngine:
         each = prefetch_limit or limit
         from qdrant_client import models
 
-        if sparse is None:
+        if dense is None:  # sparse terms alone
+            response = self._call(
+                self.client.query_points,
+                collection,
+                query=sparse,
+                using=SPARSE_VECTOR,
+                limit=limit,
+                query_filter=where,
+                with_payload=True,
+            )
+        elif sparse is None:
             response = self._call(
                 self.client.query_points,
                 collection,

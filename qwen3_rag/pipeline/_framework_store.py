@@ -37,6 +37,8 @@ NODE_ID = "node_id"
 class StoredChunk:
     """One chunk as a framework reads it back: its source, index, text, metadata and extra keys."""
 
+    id: str
+    """The point id."""
     source: str
     chunk_index: int
     text: str
@@ -45,9 +47,10 @@ class StoredChunk:
     score: float | None = None
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], score: float | None = None) -> StoredChunk:
+    def from_payload(cls, id: str, payload: Mapping[str, Any], score: float | None = None) -> StoredChunk:
         metadata = payload.get(METADATA)
         return cls(
+            id=id,
             source=str(payload.get(SOURCE, "")),
             chunk_index=int(payload.get(CHUNK_INDEX, 0)),
             text=str(payload.get(TEXT, "")),
@@ -58,7 +61,7 @@ class StoredChunk:
 
     @classmethod
     def from_hit(cls, hit: Hit) -> StoredChunk:
-        return cls.from_payload(hit.payload, hit.score)
+        return cls.from_payload(hit.id, hit.payload, hit.score)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -86,6 +89,23 @@ def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
             "strings): use lists and string keys."
         )
     return loaded
+
+
+def vector_space(embeddings: Any, *, name_attributes: Sequence[str] = ("model", "model_name")) -> tuple[EmbeddingSpec, Any]:
+    """The spec a framework's ``embeddings`` object records, and its tokenizer (``None`` if not Qwen3).
+
+    qwen3-rag's adapters expose their ``Qwen3Embedder`` as ``.embedder``: its spec is the one
+    ``ingest`` records (model, weights fingerprint, dimensions). Any other embeddings are known by
+    their class and model name (the first of ``name_attributes`` they have), their size learned
+    from their first vectors: enough to refuse another model's vectors, not two versions of one.
+    """
+    embedder = getattr(embeddings, "embedder", None)
+    if embedder is not None and hasattr(embedder, "fingerprint") and hasattr(embedder, "tokenizer"):
+        return EmbeddingSpec.for_embedder(embedder), embedder.tokenizer
+    kind = f"{type(embeddings).__module__}.{type(embeddings).__qualname__}"
+    names = [getattr(embeddings, attribute, None) for attribute in name_attributes]
+    name = next((n for n in names if isinstance(n, str) and n), None)
+    return EmbeddingSpec(f"{kind}/{name}" if name else kind, 0), None
 
 
 class FrameworkCollection:
@@ -127,20 +147,25 @@ class FrameworkCollection:
         source: str,
         texts: Sequence[str],
         dense: Sequence[Sequence[float]],
-        metadata: Mapping[str, Any] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None],
         *,
-        first_index: int = 0,
+        indexes: Sequence[int] | None = None,
         extra: Sequence[Mapping[str, Any]] | None = None,
         replace: bool = True,
     ) -> None:
-        """Write ``texts`` as chunks ``first_index, ...`` of ``source``, with their dense vectors.
+        """Write ``texts`` as chunks of ``source`` (``indexes``, default 0, 1, ...) with their vectors.
 
-        ``replace`` (a whole document) deletes the chunks of ``source`` past the last one written,
-        so an edited, shorter document leaves nothing behind. ``extra`` adds keys to each chunk's
-        payload (a framework's own chunk id).
+        ``replace=True`` (the texts are the whole document) deletes the chunks of ``source`` past
+        the last one written, so an edited, shorter document leaves nothing behind; ``False``
+        adds to or overwrites chunks of a document written before. ``extra`` adds keys to each
+        chunk's payload (a framework's own chunk id).
         """
-        if len(texts) != len(dense):
-            raise InvalidOptionError(f"{len(texts)} texts but {len(dense)} vectors for {source!r}.")
+        indexes = list(indexes) if indexes is not None else list(range(len(texts)))
+        if not len(texts) == len(dense) == len(metadatas) == len(indexes):
+            raise InvalidOptionError(
+                f"{len(texts)} texts, {len(dense)} vectors, {len(metadatas)} metadatas and "
+                f"{len(indexes)} indexes for {source!r}: give one of each per chunk."
+            )
         if not texts:
             return
         self.bind(len(dense[0]))
@@ -150,19 +175,19 @@ class FrameworkCollection:
             self._checked = True
         sparse = sparse_vectors(self.tokenizer, texts) if self.tokenizer is not None else [None] * len(texts)
         payloads = []
-        for offset, text in enumerate(texts):
-            payload = chunk_payload(source, first_index + offset, text)
-            payload[METADATA] = dict(metadata or {})  # present even when empty: written by a framework
+        for offset, (index, text) in enumerate(zip(indexes, texts, strict=True)):
+            payload = chunk_payload(source, index, text)
+            # present even when empty: it marks a chunk a framework wrote (a file's chunk has none)
+            payload[METADATA] = dict(metadatas[offset] or {})
             if extra is not None:
                 payload.update(extra[offset])
             payloads.append(payload)
-        ids = [point_id(source, first_index + i) for i in range(len(texts))]
-        total = first_index + len(texts)
         known = self.records([source]).get(source)
         if known is None or known.complete:  # the record comes first (see .sources)
             chunks = known.chunks if known is not None else 0
             self.store.sources.put([SourceRecord(source, chunks, None, complete=False)])
-        self.store.upsert_chunks(ids, payloads, dense, sparse)
+        self.store.upsert_chunks([point_id(source, i) for i in indexes], payloads, dense, sparse)
+        total = max(indexes) + 1
         if replace:
             if known is not None and known.chunks > total:
                 self.store.delete_source_from(source, total)
@@ -203,7 +228,7 @@ class FrameworkCollection:
         if not ids:
             return []
         points = self.store.engine.retrieve(self.store.collection, ids, _READ_KEYS)
-        by_id = {p.id: StoredChunk.from_payload(p.payload) for p in points}
+        by_id = {p.id: StoredChunk.from_payload(p.id, p.payload) for p in points}
         return [by_id[i] for i in ids if i in by_id]
 
     def search(
@@ -227,6 +252,19 @@ class FrameworkCollection:
                 )
             sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
         hits = self.store.query(dense, limit=limit, sparse=sparse, query_filter=where)
+        return [StoredChunk.from_hit(hit) for hit in hits]
+
+    def search_sparse(self, query_text: str, *, limit: int, where: Any = None) -> list[StoredChunk]:
+        """Top-``limit`` by the query's sparse terms alone (Qdrant IDF)."""
+        if not self.store.exists():
+            return []
+        if self.tokenizer is None:
+            raise InvalidOptionError(
+                "Sparse search needs the sparse vectors of a Qwen3 tokenizer: use Qwen3 embeddings "
+                "(qwen3-rag's adapters) with this store, or dense search."
+            )
+        sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
+        hits = self.store.query(None, limit=limit, sparse=sparse, query_filter=where)
         return [StoredChunk.from_hit(hit) for hit in hits]
 
 

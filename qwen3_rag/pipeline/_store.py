@@ -371,20 +371,21 @@ class QdrantStore:
 
     def query(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any = None,
         query_filter: Any = None,
     ) -> list[Hit]:
-        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion.
+        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion;
+        ``dense=None`` ranks by ``sparse`` alone.
 
         Fusion ties often (first in one list, absent from the other, scores the same as the
         reverse): every fused candidate is fetched and ties go by point id, so each engine returns
         the same points in the same order.
         """
-        if sparse is None:
-            return self.engine.query(self.collection, dense, limit=limit, sparse=None, where=query_filter)
+        if sparse is None or dense is None:
+            return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=query_filter)
         fused = self.engine.query(
             self.collection, dense, limit=2 * limit, sparse=sparse, where=query_filter, prefetch_limit=limit
         )

@@ -12,8 +12,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from qwen3_rag import InvalidOptionError
-from qwen3_rag.pipeline import EmbeddingSpec, FrameworkCollection, QdrantStore, StoredChunk
-from qwen3_rag.pipeline._framework_store import METADATA
+from qwen3_rag.pipeline import FrameworkCollection, QdrantStore, StoredChunk
+from qwen3_rag.pipeline._framework_store import METADATA, vector_space
 
 RetrievalMode = Literal["dense", "hybrid"]
 
@@ -64,7 +64,7 @@ class Qwen3RagVectorStore(VectorStore):
             raise InvalidOptionError(f"retrieval_mode must be 'dense' or 'hybrid', got {retrieval_mode!r}.")
         self.store = store
         self.embedding = embedding
-        spec, tokenizer = _vector_space(embedding)
+        spec, tokenizer = vector_space(embedding)
         if retrieval_mode == "hybrid" and tokenizer is None:
             raise InvalidOptionError(
                 f"retrieval_mode='hybrid' needs Qwen3 embeddings (their tokenizer makes the sparse vectors); "
@@ -106,7 +106,7 @@ class Qwen3RagVectorStore(VectorStore):
 
     def _write(self, items: list[tuple[str, str, dict[str, Any]]], vectors: Sequence[Sequence[float]]) -> None:
         for (doc_id, text, metadata), vector in zip(items, vectors, strict=True):
-            self.collection.write(doc_id, [text], [vector], metadata)
+            self.collection.write(doc_id, [text], [vector], [metadata])
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete these documents (every chunk of each id); ids that are not stored are ignored."""
@@ -210,14 +210,3 @@ def _document(chunk: StoredChunk) -> Document:
     else:  # a chunk of a file from `qwen3-rag ingest`: which file, which chunk, where in it
         metadata = {"source": chunk.source, "chunk_index": chunk.chunk_index, **chunk.provenance}
     return Document(id=chunk.source, page_content=chunk.text, metadata=metadata)
-
-
-def _vector_space(embedding: Embeddings) -> tuple[EmbeddingSpec, Any]:
-    """The spec recorded for ``embedding``'s vectors, and its tokenizer for sparse vectors (or None)."""
-    embedder = getattr(embedding, "embedder", None)
-    if embedder is not None and hasattr(embedder, "fingerprint") and hasattr(embedder, "tokenizer"):
-        return EmbeddingSpec.for_embedder(embedder), embedder.tokenizer
-    kind = f"{type(embedding).__module__}.{type(embedding).__qualname__}"
-    name = getattr(embedding, "model", None) or getattr(embedding, "model_name", None)
-    model = f"{kind}/{name}" if isinstance(name, str) and name else kind
-    return EmbeddingSpec(model, 0), None
