@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InvalidOptionError
-from ._provenance import HEADINGS, PAGE_END, PAGE_START, Provenance
 from ._layout import CHUNK_INDEX, SOURCE, TEXT, Hit, chunk_payload, point_id
+from ._provenance import HEADINGS, PAGE_END, PAGE_START, Provenance
 from ._sources import SourceRecord, now_utc, record_id
 from ._sparse import sparse_vectors
 from ._store import EmbeddingSpec, QdrantStore
@@ -91,7 +91,9 @@ def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
     return loaded
 
 
-def vector_space(embeddings: Any, *, name_attributes: Sequence[str] = ("model", "model_name")) -> tuple[EmbeddingSpec, Any]:
+def vector_space(
+    embeddings: Any, *, name_attributes: Sequence[str] = ("model", "model_name")
+) -> tuple[EmbeddingSpec, Any]:
     """The spec a framework's ``embeddings`` object records, and its tokenizer (``None`` if not Qwen3).
 
     qwen3-rag's adapters expose their ``Qwen3Embedder`` as ``.embedder``: its spec is the one
@@ -116,7 +118,9 @@ class FrameworkCollection:
     for hybrid search; ``None`` writes none and refuses hybrid queries).
     """
 
-    def __init__(self, store: QdrantStore, *, spec: EmbeddingSpec | None = None, tokenizer: Any = None) -> None:
+    def __init__(
+        self, store: QdrantStore, *, spec: EmbeddingSpec | None = None, tokenizer: Any = None
+    ) -> None:
         self.store = store
         self.spec = spec
         self.tokenizer = tokenizer
@@ -214,7 +218,9 @@ class FrameworkCollection:
             return {}
         engine = self.store.engine
         points = engine.retrieve(
-            self.store.sources.collection, [record_id(s) for s in sources], ["source", "chunks", "ingested_at", "complete"]
+            self.store.sources.collection,
+            [record_id(s) for s in sources],
+            ["source", "chunks", "ingested_at", "complete"],
         )
         records = [SourceRecord.from_payload(p.payload) for p in points]
         return {r.source: r for r in records}

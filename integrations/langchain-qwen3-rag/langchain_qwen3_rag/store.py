@@ -83,7 +83,7 @@ class Qwen3RagVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         items = _items(texts, metadatas, ids)
@@ -96,7 +96,7 @@ class Qwen3RagVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         items = _items(texts, metadatas, ids)
@@ -104,7 +104,9 @@ class Qwen3RagVectorStore(VectorStore):
         await asyncio.to_thread(self._write, items, vectors)
         return [doc_id for doc_id, _, _ in items]
 
-    def _write(self, items: list[tuple[str, str, dict[str, Any]]], vectors: Sequence[Sequence[float]]) -> None:
+    def _write(
+        self, items: list[tuple[str, str, dict[str, Any]]], vectors: Sequence[Sequence[float]]
+    ) -> None:
         for (doc_id, text, metadata), vector in zip(items, vectors, strict=True):
             self.collection.write(doc_id, [text], [vector], [metadata])
 
@@ -131,7 +133,9 @@ class Qwen3RagVectorStore(VectorStore):
     async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in await self.asimilarity_search_with_score(query, k, **kwargs)]
 
-    def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
         """Documents and scores (cosine; the RRF score in hybrid mode), best first."""
         vector = self.embedding.embed_query(query)
         return self._search(vector, k, query, **kwargs)
@@ -142,7 +146,9 @@ class Qwen3RagVectorStore(VectorStore):
         vector = await self.embedding.aembed_query(query)
         return await asyncio.to_thread(self._search, vector, k, query, **kwargs)
 
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, **kwargs: Any) -> list[Document]:
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, **kwargs: Any
+    ) -> list[Document]:
         """Dense search by a query vector (hybrid needs the query text: use :meth:`similarity_search`)."""
         return [doc for doc, _ in self._search(embedding, k, None, **kwargs)]
 
@@ -180,7 +186,9 @@ class Qwen3RagVectorStore(VectorStore):
         **kwargs: Any,
     ) -> Qwen3RagVectorStore:
         """A store over ``store`` (default: ``QdrantStore()``, the default embedded folder) with ``texts``."""
-        vectors = cls(store if store is not None else QdrantStore(**kwargs), embedding, retrieval_mode=retrieval_mode)
+        vectors = cls(
+            store if store is not None else QdrantStore(**kwargs), embedding, retrieval_mode=retrieval_mode
+        )
         vectors.add_texts(texts, metadatas, ids=list(ids) if ids is not None else None)
         return vectors
 
@@ -194,7 +202,8 @@ def _items(
     given = list(ids) if ids is not None else [None] * len(texts)
     if not len(texts) == len(metadatas) == len(given):
         raise InvalidOptionError(
-            f"Got {len(texts)} texts, {len(metadatas)} metadatas and {len(given)} ids: give one of each per text."
+            f"Got {len(texts)} texts, {len(metadatas)} metadatas and {len(given)} ids: "
+            "give one of each per text."
         )
     items = []
     for text, metadata, doc_id in zip(texts, metadatas, given, strict=True):

@@ -49,7 +49,11 @@ def _docs(*texts: tuple[str, str]) -> list[Document]:
 
 
 # Three documents (pieces of two files); then a.md's second piece deleted and b.md's edited.
-FIRST = _docs(("a.md", "Rotate the API key monthly."), ("a.md", "Keys live in the vault."), ("b.md", "Bananas are yellow."))
+FIRST = _docs(
+    ("a.md", "Rotate the API key monthly."),
+    ("a.md", "Keys live in the vault."),
+    ("b.md", "Bananas are yellow."),
+)
 SECOND = _docs(("a.md", "Rotate the API key monthly."), ("b.md", "Bananas are yellow when ripe."))
 
 
@@ -79,7 +83,9 @@ def test_index_rerun_reembeds_the_edited_document_and_removes_the_deleted_one(
         assert sorted(counting.embedded) == sorted(d.page_content for d in FIRST)
 
         counting.embedded.clear()
-        second = index(SECOND, records, vectors, cleanup=cleanup, source_id_key="source", key_encoder="sha256")
+        second = index(
+            SECOND, records, vectors, cleanup=cleanup, source_id_key="source", key_encoder="sha256"
+        )
         # added: the edited piece; skipped: the unchanged one; deleted: the deleted piece and the
         # edited piece's old version.
         assert (second["num_added"], second["num_skipped"], second["num_deleted"]) == (1, 1, 2)
@@ -101,7 +107,9 @@ def test_full_cleanup_removes_a_file_that_is_gone_and_incremental_keeps_it(
         records.create_schema()
         index(FIRST, records, vectors, cleanup="full", source_id_key="source", key_encoder="sha256")
         only_a = [d for d in FIRST if d.metadata["source"] == "a.md"]
-        kept = index(only_a, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256")
+        kept = index(
+            only_a, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256"
+        )
         assert kept["num_deleted"] == 0  # incremental: b.md was not looked at
         assert "Bananas are yellow." in _stored(vectors, store)
         gone = index(only_a, records, vectors, cleanup="full", source_id_key="source", key_encoder="sha256")
@@ -109,14 +117,20 @@ def test_full_cleanup_removes_a_file_that_is_gone_and_incremental_keeps_it(
         assert _stored(vectors, store) == sorted(d.page_content for d in only_a)
 
 
-async def test_aindex_rerun_reembeds_one_and_removes_one(tmp_path: Path, counting: CountingEmbeddings) -> None:
+async def test_aindex_rerun_reembeds_one_and_removes_one(
+    tmp_path: Path, counting: CountingEmbeddings
+) -> None:
     with QdrantStore("kb", location=":memory:") as store:
         vectors = Qwen3RagVectorStore(store, counting)
         records = InMemoryRecordManager(namespace="kb")
         await records.acreate_schema()
-        await aindex(FIRST, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256")
+        await aindex(
+            FIRST, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256"
+        )
         counting.embedded.clear()
-        second = await aindex(SECOND, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256")
+        second = await aindex(
+            SECOND, records, vectors, cleanup="incremental", source_id_key="source", key_encoder="sha256"
+        )
         assert (second["num_added"], second["num_skipped"], second["num_deleted"]) == (1, 1, 2)
         assert counting.embedded == ["Bananas are yellow when ripe."]
         assert _stored(vectors, store) == sorted(d.page_content for d in SECOND)

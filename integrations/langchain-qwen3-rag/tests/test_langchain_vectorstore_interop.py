@@ -20,7 +20,9 @@ from qwen3_rag._cli import main
 from qwen3_rag.pipeline import QdrantStore
 
 DOCS = [
-    Document(id="kb/rotate", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}),
+    Document(
+        id="kb/rotate", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}
+    ),
     Document(id="kb/fruit", page_content="Bananas are yellow.", metadata={"team": "misc", "year": 2019}),
 ]
 
@@ -35,21 +37,27 @@ def embeddings(tiny_embedding_path: str) -> Qwen3Embeddings:
     return Qwen3Embeddings(model=tiny_embedding_path)
 
 
-def test_cli_reads_what_the_store_wrote(tmp_path: Path, embeddings: Qwen3Embeddings, tiny_reranker_path: str) -> None:
+def test_cli_reads_what_the_store_wrote(
+    tmp_path: Path, embeddings: Qwen3Embeddings, tiny_reranker_path: str
+) -> None:
     folder = tmp_path / "qdrant"
     with QdrantStore("kb", path=folder) as store:
         Qwen3RagVectorStore(store, embeddings).add_documents(DOCS)
     where = ["--qdrant-path", str(folder), "--collection", "kb"]
     code, out = run(["sources", *where])
     assert code == 0 and "kb/rotate" in out and "kb/fruit" in out, out
-    code, out = run(["query", "API key", "--json", "--reranker-model", tiny_reranker_path, "--no-progress", *where])
+    code, out = run(
+        ["query", "API key", "--json", "--reranker-model", tiny_reranker_path, "--no-progress", *where]
+    )
     assert code == 0, out
     results = json.loads(out)["results"]
     assert {r["source"] for r in results} == {"kb/rotate", "kb/fruit"}
     assert {r["text"] for r in results} == {d.page_content for d in DOCS}
 
 
-def test_store_reads_what_ingest_wrote(tmp_path: Path, embeddings: Qwen3Embeddings, tiny_embedding_path: str) -> None:
+def test_store_reads_what_ingest_wrote(
+    tmp_path: Path, embeddings: Qwen3Embeddings, tiny_embedding_path: str
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "ops.md").write_text("# Keys\nRotate the API key every month.", encoding="utf-8")
@@ -65,7 +73,9 @@ def test_store_reads_what_ingest_wrote(tmp_path: Path, embeddings: Qwen3Embeddin
         assert {d.id for d in found} == {ops, str((docs / "fruit.txt").resolve())}
         chunk = next(d for d in found if d.id == ops)
         assert chunk.metadata == {"source": ops, "chunk_index": 0, "headings": ["Keys"]}
-        assert vectors.get_by_ids([ops]) == [Document(id=ops, page_content=chunk.page_content, metadata=chunk.metadata)]
+        assert vectors.get_by_ids([ops]) == [
+            Document(id=ops, page_content=chunk.page_content, metadata=chunk.metadata)
+        ]
         vectors.delete([ops])
     code, out = run(["sources", *where])
     assert code == 0 and "fruit.txt" in out and "ops.md" not in out

@@ -21,7 +21,7 @@ from qwen3_rag.pipeline import QdrantStore
 
 class TestOnQdrantEdge(VectorStoreIntegrationTests):
     @pytest.fixture()
-    def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:  # type: ignore[override]
+    def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:
         with QdrantStore("standard", path=tmp_path / "qdrant") as store:
             assert store.engine.name == "qdrant-edge"
             yield Qwen3RagVectorStore(store, self.get_embeddings())
@@ -29,7 +29,7 @@ class TestOnQdrantEdge(VectorStoreIntegrationTests):
 
 class TestOnQdrantClientMemory(VectorStoreIntegrationTests):
     @pytest.fixture()
-    def vectorstore(self) -> Iterator[VectorStore]:  # type: ignore[override]
+    def vectorstore(self) -> Iterator[VectorStore]:
         with QdrantStore("standard", location=":memory:") as store:
             assert store.engine.name == "qdrant-client"
             yield Qwen3RagVectorStore(store, self.get_embeddings())

@@ -30,14 +30,20 @@ from qwen3_rag.pipeline import QdrantStore
 DOCS = [
     Document(text="Rotate the API key every month.", id_="ops-keys", metadata={"team": "ops", "year": 2024}),
     Document(text="Deploys run on Fridays.", id_="ops-deploy", metadata={"team": "ops", "year": 2021}),
-    Document(text="The style guide wants short names.", id_="dev-style", metadata={"team": "dev", "year": 2023}),
-    Document(text="Bananas are yellow.", id_="misc-fruit", metadata={"team": "misc", "year": 2019, "score": 0.5}),
+    Document(
+        text="The style guide wants short names.", id_="dev-style", metadata={"team": "dev", "year": 2023}
+    ),
+    Document(
+        text="Bananas are yellow.", id_="misc-fruit", metadata={"team": "misc", "year": 2019, "score": 0.5}
+    ),
 ]
 
 
 @pytest.fixture(params=["edge", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
+    options: dict[str, Any] = (
+        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
+    )
     with QdrantStore("kb", **options) as opened:
         yield opened
 
@@ -109,8 +115,10 @@ def test_query_modes_dense_hybrid_sparse(
 ) -> None:
     vector_store = Qwen3RagVectorStore(store, embed_model=embed_model)
     text = "Bananas are yellow."
-    base = {"query_str": text, "similarity_top_k": 4}
-    dense = vector_store.query(VectorStoreQuery(query_embedding=embed_model.get_query_embedding(text), **base))
+    base: dict[str, Any] = {"query_str": text, "similarity_top_k": 4}
+    dense = vector_store.query(
+        VectorStoreQuery(query_embedding=embed_model.get_query_embedding(text), **base)
+    )
     assert len(dense.nodes or []) == 4
     sparse = vector_store.query(VectorStoreQuery(mode=VectorStoreQueryMode.SPARSE, **base))
     # the tiny tokenizer splits words into shared pieces, so others match a little: the one with
@@ -125,7 +133,9 @@ def test_query_modes_dense_hybrid_sparse(
     assert {n.ref_doc_id for n in hybrid.nodes or []} == {d.id_ for d in DOCS}
     assert "misc-fruit" in {n.ref_doc_id for n in (hybrid.nodes or [])[:2]}  # first in the sparse list
     filtered = vector_store.query(
-        VectorStoreQuery(mode=VectorStoreQueryMode.SPARSE, filters=MetadataFilters(filters=[_f("team", "ops")]), **base)
+        VectorStoreQuery(
+            mode=VectorStoreQueryMode.SPARSE, filters=MetadataFilters(filters=[_f("team", "ops")]), **base
+        )
     )
     assert filtered.nodes and {n.metadata["team"] for n in filtered.nodes} == {"ops"}
     with pytest.raises(InvalidOptionError, match="not supported"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -32,7 +32,7 @@ LONG = " ".join(f"Step {i}: rotate key number {i} in the vault." for i in range(
 class CountingEmbedding(Qwen3Embedding):
     """The real embedding model, counting the texts it embeds for documents."""
 
-    embedded: list[str] = []
+    embedded: ClassVar[list[str]] = []
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         type(self).embedded.extend(texts)
@@ -45,7 +45,9 @@ def embed_model(tiny_embedding_path: str) -> CountingEmbedding:
     return CountingEmbedding(model_name=tiny_embedding_path)
 
 
-def _pipeline(vector_store: Qwen3RagVectorStore, embed_model: Any, docstore: SimpleDocumentStore, strategy: Any) -> IngestionPipeline:
+def _pipeline(
+    vector_store: Qwen3RagVectorStore, embed_model: Any, docstore: SimpleDocumentStore, strategy: Any
+) -> IngestionPipeline:
     return IngestionPipeline(
         transformations=[SentenceSplitter(chunk_size=64, chunk_overlap=0), embed_model],
         vector_store=vector_store,
@@ -58,7 +60,9 @@ def _contents(store: QdrantStore) -> dict[str, list[str]]:
     """``{document: its chunk texts in order}``, from the chunks themselves, checked against the registry."""
     chunks: dict[str, list[tuple[int, str]]] = {}
     for point in store.points(with_vectors=False):
-        chunks.setdefault(point.payload["source"], []).append((point.payload["chunk_index"], point.payload["text"]))
+        chunks.setdefault(point.payload["source"], []).append(
+            (point.payload["chunk_index"], point.payload["text"])
+        )
     records = {r.source: r.chunks for r in store.sources.all()}
     assert records == {source: len(items) for source, items in chunks.items()}
     assert all(sorted(i for i, _ in items) == list(range(len(items))) for items in chunks.values())
@@ -96,7 +100,9 @@ def test_ingestion_pipeline_upserts_replace_an_edited_document(
 def test_adding_the_same_nodes_again_overwrites_them(tmp_path: Path, embed_model: CountingEmbedding) -> None:
     with QdrantStore("kb", location=":memory:") as store:
         vector_store = Qwen3RagVectorStore(store, embed_model=embed_model)
-        nodes = SentenceSplitter(chunk_size=64, chunk_overlap=0).get_nodes_from_documents([Document(text=LONG, id_="v")])
+        nodes = SentenceSplitter(chunk_size=64, chunk_overlap=0).get_nodes_from_documents(
+            [Document(text=LONG, id_="v")]
+        )
         for node in nodes:
             node.embedding = embed_model.get_text_embedding(node.get_content())
         half = len(nodes) // 2
@@ -104,11 +110,15 @@ def test_adding_the_same_nodes_again_overwrites_them(tmp_path: Path, embed_model
         vector_store.add(nodes[half:])
         vector_store.add(nodes)  # the same node ids again: overwritten in place, no duplicates
         assert _contents(store) == {"v": [n.get_content() for n in nodes]}
-        result = vector_store.query(VectorStoreQuery(query_embedding=nodes[0].embedding, similarity_top_k=100))
+        result = vector_store.query(
+            VectorStoreQuery(query_embedding=nodes[0].embedding, similarity_top_k=100)
+        )
         assert sorted(result.ids or []) == sorted(n.node_id for n in nodes)
 
 
-def test_rerankers_over_the_store(tmp_path: Path, embed_model: CountingEmbedding, tiny_reranker_path: str) -> None:
+def test_rerankers_over_the_store(
+    tmp_path: Path, embed_model: CountingEmbedding, tiny_reranker_path: str
+) -> None:
     docs = [
         Document(text="Rotate the API key every month.", id_="keys", metadata={"team": "ops"}),
         Document(text="Deploys run on Fridays.", id_="deploys", metadata={"team": "ops"}),
@@ -125,15 +135,19 @@ def test_rerankers_over_the_store(tmp_path: Path, embed_model: CountingEmbedding
         candidates = index.as_retriever(similarity_top_k=10, filters=ops).retrieve("rotate the key")
         reranked = rerank.postprocess_nodes(candidates, query_str="rotate the key")
         assert {n.node.ref_doc_id for n in reranked} == {"keys", "deploys"}
-        assert [n.score for n in reranked] == sorted((n.score for n in reranked), reverse=True)
+        assert [n.score or 0.0 for n in reranked] == sorted((n.score or 0.0 for n in reranked), reverse=True)
 
         # the two-stage retriever package on the same collection (the spec the store recorded)
         retriever = Qwen3RagRetriever(
-            store=store, embedding_model=embed_model.embedder, reranker_model=tiny_reranker_path, top_k=10, top_n=3
+            store=store,
+            embedding_model=embed_model.embedder,
+            reranker_model=tiny_reranker_path,
+            top_k=10,
+            top_n=3,
         )
         found = retriever.retrieve("rotate the key")
         assert {n.node.metadata["source"] for n in found} == {"keys", "deploys", "fruit"}
-        assert [n.score for n in found] == sorted((n.score for n in found), reverse=True)
+        assert [n.score or 0.0 for n in found] == sorted((n.score or 0.0 for n in found), reverse=True)
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -163,6 +177,8 @@ def test_cli_reads_what_the_store_wrote_and_the_other_way(
         assert by_source["fruit"].metadata == {"team": "misc"}
     code, out = run(["sources", *where])
     assert code == 0 and "fruit" in out and "ops.md" in out
-    code, out = run(["query", "bananas", "--json", "--reranker-model", tiny_reranker_path, "--no-progress", *where])
+    code, out = run(
+        ["query", "bananas", "--json", "--reranker-model", tiny_reranker_path, "--no-progress", *where]
+    )
     assert code == 0, out
     assert {r["source"] for r in json.loads(out)["results"]} == {ops, "fruit"}

@@ -147,7 +147,8 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
             chunks = self._collection.search_sparse(_text(query), limit=limit, where=where)
         else:
             raise InvalidOptionError(
-                f"Query mode {mode.value!r} is not supported by Qwen3RagVectorStore: use default, hybrid or sparse."
+                f"Query mode {mode.value!r} is not supported by Qwen3RagVectorStore: "
+                "use default, hybrid or sparse."
             )
         nodes = [_node(chunk) for chunk in chunks]
         return VectorStoreQueryResult(

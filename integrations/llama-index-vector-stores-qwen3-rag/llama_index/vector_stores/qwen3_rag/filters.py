@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
 from qdrant_client import models
 
 from qwen3_rag import InvalidOptionError
@@ -89,10 +94,13 @@ def _equals(key: str, value: Any) -> Any:
 
 
 def _any_of(key: str, values: list[Any]) -> Any:
-    """Any of ``values`` (Qdrant's ``MatchAny`` takes one type: strings and integers apart, floats as ranges)."""
+    """Any of ``values``: Qdrant's ``MatchAny`` takes one type, so strings and integers apart,
+    floats as ranges."""
     strings = [v for v in values if isinstance(v, str)]
     ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
     floats = [v for v in values if isinstance(v, float)]
-    parts: list[Any] = [models.FieldCondition(key=key, match=models.MatchAny(any=g)) for g in (strings, ints) if g]
+    parts: list[Any] = [
+        models.FieldCondition(key=key, match=models.MatchAny(any=g)) for g in (strings, ints) if g
+    ]
     parts += [_equals(key, v) for v in floats]
     return parts[0] if len(parts) == 1 else models.Filter(should=parts)
