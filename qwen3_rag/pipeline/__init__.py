@@ -2,15 +2,18 @@
 
 ``DENSE_VECTOR``, ``SPARSE_VECTOR`` and ``TEXT`` name the collection layout (the vector names and
 the payload key of a chunk's text) for opening our collections with the frameworks' own Qdrant
-stores (docs/frameworks-qdrant.md).
+stores (docs/frameworks-qdrant.md); ``METADATA`` and ``TENANT`` the payload keys of a chunk's user
+metadata and tenant; ``chunk_point_id(source, chunk_index, tenant)`` a chunk's point id.
 """
 
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
+from ._filters import Where, to_qdrant_filter
 from ._framework_store import FrameworkCollection, StoredChunk
 from ._ingest import Ingestor, IngestReport
-from ._layout import DENSE_VECTOR, SPARSE_VECTOR, TEXT
+from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, chunk_point_id, source_key
 from ._loaders import SkippedFile
 from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
+from ._source_documents import ChunkedDocument, SourceDocument
 from ._store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
 
 __all__ = [
@@ -21,8 +24,11 @@ __all__ = [
     "DEFAULT_TOP_K",
     "DEFAULT_TOP_N",
     "DENSE_VECTOR",
+    "METADATA",
     "SPARSE_VECTOR",
+    "TENANT",
     "TEXT",
+    "ChunkedDocument",
     "EmbeddingSpec",
     "FrameworkCollection",
     "IngestReport",
@@ -30,8 +36,13 @@ __all__ = [
     "QdrantStore",
     "RetrievedChunk",
     "SkippedFile",
+    "SourceDocument",
     "StoredChunk",
     "TokenChunker",
     "TwoStageRetriever",
+    "Where",
     "build_filter",
+    "chunk_point_id",
+    "source_key",
+    "to_qdrant_filter",
 ]

@@ -62,8 +62,11 @@ def condition(cond: Any) -> Any:
         return qe.IsNullCondition(cond.is_null.key)
     if isinstance(cond, models.FieldCondition):
         match = _match(cond.match) if cond.match is not None else None
-        range_ = None
-        if cond.range is not None:
+        range_: Any = None
+        if isinstance(cond.range, models.DatetimeRange):
+            d: Any = cond.range
+            range_ = qe.RangeDateTime(gte=_iso(d.gte), gt=_iso(d.gt), lte=_iso(d.lte), lt=_iso(d.lt))
+        elif cond.range is not None:
             if not isinstance(cond.range, models.Range):
                 _unsupported(f"a {type(cond.range).__name__} range")
             r: Any = cond.range  # a Range of numbers (checked above)
@@ -78,11 +81,15 @@ def condition(cond: Any) -> Any:
 
 
 def _match(match: Any) -> Any:
+    import numpy as np
     import qdrant_edge as qe
     from qdrant_client import models
 
     if isinstance(match, models.MatchValue):
-        return qe.MatchValue(match.value)
+        # Edge's binding reads a Python bool as the integer 1 or 0 (bool is an int), which matches
+        # no stored true/false; numpy's bool is not an int, so it arrives as a bool.
+        value: Any = np.bool_(match.value) if isinstance(match.value, bool) else match.value
+        return qe.MatchValue(value)
     if isinstance(match, models.MatchAny):
         values: Any = list(match.any)
         return qe.MatchAny(values)
@@ -92,6 +99,13 @@ def _match(match: Any) -> Any:
     if isinstance(match, models.MatchText):
         return qe.MatchText(match.text)
     return _unsupported(f"a {type(match).__name__} match")
+
+
+def _iso(moment: Any) -> str | None:
+    """A bound of a ``DatetimeRange`` as the RFC 3339 text Edge takes (it refuses ``datetime``)."""
+    if moment is None:
+        return None
+    return moment.isoformat() if hasattr(moment, "isoformat") else str(moment)
 
 
 def _unsupported(what: str) -> Any:

@@ -18,7 +18,9 @@ from typing import Any, Literal, Protocol
 
 from ._layout import Hit
 
-PayloadKind = Literal["keyword", "integer"]
+PayloadKind = Literal["keyword", "integer", "float", "bool", "datetime", "tenant"]
+"""Payload index types; ``"tenant"`` is a keyword index marked ``is_tenant`` (Qdrant multitenancy)."""
+PAYLOAD_KINDS: tuple[PayloadKind, ...] = ("keyword", "integer", "float", "bool", "datetime", "tenant")
 
 
 @dataclass

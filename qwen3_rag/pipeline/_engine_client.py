@@ -147,7 +147,11 @@ class ClientEngine:
     def index_payload(self, collection: str, field: str, kind: PayloadKind) -> None:
         from qdrant_client import models
 
-        schema = models.PayloadSchemaType.KEYWORD if kind == "keyword" else models.PayloadSchemaType.INTEGER
+        schema: Any
+        if kind == "tenant":
+            schema = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+        else:
+            schema = models.PayloadSchemaType(kind)
         self._call(self.client.create_payload_index, collection, field, schema)
 
     # ------------------------------------------------------------------ points

@@ -141,7 +141,11 @@ class EdgeEngine:
     def index_payload(self, collection: str, field: str, kind: PayloadKind) -> None:
         import qdrant_edge as qe
 
-        schema = qe.PayloadSchemaType.Keyword if kind == "keyword" else qe.PayloadSchemaType.Integer
+        schema: Any
+        if kind == "tenant":
+            schema = qe.KeywordIndexParams(is_tenant=True)
+        else:
+            schema = getattr(qe.PayloadSchemaType, kind.capitalize())
         self._shard(collection).update(qe.UpdateOperation.create_field_index(field, schema))
 
     def shard(self, collection: str) -> Any:

@@ -15,20 +15,28 @@ collection is created for the spec of the first writer and refuses any other.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InvalidOptionError
-from ._layout import CHUNK_INDEX, SOURCE, TEXT, Hit, chunk_payload, point_id
+from ._filters import Where
+from ._layout import (
+    CHUNK_INDEX,
+    METADATA,
+    SOURCE,
+    TENANT,
+    TEXT,
+    Hit,
+    chunk_payload,
+    chunk_point_id,
+)
 from ._provenance import HEADINGS, PAGE_END, PAGE_START, Provenance
-from ._sources import SourceRecord, now_utc, record_id
+from ._source_documents import check_metadata, check_name, check_tenant
+from ._sources import DOCUMENT, SourceRecord, now_utc, record_id
 from ._sparse import sparse_vectors
 from ._store import EmbeddingSpec, QdrantStore
 
-METADATA = "metadata"
-"""The payload key of a chunk's user metadata (one JSON object)."""
 NODE_ID = "node_id"
 """The payload key of a framework's own id for one chunk (LlamaIndex's node id), when it has one."""
 
@@ -69,28 +77,6 @@ class StoredChunk:
         return Provenance.from_payload(self.payload).to_payload()
 
 
-def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
-    """``metadata`` as a JSON object that comes back unchanged; one clear error otherwise."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidOptionError(f"The metadata of {what} must be a mapping, got {type(metadata).__name__}.")
-    try:
-        text = json.dumps(dict(metadata), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidOptionError(
-            f"The metadata of {what} is not JSON-safe ({exc}): use str, int, float, bool, None, and "
-            "lists and mappings of those (a date as an ISO string)."
-        ) from None
-    loaded: dict[str, Any] = json.loads(text)
-    if loaded != dict(metadata):  # tuples, non-str keys: stored, they would come back changed
-        raise InvalidOptionError(
-            f"The metadata of {what} would not come back as given (tuples become lists, keys become "
-            "strings): use lists and string keys."
-        )
-    return loaded
-
-
 def vector_space(
     embeddings: Any, *, name_attributes: Sequence[str] = ("model", "model_name")
 ) -> tuple[EmbeddingSpec, Any]:
@@ -113,24 +99,32 @@ def vector_space(
 class FrameworkCollection:
     """A :class:`QdrantStore` collection written and read by a framework's vector store.
 
-    ``spec`` is the vector space of the framework's embeddings (``None``: learned from the first
-    vectors, see :meth:`bind`); ``tokenizer`` makes the sparse vectors (the embedding model's,
-    for hybrid search; ``None`` writes none and refuses hybrid queries).
+    ``spec`` is the vector space of the framework's embeddings (dimensions 0: learned from the
+    first vectors, see :meth:`bind`); ``tokenizer`` makes the sparse vectors (the embedding
+    model's, for hybrid search; ``None`` writes none and refuses hybrid and sparse queries).
+    ``tenant`` writes every chunk under that tenant and keeps every read to its chunks (Qdrant's
+    multitenancy: one collection, a tenant index); ``None`` writes chunks without a tenant and
+    reads all.
     """
 
     def __init__(
-        self, store: QdrantStore, *, spec: EmbeddingSpec | None = None, tokenizer: Any = None
+        self,
+        store: QdrantStore,
+        *,
+        spec: EmbeddingSpec,
+        tokenizer: Any = None,
+        tenant: str | None = None,
     ) -> None:
         self.store = store
         self.spec = spec
         self.tokenizer = tokenizer
+        self.tenant = check_tenant(tenant)
         self._checked = False
+        self._tenant_indexed = False
 
     # ------------------------------------------------------------------ vector space
     def bind(self, dimensions: int) -> None:
         """Check (once) that vectors of ``dimensions`` belong in this collection; fill in the spec."""
-        if self.spec is None:
-            raise InvalidOptionError("FrameworkCollection needs a spec (the embeddings' model name).")
         if self.spec.dimensions <= 0:
             self.spec = EmbeddingSpec(self.spec.model, dimensions, self.spec.fingerprint)
         elif self.spec.dimensions != dimensions:
@@ -146,6 +140,14 @@ class FrameworkCollection:
         return self.store.exists()
 
     # ------------------------------------------------------------------ writes
+    @staticmethod
+    def check(ids: Sequence[str], metadatas: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+        """Check every id and metadata before anything is written (one clear error naming the
+        first bad one); the metadata as it will be stored."""
+        for doc_id in ids:
+            check_name(doc_id, "A document id")
+        return [check_metadata(m or {}, f"metadata of {i!r}") for i, m in zip(ids, metadatas, strict=True)]
+
     def write(
         self,
         source: str,
@@ -164,6 +166,7 @@ class FrameworkCollection:
         adds to or overwrites chunks of a document written before. ``extra`` adds keys to each
         chunk's payload (a framework's own chunk id).
         """
+        check_name(source, "A document id")
         indexes = list(indexes) if indexes is not None else list(range(len(texts)))
         if not len(texts) == len(dense) == len(metadatas) == len(indexes):
             raise InvalidOptionError(
@@ -172,32 +175,38 @@ class FrameworkCollection:
             )
         if not texts:
             return
+        metadatas = [check_metadata(m or {}, f"metadata of {source!r}") for m in metadatas]
         self.bind(len(dense[0]))
-        assert self.spec is not None
         if not self.store.exists():
             self.store.ensure(self.spec)
             self._checked = True
+        if self.tenant is not None and not self._tenant_indexed:
+            self.store.index_fields({TENANT: "tenant"})
+            self._tenant_indexed = True
         sparse = sparse_vectors(self.tokenizer, texts) if self.tokenizer is not None else [None] * len(texts)
         payloads = []
         for offset, (index, text) in enumerate(zip(indexes, texts, strict=True)):
-            payload = chunk_payload(source, index, text)
-            # present even when empty: it marks a chunk a framework wrote (a file's chunk has none)
-            payload[METADATA] = dict(metadatas[offset] or {})
+            payload = chunk_payload(source, index, text, tenant=self.tenant)
+            # present even when empty: it marks a chunk a framework wrote (a file's has none)
+            payload[METADATA] = metadatas[offset]
             if extra is not None:
                 payload.update(extra[offset])
             payloads.append(payload)
         known = self.records([source]).get(source)
         if known is None or known.complete:  # the record comes first (see .sources)
-            chunks = known.chunks if known is not None else 0
-            self.store.sources.put([SourceRecord(source, chunks, None, complete=False)])
-        self.store.upsert_chunks([point_id(source, i) for i in indexes], payloads, dense, sparse)
+            self.store.sources.put([self._record(source, known.chunks if known else 0, None, complete=False)])
+        ids = [chunk_point_id(source, i, self.tenant) for i in indexes]
+        self.store.upsert_chunks(ids, payloads, dense, sparse)
         total = max(indexes) + 1
         if replace:
             if known is not None and known.chunks > total:
-                self.store.delete_source_from(source, total)
+                self.store.delete_source_from(source, total, tenant=self.tenant)
         else:
             total = max(total, known.chunks if known is not None else 0)
-        self.store.sources.put([SourceRecord(source, total, now_utc())])
+        self.store.sources.put([self._record(source, total, now_utc())])
+
+    def _record(self, source: str, chunks: int, stamp: str | None, complete: bool = True) -> SourceRecord:
+        return SourceRecord(source, chunks, stamp, complete, tenant=self.tenant, kind=DOCUMENT)
 
     def remove(self, sources: Iterable[str]) -> int:
         """Delete every chunk of each source, then its record; how many sources were there."""
@@ -207,8 +216,8 @@ class FrameworkCollection:
         known = self.records(wanted)
         for source in wanted:
             if source in known:
-                self.store.delete_source(source)
-        self.store.sources.delete([s for s in wanted if s in known])
+                self.store.delete_source(source, tenant=self.tenant)
+        self.store.sources.delete([known[s].key for s in wanted if s in known])
         return len(known)
 
     # ------------------------------------------------------------------ reads
@@ -230,7 +239,8 @@ class FrameworkCollection:
         if not sources or not self.store.exists():
             return []
         known = self.records(sources)
-        ids = [point_id(s, i) for s in dict.fromkeys(sources) if s in known for i in range(known[s].chunks)]
+        wanted = [s for s in dict.fromkeys(sources) if s in known]
+        ids = [chunk_point_id(s, i, self.tenant) for s in wanted for i in range(known[s].chunks)]
         if not ids:
             return []
         points = self.store.engine.retrieve(self.store.collection, ids, _READ_KEYS)
@@ -243,7 +253,7 @@ class FrameworkCollection:
         *,
         limit: int,
         query_text: str | None = None,
-        where: Any = None,
+        where: Where = None,
     ) -> list[StoredChunk]:
         """Dense top-``limit``; with ``query_text``, fused with its sparse terms (hybrid)."""
         if not self.store.exists():
@@ -257,10 +267,10 @@ class FrameworkCollection:
                     "(qwen3-rag's adapters) with this store, or dense search."
                 )
             sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
-        hits = self.store.query(dense, limit=limit, sparse=sparse, query_filter=where)
+        hits = self.store.query(dense, limit=limit, sparse=sparse, query_filter=where, tenant=self.tenant)
         return [StoredChunk.from_hit(hit) for hit in hits]
 
-    def search_sparse(self, query_text: str, *, limit: int, where: Any = None) -> list[StoredChunk]:
+    def search_sparse(self, query_text: str, *, limit: int, where: Where = None) -> list[StoredChunk]:
         """Top-``limit`` by the query's sparse terms alone (Qdrant IDF)."""
         if not self.store.exists():
             return []
@@ -270,8 +280,9 @@ class FrameworkCollection:
                 "(qwen3-rag's adapters) with this store, or dense search."
             )
         sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
-        hits = self.store.query(None, limit=limit, sparse=sparse, query_filter=where)
+        hits = self.store.query(None, limit=limit, sparse=sparse, query_filter=where, tenant=self.tenant)
         return [StoredChunk.from_hit(hit) for hit in hits]
 
 
-_READ_KEYS = (TEXT, SOURCE, CHUNK_INDEX, METADATA, NODE_ID, PAGE_START, PAGE_END, HEADINGS)
+_READ_KEYS = (TEXT, SOURCE, CHUNK_INDEX, METADATA, NODE_ID, PAGE_START, PAGE_END, HEADINGS, TENANT)
+_RECORD_KEYS = ("source", "chunks", "ingested_at", "complete", "tenant", "kind")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ._sources import SourceRecord, is_under, is_walked
@@ -40,9 +41,9 @@ def remove_sources(store: QdrantStore, records: Sequence[SourceRecord]) -> tuple
     chunks = 0
     for record in records:
         if not record.complete:  # interrupted while being written: its count is not known
-            record = SourceRecord(record.source, store.count_source(record.source), record.ingested_at)
-        store.delete_source(record.source)
-        store.sources.delete([record.source])
+            record = replace(record, chunks=store.count_source(record.source, tenant=record.tenant))
+        store.delete_source(record.source, tenant=record.tenant)
+        store.sources.delete([record.key])
         chunks += record.chunks
         logger.info("qwen3-rag: removed %s (%d chunks)", record.source, record.chunks)
     return len(records), chunks

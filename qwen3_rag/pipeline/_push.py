@@ -56,8 +56,8 @@ def push(source: QdrantStore, target: QdrantStore, *, progress: Progress | None 
         target_collection=target.collection,
         progress=progress,
     )
-    kept = {r.source for r in records}
-    target.sources.delete([r.source for r in target.sources.all() if r.source not in kept])
+    kept = {r.key for r in records}
+    target.sources.delete([r.key for r in target.sources.all() if r.key not in kept])
     target.sources.put(records)
     return PushReport(
         source.collection,

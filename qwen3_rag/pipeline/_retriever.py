@@ -9,15 +9,16 @@ sort-and-cut, :func:`qwen3_rag._ranking.best_first`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import InvalidOptionError
 from .._ranking import RankedDocument, check_rerank_threshold
 from .._runtime.validation import check_positive_int
+from ._filters import Where, to_qdrant_filter
 from ._layout import Hit
 from ._provenance import citation
+from ._source_documents import check_tenant
 from ._sparse import sparse_vectors
 from ._store import QdrantStore
 
@@ -34,7 +35,8 @@ class RetrievedChunk:
     ``rerank_logit`` the log-odds ``logit(yes) - logit(no)`` behind it (unbounded: for calibration,
     where P(yes) saturates). ``page_start``/``page_end`` (1-based; ``None`` for documents without
     pages) and ``headings`` (the section's heading path, outermost first) say where in the document
-    the chunk is; :attr:`citation` puts it as people cite: ``"report.pdf, p. 12"``.
+    the chunk is; :attr:`citation` puts it as people cite: ``"report.pdf, p. 12"``. ``metadata``
+    is the user metadata stored with its document (``{}`` for files).
     """
 
     text: str
@@ -48,6 +50,7 @@ class RetrievedChunk:
     page_start: int | None = None
     page_end: int | None = None
     headings: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def citation(self) -> str:
@@ -67,44 +70,32 @@ class RetrievedChunk:
             "rerank_score": self.rerank_score,
             "rerank_logit": self.rerank_logit,
             "id": self.id,
+            "metadata": self.metadata,
         }
 
 
-def build_filter(filters: Any) -> Any:
-    """A Qdrant ``Filter`` from ``{"field": value}`` (a list value means any of them), or as given."""
-    if filters is None:
-        return None
-    from qdrant_client import models
+def build_filter(filters: Where) -> Any:
+    """A Qdrant ``Filter`` from a filter mapping (:mod:`._filters`), or a ``Filter`` as given.
 
-    if isinstance(filters, models.Filter):
-        return filters
-    if not isinstance(filters, Mapping):
-        raise InvalidOptionError(
-            "filters must be a mapping of payload field to value(s) or a qdrant Filter, "
-            f"got {type(filters).__name__}."
-        )
-    conditions: list[Any] = []
-    for key, value in filters.items():
-        if isinstance(value, list | tuple | set | frozenset):
-            match: Any = models.MatchAny(any=list(value))
-        else:
-            match = models.MatchValue(value=value)
-        conditions.append(models.FieldCondition(key=str(key), match=match))
-    return models.Filter(must=conditions)
+    Kept for code written before :func:`~._filters.to_qdrant_filter`, which it is (without the
+    store, so a ``source`` folder prefix needs ``QdrantStore.to_filter`` instead).
+    """
+    return to_qdrant_filter(filters)
 
 
 class TwoStageRetriever:
     """Retrieve ``top_k`` chunks from a :class:`QdrantStore`, rerank them, keep ``top_n``.
 
     >>> retriever = TwoStageRetriever(store, embedder, reranker, top_k=50, top_n=5, hybrid=True)
-    >>> for r in retriever.retrieve("How do I rotate the API key?", filters={"source": "/docs/ops.md"}):
+    >>> for r in retriever.retrieve("How do I rotate the API key?", filters={"team": "ops"}):
     ...     print(round(r.rerank_score, 3), r.source, r.text[:80])
 
     ``hybrid=True`` fuses dense results with sparse term matches (Qwen tokenizer terms, Qdrant
     IDF) by reciprocal rank fusion before reranking. ``instruction`` overrides the task
     instruction of both the query embedding and the reranker. ``min_score`` (a P(yes) in
     [0, 1], here or per call) drops reranked chunks below it: fewer than ``top_n`` results, or
-    none, is then a valid answer.
+    none, is then a valid answer. ``filters`` (per call) is a mapping on metadata fields, or a
+    qdrant ``Filter`` (:mod:`._filters`); ``tenant`` keeps every search to that tenant's chunks.
     """
 
     def __init__(
@@ -118,6 +109,7 @@ class TwoStageRetriever:
         hybrid: bool = False,
         instruction: str | None = None,
         min_score: float | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -127,6 +119,7 @@ class TwoStageRetriever:
         self.hybrid = bool(hybrid)
         self.instruction = instruction
         self.min_score = check_rerank_threshold(min_score)
+        self.tenant = check_tenant(tenant)
 
     @classmethod
     def from_collection(cls, store: Any = None, **options: Any) -> TwoStageRetriever:
@@ -150,7 +143,7 @@ class TwoStageRetriever:
 
     def _search(self, query: str, dense: Any, k: int, hybrid: bool, filters: Any) -> list[Hit]:
         sparse = sparse_vectors(self.embedder.tokenizer, [query], query=True)[0] if hybrid else None
-        return self.store.query(dense, limit=k, sparse=sparse, query_filter=build_filter(filters))
+        return self.store.query(dense, limit=k, sparse=sparse, query_filter=filters)
 
     @staticmethod
     def _combine(hits: Sequence[Hit], ranked: Sequence[RankedDocument]) -> list[RetrievedChunk]:
@@ -172,6 +165,7 @@ class TwoStageRetriever:
                     page_start=where.page_start,
                     page_end=where.page_end,
                     headings=where.headings,
+                    metadata=hit.metadata,
                 )
             )
         return results
@@ -182,14 +176,15 @@ class TwoStageRetriever:
         *,
         top_k: int | None = None,
         top_n: int | None = None,
-        filters: Any = None,
+        filters: Where = None,
         hybrid: bool | None = None,
         min_score: float | None = None,
     ) -> list[RetrievedChunk]:
         """The ``top_n`` best chunks for ``query`` scoring at least ``min_score``, best first."""
         k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
+        where = self.store.to_filter(filters, tenant=self.tenant)  # a bad filter fails before any model runs
         dense = self.embedder.embed_queries([query], instruction=self.instruction)[0]
-        hits = self._search(query, dense, k, use_hybrid, filters)
+        hits = self._search(query, dense, k, use_hybrid, where)
         if not hits:
             return []
         texts = [h.text for h in hits]
@@ -202,14 +197,15 @@ class TwoStageRetriever:
         *,
         top_k: int | None = None,
         top_n: int | None = None,
-        filters: Any = None,
+        filters: Where = None,
         hybrid: bool | None = None,
         min_score: float | None = None,
     ) -> list[RetrievedChunk]:
         """:meth:`retrieve` without blocking the event loop (models batched, Qdrant in a thread)."""
         k, n, use_hybrid, threshold = self._settings(top_k, top_n, hybrid, min_score)
+        where = await asyncio.to_thread(self.store.to_filter, filters, tenant=self.tenant)
         dense = (await self.embedder.aembed_queries([query], instruction=self.instruction))[0]
-        hits = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, filters)
+        hits = await asyncio.to_thread(self._search, query, dense, k, use_hybrid, where)
         if not hits:
             return []
         texts = [h.text for h in hits]

@@ -1,4 +1,4 @@
-"""The source registry: one record per ingested file, beside the chunks' collection.
+"""The source registry: one record per ingested file or document, beside the chunks' collection.
 
 A record holds the file's chunk count and when its chunks were last written. It lives in its own
 small vectorless collection (``<collection>__sources``), so the chunks' collection stays exactly
@@ -20,41 +20,64 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
+from ._layout import source_key
+
 REGISTRY_SUFFIX = "__sources"
 _RECORD_NAMESPACE = uuid.UUID("0b6f2e52-8a8e-5c1e-9f0a-4d3b8c2a7e15")  # fixed forever, like point ids
 _SCROLL_PAGE = 1024
 
 
+FILE, DOCUMENT = "file", "document"
+"""The kinds of source: a file ingested from a folder, or a document given by id (framework, API)."""
+
+
 @dataclass(frozen=True)
 class SourceRecord:
-    """An ingested source: its path, chunk count, and when its chunks were last written (UTC ISO)."""
+    """An ingested source: its path or document id, chunk count, and when its chunks were last
+    written (UTC ISO); its tenant, if any, and whether it is a file or a document."""
 
     source: str
     chunks: int
     ingested_at: str | None
     complete: bool = True
     """False while an ingestion of this source is under way (or was killed part-way)."""
+    tenant: str | None = None
+    kind: str = FILE
+
+    @property
+    def key(self) -> str:
+        """Its key in the registry and in its chunks' point ids (:func:`~._layout.source_key`)."""
+        return source_key(self.source, self.tenant)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "source": self.source,
             "chunks": self.chunks,
             "ingested_at": self.ingested_at,
             "complete": self.complete,
         }
+        if self.tenant is not None:  # a file's record without tenant stays as it always was
+            payload["tenant"] = self.tenant
+        if self.kind != FILE:
+            payload["kind"] = self.kind
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> SourceRecord:
+        tenant = payload.get("tenant")
         return cls(
             source=str(payload["source"]),
             chunks=int(payload.get("chunks", 0)),
             ingested_at=payload.get("ingested_at"),
             complete=bool(payload.get("complete", True)),
+            tenant=None if tenant is None else str(tenant),
+            kind=str(payload.get("kind", FILE)),
         )
 
 
-def record_id(source: str) -> str:
-    return str(uuid.uuid5(_RECORD_NAMESPACE, source))
+def record_id(key: str) -> str:
+    """The registry point id of the source with :attr:`SourceRecord.key` ``key``."""
+    return str(uuid.uuid5(_RECORD_NAMESPACE, key))
 
 
 def now_utc() -> str:
@@ -131,16 +154,17 @@ class SourceRegistry:
     def put(self, records: Iterable[SourceRecord]) -> None:
         from ._engine import StoredPoint
 
-        points = [StoredPoint(record_id(r.source), r.to_payload()) for r in records]
+        points = [StoredPoint(record_id(r.key), r.to_payload()) for r in records]
         if points:
             self._store.flush()  # a record marked complete must not reach the disk before its chunks
             self._store.engine.upsert(self.collection, points)
             self._store.engine.flush(self.collection)
 
-    def delete(self, sources: Sequence[str]) -> None:
-        if sources:
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete the records of these source keys (:attr:`SourceRecord.key`: the path without tenant)."""
+        if keys:
             self._store.flush()  # the chunks' deletion first: a record outlives its chunks, never less
-            self._store.engine.delete_ids(self.collection, [record_id(s) for s in sources])
+            self._store.engine.delete_ids(self.collection, [record_id(k) for k in keys])
             self._store.engine.flush(self.collection)
 
     def drop(self) -> None:

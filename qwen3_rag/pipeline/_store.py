@@ -18,15 +18,19 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import CollectionMismatchError, CollectionNotFoundError, InvalidOptionError
 from ._edge_folder import layout_of
 from ._engine import Engine, StoredPoint
 from ._engine_client import ClientEngine, is_local_client
 from ._layout import CHUNK_FIELDS as CHUNK_FIELDS  # re-exported: the CLI's filter check reads it
-from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, Hit
+from ._layout import CHUNK_INDEX, CONTENT_HASH, DENSE_VECTOR, SOURCE, SPARSE_VECTOR, TENANT, Hit
 from ._sources import SourceRegistry
+
+if TYPE_CHECKING:
+    from ._engine import PayloadKind
+    from ._filters import Where
 
 logger = logging.getLogger("qwen3_rag")
 
@@ -35,6 +39,7 @@ DEFAULT_COLLECTION = "qwen3_rag"
 FORMAT_VERSION = 1
 _META_KEY = "qwen3_rag"
 _CHUNKING_KEY = "qwen3_rag_chunking"  # separate key: updated by ingest, the vector space never is
+_INDEXES_KEY = "qwen3_rag_indexes"  # payload indexes made on request: {field: kind}
 
 
 ENGINES = ("edge", "local")
@@ -301,6 +306,39 @@ class QdrantStore:
             self.engine.index_payload(self.collection, CHUNK_INDEX, "integer")
         self.sources.create()
 
+    def index_fields(self, fields: Mapping[str, PayloadKind] | Sequence[str]) -> list[str]:
+        """Payload indexes on user metadata fields people filter on; the fields newly indexed.
+
+        ``fields``: names (keyword indexes) or ``{name: kind}`` with a kind of
+        :data:`~._engine.PAYLOAD_KINDS` (``"integer"`` for years, ``"datetime"`` for dates ...).
+        Names are filter keys (``team`` indexes ``metadata.team``). Made once and recorded in the
+        collection; engines that scan instead (qdrant-client local mode) record nothing.
+        ``{"tenant": "tenant"}`` makes Qdrant's tenant index (the ingestor does, once, on the
+        first write with a tenant: collections without tenants go without it).
+        """
+        from ._engine import PAYLOAD_KINDS
+        from ._filters import payload_path
+
+        wanted: dict[str, Any] = (
+            dict(fields) if isinstance(fields, Mapping) else {name: "keyword" for name in fields}
+        )
+        for name, kind in wanted.items():
+            if kind not in PAYLOAD_KINDS:
+                raise InvalidOptionError(
+                    f"index_fields: {name!r} has the index kind {kind!r}; use one of "
+                    f"{', '.join(PAYLOAD_KINDS)}."
+                )
+        if not self.engine.indexes_payload:
+            return []
+        made = dict(self.engine.metadata(self.collection).get(_INDEXES_KEY) or {})
+        new = [name for name, kind in wanted.items() if made.get(payload_path(name)) != kind]
+        for name in new:
+            self.engine.index_payload(self.collection, payload_path(name), wanted[name])
+            made[payload_path(name)] = wanted[name]
+        if new:
+            self.engine.update_metadata(self.collection, {_INDEXES_KEY: made})
+        return new
+
     # ----------------------------------------------------------------- points
     def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """``{point id: content_hash}`` for those of ``ids`` already stored."""
@@ -340,24 +378,22 @@ class QdrantStore:
     def delete_ids(self, ids: Sequence[str]) -> None:
         self.engine.delete_ids(self.collection, ids)
 
-    def delete_source_from(self, source: str, first_stale_index: int) -> None:
-        """Delete the chunks of ``source`` with ``chunk_index >= first_stale_index``."""
+    def delete_source_from(self, source: str, first_stale_index: int, *, tenant: str | None = None) -> None:
+        """Delete the chunks of ``source`` (of ``tenant``) with ``chunk_index >= first_stale_index``."""
         from qdrant_client import models
 
-        selector = models.Filter(
-            must=[
-                models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source)),
-                models.FieldCondition(key=CHUNK_INDEX, range=models.Range(gte=first_stale_index)),
-            ]
-        )
+        stale = models.FieldCondition(key=CHUNK_INDEX, range=models.Range(gte=first_stale_index))
+        selector = _source_filter(source, tenant)
+        selector.must = [*selector.must, stale]
         self.engine.delete_where(self.collection, selector)
 
-    def delete_source(self, source: str) -> None:
-        """Delete every chunk of ``source`` (its registry record is the caller's to remove after)."""
-        self.engine.delete_where(self.collection, _source_filter(source))
+    def delete_source(self, source: str, *, tenant: str | None = None) -> None:
+        """Delete every chunk of ``source`` of ``tenant`` (``None``: the chunks without a tenant);
+        its registry record is the caller's to remove after."""
+        self.engine.delete_where(self.collection, _source_filter(source, tenant))
 
-    def count_source(self, source: str) -> int:
-        return self.engine.count(self.collection, _source_filter(source))
+    def count_source(self, source: str, *, tenant: str | None = None) -> int:
+        return self.engine.count(self.collection, _source_filter(source, tenant))
 
     def chunk_counts(self) -> dict[str, int]:
         """``{source: number of chunks}`` counted from the chunks themselves."""
@@ -375,21 +411,32 @@ class QdrantStore:
         *,
         limit: int,
         sparse: Any = None,
-        query_filter: Any = None,
+        query_filter: Where = None,
+        tenant: str | None = None,
     ) -> list[Hit]:
         """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion;
         ``dense=None`` ranks by ``sparse`` alone.
+
+        ``query_filter`` is a mapping or a qdrant ``Filter`` (:func:`~._filters.to_qdrant_filter`);
+        ``tenant`` keeps the chunks of that tenant only.
 
         Fusion ties often (first in one list, absent from the other, scores the same as the
         reverse): every fused candidate is fetched and ties go by point id, so each engine returns
         the same points in the same order.
         """
+        where = self.to_filter(query_filter, tenant=tenant)
         if sparse is None or dense is None:
-            return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=query_filter)
+            return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=where)
         fused = self.engine.query(
-            self.collection, dense, limit=2 * limit, sparse=sparse, where=query_filter, prefetch_limit=limit
+            self.collection, dense, limit=2 * limit, sparse=sparse, where=where, prefetch_limit=limit
         )
         return sorted(fused, key=lambda hit: (-round(hit.score, 6), hit.id))[:limit]
+
+    def to_filter(self, where: Where, *, tenant: str | None = None) -> Any:
+        """``where`` as a qdrant ``Filter``; ``source`` folders resolved from this store's records."""
+        from ._filters import to_qdrant_filter
+
+        return to_qdrant_filter(where, sources=lambda: (r.source for r in self.sources.all()), tenant=tenant)
 
     def build_index(self, *, say: Callable[[str], None] | None = None, min_points: int = INDEX_FROM) -> bool:
         """Build the HNSW index when it pays (Qdrant Edge; see :data:`INDEX_FROM`); whether it did.
@@ -423,7 +470,16 @@ def _floats(vector: Sequence[float]) -> list[float]:
     return [float(x) for x in (tolist() if tolist is not None else vector)]
 
 
-def _source_filter(source: str) -> Any:
+def _source_filter(source: str, tenant: str | None = None) -> Any:
+    """The chunks of ``source`` of ``tenant``; ``tenant=None``: those without a tenant, so removing a
+    file never touches a tenant's document of the same name."""
     from qdrant_client import models
 
-    return models.Filter(must=[models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source))])
+    same_source = models.FieldCondition(key=SOURCE, match=models.MatchValue(value=source))
+    if tenant is None:
+        return models.Filter(
+            must=[same_source, models.IsEmptyCondition(is_empty=models.PayloadField(key=TENANT))]
+        )
+    return models.Filter(
+        must=[same_source, models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
+    )

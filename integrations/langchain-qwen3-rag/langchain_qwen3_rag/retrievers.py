@@ -223,6 +223,7 @@ def _to_document(result: RetrievedChunk) -> Document:
         id=result.id,
         page_content=result.text,
         metadata={
+            **result.metadata,  # the document's own metadata; the fields below win a name clash
             "source": result.source,
             "chunk_index": result.chunk_index,
             "page_start": result.page_start,

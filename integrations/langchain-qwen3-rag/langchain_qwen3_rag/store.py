@@ -45,6 +45,10 @@ class Qwen3RagVectorStore(VectorStore):
     ``{"year": {"gte": 2020}}``; ``source``, ``chunk_index``, ``tenant`` name the chunk fields) or
     a ``qdrant_client.models.Filter`` on payload paths (``metadata.team``).
 
+    ``tenant`` keeps this store to one tenant's documents (Qdrant's multitenancy: one collection,
+    a tenant index): what it writes carries the tenant, what it searches, gets and deletes is that
+    tenant's alone, and two tenants' documents with the same id are two documents.
+
     The collection records the vector space that made it, and refuses any other. With
     ``Qwen3Embeddings`` that is its model, weights fingerprint and dimensions (as ``ingest``
     records them); with any other ``Embeddings`` it is that class (and its ``model`` or
@@ -59,6 +63,7 @@ class Qwen3RagVectorStore(VectorStore):
         embedding: Embeddings,
         *,
         retrieval_mode: RetrievalMode = "dense",
+        tenant: str | None = None,
     ) -> None:
         if retrieval_mode not in ("dense", "hybrid"):
             raise InvalidOptionError(f"retrieval_mode must be 'dense' or 'hybrid', got {retrieval_mode!r}.")
@@ -71,7 +76,7 @@ class Qwen3RagVectorStore(VectorStore):
                 f"{type(embedding).__name__} can search dense only."
             )
         self.retrieval_mode = retrieval_mode
-        self.collection = FrameworkCollection(store, spec=spec, tokenizer=tokenizer)
+        self.collection = FrameworkCollection(store, spec=spec, tokenizer=tokenizer, tenant=tenant)
 
     @property
     def embeddings(self) -> Embeddings:
@@ -86,7 +91,7 @@ class Qwen3RagVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        items = _items(texts, metadatas, ids)
+        items = self._items(texts, metadatas, ids)
         vectors = self.embedding.embed_documents([text for _, text, _ in items]) if items else []
         self._write(items, vectors)
         return [doc_id for doc_id, _, _ in items]
@@ -99,10 +104,18 @@ class Qwen3RagVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        items = _items(texts, metadatas, ids)
+        items = self._items(texts, metadatas, ids)
         vectors = await self.embedding.aembed_documents([text for _, text, _ in items]) if items else []
         await asyncio.to_thread(self._write, items, vectors)
         return [doc_id for doc_id, _, _ in items]
+
+    def _items(
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None, ids: Sequence[str | None] | None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(id, text, metadata)`` per text, all checked before any is embedded or written."""
+        items = _items(texts, metadatas, ids)
+        checked = self.collection.check([i for i, _, _ in items], [m for _, _, m in items])
+        return [(doc_id, text, metadata) for (doc_id, text, _), metadata in zip(items, checked, strict=True)]
 
     def _write(
         self, items: list[tuple[str, str, dict[str, Any]]], vectors: Sequence[Sequence[float]]

@@ -130,6 +130,7 @@ class Qwen3RagRetriever(BaseRetriever):
 
 def _node(result: RetrievedChunk) -> NodeWithScore:
     metadata = {
+        **result.metadata,  # the document's own metadata; the fields below win a name clash
         "source": result.source,
         "chunk_index": result.chunk_index,
         "page_start": result.page_start,

@@ -60,7 +60,8 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
     and ``sparse``; the last two need ``Qwen3Embedding``. ``MetadataFilters`` (``==``, ``!=``,
     ``in``, ``nin``, ``>``, ``<``, ``>=``, ``<=``; and, or, not, nested), ``doc_ids`` and
     ``node_ids`` filter; ``query(..., qdrant_filters=Filter)`` takes a qdrant-client filter on
-    payload paths (``metadata.team``) instead.
+    payload paths (``metadata.team``) instead. ``tenant`` keeps the store to one tenant's nodes
+    (Qdrant's multitenancy: one collection, a tenant index).
     """
 
     stores_text: bool = True
@@ -69,7 +70,9 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
     _collection: FrameworkCollection = PrivateAttr()
     _store: QdrantStore = PrivateAttr()
 
-    def __init__(self, store: QdrantStore, *, embed_model: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, store: QdrantStore, *, embed_model: Any, tenant: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if embed_model is None:
             raise InvalidOptionError(
@@ -78,7 +81,7 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
             )
         spec, tokenizer = vector_space(embed_model, name_attributes=("model_name",))
         self._store = store
-        self._collection = FrameworkCollection(store, spec=spec, tokenizer=tokenizer)
+        self._collection = FrameworkCollection(store, spec=spec, tokenizer=tokenizer, tenant=tenant)
 
     @classmethod
     def class_name(cls) -> str:
@@ -92,6 +95,7 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
     # ------------------------------------------------------------------ writes
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Store nodes with their embeddings; a node id stored before is overwritten in place."""
+        self._collection.check([n.ref_doc_id or n.node_id for n in nodes], [n.metadata for n in nodes])
         by_source: dict[str, list[BaseNode]] = {}
         for node in nodes:
             if node.embedding is None:
