@@ -30,6 +30,7 @@ from ._layout import (
     Hit,
     chunk_payload,
     chunk_point_id,
+    source_key,
 )
 from ._provenance import HEADINGS, PAGE_END, PAGE_START, Provenance
 from ._source_documents import check_metadata, check_name, check_tenant
@@ -225,12 +226,8 @@ class FrameworkCollection:
         """The registry records of those ``sources`` that have one."""
         if not sources or not self.store.sources.exists():
             return {}
-        engine = self.store.engine
-        points = engine.retrieve(
-            self.store.sources.collection,
-            [record_id(s) for s in sources],
-            ["source", "chunks", "ingested_at", "complete"],
-        )
+        ids = [record_id(source_key(s, self.tenant)) for s in sources]
+        points = self.store.engine.retrieve(self.store.sources.collection, ids, _RECORD_KEYS)
         records = [SourceRecord.from_payload(p.payload) for p in points]
         return {r.source: r for r in records}
 
