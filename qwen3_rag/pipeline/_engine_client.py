@@ -237,22 +237,13 @@ class ClientEngine:
         each = prefetch_limit or limit
         from qdrant_client import models
 
-        if dense is None:  # sparse terms alone
+        if dense is None or sparse is None:  # one vector: dense, or the sparse terms alone
+            query, using = (sparse, SPARSE_VECTOR) if dense is None else (list(dense), DENSE_VECTOR)
             response = self._call(
                 self.client.query_points,
                 collection,
-                query=sparse,
-                using=SPARSE_VECTOR,
-                limit=limit,
-                query_filter=where,
-                with_payload=True,
-            )
-        elif sparse is None:
-            response = self._call(
-                self.client.query_points,
-                collection,
-                query=list(dense),
-                using=DENSE_VECTOR,
+                query=query,
+                using=using,
                 limit=limit,
                 query_filter=where,
                 with_payload=True,

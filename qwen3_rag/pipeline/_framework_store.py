@@ -246,38 +246,29 @@ class FrameworkCollection:
 
     def search(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         query_text: str | None = None,
         where: Where = None,
     ) -> list[StoredChunk]:
-        """Dense top-``limit``; with ``query_text``, fused with its sparse terms (hybrid)."""
+        """Dense top-``limit``; with ``query_text``, fused with its sparse terms (hybrid);
+        ``dense=None``: by the sparse terms of ``query_text`` alone (Qdrant IDF)."""
         if not self.store.exists():
             return []
-        self.bind(len(dense))
+        if dense is not None:
+            self.bind(len(dense))
         sparse = None
         if query_text is not None:
             if self.tokenizer is None:
                 raise InvalidOptionError(
-                    "Hybrid search needs the sparse vectors of a Qwen3 tokenizer: use Qwen3 embeddings "
-                    "(qwen3-rag's adapters) with this store, or dense search."
+                    "Hybrid and sparse search need the sparse vectors of a Qwen3 tokenizer: use Qwen3 "
+                    "embeddings (qwen3-rag's adapters) with this store, or dense search."
                 )
             sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
+        elif dense is None:
+            raise InvalidOptionError("A search needs a query vector, query text, or both.")
         hits = self.store.query(dense, limit=limit, sparse=sparse, query_filter=where, tenant=self.tenant)
-        return [StoredChunk.from_hit(hit) for hit in hits]
-
-    def search_sparse(self, query_text: str, *, limit: int, where: Where = None) -> list[StoredChunk]:
-        """Top-``limit`` by the query's sparse terms alone (Qdrant IDF)."""
-        if not self.store.exists():
-            return []
-        if self.tokenizer is None:
-            raise InvalidOptionError(
-                "Sparse search needs the sparse vectors of a Qwen3 tokenizer: use Qwen3 embeddings "
-                "(qwen3-rag's adapters) with this store, or dense search."
-            )
-        sparse = sparse_vectors(self.tokenizer, [query_text], query=True)[0]
-        hits = self.store.query(None, limit=limit, sparse=sparse, query_filter=where, tenant=self.tenant)
         return [StoredChunk.from_hit(hit) for hit in hits]
 
 

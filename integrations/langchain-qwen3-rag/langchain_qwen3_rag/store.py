@@ -84,27 +84,19 @@ class Qwen3RagVectorStore(VectorStore):
 
     # ------------------------------------------------------------------ writes
     def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str]:
-        items = self._items(texts, metadatas, ids)
+        """Embed and store ``texts`` (``ids=``: their document ids; new UUIDs for the others)."""
+        items = self._items(texts, metadatas, kwargs.get("ids"))
         vectors = self.embedding.embed_documents([text for _, text, _ in items]) if items else []
         self._write(items, vectors)
         return [doc_id for doc_id, _, _ in items]
 
     async def aadd_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str]:
-        items = self._items(texts, metadatas, ids)
+        """:meth:`add_texts` with native async embedding (the micro-batcher for Qwen3 models)."""
+        items = self._items(texts, metadatas, kwargs.get("ids"))
         vectors = await self.embedding.aembed_documents([text for _, text, _ in items]) if items else []
         await asyncio.to_thread(self._write, items, vectors)
         return [doc_id for doc_id, _, _ in items]

@@ -19,7 +19,9 @@ from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
 DOCS = [
-    Document(id="keys", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}),
+    Document(
+        id="keys", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}
+    ),
     Document(id="deploys", page_content="Deploys run on Fridays.", metadata={"team": "ops", "year": 2021}),
     Document(id="style", page_content="Names say what things are.", metadata={"team": "dev", "year": 2023}),
     Document(id="fruit", page_content="Bananas are yellow.", metadata={"team": "misc", "year": 2019}),
@@ -28,7 +30,9 @@ DOCS = [
 
 @pytest.fixture(params=["edge", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
+    options: dict[str, Any] = (
+        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
+    )
     with QdrantStore("kb", **options) as opened:
         yield opened
 
@@ -52,7 +56,12 @@ CASES = [
     ({"team": "ops", "year": {"gt": 2022}}, {"keys"}),
     ({"team": {"ne": "ops"}}, {"style", "fruit"}),
     ({"source": ["keys", "fruit"]}, {"keys", "fruit"}),
-    (models.Filter(must=[models.FieldCondition(key="metadata.team", match=models.MatchValue(value="dev"))]), {"style"}),
+    (
+        models.Filter(
+            must=[models.FieldCondition(key="metadata.team", match=models.MatchValue(value="dev"))]
+        ),
+        {"style"},
+    ),
     ({"team": "nobody"}, set()),
 ]
 
@@ -81,11 +90,15 @@ def test_scores_and_metadata(vectors: Qwen3RagVectorStore) -> None:
     assert all(0.0 <= r <= 1.0 for _, r in relevance)
 
 
-def test_tenants_share_a_collection_but_not_documents(store: QdrantStore, embeddings: Qwen3Embeddings) -> None:
+def test_tenants_share_a_collection_but_not_documents(
+    store: QdrantStore, embeddings: Qwen3Embeddings
+) -> None:
     acme = Qwen3RagVectorStore(store, embeddings, tenant="acme")
     globex = Qwen3RagVectorStore(store, embeddings, tenant="globex")
     acme.add_documents([Document(id="handbook", page_content="Acme ships on Mondays.", metadata={"v": 1})])
-    globex.add_documents([Document(id="handbook", page_content="Globex ships on Tuesdays.", metadata={"v": 2})])
+    globex.add_documents(
+        [Document(id="handbook", page_content="Globex ships on Tuesdays.", metadata={"v": 2})]
+    )
     assert [d.page_content for d in acme.similarity_search("ships", k=5)] == ["Acme ships on Mondays."]
     assert [d.metadata for d in globex.get_by_ids(["handbook"])] == [{"v": 2}]
     acme.delete(["handbook"])
@@ -94,7 +107,9 @@ def test_tenants_share_a_collection_but_not_documents(store: QdrantStore, embedd
     assert [(r.source, r.tenant) for r in store.sources.all()] == [("handbook", "globex")]
 
 
-def test_bad_input_is_refused_before_anything_is_written(store: QdrantStore, embeddings: Qwen3Embeddings) -> None:
+def test_bad_input_is_refused_before_anything_is_written(
+    store: QdrantStore, embeddings: Qwen3Embeddings
+) -> None:
     vectors = Qwen3RagVectorStore(store, embeddings)
     good = Document(id="good", page_content="fine", metadata={"team": "ops"})
     with pytest.raises(InvalidOptionError, match="not JSON-safe"):

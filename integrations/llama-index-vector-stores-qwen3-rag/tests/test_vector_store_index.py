@@ -167,3 +167,32 @@ async def test_async_add_and_delete(store: QdrantStore, embed_model: Qwen3Embedd
     query = VectorStoreQuery(query_embedding=nodes[0].embedding, similarity_top_k=10)
     result = await vector_store.aquery(query)
     assert {n.node_id for n in result.nodes or []} == {"n-ops-deploy", "n-dev-style", "n-misc-fruit"}
+
+
+def test_tenants_keep_their_own_documents(store: QdrantStore, embed_model: Qwen3Embedding) -> None:
+    acme = Qwen3RagVectorStore(store, embed_model=embed_model, tenant="acme")
+    globex = Qwen3RagVectorStore(store, embed_model=embed_model, tenant="globex")
+    for vector_store, text in ((acme, "Acme ships on Mondays."), (globex, "Globex ships on Tuesdays.")):
+        context = StorageContext.from_defaults(vector_store=vector_store)
+        VectorStoreIndex.from_documents(
+            [Document(text=text, id_="handbook")], storage_context=context, embed_model=embed_model
+        )
+    query = VectorStoreQuery(query_embedding=embed_model.get_query_embedding("ships"), similarity_top_k=5)
+    assert [n.get_content() for n in acme.query(query).nodes or []] == ["Acme ships on Mondays."]
+    acme.delete("handbook")
+    assert acme.query(query).nodes == []
+    assert [n.get_content() for n in globex.query(query).nodes or []] == ["Globex ships on Tuesdays."]
+
+
+def test_nodes_without_embeddings_or_with_bad_metadata_are_refused(
+    store: QdrantStore, embed_model: Qwen3Embedding
+) -> None:
+    from llama_index.core.schema import TextNode
+
+    vector_store = Qwen3RagVectorStore(store, embed_model=embed_model)
+    with pytest.raises(InvalidOptionError, match="no embedding"):
+        vector_store.add([TextNode(text="x", id_="n1")])
+    bad = TextNode(text="x", id_="n2", metadata={"when": float("nan")}, embedding=[0.1] * 64)
+    with pytest.raises(InvalidOptionError, match="when"):
+        vector_store.add([bad])
+    assert not store.exists() or store.count() == 0

@@ -148,7 +148,7 @@ class Qwen3RagVectorStore(BasePydanticVectorStore):
             chunks = self._collection.search(_dense(query), limit=limit, query_text=_text(query), where=where)
         elif mode == VectorStoreQueryMode.SPARSE:
             limit = query.sparse_top_k or query.similarity_top_k
-            chunks = self._collection.search_sparse(_text(query), limit=limit, where=where)
+            chunks = self._collection.search(None, limit=limit, query_text=_text(query), where=where)
         else:
             raise InvalidOptionError(
                 f"Query mode {mode.value!r} is not supported by Qwen3RagVectorStore: "
