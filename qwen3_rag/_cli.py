@@ -25,8 +25,10 @@ from typing import Any, TextIO
 
 from . import __version__
 from ._cli_errors import cli_message
+from ._cli_filters import FILTER_HELP, add_tenant_argument, parse_filters, resolve_sources
 from ._cli_guards import check_text, new_store_folder, prepare_store_folder
 from ._cli_hardware import add_hardware_arguments, hardware_options
+from ._cli_sources import record_note, scoped_records, sources_named
 from ._cli_store import add_store_parser, run_store
 from ._cli_watch import add_watch_arguments, check_watch_available, watch_after_ingest
 from ._errors import ChatEndpointError, InvalidOptionError, Qwen3RagError
@@ -117,10 +119,7 @@ def _retrieval_options(parser: argparse.ArgumentParser, *, listed: bool = True) 
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help=shown(
-            "only chunks whose FIELD equals VALUE (repeatable): source=PATH (a file, or a folder "
-            "for everything ingested under it; resolved as ingest does) or chunk_index=N"
-        ),
+        help=shown(FILTER_HELP),
     )
 
 
@@ -202,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_watch_arguments(ingest)
     _store_options(ingest)
+    add_tenant_argument(ingest)
     _model_options(ingest, reranker=False)
     _retrieval_options(ingest, listed=False)
     _no_progress_option(ingest)
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("question")
     query.add_argument("--json", action="store_true", help="print the results as JSON")
     _common(query)
+    add_tenant_argument(query)
     _instruction_options(query)
 
     chat = _command(
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--llm-model", default="qwen3", help="model name at --llm-url (default: qwen3)")
     _common(chat)
+    add_tenant_argument(chat)
     _instruction_options(chat)
 
     sources = _command(
@@ -241,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sources.add_argument("--json", action="store_true", help="print the sources as JSON")
     _store_options(sources)
+    add_tenant_argument(sources)
 
     remove = _command(
         sub,
@@ -253,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="+", metavar="PATH", help="ingested files or folders (they need not exist any more)"
     )
     _store_options(remove)
+    add_tenant_argument(remove)
 
     add_serve_parser(sub)
     add_eval_parser(sub)
@@ -290,54 +294,6 @@ def _ingest_folder(args: argparse.Namespace) -> Any:
     and stored nothing in it."""
     folder = _embedded_folder(args)
     return contextlib.nullcontext() if folder is None else new_store_folder(folder, args.collection)
-
-
-def _filters(items: Sequence[str]) -> dict[str, Any] | None:
-    """``--filter`` values as a filter mapping; unknown fields and bad values are refused."""
-    from .pipeline._sources import as_source
-    from .pipeline._store import CHUNK_FIELDS
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidOptionError(f"--filter wants FIELD=VALUE, got {item!r}.")
-        if key not in CHUNK_FIELDS:
-            raise InvalidOptionError(
-                f"--filter field {key!r} is not stored with the chunks; the fields are "
-                f"{', '.join(CHUNK_FIELDS)}."
-            )
-        parsed: Any = value
-        if key == "source":
-            parsed = as_source(value)  # the key ingest stored: absolute, symlinks resolved
-        elif key == "chunk_index":
-            if not value.lstrip("-").isdigit():
-                raise InvalidOptionError(f"--filter chunk_index wants a whole number, got {value!r}.")
-            parsed = int(value)
-        out.setdefault(key, []).append(parsed)
-    return {k: v[0] if len(v) == 1 else v for k, v in out.items()} or None
-
-
-def _resolve_source_filter(store: Any, filters: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``source=`` values as the ingested files they name: a file as it is, a folder as every file
-    ingested under it (as ``remove`` takes folders). One naming nothing ingested is a mistake to
-    report, not an empty answer."""
-    from .pipeline._pruning import sources_under
-
-    wanted = (filters or {}).get("source")
-    if filters is None or wanted is None:
-        return filters
-    records = store.sources.all()
-    files: list[str] = []
-    for source in [wanted] if isinstance(wanted, str) else wanted:
-        found = sorted(r.source for r in sources_under(records, [source]))
-        if not found:
-            raise InvalidOptionError(
-                f"--filter source={source} matches no ingested file in collection {store.collection!r}; "
-                "`qwen3-rag sources` lists them."
-            )
-        files.extend(f for f in found if f not in files)
-    return {**filters, "source": files[0] if len(files) == 1 else files}
 
 
 def _question(text: str) -> str:
@@ -390,6 +346,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             progress=False if args.no_progress else None,
             keep_missing=args.keep_missing,
             chunk_headers=args.chunk_headers,
+            tenant=args.tenant,
         )
         report = ingestor.ingest(paths)  # each skipped file is logged once, as it happens
         stored = plural(store.count(), "chunk") if store.exists() else "nothing stored, not created"
@@ -404,40 +361,36 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
 
     with _open_store(args) as store:
         store.open()
-        records = store.sources.all()
+        records = scoped_records(store, args.tenant)
         if args.json:
             rows = [r.to_payload() for r in records]
             print(json.dumps({"collection": args.collection, "sources": rows}, indent=2), file=out)
             return 0
         for r in records:
             state = "" if r.complete else "  (incomplete: run ingest again)"
-            print(f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{state}", file=out)
+            print(
+                f"{r.chunks:>7}  {r.ingested_at or '-':<25}  {printable(r.source)}{record_note(r)}{state}",
+                file=out,
+            )
         total = sum(r.chunks for r in records)
         print(f"{plural(len(records), 'source')}, {plural(total, 'chunk')}.", file=out)
     return 0
 
 
 def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from .pipeline._pruning import remove_sources, sources_under
-    from .pipeline._sources import as_source
+    from .pipeline._pruning import remove_sources
 
-    roots = [as_source(p) for p in args.paths]
     with _open_store(args) as store:
         store.open()
-        records = store.sources.all()
-        for path, root in zip(args.paths, roots, strict=True):
-            if not sources_under(records, [root]):
-                # Already gone is the state asked for: say so, and succeed (scripts re-run removals).
-                print(
-                    f"qwen3-rag: nothing ingested from {path} ({root}) in collection "
-                    f"{args.collection!r}; `qwen3-rag sources` lists what is there.",
-                    file=sys.stderr,
-                )
+        records = scoped_records(store, None)
+        doomed = sources_named(records, args.paths, store.collection, args.tenant)
         store.sources.create()
-        files, chunks = remove_sources(store, sources_under(records, roots))
+        removed, chunks = remove_sources(store, doomed)
+        documents = sum(1 for r in doomed if r.kind == "document")
         left = store.count()
+        what = [plural(removed - documents, "file")] + ([plural(documents, "document")] if documents else [])
         print(
-            f"Removed {plural(files, 'file')}, {plural(chunks, 'chunk')}. "
+            f"Removed {', '.join(what)}, {plural(chunks, 'chunk')}. "
             f"Collection {args.collection!r}: {plural(left, 'chunk')}.",
             file=out,
         )
@@ -488,10 +441,10 @@ def _print_results(question: str, results: Sequence[Any], out: TextIO) -> None:
 
 def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     question = _question(args.question)
-    filters = _filters(args.filter)
+    filters = parse_filters(args.filter, args.tenant)
     with _open_store(args) as store:
         store.open()
-        filters = _resolve_source_filter(store, filters)
+        filters = resolve_sources(store, filters)
         retriever = _retriever(args, store)
         results = retriever.retrieve(question, filters=filters)
         if args.json:
@@ -514,11 +467,11 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become checkable, not a traceback
         stdin.reconfigure(errors="surrogateescape")
     refused = False
-    filters = _filters(args.filter)
+    filters = parse_filters(args.filter, args.tenant)
     chat = OpenAICompatibleChat(args.llm_url, args.llm_model) if args.llm_url else None  # URL checked now
     with _open_store(args) as store:
         store.open()
-        filters = _resolve_source_filter(store, filters)
+        filters = resolve_sources(store, filters)
         retriever = _retriever(args, store)
         if interactive:
             print("Ask a question (empty line or Ctrl-D to quit).", file=out)

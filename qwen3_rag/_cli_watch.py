@@ -47,7 +47,9 @@ def watch_after_ingest(
     from .pipeline._watch import DEFAULT_DEBOUNCE_MS, ChangeBatch, watch_and_mirror
 
     # Sizes and chunk headers follow what the first pass just recorded; removals come from events.
-    ingestor = Ingestor(store, embedder, batch_size=args.batch_size, progress=False, keep_missing=True)
+    ingestor = Ingestor(
+        store, embedder, batch_size=args.batch_size, progress=False, keep_missing=True, tenant=args.tenant
+    )
 
     def report(batch: ChangeBatch) -> None:
         print(

@@ -12,10 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..pipeline._ingest import choose_chunker
-from ..pipeline._store import QdrantStore
+from ..pipeline import QdrantStore
 from ._beir import BeirDataset
-from ._index import CorpusIndexer, IndexReport, corpus_root, source_of
+from ._index import IndexReport, corpus_root, index_corpus, source_of
 from ._metrics import evaluate
 from ._runs import QueryRunner, Run
 
@@ -65,19 +64,19 @@ async def evaluate_beir(
     (its client is not made for concurrent use), more for a server.
     """
     lock = asyncio.Semaphore(parallel_store_calls)
-    store.ensure(_spec(embedder))
-    chunker = choose_chunker(store, embedder.tokenizer, chunk_tokens, chunk_overlap)
     bar = _bar(progress, len(dataset.corpus), "index", "doc")
-    started = time.perf_counter()
     try:
-        indexer = CorpusIndexer(
-            store, embedder, chunker, store_lock=lock, on_documents=bar.update if bar is not None else None
+        report = await index_corpus(
+            dataset,
+            store,
+            embedder,
+            chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            on_document=bar.update if bar is not None else None,
         )
-        report = await indexer.index(dataset)
     finally:
         if bar is not None:
             bar.close()
-    report.seconds = time.perf_counter() - started
 
     root = corpus_root(dataset)
     document_of = {source_of(root, doc_id): doc_id for doc_id in dataset.corpus}
@@ -109,14 +108,8 @@ async def evaluate_beir(
         foreign_points=runner.foreign_points,
         settings={
             "top_k": top_k,
-            "chunk_tokens": chunker.chunk_tokens,
-            "chunk_overlap": chunker.overlap,
+            "chunk_tokens": report.chunk_tokens,
+            "chunk_overlap": report.chunk_overlap,
             "concurrency": concurrency,
         },
     )
-
-
-def _spec(embedder: Any) -> Any:
-    from ..pipeline._store import EmbeddingSpec
-
-    return EmbeddingSpec.for_embedder(embedder)

@@ -18,9 +18,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..pipeline._layout import Hit
-from ..pipeline._sparse import sparse_vectors
-from ..pipeline._store import QdrantStore
+from ..pipeline import Hit, QdrantStore, sparse_vectors
 
 DENSE, HYBRID, DENSE_RERANK, HYBRID_RERANK = "dense", "hybrid", "dense+rerank", "hybrid+rerank"
 MODES = (DENSE, HYBRID, DENSE_RERANK, HYBRID_RERANK)

@@ -10,10 +10,11 @@ from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._filters import Where, to_qdrant_filter
 from ._framework_store import FrameworkCollection, StoredChunk
 from ._ingest import Ingestor, IngestReport
-from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, chunk_point_id, source_key
+from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, Hit, chunk_point_id, source_key
 from ._loaders import SkippedFile
 from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
 from ._source_documents import ChunkedDocument, SourceDocument
+from ._sparse import sparse_vectors
 from ._store import DEFAULT_COLLECTION, DEFAULT_QDRANT_PATH, EmbeddingSpec, QdrantStore
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ChunkedDocument",
     "EmbeddingSpec",
     "FrameworkCollection",
+    "Hit",
     "IngestReport",
     "Ingestor",
     "QdrantStore",
@@ -44,5 +46,6 @@ __all__ = [
     "build_filter",
     "chunk_point_id",
     "source_key",
+    "sparse_vectors",
     "to_qdrant_filter",
 ]

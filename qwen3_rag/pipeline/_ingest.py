@@ -87,13 +87,17 @@ class _Origin:
     tenant: str | None = None
     kind: str = FILE
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()
+    """Its metadata field names (with every chunk's own, for chunked documents), for the record."""
 
     @property
     def key(self) -> str:
         return source_key(self.source, self.tenant)
 
     def record(self, chunks: int, stamp: str | None, *, complete: bool = True) -> SourceRecord:
-        return SourceRecord(self.source, chunks, stamp, complete, tenant=self.tenant, kind=self.kind)
+        return SourceRecord(
+            self.source, chunks, stamp, complete, tenant=self.tenant, kind=self.kind, fields=self.fields
+        )
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,10 @@ class Ingestor:
                     f"ingest_documents takes SourceDocument objects, got {type(document).__name__}: "
                     "wrap each as SourceDocument(id, text, metadata)."
                 )
-            origin = _Origin(document.id, document.tenant or self.tenant, DOCUMENT, document.metadata)
+            tenant = document.tenant or self.tenant
+            origin = _Origin(
+                document.id, tenant, DOCUMENT, document.metadata, tuple(sorted(document.metadata))
+            )
             if origin.key in given:
                 raise InvalidOptionError(
                     f"The document id {document.id!r} is given twice in one ingest_documents call; "
@@ -339,7 +346,8 @@ class Ingestor:
                     f"write_chunks takes ChunkedDocument objects, got {type(document).__name__}."
                 )
             vectors = self._check_vectors(document)
-            origin = _Origin(document.id, document.tenant or self.tenant, DOCUMENT, {})
+            fields = sorted({name for i in range(len(document.chunks)) for name in document.metadata_of(i)})
+            origin = _Origin(document.id, document.tenant or self.tenant, DOCUMENT, {}, tuple(fields))
             if origin.key in given:
                 raise InvalidOptionError(
                     f"The document id {document.id!r} is given twice in one write_chunks call; "
@@ -461,7 +469,14 @@ class Ingestor:
             run.report.documents += 1
         run.report.chunks += count
         old = run.records.get(origin.key)
-        if changed or old is None or old.chunks != count or not old.complete:
+        if (
+            changed
+            or old is None
+            or old.chunks != count
+            or not old.complete
+            or old.kind != origin.kind
+            or old.fields != origin.fields
+        ):
             stamp = now_utc() if changed or old is None else old.ingested_at
             done = origin.record(count, stamp)
             if run.pending.ids:  # complete the record once its last chunks are written

@@ -43,6 +43,8 @@ class SourceRecord:
     """False while an ingestion of this source is under way (or was killed part-way)."""
     tenant: str | None = None
     kind: str = FILE
+    fields: tuple[str, ...] = ()
+    """The names of its metadata fields (what ``--filter`` can name), sorted."""
 
     @property
     def key(self) -> str:
@@ -60,6 +62,8 @@ class SourceRecord:
             payload["tenant"] = self.tenant
         if self.kind != FILE:
             payload["kind"] = self.kind
+        if self.fields:
+            payload["fields"] = list(self.fields)
         return payload
 
     @classmethod
@@ -72,6 +76,7 @@ class SourceRecord:
             complete=bool(payload.get("complete", True)),
             tenant=None if tenant is None else str(tenant),
             kind=str(payload.get("kind", FILE)),
+            fields=tuple(str(f) for f in payload.get("fields") or ()),
         )
 
 

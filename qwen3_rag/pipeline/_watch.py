@@ -29,7 +29,7 @@ from .._errors import MissingDependencyError
 from .._wording import plural
 from ._ingest import Ingestor, IngestReport
 from ._pruning import remove_sources, sources_under
-from ._sources import as_source
+from ._sources import FILE, as_source
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def apply_changes(ingestor: Ingestor, changes: set[tuple[bool, str]]) -> ChangeB
     report = ingestor.ingest(existing) if existing else IngestReport()
     batch = ChangeBatch(len(paths), report)
     if gone:
-        records = ingestor.store.sources.all()
+        records = [r for r in ingestor.store.sources.all() if r.tenant == ingestor.tenant and r.kind == FILE]
         stale = sources_under(records, [as_source(p) for p in gone])
         batch.removed_files, batch.removed_chunks = remove_sources(ingestor.store, stale)
     return batch
