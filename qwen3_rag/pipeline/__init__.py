@@ -8,6 +8,7 @@ metadata and tenant; ``chunk_point_id(source, chunk_index, tenant)`` a chunk's p
 
 from ._chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, TokenChunker
 from ._filters import Where, to_qdrant_filter
+from ._framework_store import FrameworkCollection, StoredChunk, vector_space
 from ._ingest import Ingestor, IngestReport
 from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, Hit, chunk_point_id, source_key
 from ._loaders import SkippedFile
@@ -30,6 +31,7 @@ __all__ = [
     "TEXT",
     "ChunkedDocument",
     "EmbeddingSpec",
+    "FrameworkCollection",
     "Hit",
     "IngestReport",
     "Ingestor",
@@ -38,6 +40,7 @@ __all__ = [
     "SkippedFile",
     "SourceDocument",
     "SparseEncoder",
+    "StoredChunk",
     "TokenChunker",
     "TwoStageRetriever",
     "Where",
@@ -46,4 +49,5 @@ __all__ = [
     "source_key",
     "sparse_vectors",
     "to_qdrant_filter",
+    "vector_space",
 ]

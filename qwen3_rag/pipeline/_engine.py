@@ -72,14 +72,15 @@ class Engine(Protocol):
     def query(
         self,
         collection: str,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any,
         where: Any,
         prefetch_limit: int | None = None,
     ) -> list[Hit]:
-        """Dense top-``limit``; with ``sparse``, the top ``prefetch_limit`` of each fused by RRF."""
+        """Dense top-``limit``; with ``sparse``, the top ``prefetch_limit`` of each fused by RRF;
+        ``dense=None``: by ``sparse`` alone."""
         ...
 
     def build_index(self, collection: str, *, min_points: int, say: Callable[[str], None] | None) -> bool:

@@ -227,7 +227,7 @@ class ClientEngine:
     def query(
         self,
         collection: str,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any,
@@ -237,12 +237,13 @@ class ClientEngine:
         each = prefetch_limit or limit
         from qdrant_client import models
 
-        if sparse is None:
+        if dense is None or sparse is None:  # one vector: dense, or the sparse terms alone
+            query, using = (sparse, SPARSE_VECTOR) if dense is None else (list(dense), DENSE_VECTOR)
             response = self._call(
                 self.client.query_points,
                 collection,
-                query=list(dense),
-                using=DENSE_VECTOR,
+                query=query,
+                using=using,
                 limit=limit,
                 query_filter=where,
                 with_payload=True,

@@ -252,7 +252,7 @@ class EdgeEngine:
     def query(
         self,
         collection: str,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any,
@@ -264,6 +264,10 @@ class EdgeEngine:
 
         edge_where = convert.edge_filter(where)
         rrf: Any = qe.Fusion.Rrf(k=_RRF_K)  # the stubs leave the nested fusion classes out of the union
+        if dense is None:  # sparse terms alone
+            terms = qe.Query.Nearest(convert.sparse(sparse), using=SPARSE_VECTOR)
+            request = qe.QueryRequest(limit=limit, query=terms, filter=edge_where, with_payload=True)
+            return [Hit.from_point(point) for point in self._shard(collection).query(request)]
         nearest = qe.Query.Nearest([float(x) for x in dense], using=DENSE_VECTOR)
         if sparse is None:
             request = qe.QueryRequest(limit=limit, query=nearest, filter=edge_where, with_payload=True)

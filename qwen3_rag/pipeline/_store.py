@@ -417,14 +417,15 @@ class QdrantStore:
 
     def query(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         *,
         limit: int,
         sparse: Any = None,
         query_filter: Where = None,
         tenant: str | None = None,
     ) -> list[Hit]:
-        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion.
+        """Dense top-``limit``; with ``sparse``, dense and sparse fused by reciprocal rank fusion;
+        ``dense=None`` ranks by ``sparse`` alone.
 
         ``query_filter`` is a mapping or a qdrant ``Filter`` (:func:`~._filters.to_qdrant_filter`);
         ``tenant`` keeps the chunks of that tenant only.
@@ -434,8 +435,8 @@ class QdrantStore:
         the same points in the same order.
         """
         where = self.to_filter(query_filter, tenant=tenant)
-        if sparse is None:
-            return self.engine.query(self.collection, dense, limit=limit, sparse=None, where=where)
+        if sparse is None or dense is None:
+            return self.engine.query(self.collection, dense, limit=limit, sparse=sparse, where=where)
         fused = self.engine.query(
             self.collection, dense, limit=2 * limit, sparse=sparse, where=where, prefetch_limit=limit
         )

@@ -33,7 +33,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READMES = [ROOT / "README.md", *sorted(ROOT.glob("integrations/*/README.md"))]
+# docs/frameworks.md: the frameworks' flows end to end, run like the READMEs.
+READMES = [
+    ROOT / "README.md",
+    *sorted(ROOT.glob("integrations/*/README.md")),
+    ROOT / "docs" / "frameworks.md",
+]
 
 # Sections whose python blocks are one program split by prose: run them joined, in order.
 # Key: (README path relative to the repository root, heading). None today.
@@ -50,7 +55,15 @@ SUBSTITUTIONS = {
 
 # What a block must print besides exiting with 0: case id -> text ({name} as in SUBSTITUTIONS).
 # The filter example finds its file by the absolute, symlink-resolved path.
-EXPECTED_STDOUT = {"README.md::The main job": "{ops}"}
+_LANGCHAIN = "docs/frameworks.md::LangChain: documents with metadata in, filtered search, rerank"
+_LLAMA_INDEX = "docs/frameworks.md::LlamaIndex: an index from documents with metadata, filtered query, rerank"
+EXPECTED_STDOUT = {
+    "README.md::The main job": "{ops}",
+    f"{_LANGCHAIN}#1": "wiki/rotate-keys",
+    f"{_LANGCHAIN}#2": "'num_deleted': 2",
+    f"{_LLAMA_INDEX}#1": "wiki/rotate-keys",
+    f"{_LLAMA_INDEX}#2": "[('ops', 1)]",
+}
 
 # The `./docs` folder in the cwd of every block.
 DOCS = {

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_qwen3_rag.embeddings import Qwen3Embeddings
 from langchain_qwen3_rag.rerank import Qwen3Rerank
 from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
+from langchain_qwen3_rag.store import Qwen3RagVectorStore
 
 if TYPE_CHECKING:
     from langchain_qwen3_rag.sparse import Qwen3SparseEmbeddings
@@ -37,6 +38,7 @@ __all__ = [
     "Qwen3Embeddings",
     "Qwen3RagQdrantVectorStore",
     "Qwen3RagRetriever",
+    "Qwen3RagVectorStore",
     "Qwen3Rerank",
     "Qwen3SparseEmbeddings",
 ]

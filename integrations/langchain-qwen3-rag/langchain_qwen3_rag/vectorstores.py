@@ -39,8 +39,9 @@ class Qwen3RagQdrantVectorStore(QdrantVectorStore):
             )
             docs = vectors.similarity_search("How do I rotate the API key?", k=5)
 
-    Write with ``qwen3-rag ingest`` (it keeps point ids, content hashes and the source registry);
-    ``add_texts`` here would store LangChain's layout beside it.
+    Write with ``qwen3-rag ingest`` or :class:`~langchain_qwen3_rag.Qwen3RagVectorStore` (they keep
+    point ids, content hashes and the source registry); ``add_texts`` here would store LangChain's
+    layout beside it.
     """
 
     @classmethod

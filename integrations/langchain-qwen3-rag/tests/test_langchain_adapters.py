@@ -46,6 +46,7 @@ def test_public_api_is_pinned() -> None:
         "Qwen3Embeddings",
         "Qwen3RagQdrantVectorStore",
         "Qwen3RagRetriever",
+        "Qwen3RagVectorStore",
         "Qwen3Rerank",
         "Qwen3SparseEmbeddings",
     ]
