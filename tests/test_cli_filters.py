@@ -7,14 +7,13 @@ folders, whose files carry no metadata) into the same folder the CLI ingests fil
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
+from test_cli_store import error_line, run
 
 from qwen3_rag import Qwen3Embedder
-from qwen3_rag._cli import main
 from qwen3_rag._cli_filters import parse_filters
 from qwen3_rag.pipeline import Ingestor, QdrantStore, SourceDocument
 
@@ -34,19 +33,10 @@ DOCUMENTS = [
 ]
 
 
-def run(argv: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(argv, stdout=out, stdin=io.StringIO("")), out.getvalue()
-
-
-def error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1]
-
-
 @pytest.fixture
-def collection(tmp_path: Path, tiny_embedding_path: str) -> tuple[list[str], Path]:
+def collection(
+    tmp_path: Path, tiny_embedding_path: str, tiny_embedder: Qwen3Embedder
+) -> tuple[list[str], Path]:
     """A Qdrant Edge folder holding files ingested by the CLI and documents with metadata."""
     docs = tmp_path / "docs"
     (docs / "guides").mkdir(parents=True)
@@ -55,7 +45,7 @@ def collection(tmp_path: Path, tiny_embedding_path: str) -> tuple[list[str], Pat
     flags = ["--qdrant-path", str(tmp_path / "qdrant"), "--collection", "kb"]
     code, out = run(["ingest", str(docs), "--embedding-model", tiny_embedding_path, *flags, "--no-progress"])
     assert code == 0, out
-    embedder = Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+    embedder = tiny_embedder
     with QdrantStore("kb", path=tmp_path / "qdrant") as store:
         assert store.engine.name == "qdrant-edge"
         Ingestor(store, embedder, progress=False).ingest_documents(DOCUMENTS)

@@ -226,3 +226,21 @@ def test_qwen3_rag_eval_through_the_cli(dataset: Path, models: list[str]) -> Non
     out = io.StringIO()
     assert cli_main(["eval", str(dataset), *models, "--max-queries", "2", "--json"], stdout=out) == 0
     assert json.loads(out.getvalue())["queries"] == 2
+
+
+def test_filter_narrows_every_search(dataset: Path, models: list[str], tmp_path: Path) -> None:
+    corpus = (dataset / "corpus.jsonl").resolve().as_posix()
+    flags = [str(dataset), *models, "--max-queries", "3", "--json", "--save-runs", str(tmp_path)]
+    code, out = run([*flags, "--filter", f"source={corpus}/doc1,{corpus}/doc2"])
+    assert code == 0, out
+    for mode in MODES:
+        lines = (tmp_path / run_file_name(mode)).read_text(encoding="utf-8").splitlines()
+        assert lines and {line.split()[2] for line in lines} <= {"doc1", "doc2"}
+
+
+def test_a_malformed_filter_is_refused_before_anything_loads(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run([str(dataset), "--embedding-model", str(tmp_path / "none"), "--filter", "year>=soon"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and out == "" and "a range wants a number or an ISO date" in err and "\n" not in err

@@ -49,27 +49,23 @@ make_docs = namespace["make_docs"]
 
 CHILD = MAKE_DOCS + textwrap.dedent(
     """
-    import os, signal, sys
+    import itertools, os, signal, sys
     from qwen3_rag import Qwen3Embedder
     from qwen3_rag.pipeline import Ingestor, QdrantStore
 
     model, qdrant, engine, version, where, after = sys.argv[1:7]
     embedder = Qwen3Embedder.load(model, device="cpu", dtype="float32")
     store = QdrantStore("t", path=qdrant, engine=engine)
-    calls = 0
+    real, calls = getattr(store, where), itertools.count(1)
 
-    def kill_after(method):
-        def wrapped(*args, **kwargs):
-            global calls
-            result = method(*args, **kwargs)
-            calls += 1
-            print(where, calls, flush=True)
-            if calls == int(after):
-                os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush, no lock release
-            return result
-        return wrapped
+    def killing(*args, **kwargs):  # the call, then SIGKILL after the chosen one: no cleanup, no flush
+        result, call = real(*args, **kwargs), next(calls)
+        print(where, call, flush=True)
+        if call == int(after):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
 
-    setattr(store, where, kill_after(getattr(store, where)))
+    setattr(store, where, killing)
     ingestor = Ingestor(store, embedder, chunk_tokens=16, overlap=4, batch_size=4, progress=False)
     ingestor.ingest_documents(make_docs(int(version)), remove_missing_under="db/")
     print("finished", flush=True)
@@ -77,9 +73,9 @@ CHILD = MAKE_DOCS + textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+@pytest.fixture
+def embedder(tiny_embedder: Qwen3Embedder) -> Qwen3Embedder:
+    return tiny_embedder
 
 
 def ingest(embedder: Qwen3Embedder, store: QdrantStore, version: int) -> Any:
@@ -88,16 +84,11 @@ def ingest(embedder: Qwen3Embedder, store: QdrantStore, version: int) -> Any:
 
 
 def run_killed(model: str, store: Path, engine: str, version: int, where: str, after: int) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, model, str(store), engine, str(version), where, str(after)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
-    assert f"{where} {after}" in child.stdout and "finished" not in child.stdout
+    argv = [sys.executable, "-c", CHILD, model, str(store), engine, str(version), where, str(after)]
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    child = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **offline}, timeout=180)
+    killed = (child.returncode, f"{where} {after}" in child.stdout, "finished" in child.stdout)
+    assert killed == (-signal.SIGKILL, True, False), child.stderr
 
 
 def assert_like_fresh(
@@ -136,18 +127,15 @@ def test_sigkill_mid_first_ingestion_then_rerun_ends_identical(
 def test_sigkill_while_replacing_and_removing_documents_then_rerun_ends_identical(
     embedder: Qwen3Embedder, tiny_embedding_path: str, tmp_path: Path, engine: str
 ) -> None:
-    path = tmp_path / "store"
-    store = QdrantStore("t", path=path, engine=engine)
-    ingest(embedder, store, 1)
-    store.close()
-    run_killed(tiny_embedding_path, path, engine, 2, "delete_source", 3)  # 8 to remove, killed after 3
-    store = QdrantStore("t", path=path)
-    assert len(store.chunk_counts()) == 24 - 3  # three removed documents' chunks are gone ...
-    assert len(store.sources.all()) == 24 - 2  # ... and the third one's record outlives them
-    report = ingest(embedder, store, 2)
-    assert report.removed_documents == 8 - 2 and report.embedded == 0  # the third one's record too
-    assert_like_fresh(embedder, store, 2, tmp_path, engine)
-    store.close()
+    with QdrantStore("t", path=tmp_path / "store", engine=engine) as first:
+        ingest(embedder, first, 1)
+    # Version 2 removes 8 documents: killed after the third one's chunks went, before its record.
+    run_killed(tiny_embedding_path, tmp_path / "store", engine, 2, "delete_source", 3)
+    with QdrantStore("t", path=tmp_path / "store") as store:
+        assert (len(store.chunk_counts()), len(store.sources.all())) == (24 - 3, 24 - 2)
+        report = ingest(embedder, store, 2)
+        assert report.removed_documents == 8 - 2 and report.embedded == 0  # the third one's record too
+        assert_like_fresh(embedder, store, 2, tmp_path, engine)
 
 
 def test_the_documents_both_tests_use_are_what_they_say() -> None:

@@ -6,6 +6,7 @@ mode, as tests/test_pipeline_mirror.py does: the same calls must give the same c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from qwen3_rag.pipeline import (
 )
 
 CHUNK_TOKENS, OVERLAP = 16, 4
-ENGINES = pytest.mark.parametrize("engine", ["edge", "local"])
 
 DOCS = [
     SourceDocument(
@@ -52,14 +52,16 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+@pytest.fixture
+def embedder(tiny_embedder: Qwen3Embedder) -> Qwen3Embedder:
+    return tiny_embedder
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+@pytest.fixture(params=["edge", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
+    """An embedded folder on Qdrant Edge (the default) or in qdrant-client's local mode."""
+    with QdrantStore("t", path=tmp_path / "store", engine=request.param) as opened:
+        yield opened
 
 
 def ingestor(store: QdrantStore, embedder: Qwen3Embedder, **options: Any) -> Ingestor:
@@ -72,16 +74,21 @@ def snapshot(store: QdrantStore) -> dict[str, tuple[dict[str, Any], np.ndarray]]
     return {p.id: (p.payload, np.asarray(p.dense)) for p in store.points(with_vectors=True)}
 
 
+def indexed(store: QdrantStore) -> set[str]:
+    """The payload fields with an index (Edge; local mode indexes nothing)."""
+    if store.engine.name != "qdrant-edge":
+        return set()
+    return set(store.engine.shard("t").info().payload_schema)
+
+
 def sources_of(store: QdrantStore, embedder: Qwen3Embedder, where: Any, **options: Any) -> list[str]:
     query = embedder.embed_queries(["anything"])[0]
     return sorted({h.source for h in store.query(query, limit=100, query_filter=where, **options)})
 
 
-@ENGINES
 def test_documents_are_stored_with_their_metadata_and_listed_as_sources(
-    embedder: Qwen3Embedder, tmp_path: Path, engine: str
+    embedder: Qwen3Embedder, store: QdrantStore
 ) -> None:
-    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     report = ingestor(store, embedder).ingest_documents(DOCS)
     assert report.documents == 4 and report.files == 0 and report.embedded == report.chunks == store.count()
     assert report.summary().startswith("4 documents, ")
@@ -96,15 +103,13 @@ def test_documents_are_stored_with_their_metadata_and_listed_as_sources(
     assert sorted(records) == sorted(d.id for d in DOCS)
     assert all(r.kind == "document" and r.complete and r.tenant is None for r in records.values())
     assert {s: r.chunks for s, r in records.items()} == store.chunk_counts()
-    store.close()
 
 
-@ENGINES
 def test_filters_on_metadata_fields_values_ranges_and_source_prefixes(
-    embedder: Qwen3Embedder, tmp_path: Path, engine: str
+    embedder: Qwen3Embedder, store: QdrantStore
 ) -> None:
-    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     ingestor(store, embedder, index_fields={"team": "keyword", "year": "integer"}).ingest_documents(DOCS)
+    assert indexed(store) >= ({"metadata.team", "metadata.year"} if store.engine.indexes_payload else set())
     ops, dev, misc = ["kb/ops/backup", "kb/ops/rotate"], ["kb/dev/release"], ["notes/misc"]
     cases: list[tuple[Any, list[str]]] = [
         ({"team": "ops"}, ops),
@@ -129,14 +134,11 @@ def test_filters_on_metadata_fields_values_ranges_and_source_prefixes(
         assert sources_of(store, embedder, where) == expected, where
     with pytest.raises(InvalidOptionError, match="unknown operator 'between'"):
         store.query([0.0] * embedder.dimensions, limit=3, query_filter={"year": {"between": [1, 2]}})
-    store.close()
 
 
-@ENGINES
 def test_reingest_skips_unchanged_replaces_edited_and_removes_missing_under_a_prefix(
-    embedder: Qwen3Embedder, tmp_path: Path, engine: str
+    embedder: Qwen3Embedder, store: QdrantStore, tmp_path: Path
 ) -> None:
-    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     long_text = " ".join(f"Sentence {i} of a long document about rotating keys." for i in range(20))
     docs = [*DOCS, SourceDocument("kb/ops/long", long_text, {"team": "ops"})]
     first = ingestor(store, embedder).ingest_documents(docs)
@@ -153,6 +155,7 @@ def test_reingest_skips_unchanged_replaces_edited_and_removes_missing_under_a_pr
     assert report.removed_documents == 1 and report.removed_chunks >= 1
     assert "removed 1 document" in report.summary()
 
+    engine = "edge" if store.engine.name == "qdrant-edge" else "local"
     fresh = QdrantStore("t", path=tmp_path / "fresh", engine=engine)
     ingestor(fresh, embedder).ingest_documents(edited)
     expected, actual = snapshot(fresh), snapshot(store)
@@ -165,19 +168,17 @@ def test_reingest_skips_unchanged_replaces_edited_and_removes_missing_under_a_pr
     ]
     assert sources_of(store, embedder, {"team": "security"}) == ["kb/ops/rotate"]
     fresh.close()
-    store.close()
 
 
-@ENGINES
 def test_tenants_keep_same_id_documents_apart_and_scope_queries_and_removal(
-    embedder: Qwen3Embedder, tmp_path: Path, engine: str
+    embedder: Qwen3Embedder, store: QdrantStore
 ) -> None:
-    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     ingestor(store, embedder, tenant="acme").ingest_documents([SourceDocument("faq", "Acme sells anvils.")])
     ingestor(store, embedder, tenant="globex").ingest_documents(
         [SourceDocument("faq", "Globex sells everything."), SourceDocument("x", "Other.", tenant="initech")]
     )
     ingestor(store, embedder).ingest_documents([SourceDocument("faq", "No tenant here.")])
+    assert "tenant" in indexed(store) or not store.engine.indexes_payload  # Qdrant's tenant index
     ids = {p.id: p.payload for p in store.points(with_vectors=False)}
     assert chunk_point_id("faq", 0, "acme") in ids and chunk_point_id("faq", 0) in ids
     assert ids[chunk_point_id("faq", 0, "acme")]["tenant"] == "acme"
@@ -198,14 +199,11 @@ def test_tenants_keep_same_id_documents_apart_and_scope_queries_and_removal(
     assert ingestor(store, embedder).remove("faq") == 1  # the untenanted faq only
     assert {(r.source, r.tenant) for r in store.sources.all()} == {("faq", "acme"), ("x", "initech")}
     assert [h.text for h in store.query(query, limit=10)] and store.count() == 2
-    store.close()
 
 
-@ENGINES
 def test_write_chunks_stores_framework_chunks_with_given_or_computed_vectors(
-    embedder: Qwen3Embedder, tmp_path: Path, engine: str
+    embedder: Qwen3Embedder, store: QdrantStore
 ) -> None:
-    store = QdrantStore("t", path=tmp_path / "store", engine=engine)
     writer = ingestor(store, embedder)
     given = embedder.embed_documents(["node one", "node two"])
     report = writer.write_chunks(
@@ -229,12 +227,12 @@ def test_write_chunks_stores_framework_chunks_with_given_or_computed_vectors(
         writer.write_chunks([ChunkedDocument("doc-3", ["x"], vectors=[[1.0, 2.0, 3.0]])])
     assert writer.remove("doc-1") == 1 and writer.remove("doc-1") == 0
     assert store.chunk_counts() == {"doc-2": 1}
-    store.close()
 
 
 def test_retrieved_chunks_carry_metadata_and_a_retriever_tenant_scopes_them(
-    embedder: Qwen3Embedder, reranker: Qwen3Reranker
+    embedder: Qwen3Embedder, tiny_reranker: Qwen3Reranker
 ) -> None:
+    reranker = tiny_reranker
     store = QdrantStore("t", location=":memory:")
     ingestor(store, embedder).ingest_documents(DOCS)
     ingestor(store, embedder, tenant="acme").ingest_documents(

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from .._cli_filters import FILTER_HELP, parse_filters
 from .._cli_hardware import add_hardware_arguments, hardware_options
 from .._errors import Qwen3RagError
 from .._runtime import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
@@ -103,6 +104,7 @@ def add_eval_parser(subparsers: Any) -> None:
     search.add_argument(
         "--chunk-overlap", type=int, help="tokens shared by neighbours (default: as last used, else 64)"
     )
+    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help=FILTER_HELP)
     search.add_argument(
         "--concurrency",
         type=int,
@@ -210,6 +212,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     _quiet(args.no_progress)
     try:
         dataset = _check(args)
+        filters = parse_filters(args.filter)  # malformed: refused before anything is read or loaded
         started = time.perf_counter()
         store, kept = _open_store(args, dataset)
         with store:
@@ -227,6 +230,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     concurrency=args.concurrency,
                     parallel_store_calls=args.concurrency if args.qdrant_url else 1,
                     progress=progress,
+                    filters=filters,
                 )
             )
         _report(args, dataset, result, store, kept, out)

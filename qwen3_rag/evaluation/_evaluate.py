@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..pipeline import QdrantStore
+from ..pipeline import QdrantStore, Where
 from ._beir import BeirDataset
 from ._index import IndexReport, corpus_root, index_corpus, source_of
 from ._metrics import evaluate
@@ -57,11 +57,13 @@ async def evaluate_beir(
     concurrency: int = DEFAULT_CONCURRENCY,
     parallel_store_calls: int = 1,
     progress: bool = False,
+    filters: Where = None,
 ) -> EvalResult:
     """Index ``dataset.corpus`` into ``store`` (idempotently), then run and score every query.
 
     ``parallel_store_calls`` bounds concurrent calls into the store: 1 for an embedded store
-    (its client is not made for concurrent use), more for a server.
+    (its client is not made for concurrent use), more for a server. ``filters`` (a filter mapping
+    or qdrant ``Filter``, as ``TwoStageRetriever.retrieve`` takes) narrows every search.
     """
     lock = asyncio.Semaphore(parallel_store_calls)
     bar = _bar(progress, len(dataset.corpus), "index", "doc")
@@ -81,6 +83,7 @@ async def evaluate_beir(
     root = corpus_root(dataset)
     document_of = {source_of(root, doc_id): doc_id for doc_id in dataset.corpus}
     bar = _bar(progress, len(dataset.queries), "queries", "q")
+    where = store.to_filter(filters)  # once, after indexing: source prefixes resolved against it
     runner = QueryRunner(
         store,
         embedder,
@@ -88,6 +91,7 @@ async def evaluate_beir(
         document_of=document_of,
         top_k=top_k,
         store_lock=lock,
+        where=where,
         instruction=instruction,
         concurrency=concurrency,
         on_query=(lambda: bar.update(1)) if bar is not None else None,

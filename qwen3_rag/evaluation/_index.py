@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..pipeline import Ingestor, QdrantStore, SourceDocument
+from ..pipeline import Ingestor, IngestReport, QdrantStore, SourceDocument
 from ._beir import CORPUS_FILE, BeirDataset
 
 BATCH_CHUNKS = 256  # chunks per embedding request and upsert: large forward passes
@@ -36,12 +36,10 @@ def source_of(root: str, doc_id: str) -> str:
 
 
 @dataclass
-class IndexReport:
-    documents: int = 0
-    chunks: int = 0
-    embedded: int = 0
-    unchanged: int = 0
-    removed_documents: int = 0
+class IndexReport(IngestReport):
+    """What indexing did (documents, chunks embedded, unchanged, removed), how long it took, and
+    the chunk sizes it used."""
+
     seconds: float = 0.0
     chunk_tokens: int = 0
     chunk_overlap: int = 0
@@ -77,13 +75,8 @@ async def index_corpus(
     started = time.perf_counter()
     done = await asyncio.to_thread(ingestor.ingest_documents, documents(), remove_missing_under=f"{root}/")
     assert ingestor.chunker is not None  # chosen by the run
+    seconds = time.perf_counter() - started
+    chunker = ingestor.chunker
     return IndexReport(
-        documents=done.documents,
-        chunks=done.chunks,
-        embedded=done.embedded,
-        unchanged=done.unchanged,
-        removed_documents=done.removed_documents,
-        seconds=time.perf_counter() - started,
-        chunk_tokens=ingestor.chunker.chunk_tokens,
-        chunk_overlap=ingestor.chunker.overlap,
+        **vars(done), seconds=seconds, chunk_tokens=chunker.chunk_tokens, chunk_overlap=chunker.overlap
     )

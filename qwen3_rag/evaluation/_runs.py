@@ -40,7 +40,8 @@ class QueryRunner:
     """Runs queries against a collection in the four modes and gathers one :data:`Run` per mode.
 
     ``document_of`` maps a stored ``source`` to its document id (points of other sources are
-    ignored and counted in ``foreign_points``); ``store_lock`` bounds the concurrent store calls.
+    ignored and counted in ``foreign_points``); ``store_lock`` bounds the concurrent store calls;
+    ``where`` (a qdrant ``Filter``) narrows every search.
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class QueryRunner:
         document_of: dict[str, str],
         top_k: int,
         store_lock: asyncio.Semaphore,
+        where: Any = None,
         instruction: str | None = None,
         concurrency: int = 16,
         on_query: Callable[[], None] | None = None,
@@ -62,6 +64,7 @@ class QueryRunner:
         self.document_of = document_of
         self.top_k = top_k
         self.store_lock = store_lock
+        self.where = where
         self.instruction = instruction
         self.concurrency = concurrency
         self.on_query = on_query
@@ -85,7 +88,9 @@ class QueryRunner:
 
     async def _search(self, dense: Any, sparse: Any) -> list[Hit]:
         async with self.store_lock:
-            return await asyncio.to_thread(self.store.query, dense, limit=self.top_k, sparse=sparse)
+            return await asyncio.to_thread(
+                self.store.query, dense, limit=self.top_k, sparse=sparse, query_filter=self.where
+            )
 
     async def _query(self, text: str) -> dict[str, dict[str, float]]:
         vector = (await self.embedder.aembed_queries([text], instruction=self.instruction))[0]

@@ -291,22 +291,10 @@ class Ingestor:
             )
         run = self._begin(on_batch)
         given: set[str] = set()
-        for document in documents:
-            if not isinstance(document, SourceDocument):
-                raise InvalidOptionError(
-                    f"ingest_documents takes SourceDocument objects, got {type(document).__name__}: "
-                    "wrap each as SourceDocument(id, text, metadata)."
-                )
-            tenant = document.tenant or self.tenant
+        for document, tenant in self._each(documents, SourceDocument, "ingest_documents", given):
             origin = _Origin(
                 document.id, tenant, DOCUMENT, document.metadata, tuple(sorted(document.metadata))
             )
-            if origin.key in given:
-                raise InvalidOptionError(
-                    f"The document id {document.id!r} is given twice in one ingest_documents call; "
-                    "ids must be unique (each id is one document)."
-                )
-            given.add(origin.key)
             text = document.text
             self._add_document(Document(source=document.id, text=text, size=len(text)), origin, run)
         self._flush(run)
@@ -339,21 +327,10 @@ class Ingestor:
         with the collection's tokenizer rules either way.
         """
         run = self._begin(on_batch)
-        given: set[str] = set()
-        for document in documents:
-            if not isinstance(document, ChunkedDocument):
-                raise InvalidOptionError(
-                    f"write_chunks takes ChunkedDocument objects, got {type(document).__name__}."
-                )
+        for document, tenant in self._each(documents, ChunkedDocument, "write_chunks", set()):
             vectors = self._check_vectors(document)
             fields = sorted({name for i in range(len(document.chunks)) for name in document.metadata_of(i)})
-            origin = _Origin(document.id, document.tenant or self.tenant, DOCUMENT, {}, tuple(fields))
-            if origin.key in given:
-                raise InvalidOptionError(
-                    f"The document id {document.id!r} is given twice in one write_chunks call; "
-                    "ids must be unique."
-                )
-            given.add(origin.key)
+            origin = _Origin(document.id, tenant, DOCUMENT, {}, tuple(fields))
             pieces = [
                 _Piece(
                     text, Provenance(), "", document.metadata_of(i), None if vectors is None else vectors[i]
@@ -364,6 +341,28 @@ class Ingestor:
         self._flush(run)
         self._end()
         return run.report
+
+    def _each(
+        self, documents: Iterable[Any], kind: type, call: str, given: set[str]
+    ) -> Iterator[tuple[Any, str | None]]:
+        """Each document with its tenant (its own, else this ingestor's), its key added to ``given``;
+        another type, or an id given twice (for one tenant), is refused."""
+        for document in documents:
+            if not isinstance(document, kind):
+                raise InvalidOptionError(
+                    f"{call} takes {kind.__name__} objects, got {type(document).__name__}: wrap each as "
+                    f"{kind.__name__}(id, ...)."
+                )
+            doc: Any = document  # a SourceDocument or ChunkedDocument (checked above): id and tenant
+            tenant = doc.tenant or self.tenant
+            key = source_key(doc.id, tenant)
+            if key in given:
+                raise InvalidOptionError(
+                    f"The document id {doc.id!r} is given twice in one {call} call; ids must be "
+                    "unique (each id is one document)."
+                )
+            given.add(key)
+            yield doc, tenant
 
     def remove(self, source: str, *, tenant: str | None = None) -> int:
         """Remove one source (a document id or a file's stored path) of ``tenant`` (default: this
