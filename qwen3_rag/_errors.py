@@ -96,13 +96,9 @@ class StoreConnectionError(Qwen3RagError, ConnectionError):
     """The Qdrant server could not be reached or refused the credentials."""
 
 
-class ChatEndpointError(Qwen3RagError, ConnectionError):
-    """The chat model's OpenAI-compatible endpoint (``--llm-url``) failed.
-
-    Unreachable, timed out, answered an error status, or answered something that is not a chat
-    completion. ``url`` is the endpoint called; ``status`` the HTTP status of its answer, or
-    ``None`` when no answer came.
-    """
+class _EndpointError(Qwen3RagError):
+    """An HTTP endpoint failed: ``url`` is the endpoint called; ``status`` the HTTP status of its
+    answer, or ``None`` when no answer came."""
 
     def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -110,11 +106,20 @@ class ChatEndpointError(Qwen3RagError, ConnectionError):
         self.status = status
 
     def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling
-        return (_chat_error, (str(self), self.url, self.status))
+        return (_endpoint_error, (type(self), str(self), self.url, self.status))
 
 
-def _chat_error(message: str, url: str, status: int | None) -> ChatEndpointError:
-    return ChatEndpointError(message, url=url, status=status)
+def _endpoint_error(kind: type[_EndpointError], message: str, url: str, status: int | None) -> _EndpointError:
+    return kind(message, url=url, status=status)
+
+
+class ChatEndpointError(_EndpointError, ConnectionError):
+    """The chat model's OpenAI-compatible endpoint (``--llm-url``) failed.
+
+    Unreachable, timed out, answered an error status, or answered something that is not a chat
+    completion. ``url`` is the endpoint called; ``status`` the HTTP status of its answer, or
+    ``None`` when no answer came.
+    """
 
 
 class StoreDamagedError(Qwen3RagError, OSError):
@@ -125,24 +130,12 @@ class MissingDependencyError(Qwen3RagError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-class RemoteBackendError(Qwen3RagError, ConnectionError):
+class RemoteBackendError(_EndpointError, ConnectionError):
     """A remote model server (``base_url=``) failed: unreachable, timed out, or answered an error.
 
     ``url`` is the endpoint that was called; ``status`` the HTTP status of its last answer, or
     ``None`` when no answer came (connection refused or reset, timeout).
     """
-
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
-
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling
-        return (_remote_error, (str(self), self.url, self.status))
-
-
-def _remote_error(message: str, url: str, status: int | None) -> RemoteBackendError:
-    return RemoteBackendError(message, url=url, status=status)
 
 
 class SharedBatcherWarning(UserWarning):

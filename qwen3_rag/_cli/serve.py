@@ -56,69 +56,57 @@ def add_serve_parser(subparsers: Any) -> None:
         "prefer the variable: arguments are visible to other users in the process list)",
     )
     limits = parser.add_argument_group("limits and batching")
-    limits.add_argument(
-        "--max-request-bytes",
-        type=int,
-        default=DEFAULT_MAX_REQUEST_BYTES,
-        help=f"largest request body, else 413 (default: {DEFAULT_MAX_REQUEST_BYTES})",
-    )
-    limits.add_argument(
-        "--max-inputs",
-        type=int,
-        default=DEFAULT_MAX_INPUTS,
-        help=f"most inputs or documents per request, else 413 (default: {DEFAULT_MAX_INPUTS})",
-    )
-    limits.add_argument(
+    _numeric(limits, "--max-request-bytes", DEFAULT_MAX_REQUEST_BYTES, "largest request body, else 413")
+    _numeric(limits, "--max-inputs", DEFAULT_MAX_INPUTS, "most inputs or documents per request, else 413")
+    _numeric(
+        limits,
         "--max-queue-items",
-        type=int,
-        default=_BATCHING.max_queue_items,
-        help="texts waiting in a model's queue before requests get 429 "
-        f"(default: {_BATCHING.max_queue_items})",
+        _BATCHING.max_queue_items,
+        "texts waiting in a model's queue before requests get 429",
     )
     limits.add_argument(
         "--batch-tokens", type=int, help="padded tokens per forward pass (default: by device)"
     )
-    limits.add_argument(
-        "--max-wait-ms",
-        type=float,
-        default=_BATCHING.max_wait_ms,
-        help=f"how long a batch waits for more requests (default: {_BATCHING.max_wait_ms:g})",
-    )
+    _numeric(limits, "--max-wait-ms", _BATCHING.max_wait_ms, "how long a batch waits for more requests")
     slow = parser.add_argument_group("slow and idle clients (see docs/serving.md)")
-    slow.add_argument(
+    _numeric(
+        slow,
         "--header-timeout",
-        type=float,
-        default=DEFAULT_HEADER_TIMEOUT_S,
-        help=f"seconds a client gets to send a request's headers, else 408 and closed "
-        f"(default: {DEFAULT_HEADER_TIMEOUT_S:g})",
+        DEFAULT_HEADER_TIMEOUT_S,
+        "seconds a client gets to send a request's headers, else 408 and closed",
     )
-    slow.add_argument(
+    _numeric(
+        slow,
         "--body-timeout",
-        type=float,
-        default=DEFAULT_BODY_TIMEOUT_S,
-        help="seconds a client gets to send a request's body, else closed "
-        f"(default: {DEFAULT_BODY_TIMEOUT_S:g})",
+        DEFAULT_BODY_TIMEOUT_S,
+        "seconds a client gets to send a request's body, else closed",
     )
-    slow.add_argument(
+    _numeric(
+        slow,
         "--keep-alive-timeout",
-        type=int,
-        default=DEFAULT_KEEP_ALIVE_S,
-        help=f"seconds an idle connection is kept open between requests (default: {DEFAULT_KEEP_ALIVE_S})",
+        DEFAULT_KEEP_ALIVE_S,
+        "seconds an idle connection is kept open between requests",
     )
-    slow.add_argument(
+    _numeric(
+        slow,
         "--max-connections",
-        type=int,
-        default=DEFAULT_MAX_CONNECTIONS,
-        help=f"open connections at most; past it a new one gets 503 (default: {DEFAULT_MAX_CONNECTIONS})",
+        DEFAULT_MAX_CONNECTIONS,
+        "open connections at most; past it a new one gets 503",
     )
-    limits.add_argument(
+    _numeric(
+        limits,
         "--graceful-timeout",
-        type=float,
-        default=30.0,
-        help="seconds requests in flight get to finish after SIGTERM, then 503 (default: 30)",
+        30.0,
+        "seconds requests in flight get to finish after SIGTERM, then 503",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _numeric(group: Any, flag: str, default: float, what: str) -> None:
+    """A number option of ``default``'s type whose help ends with the default (floats as ``%g``)."""
+    shown = f"{default:g}" if isinstance(default, float) else default
+    group.add_argument(flag, type=type(default), default=default, help=f"{what} (default: {shown})")
 
 
 def _api_key(args: argparse.Namespace) -> str | None:

@@ -19,6 +19,7 @@ from .batcher import MicroBatcher
 from .checkpoints import ModelKind, checkpoint_fingerprint
 from .options import BatchingOptions
 from .threads import CallerThreads
+from .warn_once import warn_once
 
 if TYPE_CHECKING:
     import torch
@@ -51,11 +52,7 @@ class LoadedModel:
 
     def warn_once(self, topic: str, message: str) -> None:
         """Log ``message`` the first time ``topic`` comes up for this model."""
-        with self._warn_lock:
-            if topic in self.warned:
-                return
-            self.warned.add(topic)
-        logger.warning(message)
+        warn_once(logger, self.warned, self._warn_lock, topic, message)
 
     @functools.cached_property
     def fingerprint(self) -> str:

@@ -53,6 +53,7 @@ from .options import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, ModelOptions
 from .procedure import RerankInput, log_odds
 from .served_tokenizer import fetch_tokenizer
 from .transformers_names import transformers_names
+from .warn_once import warn_once
 
 logger = logging.getLogger(__name__)
 
@@ -238,11 +239,7 @@ class RemoteBackend:
             return _BACKENDS.setdefault(key, backend)
 
     def warn_once(self, topic: str, message: str) -> None:
-        with self._warn_lock:
-            if topic in self._warned:
-                return
-            self._warned.add(topic)
-        logger.warning(message)
+        warn_once(logger, self._warned, self._warn_lock, topic, message)
 
     def close(self) -> None:
         with _BACKENDS_LOCK:

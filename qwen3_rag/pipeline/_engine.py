@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ._layout import Hit
+from ._layout import DENSE_VECTOR, SPARSE_VECTOR, Hit
 
 PayloadKind = Literal["keyword", "integer", "float", "bool", "datetime", "tenant"]
 """Payload index types; ``"tenant"`` is a keyword index marked ``is_tenant`` (Qdrant multitenancy)."""
@@ -32,6 +32,19 @@ class StoredPoint:
     dense: list[float] | None = None
     sparse: Any = None
     """A qdrant-client ``SparseVector`` (or ``None``)."""
+
+    @classmethod
+    def from_record(cls, record: Any, sparse: Callable[[Any], Any] = lambda terms: terms) -> StoredPoint:
+        """A scrolled record (either engine's) with its named vectors; ``sparse`` converts the
+        sparse one into a qdrant-client ``SparseVector`` where the engine stores another type."""
+        vectors = record.vector if isinstance(record.vector, Mapping) else {}
+        dense, terms = vectors.get(DENSE_VECTOR), vectors.get(SPARSE_VECTOR)
+        return cls(
+            str(record.id),
+            dict(record.payload or {}),
+            [float(x) for x in dense] if dense is not None else None,
+            sparse(terms) if terms is not None else None,
+        )
 
 
 class Engine(Protocol):

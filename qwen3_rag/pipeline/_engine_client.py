@@ -210,19 +210,7 @@ class ClientEngine:
             with_payload=True,
             with_vectors=with_vectors,
         )
-        points = []
-        for record in page:
-            vectors = record.vector if isinstance(record.vector, Mapping) else {}
-            dense = vectors.get(DENSE_VECTOR)
-            points.append(
-                StoredPoint(
-                    str(record.id),
-                    dict(record.payload or {}),
-                    [float(x) for x in dense] if dense is not None else None,
-                    vectors.get(SPARSE_VECTOR),
-                )
-            )
-        return points, next_offset
+        return [StoredPoint.from_record(record) for record in page], next_offset
 
     def query(
         self,
@@ -234,32 +222,22 @@ class ClientEngine:
         where: Any,
         prefetch_limit: int | None = None,
     ) -> list[Hit]:
-        each = prefetch_limit or limit
         from qdrant_client import models
 
+        request: dict[str, Any]
         if dense is None or sparse is None:  # one vector: dense, or the sparse terms alone
             query, using = (sparse, SPARSE_VECTOR) if dense is None else (list(dense), DENSE_VECTOR)
-            response = self._call(
-                self.client.query_points,
-                collection,
-                query=query,
-                using=using,
-                limit=limit,
-                query_filter=where,
-                with_payload=True,
-            )
+            request = {"query": query, "using": using, "query_filter": where}
         else:
-            response = self._call(
-                self.client.query_points,
-                collection,
-                prefetch=[
+            each = prefetch_limit or limit
+            request = {
+                "prefetch": [
                     models.Prefetch(query=list(dense), using=DENSE_VECTOR, limit=each, filter=where),
                     models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=each, filter=where),
                 ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=limit,
-                with_payload=True,
-            )
+                "query": models.FusionQuery(fusion=models.Fusion.RRF),
+            }
+        response = self._call(self.client.query_points, collection, limit=limit, with_payload=True, **request)
         return [Hit.from_point(point) for point in response.points]
 
     def build_index(self, collection: str, *, min_points: int, say: Callable[[str], None] | None) -> bool:

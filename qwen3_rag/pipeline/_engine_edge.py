@@ -235,19 +235,7 @@ class EdgeEngine:
 
         request = qe.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=with_vectors)
         records, next_offset = self._shard(collection).scroll(request)
-        points = []
-        for record in records:
-            vectors = record.vector if isinstance(record.vector, Mapping) else {}
-            dense, sparse = vectors.get(DENSE_VECTOR), vectors.get(SPARSE_VECTOR)
-            points.append(
-                StoredPoint(
-                    str(record.id),
-                    dict(record.payload or {}),
-                    [float(x) for x in dense] if dense is not None else None,
-                    convert.sparse_back(sparse) if sparse is not None else None,
-                )
-            )
-        return points, next_offset
+        return [StoredPoint.from_record(record, convert.sparse_back) for record in records], next_offset
 
     def query(
         self,

@@ -11,35 +11,26 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._asgi import HttpMiddleware, WatchedSend
 from ._errors import ApiError
 from ._state import ServerState
 
 
-class ShutdownMiddleware:
+class ShutdownMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
-        self.app = app
+        super().__init__(app)
         self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, watched)
         except asyncio.CancelledError:
             if self.state.phase != "closing":
                 raise  # not the shutdown's cancellation: not ours to answer
-            if started:
+            if watched.status is not None:
                 return  # a response was under way: uvicorn closes the connection
             await ApiError(
                 503,

@@ -15,7 +15,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._asgi import HttpMiddleware, WatchedSend
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -115,31 +117,22 @@ def endpoint_label(path: str) -> str:
     return path if path in ENDPOINTS else "other"
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Outermost ASGI layer: times every HTTP request, whatever answered it."""
 
     def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = endpoint_label(scope["path"])
-        status = 500
         start = time.perf_counter()
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        watched = WatchedSend(send)
         gauge = self.metrics.in_flight.labels(endpoint)
         gauge.inc()
         try:
-            await self.app(scope, receive, send_and_record)
+            await self.app(scope, receive, watched)
         finally:
             gauge.dec()
+            status = 500 if watched.status is None else watched.status  # no response: it failed
             self.metrics.observe(endpoint, status, time.perf_counter() - start)
