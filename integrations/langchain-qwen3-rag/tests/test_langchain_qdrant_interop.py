@@ -15,49 +15,22 @@ from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3RagQdrantVectorStore, Qwen3SparseEmbeddings
 from qdrant_client import QdrantClient, models
 
+from integrations.tests.adapter_support import K, TinyModels, ingested_store, our_sparse_leg, ours
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
 from qwen3_rag.pipeline._sparse import sparse_vectors
-from tests.support.corpus import ingest_docs, load_tiny_models
 from tests.support.texts import INTEROP_DOCS as DOCS
 from tests.support.texts import INTEROP_QUERIES as QUERIES
 
-K = 5
 
-
-@pytest.fixture(scope="module")
-def models_(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
-
-
-@pytest.fixture(scope="module")
-def store(
-    tmp_path_factory: pytest.TempPathFactory, models_: tuple[Qwen3Embedder, Qwen3Reranker]
-) -> QdrantStore:
-    root = tmp_path_factory.mktemp("lc-interop")
-    store = ingest_docs(root, DOCS, models_[0], "kb")
-    store.root = root  # type: ignore[attr-defined]
-    return store
+@pytest.fixture(scope="module")  # models_: integrations/conftest.py
+def store(tmp_path_factory: pytest.TempPathFactory, models_: TinyModels) -> QdrantStore:
+    return ingested_store(tmp_path_factory, "lc-interop", DOCS, models_[0])
 
 
 @pytest.fixture(scope="module")
 def embeddings(models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embeddings:
     return Qwen3Embeddings(model=models_[0])
-
-
-def ours(store: QdrantStore, embedder: Qwen3Embedder, query: str, *, hybrid: bool) -> list[Hit]:
-    dense = embedder.embed_queries([query])[0]
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0] if hybrid else None
-    return store.query(dense, limit=K, sparse=sparse)
-
-
-def our_sparse_leg(store: QdrantStore, embedder: Qwen3Embedder, query: str) -> list[Hit]:
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0]
-    response = store.client.query_points(
-        store.collection, query=sparse, using=SPARSE_VECTOR, limit=K, with_payload=True
-    )
-    return [Hit.from_point(p) for p in response.points]
 
 
 def plain_store(store: QdrantStore, embeddings: Qwen3Embeddings, mode: RetrievalMode) -> QdrantVectorStore:

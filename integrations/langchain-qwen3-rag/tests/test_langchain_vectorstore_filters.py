@@ -6,8 +6,6 @@ Real parts: the tiny Qwen3 embedding checkpoint, both embedded engines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,13 +26,9 @@ DOCS = [
 ]
 
 
-@pytest.fixture(params=["edge", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = (
-        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
-    )
-    with QdrantStore("kb", **options) as opened:
-        yield opened
+@pytest.fixture()
+def store(store_on_each_backend: QdrantStore) -> QdrantStore:
+    return store_on_each_backend  # integrations/conftest.py: Edge, then :memory:
 
 
 @pytest.fixture()

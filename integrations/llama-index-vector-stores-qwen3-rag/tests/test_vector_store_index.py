@@ -7,8 +7,6 @@ splitter, Qdrant Edge (a fresh folder) and qdrant-client's ``:memory:``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,13 +37,9 @@ DOCS = [
 ]
 
 
-@pytest.fixture(params=["edge", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = (
-        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
-    )
-    with QdrantStore("kb", **options) as opened:
-        yield opened
+@pytest.fixture()
+def store(store_on_each_backend: QdrantStore) -> QdrantStore:
+    return store_on_each_backend  # integrations/conftest.py: Edge, then :memory:
 
 
 @pytest.fixture()
