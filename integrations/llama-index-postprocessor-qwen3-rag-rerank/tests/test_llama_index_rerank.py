@@ -16,6 +16,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
+from integrations.tests.adapter_support import forbid_sync_calls
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from tests.support.texts import QUERY, TEXTS
 
@@ -140,10 +141,7 @@ async def test_async_is_native_and_equal(
 ) -> None:
     expected = _expected(reranker, _nodes(), 3)
 
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the sync path ran inside an async call")
-
-    monkeypatch.setattr(Qwen3Reranker, "score", forbidden)
+    forbid_sync_calls(monkeypatch, Qwen3Reranker, "score")
     stats = reranker.runtime.batcher.stats
     before = stats.requests
     out = await rerank.apostprocess_nodes(_nodes(), query_str=QUERY)
