@@ -18,9 +18,10 @@ from qwen3_rag.pipeline import QdrantStore
 from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
 from qwen3_rag.pipeline._sparse import sparse_vectors
 from tests.support.corpus import ingest_docs
+from tests.support.texts import INTEROP_DOCS
 
 # The tiny embedder and reranker, as the root conftest's `models` and integrations/conftest.py's `models_`.
-TinyModels = tuple[Qwen3Embedder, Qwen3Reranker]
+ModelPair = tuple[Qwen3Embedder, Qwen3Reranker]
 
 # Results per search in the interop tests (ours against the framework's own Qdrant store).
 K = 5
@@ -94,3 +95,10 @@ def our_sparse_leg(store: QdrantStore, embedder: Qwen3Embedder, query: str) -> l
         store.collection, query=sparse, using=SPARSE_VECTOR, limit=K, with_payload=True
     )
     return [Hit.from_point(p) for p in response.points]
+
+
+def sparse_docs(embedder: Qwen3Embedder) -> tuple[list[str], list[Any]]:
+    """The interop documents, a text repeating one word in other cases and an empty text, with our
+    sparse (document) vectors of them: what the frameworks' sparse encoders must give."""
+    texts = [*INTEROP_DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
+    return texts, sparse_vectors(embedder.tokenizer, texts)

@@ -25,7 +25,7 @@ from llama_index.vector_stores.qdrant import QdrantVectorStore
 from llama_index.vector_stores.qdrant.utils import relative_score_fusion
 from qdrant_client import QdrantClient, models
 
-from integrations.tests.adapter_support import K, TinyModels, ingested_store, our_sparse_leg, ours
+from integrations.tests.adapter_support import K, ModelPair, ingested_store, our_sparse_leg, ours, sparse_docs
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
 from qwen3_rag.pipeline._sparse import sparse_vectors
@@ -34,7 +34,7 @@ from tests.support.texts import INTEROP_QUERIES as QUERIES
 
 
 @pytest.fixture(scope="module")  # models_: integrations/conftest.py
-def store(tmp_path_factory: pytest.TempPathFactory, models_: TinyModels) -> QdrantStore:
+def store(tmp_path_factory: pytest.TempPathFactory, models_: ModelPair) -> QdrantStore:
     return ingested_store(tmp_path_factory, "li-interop", DOCS, models_[0])
 
 
@@ -76,8 +76,7 @@ def test_sparse_fns_are_our_sparse_vectors(
     models_: tuple[Qwen3Embedder, Qwen3Reranker], embed_model: Qwen3Embedding, tiny_embedding_path: str
 ) -> None:
     embedder = models_[0]
-    texts = [*DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
-    docs = sparse_vectors(embedder.tokenizer, texts)
+    texts, docs = sparse_docs(embedder)
     query = sparse_vectors(embedder.tokenizer, QUERIES, query=True)
     for source in (tiny_embedding_path, Path(tiny_embedding_path), embedder, embed_model, embedder.tokenizer):
         assert qwen3_sparse_doc_fn(source)(texts) == ([v.indices for v in docs], [v.values for v in docs])

@@ -13,7 +13,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.retrievers.qwen3_rag import Qwen3RagRetriever
 
-from integrations.tests.adapter_support import TinyModels, ingested_store
+from integrations.tests.adapter_support import ModelPair, ingested_store
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
 
@@ -26,7 +26,7 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")  # models_: integrations/conftest.py
-def store(tmp_path_factory: pytest.TempPathFactory, models_: TinyModels) -> QdrantStore:
+def store(tmp_path_factory: pytest.TempPathFactory, models_: ModelPair) -> QdrantStore:
     return ingested_store(tmp_path_factory, "llama-retriever", DOCS, models_[0])
 
 
