@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -102,3 +104,12 @@ def sparse_docs(embedder: Qwen3Embedder) -> tuple[list[str], list[Any]]:
     sparse (document) vectors of them: what the frameworks' sparse encoders must give."""
     texts = [*INTEROP_DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
     return texts, sparse_vectors(embedder.tokenizer, texts)
+
+
+def assert_pep420_layout(package_root: Path, package: ModuleType, kind: str) -> None:
+    """``llama_index`` and ``llama_index.<kind>`` are namespace packages (no ``__init__.py``), as
+    LlamaIndex's integrations share them, and ``package`` is imported from ``package_root``."""
+    assert not (package_root / "llama_index" / "__init__.py").exists()
+    assert not (package_root / "llama_index" / kind / "__init__.py").exists()
+    folder = package_root / "llama_index" / kind / package.__name__.rsplit(".", 1)[1]
+    assert Path(str(package.__file__)).resolve().parent == folder

@@ -12,7 +12,11 @@ import pytest
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.qwen3_rag import Qwen3Embedding
 
-from integrations.tests.adapter_support import check_concurrent_queries_coalesce, forbid_sync_calls
+from integrations.tests.adapter_support import (
+    assert_pep420_layout,
+    check_concurrent_queries_coalesce,
+    forbid_sync_calls,
+)
 from qwen3_rag import InvalidOptionError, Qwen3Embedder
 from tests.support.texts import QUERY, TEXTS
 
@@ -40,10 +44,7 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_pep420_namespace_packages() -> None:
-    assert not (PACKAGE_ROOT / "llama_index" / "__init__.py").exists()
-    assert not (PACKAGE_ROOT / "llama_index" / "embeddings" / "__init__.py").exists()
-    folder = PACKAGE_ROOT / "llama_index" / "embeddings" / "qwen3_rag"
-    assert Path(package.__file__).resolve().parent == folder
+    assert_pep420_layout(PACKAGE_ROOT, package, "embeddings")
 
 
 def test_every_batch_and_async_hook_is_overridden() -> None:
