@@ -14,8 +14,9 @@ from tests.support.corpus import load_tiny_models
 
 
 @pytest.fixture(params=["edge", "memory"])
-def store_on_each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    """An empty collection "kb" on Qdrant Edge, then on qdrant-client's ``:memory:`` mode."""
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
+    """An empty collection "kb" on Qdrant Edge, then on qdrant-client's ``:memory:`` mode; a test
+    module with a ``store`` fixture of its own (a filled collection) uses that instead."""
     options: dict[str, Any] = (
         {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
     )

@@ -16,6 +16,7 @@ from qdrant_client import models
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+# `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(
         id="keys", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}
@@ -24,11 +25,6 @@ DOCS = [
     Document(id="style", page_content="Names say what things are.", metadata={"team": "dev", "year": 2023}),
     Document(id="fruit", page_content="Bananas are yellow.", metadata={"team": "misc", "year": 2019}),
 ]
-
-
-@pytest.fixture()
-def store(store_on_each_backend: QdrantStore) -> QdrantStore:
-    return store_on_each_backend  # integrations/conftest.py: Edge, then :memory:
 
 
 @pytest.fixture()

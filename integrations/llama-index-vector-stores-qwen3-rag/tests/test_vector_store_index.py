@@ -25,6 +25,7 @@ from llama_index.vector_stores.qwen3_rag import Qwen3RagVectorStore
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+# `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(text="Rotate the API key every month.", id_="ops-keys", metadata={"team": "ops", "year": 2024}),
     Document(text="Deploys run on Fridays.", id_="ops-deploy", metadata={"team": "ops", "year": 2021}),
@@ -35,11 +36,6 @@ DOCS = [
         text="Bananas are yellow.", id_="misc-fruit", metadata={"team": "misc", "year": 2019, "score": 0.5}
     ),
 ]
-
-
-@pytest.fixture()
-def store(store_on_each_backend: QdrantStore) -> QdrantStore:
-    return store_on_each_backend  # integrations/conftest.py: Edge, then :memory:
 
 
 @pytest.fixture()
