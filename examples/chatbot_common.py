@@ -53,6 +53,17 @@ def open_store(args: argparse.Namespace) -> QdrantStore:
     return QdrantStore(args.collection, path=args.qdrant_path)
 
 
+def search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The search options both chatbots take from the command line as they are; each names the
+    reranker and the number of results in its own framework's words."""
+    return {
+        "embedding_model": args.embedding_model,
+        "device": args.device,
+        "top_k": args.top_k,
+        "hybrid": args.hybrid,
+    }
+
+
 def ingest_if_asked(args: argparse.Namespace, store: QdrantStore) -> None:
     if not args.ingest:
         return

@@ -19,7 +19,7 @@ import argparse
 import sys
 from typing import Any
 
-from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot
+from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot, search_options
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel, RunnablePassthrough
 from langchain_qwen3_rag import Qwen3RagRetriever
@@ -49,13 +49,7 @@ def build(args: argparse.Namespace) -> Any:
     store = open_store(args)
     ingest_if_asked(args, store)
     retriever = Qwen3RagRetriever(
-        store=store,
-        embedding_model=args.embedding_model,
-        reranker_model=args.reranker_model,
-        device=args.device,
-        k=args.top_n,
-        top_k=args.top_k,
-        hybrid=args.hybrid,
+        store=store, reranker_model=args.reranker_model, k=args.top_n, **search_options(args)
     )
     return build_chain(retriever, make_chat_model(args)).invoke
 

@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import Any
 
-from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot
+from chatbot_common import answer, ingest_if_asked, make_chat_model, open_store, run_chatbot, search_options
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -82,13 +82,7 @@ def build_pipeline(args: argparse.Namespace) -> TwoStageRetriever:
     ingest_if_asked(args, store)
     # The collection's own model and size unless --embedding-model says otherwise, as everywhere.
     return TwoStageRetriever.from_collection(
-        store,
-        embedding_model=args.embedding_model,
-        reranker=args.reranker_model,
-        device=args.device,
-        top_k=args.top_k,
-        top_n=args.top_n,
-        hybrid=args.hybrid,
+        store, reranker=args.reranker_model, top_n=args.top_n, **search_options(args)
     )
 
 

@@ -75,12 +75,17 @@ def larger_embedding_path(
             loaded.close()
 
 
+def _assert_one_model(lc: Any, li: Any, runtime: Qwen3Embedder | Qwen3Reranker) -> None:
+    """The LangChain and the LlamaIndex adapter run on the runtime's own model and micro-batcher."""
+    assert lc.model is li.model is runtime.model
+    assert lc.runtime.batcher is li.runtime.batcher is runtime.runtime.batcher
+
+
 def test_embedders_share_one_model_across_frameworks(tiny_embedding_path: str) -> None:
     runtime = Qwen3Embedder.load(tiny_embedding_path)
     lc = langchain_qwen3_rag.Qwen3Embeddings(model=tiny_embedding_path)
     li = li_embeddings.Qwen3Embedding(model_name=tiny_embedding_path)
-    assert lc.embedder.model is li.embedder.model is runtime.model
-    assert lc.embedder.runtime.batcher is li.embedder.runtime.batcher is runtime.runtime.batcher
+    _assert_one_model(lc.embedder, li.embedder, runtime)
     assert _storage_ptrs(lc.embedder.model) == _storage_ptrs(runtime.model)
 
 
@@ -88,8 +93,7 @@ def test_rerankers_share_one_model_across_frameworks(tiny_reranker_path: str) ->
     runtime = Qwen3Reranker.load(tiny_reranker_path)
     lc = langchain_qwen3_rag.Qwen3Rerank(model=tiny_reranker_path)
     li = li_rerank.Qwen3Rerank(model=tiny_reranker_path)
-    assert lc.reranker.model is li.reranker.model is runtime.model
-    assert lc.reranker.runtime.batcher is li.reranker.runtime.batcher is runtime.runtime.batcher
+    _assert_one_model(lc.reranker, li.reranker, runtime)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmRSS from /proc")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
 
 import langchain_qwen3_rag
 import numpy as np
@@ -13,6 +11,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.embeddings import Embeddings
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
 
+from integrations.tests.adapter_support import check_concurrent_queries_coalesce, forbid_sync_calls
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from tests.support.texts import QUERY, TEXTS
 
@@ -145,11 +144,7 @@ def test_building_after_first_load_takes_milliseconds(
 async def test_async_is_native_not_the_executor_fallback(
     embeddings: Qwen3Embeddings, embedder: Qwen3Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the sync path ran inside an async call")
-
-    monkeypatch.setattr(Qwen3Embedder, "embed_documents", forbidden)
-    monkeypatch.setattr(Qwen3Embedder, "embed_queries", forbidden)
+    forbid_sync_calls(monkeypatch, Qwen3Embedder, "embed_documents", "embed_queries")
     stats = embedder.runtime.batcher.stats
     before = stats.requests
     await embeddings.aembed_query(QUERY)
@@ -160,14 +155,7 @@ async def test_async_is_native_not_the_executor_fallback(
 async def test_concurrent_async_queries_are_coalesced(
     embeddings: Qwen3Embeddings, embedder: Qwen3Embedder
 ) -> None:
-    stats = embedder.runtime.batcher.stats
-    requests, passes = stats.requests, stats.forward_passes
-    queries = [f"question number {i} about France" for i in range(32)]
-    vectors = await asyncio.gather(*(embeddings.aembed_query(q) for q in queries))
-    assert stats.requests - requests == 32
-    assert stats.forward_passes - passes < 32
-    expected = embedder.embed_queries(queries)
-    np.testing.assert_allclose(np.asarray(vectors, dtype=np.float32), expected, atol=1e-5)
+    await check_concurrent_queries_coalesce(embedder, embeddings.aembed_query)
 
 
 # ------------------------------------------------------------------ rerank
@@ -226,10 +214,7 @@ async def test_rerank_async_is_native_and_equal(
 ) -> None:
     expected = rerank.compress_documents(_docs(), QUERY)
 
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the sync path ran inside an async call")
-
-    monkeypatch.setattr(Qwen3Reranker, "score", forbidden)
+    forbid_sync_calls(monkeypatch, Qwen3Reranker, "score")
     stats = reranker.runtime.batcher.stats
     before = stats.requests
     got = await rerank.acompress_documents(_docs(), QUERY)

@@ -11,53 +11,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from langchain_core.documents import Document
 from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings
 from langchain_qwen3_rag import Qwen3Embeddings, Qwen3RagQdrantVectorStore, Qwen3SparseEmbeddings
 from qdrant_client import QdrantClient, models
 
+from integrations.tests.adapter_support import K, ModelPair, ingested_store, our_sparse_leg, ours, sparse_docs
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
+from qwen3_rag.pipeline._layout import Hit
 from qwen3_rag.pipeline._sparse import sparse_vectors
-from tests.support.corpus import ingest_docs, load_tiny_models
 from tests.support.texts import INTEROP_DOCS as DOCS
 from tests.support.texts import INTEROP_QUERIES as QUERIES
 
-K = 5
 
-
-@pytest.fixture(scope="module")
-def models_(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
-
-
-@pytest.fixture(scope="module")
-def store(
-    tmp_path_factory: pytest.TempPathFactory, models_: tuple[Qwen3Embedder, Qwen3Reranker]
-) -> QdrantStore:
-    root = tmp_path_factory.mktemp("lc-interop")
-    store = ingest_docs(root, DOCS, models_[0], "kb")
-    store.root = root  # type: ignore[attr-defined]
-    return store
+@pytest.fixture(scope="module")  # models_: integrations/conftest.py
+def store(tmp_path_factory: pytest.TempPathFactory, models_: ModelPair) -> QdrantStore:
+    return ingested_store(tmp_path_factory, "lc-interop", DOCS, models_[0])
 
 
 @pytest.fixture(scope="module")
 def embeddings(models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embeddings:
     return Qwen3Embeddings(model=models_[0])
-
-
-def ours(store: QdrantStore, embedder: Qwen3Embedder, query: str, *, hybrid: bool) -> list[Hit]:
-    dense = embedder.embed_queries([query])[0]
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0] if hybrid else None
-    return store.query(dense, limit=K, sparse=sparse)
-
-
-def our_sparse_leg(store: QdrantStore, embedder: Qwen3Embedder, query: str) -> list[Hit]:
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0]
-    response = store.client.query_points(
-        store.collection, query=sparse, using=SPARSE_VECTOR, limit=K, with_payload=True
-    )
-    return [Hit.from_point(p) for p in response.points]
 
 
 def plain_store(store: QdrantStore, embeddings: Qwen3Embeddings, mode: RetrievalMode) -> QdrantVectorStore:
@@ -74,13 +49,22 @@ def plain_store(store: QdrantStore, embeddings: Qwen3Embeddings, mode: Retrieval
     )
 
 
+def both_searches(
+    store: QdrantStore, embeddings: Qwen3Embeddings, embedder: Qwen3Embedder, query: str, mode: RetrievalMode
+) -> tuple[list[tuple[Document, float]], list[Hit]]:
+    """langchain-qdrant's search in ``mode`` and ours for the same query (sparse: our sparse leg)."""
+    results = plain_store(store, embeddings, mode).similarity_search_with_score(query, k=K)
+    if mode == RetrievalMode.SPARSE:
+        return results, our_sparse_leg(store, embedder, query)
+    return results, ours(store, embedder, query, hybrid=mode == RetrievalMode.HYBRID)
+
+
 # --------------------------------------------------------------------------- the sparse encoder
 def test_sparse_embeddings_are_our_sparse_vectors(
     models_: tuple[Qwen3Embedder, Qwen3Reranker], embeddings: Qwen3Embeddings, tiny_embedding_path: str
 ) -> None:
     embedder = models_[0]
-    texts = [*DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
-    expected_docs = sparse_vectors(embedder.tokenizer, texts)
+    texts, expected_docs = sparse_docs(embedder)
     expected_query = sparse_vectors(embedder.tokenizer, [QUERIES[0]], query=True)[0]
     for source in (tiny_embedding_path, Path(tiny_embedding_path), embedder, embeddings, embedder.tokenizer):
         sparse = Qwen3SparseEmbeddings(model=source)
@@ -107,8 +91,7 @@ def test_sparse_embeddings_reject_an_unknown_source() -> None:
 def test_dense_mode_equals_our_store(
     store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
 ) -> None:
-    results = plain_store(store, embeddings, RetrievalMode.DENSE).similarity_search_with_score(query, k=K)
-    expected = ours(store, models_[0], query, hybrid=False)
+    results, expected = both_searches(store, embeddings, models_[0], query, RetrievalMode.DENSE)
     assert len(expected) == K
     assert [d.page_content for d, _ in results] == [h.text for h in expected]
     assert [d.metadata["_id"] for d, _ in results] == [h.id for h in expected]
@@ -119,8 +102,7 @@ def test_dense_mode_equals_our_store(
 def test_hybrid_mode_equals_our_hybrid_search(
     store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
 ) -> None:
-    results = plain_store(store, embeddings, RetrievalMode.HYBRID).similarity_search_with_score(query, k=K)
-    expected = ours(store, models_[0], query, hybrid=True)
+    results, expected = both_searches(store, embeddings, models_[0], query, RetrievalMode.HYBRID)
     assert [s for _, s in results] == pytest.approx([h.score for h in expected], abs=1e-9)
     # Fusion ties (equal scores) have no order in Qdrant's API, and Qdrant's engines break them
     # differently; our store orders them by id. Each tie group holds the same texts, but for the
@@ -141,8 +123,7 @@ def tie_groups(ranked: list[tuple[str, float]]) -> list[set[str]]:
 def test_sparse_mode_equals_our_sparse_leg(
     store: QdrantStore, embeddings: Qwen3Embeddings, models_: tuple[Qwen3Embedder, Qwen3Reranker], query: str
 ) -> None:
-    results = plain_store(store, embeddings, RetrievalMode.SPARSE).similarity_search_with_score(query, k=K)
-    expected = our_sparse_leg(store, models_[0], query)
+    results, expected = both_searches(store, embeddings, models_[0], query, RetrievalMode.SPARSE)
     assert expected, "the sparse leg found nothing: the test corpus no longer shares terms with the query"
     assert [d.page_content for d, _ in results] == [h.text for h in expected]
     assert [s for _, s in results] == pytest.approx([h.score for h in expected], abs=1e-6)

@@ -9,11 +9,11 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from langchain_core.documents import Document
 from langchain_qwen3_rag import Qwen3Rerank
 from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
 
+from integrations.tests.adapter_support import nan_rows_of_text_in_float16
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
@@ -75,21 +75,7 @@ def test_compressor_in_float16_recomputes_an_overflowing_row(
     tiny_reranker_path: str, reranker: Qwen3Reranker
 ) -> None:
     rerank = Qwen3Rerank(model=tiny_reranker_path, device="cpu", dtype="float16", top_n=None)
-    model = rerank.reranker.model
-    marker = sorted(
-        set(rerank.reranker.tokenizer.encode(TEXTS[1], add_special_tokens=False))
-        - set().union(
-            *(rerank.reranker.tokenizer.encode(t, add_special_tokens=False) for t in TEXTS if t != TEXTS[1])
-        )
-    )[0]
-
-    def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
-        ids = kwargs.get("input_ids")
-        if ids is not None and module.dtype == torch.float16:
-            output.last_hidden_state[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
-        return output
-
-    handle = model.base_model.register_forward_hook(hook, with_kwargs=True)  # what the readout reads
+    handle = nan_rows_of_text_in_float16(rerank.reranker, TEXTS, 1)
     try:
         out = rerank.compress_documents(_docs(), QUERY)
     finally:

@@ -6,8 +6,6 @@ Real parts: the tiny Qwen3 embedding checkpoint, both embedded engines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from qdrant_client import models
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+# `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(
         id="keys", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}
@@ -26,15 +25,6 @@ DOCS = [
     Document(id="style", page_content="Names say what things are.", metadata={"team": "dev", "year": 2023}),
     Document(id="fruit", page_content="Bananas are yellow.", metadata={"team": "misc", "year": 2019}),
 ]
-
-
-@pytest.fixture(params=["edge", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = (
-        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
-    )
-    with QdrantStore("kb", **options) as opened:
-        yield opened
 
 
 @pytest.fixture()

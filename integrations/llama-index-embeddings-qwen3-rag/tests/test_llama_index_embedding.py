@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,11 @@ import pytest
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.qwen3_rag import Qwen3Embedding
 
+from integrations.tests.adapter_support import (
+    assert_pep420_layout,
+    check_concurrent_queries_coalesce,
+    forbid_sync_calls,
+)
 from qwen3_rag import InvalidOptionError, Qwen3Embedder
 from tests.support.texts import QUERY, TEXTS
 
@@ -40,10 +44,7 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_pep420_namespace_packages() -> None:
-    assert not (PACKAGE_ROOT / "llama_index" / "__init__.py").exists()
-    assert not (PACKAGE_ROOT / "llama_index" / "embeddings" / "__init__.py").exists()
-    folder = PACKAGE_ROOT / "llama_index" / "embeddings" / "qwen3_rag"
-    assert Path(package.__file__).resolve().parent == folder
+    assert_pep420_layout(PACKAGE_ROOT, package, "embeddings")
 
 
 def test_every_batch_and_async_hook_is_overridden() -> None:
@@ -83,11 +84,7 @@ async def test_async_equals_runtime_and_is_native(
     expected_query = embedder.embed_queries([QUERY])[0]
     expected_single = embedder.embed_documents([TEXTS[0]])[0]
 
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the sync path ran inside an async call")
-
-    monkeypatch.setattr(Qwen3Embedder, "embed_documents", forbidden)
-    monkeypatch.setattr(Qwen3Embedder, "embed_queries", forbidden)
+    forbid_sync_calls(monkeypatch, Qwen3Embedder, "embed_documents", "embed_queries")
     stats = embedder.runtime.batcher.stats
     before = stats.requests
     np.testing.assert_array_equal(_f32(await embed_model.aget_query_embedding(QUERY)), expected_query)
@@ -99,13 +96,7 @@ async def test_async_equals_runtime_and_is_native(
 async def test_concurrent_async_queries_are_coalesced(
     embed_model: Qwen3Embedding, embedder: Qwen3Embedder
 ) -> None:
-    stats = embedder.runtime.batcher.stats
-    requests, passes = stats.requests, stats.forward_passes
-    queries = [f"question number {i} about France" for i in range(32)]
-    vectors = await asyncio.gather(*(embed_model.aget_query_embedding(q) for q in queries))
-    assert stats.requests - requests == 32
-    assert stats.forward_passes - passes < 32
-    np.testing.assert_allclose(_f32(vectors), embedder.embed_queries(queries), atol=1e-5)
+    await check_concurrent_queries_coalesce(embedder, embed_model.aget_query_embedding)
 
 
 def test_options(tiny_embedding_path: str, embedder: Qwen3Embedder) -> None:

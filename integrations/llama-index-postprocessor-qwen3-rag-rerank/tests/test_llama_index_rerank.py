@@ -16,6 +16,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
+from integrations.tests.adapter_support import assert_pep420_layout, forbid_sync_calls
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from tests.support.texts import QUERY, TEXTS
 
@@ -72,10 +73,7 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_pep420_namespace_packages() -> None:
-    assert not (PACKAGE_ROOT / "llama_index" / "__init__.py").exists()
-    assert not (PACKAGE_ROOT / "llama_index" / "postprocessor" / "__init__.py").exists()
-    folder = PACKAGE_ROOT / "llama_index" / "postprocessor" / "qwen3_rag_rerank"
-    assert Path(package.__file__).resolve().parent == folder
+    assert_pep420_layout(PACKAGE_ROOT, package, "postprocessor")
 
 
 def test_defaults(rerank: Qwen3Rerank) -> None:
@@ -140,10 +138,7 @@ async def test_async_is_native_and_equal(
 ) -> None:
     expected = _expected(reranker, _nodes(), 3)
 
-    def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the sync path ran inside an async call")
-
-    monkeypatch.setattr(Qwen3Reranker, "score", forbidden)
+    forbid_sync_calls(monkeypatch, Qwen3Reranker, "score")
     stats = reranker.runtime.batcher.stats
     before = stats.requests
     out = await rerank.apostprocess_nodes(_nodes(), query_str=QUERY)

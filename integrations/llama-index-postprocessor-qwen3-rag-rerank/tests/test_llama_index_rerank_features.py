@@ -9,10 +9,10 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 
+from integrations.tests.adapter_support import nan_rows_of_text_in_float16
 from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 from tests.support.texts import LONG, QUERY, TEXTS
@@ -71,19 +71,7 @@ def test_float16_overflowing_row_recomputed_in_float32(
     tiny_reranker_path: str, reranker: Qwen3Reranker
 ) -> None:
     rerank = Qwen3Rerank(tiny_reranker_path, device="cpu", dtype="float16", top_n=5)
-    tokenizer = rerank.reranker.tokenizer
-    marker = sorted(
-        set(tokenizer.encode(TEXTS[1], add_special_tokens=False))
-        - set().union(*(tokenizer.encode(t, add_special_tokens=False) for t in TEXTS if t != TEXTS[1]))
-    )[0]
-
-    def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> object:
-        ids = kwargs.get("input_ids")
-        if ids is not None and module.dtype == torch.float16:
-            output.last_hidden_state[(ids == marker).any(dim=1)] = float("nan")  # type: ignore[attr-defined]
-        return output
-
-    handle = rerank.reranker.model.base_model.register_forward_hook(hook, with_kwargs=True)
+    handle = nan_rows_of_text_in_float16(rerank.reranker, TEXTS, 1)
     try:
         out = rerank.postprocess_nodes(_nodes(), query_str=QUERY)
     finally:

@@ -25,49 +25,22 @@ from llama_index.vector_stores.qdrant import QdrantVectorStore
 from llama_index.vector_stores.qdrant.utils import relative_score_fusion
 from qdrant_client import QdrantClient, models
 
+from integrations.tests.adapter_support import K, ModelPair, ingested_store, our_sparse_leg, ours, sparse_docs
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
-from qwen3_rag.pipeline._layout import SPARSE_VECTOR, Hit
 from qwen3_rag.pipeline._sparse import sparse_vectors
-from tests.support.corpus import ingest_docs, load_tiny_models
 from tests.support.texts import INTEROP_DOCS as DOCS
 from tests.support.texts import INTEROP_QUERIES as QUERIES
 
-K = 5
 
-
-@pytest.fixture(scope="module")
-def models_(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
-
-
-@pytest.fixture(scope="module")
-def store(
-    tmp_path_factory: pytest.TempPathFactory, models_: tuple[Qwen3Embedder, Qwen3Reranker]
-) -> QdrantStore:
-    root = tmp_path_factory.mktemp("li-interop")
-    store = ingest_docs(root, DOCS, models_[0], "kb")
-    store.root = root  # type: ignore[attr-defined]
-    return store
+@pytest.fixture(scope="module")  # models_: integrations/conftest.py
+def store(tmp_path_factory: pytest.TempPathFactory, models_: ModelPair) -> QdrantStore:
+    return ingested_store(tmp_path_factory, "li-interop", DOCS, models_[0])
 
 
 @pytest.fixture(scope="module")
 def embed_model(models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> Qwen3Embedding:
     return Qwen3Embedding(models_[0])
-
-
-def ours(store: QdrantStore, embedder: Qwen3Embedder, query: str, *, hybrid: bool) -> list[Hit]:
-    dense = embedder.embed_queries([query])[0]
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0] if hybrid else None
-    return store.query(dense, limit=K, sparse=sparse)
-
-
-def our_sparse_leg(store: QdrantStore, embedder: Qwen3Embedder, query: str) -> list[Hit]:
-    sparse = sparse_vectors(embedder.tokenizer, [query], query=True)[0]
-    response = store.client.query_points(
-        store.collection, query=sparse, using=SPARSE_VECTOR, limit=K, with_payload=True
-    )
-    return [Hit.from_point(p) for p in response.points]
 
 
 def vector_store(
@@ -103,8 +76,7 @@ def test_sparse_fns_are_our_sparse_vectors(
     models_: tuple[Qwen3Embedder, Qwen3Reranker], embed_model: Qwen3Embedding, tiny_embedding_path: str
 ) -> None:
     embedder = models_[0]
-    texts = [*DOCS.values(), "Paris paris PARIS, again: Paris!", ""]
-    docs = sparse_vectors(embedder.tokenizer, texts)
+    texts, docs = sparse_docs(embedder)
     query = sparse_vectors(embedder.tokenizer, QUERIES, query=True)
     for source in (tiny_embedding_path, Path(tiny_embedding_path), embedder, embed_model, embedder.tokenizer):
         assert qwen3_sparse_doc_fn(source)(texts) == ([v.indices for v in docs], [v.values for v in docs])

@@ -13,9 +13,9 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.retrievers.qwen3_rag import Qwen3RagRetriever
 
+from integrations.tests.adapter_support import ModelPair, ingested_store
 from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
-from tests.support.corpus import ingest_docs, load_tiny_models
 
 DOCS = {
     "france.txt": "Paris is the capital and largest city of France.",
@@ -25,19 +25,9 @@ DOCS = {
 }
 
 
-@pytest.fixture(scope="module")
-def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
-    return load_tiny_models(tiny_embedding_path, tiny_reranker_path, dimensions=32)
-
-
-@pytest.fixture(scope="module")
-def store(
-    tmp_path_factory: pytest.TempPathFactory, models: tuple[Qwen3Embedder, Qwen3Reranker]
-) -> QdrantStore:
-    root = tmp_path_factory.mktemp("llama-retriever")
-    store = ingest_docs(root, DOCS, models[0], "kb")
-    store.root = root  # type: ignore[attr-defined]
-    return store
+@pytest.fixture(scope="module")  # models_: integrations/conftest.py
+def store(tmp_path_factory: pytest.TempPathFactory, models_: ModelPair) -> QdrantStore:
+    return ingested_store(tmp_path_factory, "llama-retriever", DOCS, models_[0])
 
 
 def source(store: QdrantStore, name: str) -> str:
@@ -45,13 +35,13 @@ def source(store: QdrantStore, name: str) -> str:
 
 
 def test_nodes_carry_the_pipeline_results(
-    store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker], tiny_reranker_path: str
+    store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker], tiny_reranker_path: str
 ) -> None:
     retriever = Qwen3RagRetriever(store=store, reranker_model=tiny_reranker_path, device="cpu", top_n=3)
     assert isinstance(retriever, BaseRetriever)
     assert retriever.two_stage.embedder.dimensions == 32  # the collection's own size
     nodes = retriever.retrieve("capital of France")
-    expected = TwoStageRetriever(store, models[0], models[1], top_n=3).retrieve("capital of France")
+    expected = TwoStageRetriever(store, models_[0], models_[1], top_n=3).retrieve("capital of France")
     assert [n.node.node_id for n in nodes] == [r.id for r in expected]
     assert [n.score for n in nodes] == pytest.approx([r.rerank_score for r in expected], abs=1e-6)
     first = nodes[0].node
@@ -60,8 +50,8 @@ def test_nodes_carry_the_pipeline_results(
     assert first.metadata["retrieval_score"] == pytest.approx(expected[0].retrieval_score)
 
 
-async def test_async_equals_sync(store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]) -> None:
-    retriever = Qwen3RagRetriever(store=store, embedding_model=models[0], reranker_model=models[1], top_n=4)
+async def test_async_equals_sync(store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> None:
+    retriever = Qwen3RagRetriever(store=store, embedding_model=models_[0], reranker_model=models_[1], top_n=4)
     sync = retriever.retrieve("a programming language")
     asynchronous = await retriever.aretrieve("a programming language")
     assert [n.node.node_id for n in asynchronous] == [n.node.node_id for n in sync]
@@ -69,7 +59,7 @@ async def test_async_equals_sync(store: QdrantStore, models: tuple[Qwen3Embedder
 
 
 def test_filters_as_mapping_or_metadata_filters(
-    store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]
+    store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> None:
     france, fox = source(store, "france.txt"), source(store, "fox.md")
     cases: list[dict[str, str] | MetadataFilters] = [
@@ -82,14 +72,14 @@ def test_filters_as_mapping_or_metadata_filters(
     expected = [{france}, {france}, {france, fox}]
     for filters, sources in zip(cases, expected, strict=True):
         retriever = Qwen3RagRetriever(
-            store=store, embedding_model=models[0], reranker_model=models[1], filters=filters, top_n=4
+            store=store, embedding_model=models_[0], reranker_model=models_[1], filters=filters, top_n=4
         )
         assert {n.node.metadata["source"] for n in retriever.retrieve("capital")} == sources
     with pytest.raises(InvalidOptionError, match="use == or in"):
         Qwen3RagRetriever(
             store=store,
-            embedding_model=models[0],
-            reranker_model=models[1],
+            embedding_model=models_[0],
+            reranker_model=models_[1],
             filters=MetadataFilters(
                 filters=[MetadataFilter(key="chunk_index", value=1, operator=FilterOperator.GT)]
             ),
@@ -97,17 +87,17 @@ def test_filters_as_mapping_or_metadata_filters(
 
 
 def test_a_given_pipeline_keeps_its_own_settings(
-    store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]
+    store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> None:
-    pipeline = TwoStageRetriever(store, models[0], models[1], top_k=3, top_n=2)
+    pipeline = TwoStageRetriever(store, models_[0], models_[1], top_k=3, top_n=2)
     assert len(Qwen3RagRetriever(pipeline=pipeline).retrieve("capital")) == 2
     assert len(Qwen3RagRetriever(pipeline=pipeline, top_n=1).retrieve("capital")) == 1
 
 
 async def test_query_engine_sync_and_async(
-    store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]
+    store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]
 ) -> None:
-    retriever = Qwen3RagRetriever(store=store, embedding_model=models[0], reranker_model=models[1], top_n=3)
+    retriever = Qwen3RagRetriever(store=store, embedding_model=models_[0], reranker_model=models_[1], top_n=3)
     engine = RetrieverQueryEngine.from_args(retriever, llm=MockLLM())
     response = engine.query("capital of Germany")
     scores = [n.score or 0.0 for n in response.source_nodes]
@@ -127,10 +117,12 @@ def test_opening_a_missing_collection_fails_before_models_load(tmp_path: Path) -
         )
 
 
-def test_min_score_and_logits(store: QdrantStore, models: tuple[Qwen3Embedder, Qwen3Reranker]) -> None:
+def test_min_score_and_logits(store: QdrantStore, models_: tuple[Qwen3Embedder, Qwen3Reranker]) -> None:
     from llama_index.core.schema import MetadataMode
 
-    everything = Qwen3RagRetriever(store=store, embedding_model=models[0], reranker_model=models[1], top_n=4)
+    everything = Qwen3RagRetriever(
+        store=store, embedding_model=models_[0], reranker_model=models_[1], top_n=4
+    )
     nodes = everything.retrieve("capital of France")
     assert len(nodes) == 4
     for n in nodes:
@@ -139,14 +131,14 @@ def test_min_score_and_logits(store: QdrantStore, models: tuple[Qwen3Embedder, Q
         assert "relevance_logit" not in n.node.get_content(metadata_mode=MetadataMode.LLM)
     threshold = nodes[1].score
     strict = Qwen3RagRetriever(
-        store=store, embedding_model=models[0], reranker_model=models[1], top_n=4, min_score=threshold
+        store=store, embedding_model=models_[0], reranker_model=models_[1], top_n=4, min_score=threshold
     )
     assert [n.node.node_id for n in strict.retrieve("capital of France")] == [
         n.node.node_id for n in nodes[:2]
     ]
     got = asyncio.run(strict.aretrieve("capital of France"))
     assert [n.node.node_id for n in got] == [n.node.node_id for n in nodes[:2]]
-    pipeline = TwoStageRetriever(store, models[0], models[1], top_n=4)
+    pipeline = TwoStageRetriever(store, models_[0], models_[1], top_n=4)
     nothing = Qwen3RagRetriever(pipeline=pipeline, min_score=1.0)
     assert nothing.retrieve("capital of France") == []
     with pytest.raises(InvalidOptionError, match=r"\[0, 1\]"):

@@ -7,8 +7,6 @@ splitter, Qdrant Edge (a fresh folder) and qdrant-client's ``:memory:``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from llama_index.vector_stores.qwen3_rag import Qwen3RagVectorStore
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+# `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(text="Rotate the API key every month.", id_="ops-keys", metadata={"team": "ops", "year": 2024}),
     Document(text="Deploys run on Fridays.", id_="ops-deploy", metadata={"team": "ops", "year": 2021}),
@@ -37,15 +36,6 @@ DOCS = [
         text="Bananas are yellow.", id_="misc-fruit", metadata={"team": "misc", "year": 2019, "score": 0.5}
     ),
 ]
-
-
-@pytest.fixture(params=["edge", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    options: dict[str, Any] = (
-        {"path": tmp_path / "qdrant"} if request.param == "edge" else {"location": ":memory:"}
-    )
-    with QdrantStore("kb", **options) as opened:
-        yield opened
 
 
 @pytest.fixture()

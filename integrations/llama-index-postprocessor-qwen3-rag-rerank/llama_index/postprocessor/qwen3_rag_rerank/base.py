@@ -147,10 +147,6 @@ class Qwen3Rerank(BaseNodePostprocessor):
             )
         return query_bundle
 
-    @staticmethod
-    def _texts(nodes: list[NodeWithScore]) -> list[str]:
-        return [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-
     @contextmanager
     def _rerank_events(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle
@@ -184,34 +180,34 @@ class Qwen3Rerank(BaseNodePostprocessor):
             kept.append(node)
         return kept
 
-    def _rank_options(self) -> dict[str, Any]:
-        return {"top_n": self.top_n, "min_score": self.min_score, "instruction": self.instruction}
+    def _rank_request(self, query: QueryBundle, nodes: list[NodeWithScore]) -> dict[str, Any]:
+        """The ``rank``/``arank`` arguments: the query, the nodes' texts and this postprocessor's options."""
+        return {
+            "query": query.query_str,
+            "documents": [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+            "top_n": self.top_n,
+            "min_score": self.min_score,
+            "instruction": self.instruction,
+        }
 
     # ----------------------------------------------------------------- hooks
+    # The sync and async hooks differ only in the rank call: events, query check and results are shared.
     def _postprocess_nodes(
-        self,
-        nodes: list[NodeWithScore],
-        query_bundle: QueryBundle | None = None,
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
-            if nodes:
-                texts = self._texts(nodes)
-                ranked = self._reranker.rank(query.query_str, texts, **self._rank_options())
-                result.extend(self._apply(nodes, ranked))
+            ranked = self._reranker.rank(**self._rank_request(query, nodes)) if nodes else []
+            result.extend(self._apply(nodes, ranked))
         return result
 
     async def _apostprocess_nodes(
-        self,
-        nodes: list[NodeWithScore],
-        query_bundle: QueryBundle | None = None,
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._require_query(query_bundle)
         with self._rerank_events(nodes, query) as result:
-            if nodes:
-                texts = self._texts(nodes)
-                ranked = await self._reranker.arank(query.query_str, texts, **self._rank_options())
-                result.extend(self._apply(nodes, ranked))
+            ranked = await self._reranker.arank(**self._rank_request(query, nodes)) if nodes else []
+            result.extend(self._apply(nodes, ranked))
         return result
 
 

@@ -133,15 +133,15 @@ class Qwen3RagRetriever(BaseRetriever):
         return [_node(r) for r in results]
 
 
+# Where the chunk is in its document, by the names RetrievedChunk.to_dict() gives them.
+_PLACE = ("source", "chunk_index", "page_start", "page_end", "headings", "citation")
+
+
 def _node(result: RetrievedChunk) -> NodeWithScore:
+    place = result.to_dict()
     metadata = {
         **result.metadata,  # the document's own metadata; the fields below win a name clash
-        "source": result.source,
-        "chunk_index": result.chunk_index,
-        "page_start": result.page_start,
-        "page_end": result.page_end,
-        "headings": list(result.headings),
-        "citation": result.citation,
+        **{key: place[key] for key in _PLACE},
         "retrieval_score": result.retrieval_score,
         "relevance_logit": result.rerank_logit,
     }
