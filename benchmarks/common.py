@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
 
 from .checkpoints import Shape
@@ -149,6 +151,14 @@ class Row:
     max_abs_diff: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def compared(
+        cls, contender: str, seconds: float, items: int, tokens: int, theirs: Any, ours: Any, *, note: str
+    ) -> Row:
+        """A peer's row: ``max_abs_diff`` is the largest gap between its output and qwen3-rag's."""
+        gap = float(np.abs(np.asarray(theirs) - np.asarray(ours)).max())
+        return cls(contender, seconds, items, tokens, gap, note=note)
 
     @property
     def items_per_s(self) -> float:
