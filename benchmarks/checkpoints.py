@@ -182,3 +182,9 @@ def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, P
         model.save_pretrained(folder)
         marker.write_text(stamp)
     return paths
+
+
+def suite_checkpoints(shape_name: str, cache_dir: str | Path) -> tuple[Shape, dict[str, str]]:
+    """A suite's ``--shape`` and its checkpoint folders under ``--cache-dir`` (written once, reused)."""
+    shape = SHAPES[shape_name]
+    return shape, {kind: str(path) for kind, path in write_checkpoints(shape, Path(cache_dir)).items()}

@@ -555,12 +555,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     quiet_offline()
     args = parse_args(argv)
-    from .checkpoints import SHAPES, write_checkpoints
+    from .checkpoints import suite_checkpoints
 
     suite = SuiteRun("serving", argv)
     log = suite.log
-    shape = SHAPES[args.shape]
-    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    shape, paths = suite_checkpoints(args.shape, args.cache_dir)
     work = build_workload(args, paths)
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-serving-"))
     notes: list[str] = []
