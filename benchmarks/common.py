@@ -7,9 +7,10 @@ import datetime as dt
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,27 @@ class SuiteRun:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return record
+
+
+def run_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module *args`` with this interpreter in a child process, its output captured as
+    text; the caller reads the return code (never raised)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(env),
+        check=False,
+        timeout=timeout,
+    )
 
 
 def corpus_from_args(args: argparse.Namespace) -> Corpus:
