@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pytest
 
@@ -54,32 +54,45 @@ def tiny_reranker_path(tiny_checkpoints: dict[str, Path]) -> str:
     return str(tiny_checkpoints["reranker"])
 
 
-# The tiny models loaded as most tests load them: float32 on the CPU. Module-scoped, as each test
-# module had them (the runtime's cache makes every load of one model the same object anyway); a
-# module that needs other options defines its own fixture of the same name.
-@pytest.fixture(scope="module")
-def embedder(tiny_embedding_path: str) -> Qwen3Embedder:
-    from qwen3_rag import Qwen3Embedder
+@overload
+def _load_cpu_float32(path: str, kind: Literal["embedding"]) -> Qwen3Embedder: ...
+@overload
+def _load_cpu_float32(path: str, kind: Literal["reranker"]) -> Qwen3Reranker: ...
+def _load_cpu_float32(path: str, kind: str) -> Qwen3Embedder | Qwen3Reranker:
+    """A tiny model loaded as most tests load it: float32 on the CPU."""
+    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
+    return (Qwen3Embedder if kind == "embedding" else Qwen3Reranker).load(path, device="cpu", dtype="float32")
 
 
-@pytest.fixture(scope="module")
-def reranker(tiny_reranker_path: str) -> Qwen3Reranker:
-    from qwen3_rag import Qwen3Reranker
+def _tiny_model_fixture(
+    name: str, kind: Literal["embedding", "reranker"], scope: Literal["module", "session"]
+) -> Any:
+    """The fixture ``name``: the tiny ``kind`` model loaded as most tests load it, once per ``scope``."""
 
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")
+    @pytest.fixture(scope=scope, name=name)
+    def load(tiny_checkpoints: dict[str, Path]) -> Qwen3Embedder | Qwen3Reranker:
+        return _load_cpu_float32(str(tiny_checkpoints[kind]), kind)
+
+    return load
+
+
+# `embedder` and `reranker`: module-scoped, as each test module had them; a module that needs other
+# options defines its own fixture of the same name. `tiny_embedder` and `tiny_reranker`: loaded once
+# for the session; tests only use them.
+embedder = _tiny_model_fixture("embedder", "embedding", "module")
+reranker = _tiny_model_fixture("reranker", "reranker", "module")
+tiny_embedder = _tiny_model_fixture("tiny_embedder", "embedding", "session")
+tiny_reranker = _tiny_model_fixture("tiny_reranker", "reranker", "session")
 
 
 @pytest.fixture(scope="module")
 def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embedder, Qwen3Reranker]:
     """``(embedder, reranker)``, loaded here rather than from the two fixtures above so that a module
     overriding one of them with other options does not change this pair."""
-    from qwen3_rag import Qwen3Embedder, Qwen3Reranker
-
     return (
-        Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32"),
-        Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32"),
+        _load_cpu_float32(tiny_embedding_path, "embedding"),
+        _load_cpu_float32(tiny_reranker_path, "reranker"),
     )
 
 

@@ -89,6 +89,26 @@ def load_fast_tokenizer() -> Any:
     return Tokenizer.from_file(str(tokenizer_files() / "tokenizer.json"))
 
 
+def embedding_post_processor(endoftext_id: int) -> dict[str, Any]:
+    """The published Qwen3-Embedding tokenizer's post-processor: one ``<|endoftext|>`` after each text."""
+    return {
+        "type": "TemplateProcessing",
+        "single": [
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+        ],
+        "pair": [
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+            {"Sequence": {"id": "B", "type_id": 1}},
+            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
+        ],
+        "special_tokens": {
+            "<|endoftext|>": {"id": "<|endoftext|>", "ids": [endoftext_id], "tokens": ["<|endoftext|>"]}
+        },
+    }
+
+
 def _write_tokenizer(folder: Path, kind: str) -> None:
     source = tokenizer_files()
     for name in ("vocab.json", "merges.txt"):
@@ -100,29 +120,15 @@ def _write_tokenizer(folder: Path, kind: str) -> None:
     config.pop("chat_template", None)
     if kind == "embedding":
         eos = next(t for t in tokenizer["added_tokens"] if t["content"] == "<|endoftext|>")
-        tokenizer["post_processor"] = {
-            "type": "TemplateProcessing",
-            "single": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-            ],
-            "pair": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-                {"Sequence": {"id": "B", "type_id": 1}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
-            ],
-            "special_tokens": {
-                "<|endoftext|>": {"id": "<|endoftext|>", "ids": [eos["id"]], "tokens": ["<|endoftext|>"]}
-            },
-        }
+        tokenizer["post_processor"] = embedding_post_processor(eos["id"])
     else:
         (folder / "chat_template.jinja").write_text(RERANKER_CHAT_TEMPLATE, encoding="utf-8")
     (folder / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
-def _config(shape: Shape) -> Any:
+def model_config(shape: Shape) -> Any:
+    """The ``Qwen3Config`` of ``shape`` (Qwen3's special-token ids, rope theta and norm epsilon)."""
     from transformers import Qwen3Config
 
     return Qwen3Config(
@@ -160,7 +166,7 @@ def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, P
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         _write_tokenizer(folder, kind)
-        config = _config(shape)
+        config = model_config(shape)
         torch.manual_seed(seed + index)
         previous = torch.get_default_dtype()
         torch.set_default_dtype(torch.bfloat16)  # published weights are bf16; halves write time
@@ -176,3 +182,9 @@ def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, P
         model.save_pretrained(folder)
         marker.write_text(stamp)
     return paths
+
+
+def suite_checkpoints(shape_name: str, cache_dir: str | Path) -> tuple[Shape, dict[str, str]]:
+    """A suite's ``--shape`` and its checkpoint folders under ``--cache-dir`` (written once, reused)."""
+    shape = SHAPES[shape_name]
+    return shape, {kind: str(path) for kind, path in write_checkpoints(shape, Path(cache_dir)).items()}

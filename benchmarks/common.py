@@ -7,12 +7,15 @@ import datetime as dt
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from qwen3_rag._environment import QWEN3_RAG_BENCH_CACHE
 
@@ -90,6 +93,27 @@ class SuiteRun:
         return record
 
 
+def run_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module *args`` with this interpreter in a child process, its output captured as
+    text; the caller reads the return code (never raised)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(env),
+        check=False,
+        timeout=timeout,
+    )
+
+
 def corpus_from_args(args: argparse.Namespace) -> Corpus:
     """The mixed-length corpus that :func:`corpus_options` describes."""
     from .checkpoints import load_fast_tokenizer
@@ -149,6 +173,14 @@ class Row:
     max_abs_diff: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def compared(
+        cls, contender: str, seconds: float, items: int, tokens: int, theirs: Any, ours: Any, *, note: str
+    ) -> Row:
+        """A peer's row: ``max_abs_diff`` is the largest gap between its output and qwen3-rag's."""
+        gap = float(np.abs(np.asarray(theirs) - np.asarray(ours)).max())
+        return cls(contender, seconds, items, tokens, gap, note=note)
 
     @property
     def items_per_s(self) -> float:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
+from .checkpoints import SHAPES, Shape, load_fast_tokenizer, suite_checkpoints, write_checkpoints
 from .common import (
     SuiteRun,
     best_time,
@@ -425,8 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     suite = SuiteRun("cpu_dtypes", argv)
     log = suite.log
 
-    shape = SHAPES[args.shape]
-    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    shape, paths = suite_checkpoints(args.shape, args.cache_dir)
     tokenizer = load_fast_tokenizer()
     corpus = corpus_from_args(args)
     from .cpu_memory import measure as measure_memory

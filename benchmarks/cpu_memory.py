@@ -19,7 +19,6 @@ import ctypes
 import json
 import os
 import random
-import subprocess
 import sys
 from typing import Any
 
@@ -138,16 +137,11 @@ def child_model(folder: str, kernel: str, shapes: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- parent
 def _child(args: list[str]) -> dict[str, Any]:
+    from .common import run_module  # parent only: the measured child imports nothing it need not
+
     env = {**os.environ}
     env.pop("QWEN3_RAG_CPU_DTYPE", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cpu_memory", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=1800,
-    )
+    done = run_module("benchmarks.cpu_memory", args, env=env, timeout=1800)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

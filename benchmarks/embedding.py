@@ -5,8 +5,6 @@ from __future__ import annotations
 import gc
 from functools import partial
 
-import numpy as np
-
 from .common import Row, Section, Settings, best_time
 from .contenders import sentence_transformer_embedder
 
@@ -42,12 +40,13 @@ def run(settings: Settings) -> Section:
             partial(st.encode, docs, batch_size=bs, convert_to_numpy=True), settings.repeat
         )
         section.rows.append(
-            Row(
+            Row.compared(
                 "sentence-transformers",
                 seconds,
                 len(docs),
                 tokens,
-                float(np.abs(np.asarray(theirs) - ours).max()),
+                theirs,
+                ours,
                 note=f"Transformer + Pooling(lasttoken) + Normalize, batch {bs}, length-sorted",
             )
         )
@@ -58,13 +57,8 @@ def run(settings: Settings) -> Section:
     official.embed(warm, batch_size=bs)
     seconds, theirs = best_time(partial(official.embed, docs, batch_size=bs), settings.repeat)
     section.rows.append(
-        Row(
-            "official example loop",
-            seconds,
-            len(docs),
-            tokens,
-            float(np.abs(theirs - ours).max()),
-            note=f"batch {bs}, input order",
+        Row.compared(
+            "official example loop", seconds, len(docs), tokens, theirs, ours, note=f"batch {bs}, input order"
         )
     )
     del official

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from .common import Row, Section, Settings, unavailable
+from .common import Row, Section, Settings, run_module, unavailable
 from .procfs import proc_mb
 
 CASES = {
@@ -71,13 +70,8 @@ def run(settings: Settings) -> Section:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
     for name, case in CASES.items():
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.memory", case, settings.paths["embedding"]],
-            capture_output=True,
-            text=True,
-            cwd=root,
-            env=env,
-            timeout=900,
+        proc = run_module(
+            "benchmarks.memory", [case, settings.paths["embedding"]], env=env, timeout=900, cwd=root
         )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -47,7 +47,7 @@ import numpy as np
 from qwen3_rag._environment import QWEN3_RAG_INFINITY_VENV, QWEN3_RAG_VLLM_VENV
 from qwen3_rag.testing_reference import PREFIX, SUFFIX, WEB_SEARCH
 
-from .checkpoints import SHAPES, Shape, load_fast_tokenizer, write_checkpoints
+from .checkpoints import Shape, load_fast_tokenizer, suite_checkpoints
 from .common import SuiteRun, corpus_from_args, corpus_options, quiet_offline, suite_parser
 from .corpus import Corpus
 from .host import describe_host
@@ -604,8 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     suite = SuiteRun("peers", argv)
     log = suite.log
-    shape = SHAPES[args.shape]
-    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    shape, paths = suite_checkpoints(args.shape, args.cache_dir)
     work = build_workload(args)
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-peers-"))
     torch_dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}

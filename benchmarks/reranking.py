@@ -79,29 +79,22 @@ def run(settings: Settings) -> list[Section]:
             section.notes.append(missing)
         else:
             seconds, theirs = best_time(partial(ce.predict, pairs, batch_size=bs), settings.repeat)
-            theirs = np.asarray(theirs)
             section.rows.append(
-                Row(
+                Row.compared(
                     "sentence-transformers CrossEncoder",
                     seconds,
                     len(pairs),
                     tokens,
-                    float(np.abs(theirs - mine).max()),
+                    theirs,
+                    mine,
                     note=f"causal-LM reranker + chat template, batch {bs}, length-sorted",
                 )
             )
         # Timed once: it is 20x+ slower, and its repeats were most of the suite's time.
         seconds, theirs = best_time(partial(official.score_pairs, pairs, batch_size=bs), 1)
-        theirs = np.asarray(theirs)
+        note = f"batch {bs}, input order, all positions' logits, timed once"
         section.rows.append(
-            Row(
-                "official example code",
-                seconds,
-                len(pairs),
-                tokens,
-                float(np.abs(theirs - mine).max()),
-                note=f"batch {bs}, input order, all positions' logits, timed once",
-            )
+            Row.compared("official example code", seconds, len(pairs), tokens, theirs, mine, note=note)
         )
         sections.append(section)
     del ce, official

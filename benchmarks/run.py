@@ -64,13 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Default: every suite at full size (about 20-25 minutes on a 2-core CPU).",
     )
     parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES), help="suites to run")
-    parser.add_argument("--render-only", action="store_true", help="measure nothing; re-render the report")
-    parser.add_argument("--quick", action="store_true", help="small inputs in every suite (a smoke run)")
-    parser.add_argument(
-        "--no-external",
-        action="store_true",
-        help="leave out the engines that live in other environments (vLLM, Infinity)",
-    )
+    switches = {
+        "--render-only": "measure nothing; re-render the report",
+        "--quick": "small inputs in every suite (a smoke run)",
+        "--no-external": "leave out the engines that live in other environments (vLLM, Infinity)",
+    }
+    for flag, text in switches.items():
+        parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default="small", help="main/serving")
     parser.add_argument(
         "--dtype-shape",

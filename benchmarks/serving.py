@@ -48,8 +48,9 @@ import numpy as np
 
 from .common import SuiteRun, quiet_offline, suite_parser
 from .host import describe_host
+from .loopback import LoopbackProcess, free_port, wait_for_health
 from .procfs import proc_mb
-from .vllm_server import ROOT, VllmServer, free_port, start_vllm, vllm_python
+from .vllm_server import ROOT, VllmServer, start_vllm, vllm_python
 
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 START_TIMEOUT_S = 300.0
@@ -280,15 +281,7 @@ async def _http_runs(
 
 
 @dataclass
-class ServeProcess:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
+class ServeProcess(LoopbackProcess):
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -324,20 +317,11 @@ def start_serve(
 
 
 def _wait_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    raise TimeoutError(f"server at {url} not healthy after {START_TIMEOUT_S:.0f} s")
+    health = wait_for_health(url, process, deadline=time.monotonic() + START_TIMEOUT_S, interval_s=0.2)
+    if health == "exited":
+        raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:]}")
+    if health == "timeout":
+        raise TimeoutError(f"server at {url} not healthy after {START_TIMEOUT_S:.0f} s")
 
 
 def _proc_memory_mb(pid: int) -> dict[str, float]:
@@ -571,12 +555,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     quiet_offline()
     args = parse_args(argv)
-    from .checkpoints import SHAPES, write_checkpoints
+    from .checkpoints import suite_checkpoints
 
     suite = SuiteRun("serving", argv)
     log = suite.log
-    shape = SHAPES[args.shape]
-    paths = {k: str(v) for k, v in write_checkpoints(shape, Path(args.cache_dir)).items()}
+    shape, paths = suite_checkpoints(args.shape, args.cache_dir)
     work = build_workload(args, paths)
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-serving-"))
     notes: list[str] = []

@@ -22,16 +22,15 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from qwen3_rag._environment import QWEN3_RAG_VLLM_VENV
+
+from .loopback import LoopbackUrls, free_port, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 Kind = Literal["embedding", "reranker"]
@@ -73,12 +72,6 @@ def vllm_python() -> Path | None:
     return python if python.is_file() and os.access(python, os.X_OK) else None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def vllm_command(
     kind: Kind,
     model: str | os.PathLike[str],
@@ -110,7 +103,7 @@ def vllm_command(
 
 
 @dataclass
-class VllmServer:
+class VllmServer(LoopbackUrls):
     kind: Kind
     served_name: str
     port: int
@@ -120,16 +113,6 @@ class VllmServer:
     started_at: float = field(default_factory=time.monotonic)
     startup_s: float | None = None
 
-    @property
-    def url(self) -> str:
-        """The server root (``/health``, ``/rerank``, ``/score``)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (``/v1/embeddings``, ``/v1/rerank``)."""
-        return f"{self.url}/v1"
-
     def output(self, chars: int = 4000) -> str:
         try:
             return self.log.read_text(errors="replace")[-chars:]
@@ -138,22 +121,18 @@ class VllmServer:
 
     def wait_healthy(self, timeout_s: float = 240.0) -> float:
         """Block until ``GET /health`` answers 200; returns the start-up seconds."""
-        deadline = self.started_at + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"vLLM ({self.kind}) exited with {self.process.returncode} before it was healthy:\n"
-                    f"{self.output()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2.0) as response:
-                    if response.status == 200:
-                        self.startup_s = time.monotonic() - self.started_at
-                        return self.startup_s
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"vLLM ({self.kind}) not healthy after {timeout_s:.0f} s:\n{self.output()}")
+        health = wait_for_health(
+            self.url, self.process, deadline=self.started_at + timeout_s, interval_s=0.25
+        )
+        if health == "exited":
+            raise RuntimeError(
+                f"vLLM ({self.kind}) exited with {self.process.returncode} before it was healthy:\n"
+                f"{self.output()}"
+            )
+        if health == "timeout":
+            raise TimeoutError(f"vLLM ({self.kind}) not healthy after {timeout_s:.0f} s:\n{self.output()}")
+        self.startup_s = time.monotonic() - self.started_at
+        return self.startup_s
 
     def stop(self, grace_s: float = 15.0) -> None:
         """End the server and its engine process (the whole process group); idempotent."""

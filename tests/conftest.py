@@ -47,17 +47,3 @@ def flags(tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str) -> 
         "cpu",
         "--no-progress",
     ]
-@pytest.fixture(scope="session")
-def tiny_embedder(tiny_embedding_path: str) -> Any:
-    """The tiny embedding checkpoint loaded once for the session (CPU, float32); tests only use it."""
-    from qwen3_rag import Qwen3Embedder
-
-    return Qwen3Embedder.load(tiny_embedding_path, device="cpu", dtype="float32")
-
-
-@pytest.fixture(scope="session")
-def tiny_reranker(tiny_reranker_path: str) -> Any:
-    """The tiny reranker checkpoint loaded once for the session (CPU, float32); tests only use it."""
-    from qwen3_rag import Qwen3Reranker
-
-    return Qwen3Reranker.load(tiny_reranker_path, device="cpu", dtype="float32")

@@ -7,9 +7,8 @@ import io
 import json
 import pickle
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from qwen3_rag import ChatEndpointError, InvalidOptionError, Qwen3RagError, StoreConnectionError
 from qwen3_rag._cli import main
 from qwen3_rag._cli.answers import OpenAICompatibleChat, build_messages, extractive_answer
+from tests.support.local_http import http_server_in_thread
 
 
 class _Endpoint(BaseHTTPRequestHandler):
@@ -40,15 +40,11 @@ class _Endpoint(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Endpoint.requests = []
     _Endpoint.status = 200
     _Endpoint.reply = {"choices": [{"message": {"role": "assistant", "content": " Paris [1]. "}}]}
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1/"
-    server.shutdown()
-    server.server_close()
+    with http_server_in_thread(_Endpoint) as root:
+        yield f"{root}/v1/"
 
 
 def _closed_url() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.common import run_module
 from qwen3_rag._runtime.served_tokenizer import bundle_digest
 from tests.support.server_helpers import (
     ROOT,
@@ -49,14 +50,7 @@ def no_hub_env(tmp: Path) -> dict[str, str]:
 
 
 def cli(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qwen3_rag", *argv],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("qwen3_rag", argv, env=env, timeout=300, cwd=cwd)
 
 
 @pytest.fixture

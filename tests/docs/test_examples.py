@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.support.local_http import http_server_in_thread
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPTS = ["langchain_chatbot.py", "llamaindex_chatbot.py"]
@@ -110,12 +111,9 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_endpoint() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _FakeOpenAI.requests.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with http_server_in_thread(_FakeOpenAI) as root:
+        yield f"{root}/v1"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

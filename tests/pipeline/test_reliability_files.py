@@ -96,15 +96,29 @@ def _ingest(embedder: Qwen3Embedder, store: QdrantStore, folder: Path) -> Any:
     )
 
 
+def _folder_of(folder: Path, files: dict[str, str | bytes]) -> Path:
+    """``folder``, made, with one file per name: text written as text, bytes as they are."""
+    folder.mkdir()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content)
+    return folder
+
+
 def test_a_folder_with_a_non_utf8_name_ingests_every_file_under_a_stable_key(
     embedder: Qwen3Embedder, tmp_path: Path
 ) -> None:
     """Today's failure: ``point_id`` raised UnicodeEncodeError and nothing of the folder was stored."""
-    docs = tmp_path / "d"
-    docs.mkdir()
-    (docs / "ok.md").write_text("hi, a file with a fine name")
-    (docs / BAD).write_bytes(b"x: the name is not UTF-8, the text is")
-    (docs / "nul.txt").write_bytes(b"\x00\x01binary")
+    docs = _folder_of(
+        tmp_path / "d",
+        {
+            "ok.md": "hi, a file with a fine name",
+            BAD: b"x: the name is not UTF-8, the text is",
+            "nul.txt": b"\x00\x01binary",
+        },
+    )
     store = QdrantStore("t", location=":memory:")
     report = _ingest(embedder, store, docs)
     assert report.files == 2 and [Path(s.path).name for s in report.skipped] == ["nul.txt"]
@@ -259,11 +273,14 @@ def test_a_failed_first_ingest_leaves_no_store_folder(
 def test_control_characters_in_names_are_escaped_in_the_sources_table(
     tmp_path: Path, tiny_embedding_path: str
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "two\nlines.md").write_text("a name with a newline")
-    (docs / "esc\x1b[31mred.md").write_text("a name with an escape sequence")
-    (docs / BAD).write_text("a name that is not UTF-8")
+    docs = _folder_of(
+        tmp_path / "docs",
+        {
+            "two\nlines.md": "a name with a newline",
+            "esc\x1b[31mred.md": "a name with an escape sequence",
+            BAD: "a name that is not UTF-8",
+        },
+    )
     flags = ["--qdrant-path", str(tmp_path / "q"), "--no-progress"]
     status, out = _run(
         ["ingest", str(docs), "--embedding-model", tiny_embedding_path, "--device", "cpu", *flags]

@@ -454,26 +454,28 @@ def test_an_unwritable_folder_says_so_not_that_it_is_locked(
     assert "write access" in message and "in use" not in message and "Close the other" not in message
 
 
-def test_a_store_written_by_a_newer_edge_release_names_the_release_to_install(tmp_path: Path) -> None:
+def _store_stamped_by_edge(tmp_path: Path, engine_version: str) -> Path:
+    """A written store whose record says Qdrant Edge ``engine_version`` wrote it."""
     folder = tmp_path / "q"
     with QdrantStore("docs", path=folder) as store:
         store.ensure(SPEC)
         write(store)
     record = json.loads((folder / "qwen3-rag-store.json").read_text())
-    record["engine_version"] = "0.99.1"
+    record["engine_version"] = engine_version
     (folder / "qwen3-rag-store.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_a_store_written_by_a_newer_edge_release_names_the_release_to_install(tmp_path: Path) -> None:
+    folder = _store_stamped_by_edge(tmp_path, "0.99.1")
     with pytest.raises(StoreDamagedError, match=r"written by Qdrant Edge 0\.99\.1.*qdrant-edge-py==0\.99\.1"):
         QdrantStore("docs", path=folder)
 
 
 def test_a_shard_another_edge_release_wrote_and_this_one_cannot_load_says_which(tmp_path: Path) -> None:
-    folder = tmp_path / "q"
-    with QdrantStore("docs", path=folder) as store:
-        store.ensure(SPEC)
-        write(store)
-    record = json.loads((folder / "qwen3-rag-store.json").read_text())
-    record["engine_version"] = "0.8.0"  # older: allowed to open, but its files do not load here
-    (folder / "qwen3-rag-store.json").write_text(json.dumps(record))
+    folder = _store_stamped_by_edge(
+        tmp_path, "0.8.0"
+    )  # older: allowed to open, but its files do not load here
     _first(folder, "collections/docs/shard/segments/*/segment.json").write_text(
         '{"format": "from elsewhere"}'
     )

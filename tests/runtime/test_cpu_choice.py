@@ -190,16 +190,22 @@ def test_a_bad_forced_value_is_one_clear_error(measuring: Path, monkeypatch: pyt
 
 
 # ----------------------------------------------------------------- through a real load
+@pytest.fixture
+def fresh_checkpoints(tiny_checkpoints: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
+    """Tiny checkpoints of this test's own (their own cache entries); through ``tiny_checkpoints``
+    the test is marked ``models``."""
+    from qwen3_rag.testing import write_tiny_checkpoints
+
+    return write_tiny_checkpoints(tmp_path / "fresh")
+
+
 def test_auto_loads_what_was_measured_and_says_why(
     measuring: Path,
     monkeypatch: pytest.MonkeyPatch,
-    tiny_checkpoints: dict[str, Path],
-    tmp_path: Path,
+    fresh_checkpoints: dict[str, Path],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from qwen3_rag.testing import write_tiny_checkpoints
-
-    folders = write_tiny_checkpoints(tmp_path / "fresh")  # their own cache entries
+    folders = fresh_checkpoints  # their own cache entries
     measure = FakeMeasure(float32=2.0, float32_onednn=1.0, bfloat16=1.5)
     monkeypatch.setattr(cpu_choice, "time_kernels", measure)
     with caplog.at_level(logging.INFO, logger="qwen3_rag"):
@@ -219,11 +225,9 @@ def test_auto_loads_what_was_measured_and_says_why(
 
 
 def test_auto_bfloat16_on_cpu_gets_tiled_layers(
-    measuring: Path, monkeypatch: pytest.MonkeyPatch, tiny_checkpoints: dict[str, Path], tmp_path: Path
+    measuring: Path, monkeypatch: pytest.MonkeyPatch, fresh_checkpoints: dict[str, Path]
 ) -> None:
-    from qwen3_rag.testing import write_tiny_checkpoints
-
-    folders = write_tiny_checkpoints(tmp_path / "fresh")
+    folders = fresh_checkpoints
     monkeypatch.setattr(
         cpu_choice, "time_kernels", FakeMeasure(float32=3.0, float32_onednn=3.0, bfloat16=1.0)
     )
@@ -272,12 +276,8 @@ def test_the_layer_shape_comes_from_the_config(tiny_embedding_path: str) -> None
     assert shape == LayerShape(64, 64, 128)
 
 
-def test_a_real_load_measures_once_and_caches(
-    measuring: Path, tiny_checkpoints: dict[str, Path], tmp_path: Path
-) -> None:
-    from qwen3_rag.testing import write_tiny_checkpoints
-
-    folders = write_tiny_checkpoints(tmp_path / "fresh")
+def test_a_real_load_measures_once_and_caches(measuring: Path, fresh_checkpoints: dict[str, Path]) -> None:
+    folders = fresh_checkpoints
     embedder = Qwen3Embedder.load(str(folders["embedding"]), device="cpu")
     choice = embedder.backend.cpu_choice
     assert choice is not None and choice.how == "measured" and choice.probe_s > 0
@@ -294,16 +294,14 @@ def test_a_real_load_measures_once_and_caches(
 def test_cli_verbose_prints_the_choice(
     measuring: Path,
     monkeypatch: pytest.MonkeyPatch,
-    tiny_checkpoints: dict[str, Path],
-    tmp_path: Path,
+    fresh_checkpoints: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import argparse
 
     from qwen3_rag._cli.hardware import add_hardware_arguments, hardware_options
-    from qwen3_rag.testing import write_tiny_checkpoints
 
-    folders = write_tiny_checkpoints(tmp_path / "fresh")
+    folders = fresh_checkpoints
     monkeypatch.setattr(
         cpu_choice, "time_kernels", FakeMeasure(float32=1.0, float32_onednn=1.0, bfloat16=1.5)
     )
@@ -319,16 +317,14 @@ def test_cli_verbose_prints_the_choice(
 async def test_serve_says_what_auto_chose_when_ready(
     measuring: Path,
     monkeypatch: pytest.MonkeyPatch,
-    tiny_checkpoints: dict[str, Path],
-    tmp_path: Path,
+    fresh_checkpoints: dict[str, Path],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     import asyncio
 
     from qwen3_rag.server import create_app
-    from qwen3_rag.testing import write_tiny_checkpoints
 
-    folders = write_tiny_checkpoints(tmp_path / "fresh")
+    folders = fresh_checkpoints
     monkeypatch.setattr(
         cpu_choice, "time_kernels", FakeMeasure(float32=3.0, float32_onednn=3.0, bfloat16=1.0)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -12,6 +12,8 @@ import pytest
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
 from qwen3_rag.testing_reference import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
+
+M = TypeVar("M", Qwen3Embedder, Qwen3Reranker)
 
 TOLERANCE = 1e-5
 
@@ -108,11 +110,16 @@ def test_mrl_slices_before_normalising(
     assert np.abs(ours - one_at_a_time(reference_embedder, TEXTS, dim=dimensions)).max() <= TOLERANCE
 
 
+def _not_yet_warned(model: M) -> M:
+    """``model`` with its runtime's once-only truncation warning re-armed (the runtime is shared)."""
+    model.runtime.warned.discard("truncation")
+    return model
+
+
 def test_over_long_inputs_truncated_like_official_with_one_warning(
     embedding_path: str, reference_embedder: ReferenceEmbedder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    embedder = Qwen3Embedder.load(embedding_path, dtype="float32", max_length=24)
-    embedder.runtime.warned.discard("truncation")
+    embedder = _not_yet_warned(Qwen3Embedder.load(embedding_path, dtype="float32", max_length=24))
     with caplog.at_level(logging.WARNING, logger="qwen3_rag"):
         ours = embedder.embed_documents(TEXTS)
         embedder.embed_documents(TEXTS)
@@ -169,8 +176,7 @@ def test_reranker_matches_reference(
 def test_reranker_over_long_body_cut_from_its_end(
     tiny_reranker_path: str, reference_reranker: ReferenceReranker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reranker = Qwen3Reranker.load(tiny_reranker_path, dtype="float32", max_length=120)
-    reranker.runtime.warned.discard("truncation")
+    reranker = _not_yet_warned(Qwen3Reranker.load(tiny_reranker_path, dtype="float32", max_length=120))
     with caplog.at_level(logging.WARNING, logger="qwen3_rag"):
         ours = np.array(reranker.score("a query", DOCUMENTS))
     assert sum("max_length=120" in r.getMessage() for r in caplog.records) == 1

