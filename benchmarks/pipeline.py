@@ -1,69 +1,43 @@
-"""Measurement 5: the two-stage pipeline on each embedded Qdrant option: ingestion chunks/s,
-query latency p50/p95 (embed + search + rerank top_k -> top_n). Skipped when qwen3_rag.pipeline
-or qdrant-client is missing."""
+"""The two-stage pipeline on each embedded Qdrant option: ingest chunks/s, then query latency p50/p95
+(embed + search top_k + rerank -> top_n)."""
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from .common import Row, Section, Settings, unavailable
+import numpy as np
 
-TOP_K = 50
-TOP_N = 5
-CHUNK_TOKENS = 512
+from .common import Data, Settings, row, section
 
-
-def _write_files(settings: Settings, folder: Path, count: int) -> None:
-    """One short file per chunk (each under the chunk size), cycling the corpus documents."""
-    docs = settings.corpus.documents
-    for i in range(count):
-        text = docs[i % len(docs)]
-        (folder / f"doc{i:05d}.txt").write_text(f"{text}\n\n[copy {i}]", encoding="utf-8")
+TOP_K, TOP_N, CHUNK_TOKENS = 50, 5, 512
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-
-def run(settings: Settings) -> Section:
-    try:
-        from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
-    except Exception as exc:  # not written yet or qdrant-client missing
-        return unavailable("pipeline", "Pipeline", f"{type(exc).__name__}: {exc}")
+def pipeline(s: Settings, done: list[Data]) -> list[Data]:
     from qwen3_rag import Qwen3Embedder, Qwen3Reranker
+    from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
 
-    emb = Qwen3Embedder.load(settings.paths["embedding"], device="cpu", dtype="float32")
-    rr = Qwen3Reranker.load(settings.paths["reranker"], device="cpu", dtype="float32")
-    n = settings.pipeline_chunks
-    queries = settings.corpus.queries[: 10 if settings.quick else 50]
-    section = Section(
-        "pipeline",
-        f"Pipeline: ingest {n} chunks, then {len(queries)} queries (embed + search top {TOP_K} + "
-        f"rerank -> top {TOP_N}), fp32",
-        baseline="",
-        unit="chunks/s",
-    )
+    emb = Qwen3Embedder.load(s.paths["embedding"], device="cpu", dtype="float32")
+    rr = Qwen3Reranker.load(s.paths["reranker"], device="cpu", dtype="float32")
+    n, docs = s.pipeline_chunks, s.corpus.documents
+    queries = s.corpus.queries[: 10 if s.quick else 50]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="qwen3-rag-bench-") as tmp:
-        files = Path(tmp) / "files"
+        files = Path(tmp, "files")
         files.mkdir()
-        _write_files(settings, files, n)
-        options: list[tuple[str, dict[str, Any]]] = [
-            ("Qdrant embedded, in memory", {"location": ":memory:"}),
-            ("Qdrant embedded, local folder", {"path": str(Path(tmp) / "qdrant")}),
-        ]
-        for name, kwargs in options:
-            store = QdrantStore("bench", **kwargs)
+        for i in range(n):  # one short file per chunk (each under the chunk size), cycling the corpus
+            (files / f"doc{i:05d}.txt").write_text(f"{docs[i % len(docs)]}\n\n[copy {i}]", encoding="utf-8")
+        options: dict[str, dict[str, Any]] = {"Qdrant embedded, in memory": {"location": ":memory:"},
+                   "Qdrant embedded, local folder": {"path": str(Path(tmp, "qdrant"))}}  # fmt: skip
+        for name, where in options.items():
+            store = QdrantStore("bench", **where)
             try:
-                ingestor = Ingestor(store, emb, chunk_tokens=CHUNK_TOKENS, overlap=0, progress=False)
                 start = time.perf_counter()
+                ingestor = Ingestor(store, emb, chunk_tokens=CHUNK_TOKENS, overlap=0, progress=False)
                 report = ingestor.ingest([str(files)])
                 ingest_s = time.perf_counter() - start
-                chunks = store.count()
                 retriever = TwoStageRetriever(store, emb, rr, top_k=TOP_K, top_n=TOP_N)
                 retriever.retrieve(queries[0])
                 latencies = []
@@ -71,19 +45,12 @@ def run(settings: Settings) -> Section:
                     start = time.perf_counter()
                     retriever.retrieve(query)
                     latencies.append(time.perf_counter() - start)
+                chunks = store.count()
             finally:
                 store.close()
-            section.rows.append(
-                Row(
-                    name,
-                    ingest_s,
-                    chunks,
-                    0,
-                    note=getattr(report, "summary", lambda: "")(),
-                    extra={
-                        "query_p50_ms": 1000 * statistics.median(latencies),
-                        "query_p95_ms": 1000 * _percentile(latencies, 0.95),
-                    },
-                )
-            )
-    return section
+            p50, p95 = np.median(latencies), np.percentile(latencies, 95, method="nearest")
+            ms = {"query_p50_ms": float(1000 * p50), "query_p95_ms": float(1000 * p95)}
+            rows.append(row(name, ingest_s, chunks, 0, None, report.summary(), **ms))
+    title = f"Pipeline: ingest {n} chunks, then {len(queries)} queries (embed + search top {TOP_K} + rerank"
+    title += f" -> top {TOP_N}), fp32"
+    return [section("pipeline", title, rows, baseline="", unit="chunks/s")]

@@ -1,9 +1,5 @@
 """docs/benchmarks.md and its chart: the hand-kept prose of ``docs/benchmarks.md.in`` with every
-``{{name}}`` line replaced by what ``TABLES[name]`` renders from the suites' JSON files.
-
-The prose (what was measured, why, what it found) is markdown kept by hand in the template; the
-tables, targets and run records are rendered here and change with every run.
-"""
+``{{name}}`` line replaced by what ``TABLES[name]`` renders from the suites' JSON files."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, RUN_FILE, SUITE_FILES, normalize_record
+from .common import ROOT, RUN_FILE, SUITE_FILES
 from .host import host_line
 
 TEMPLATE = ROOT / "docs" / "benchmarks.md.in"
@@ -61,13 +57,8 @@ def _short(text: str, limit: int = 160) -> str:
 # ----------------------------------------------------------------------------- loading
 def load_suites(out: Path) -> Data:
     """Every suite's JSON found in ``out`` (``None`` for a suite that never ran there)."""
-    found: Data = {}
-    for name, file in [*SUITE_FILES.items(), ("run", RUN_FILE)]:
-        path = out / file
-        found[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if isinstance(found["main"], list):  # the first format: the sections alone
-        found["main"] = {"meta": None, "sections": found["main"]}
-    return found
+    paths = {name: out / file for name, file in [*SUITE_FILES.items(), ("run", RUN_FILE)]}
+    return {n: json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None for n, p in paths.items()}
 
 
 def main_sections(suites: Data) -> dict[str, Data]:
@@ -79,8 +70,7 @@ def hardware_record(suites: Data) -> Data | None:
     hw = main_sections(suites).get("hardware")
     if hw is None or not hw["available"]:
         return None
-    meta = suites["main"].get("meta")
-    return {"shape": meta["shape"]["name"] if meta else "small", "extra": hw["extra"], "rows": hw["rows"]}
+    return {"shape": suites["main"]["shape"]["name"], "extra": hw["extra"], "rows": hw["rows"]}
 
 
 def peer_runs(data: Data) -> dict[tuple[str, str, str], Data]:
@@ -111,79 +101,52 @@ def efficiency_rows(suites: Data) -> list[tuple[str, str, float, float, float]]:
     """``(what, dtype, FLOP/s, peak FLOP/s, share)`` for qwen3-rag on the mixed-length corpora."""
     rows: list[tuple[str, str, float, float, float]] = []
     hardware, peers = hardware_record(suites), suites.get("peers")
-    if hardware is not None:
-        for row in hardware["rows"]:
-            if row["contender"].startswith("qwen3-rag, mixed-length corpus"):
-                peak = row.get("peak_flops") or hardware["extra"].get("peak_flops", 0.0)
-                what = f"main suite, {hardware['shape']} shape"
-                rows.append(
-                    (what, row.get("dtype", "float32"), row["flops_per_s"], peak, row["share_of_peak"])
-                )
-    if peers is not None and peers.get("corpus_flops"):
-        for r in peers.get("runs", []):
-            if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
-                peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]
-                rows.append(
-                    (f"peers suite, {peers['shape']['name']} shape", r["dtype"], rate, peak, rate / peak)
-                )
+    for r in (hardware or {}).get("rows", []):
+        if r["contender"].startswith("qwen3-rag, mixed-length corpus"):
+            what = f"main suite, {hardware['shape']} shape"  # type: ignore[index]
+            rows.append((what, r["dtype"], r["flops_per_s"], r["peak_flops"], r["share_of_peak"]))
+    for r in (peers or {}).get("runs", []) if (peers or {}).get("corpus_flops") else []:
+        if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
+            peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]  # type: ignore[index]
+            rows.append((f"peers suite, {peers['shape']['name']} shape", r["dtype"], rate, peak, rate / peak))  # type: ignore[index]
     return rows
 
 
 # ----------------------------------------------------------------------------- run records
-def _describe_run(run: Data) -> str:
-    per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in run["suites"].items())
-    return (
-        f"`{run['command']}`, started {run['started']}, took {run['seconds'] / 60:.1f} min "
-        f"({per_suite} min per suite; 1-minute load average {run.get('load_average_start', 0):.1f} at "
-        f"the start, {run.get('load_average_end', 0):.1f} at the end)"
-    )
+def _took(data: Data) -> tuple[str, str, str, str]:
+    """A suite's command, start, duration and 1-minute load average at start / end, as shown."""
+    start, end = data.get("load_average_start_end") or (None, None)
+    took = "-" if data.get("seconds") is None else f"{data['seconds'] / 60:.1f} min"
+    load = "-" if start is None else f"{start:.1f} / {end:.1f}"
+    return f"`{data.get('command', '?')}`", data.get("started", "?"), took, load
 
 
 def runs_lines(suites: Data) -> list[str]:
-    """How long the one command took, how busy the machine was, and what ran after it."""
-    record = normalize_record(suites.get("run"))
-    lines: list[str] = []
-    full = record.get("last_full")
-    if full:
-        busiest = max(full.get("load_average_start", 0.0), full.get("load_average_end", 0.0))
-        # Two cores: a load average above about 2.5 means other work shared them during the run.
-        conditions = (
-            "This 2-core machine was shared with other work during the run: absolute numbers are "
-            "slower than on an idle machine and move by tens of percent between runs; ratios "
-            "measured side by side in one suite much less."
-            if busiest > 2.5
-            else "The machine ran nothing else of note (load average at most the benchmark's own); "
-            "absolute numbers still move by about ten percent between runs, ratios measured side by "
-            "side in one suite less."
+    """The last run of every suite, the suites that failed in it, and the runs of some suites after it."""
+    record = suites.get("run") or {"last_full": None, "later": []}
+    lines = []
+    for kind, run in [("The last full run", record["last_full"]), *[("Then", r) for r in record["later"]]]:
+        if run is None:
+            continue
+        each = run["suites"].items()
+        per_suite = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in each)
+        failed = ", ".join(f"{n} (exit {v['returncode']})" for n, v in each if v["returncode"])
+        start, end = run["load_average_start"], run["load_average_end"]
+        lines.append(
+            f"- {kind}: `{run['command']}`, started {run['started']}, took {run['seconds'] / 60:.1f} min "
+            f"({per_suite} min per suite; 1-minute load average {start:.1f} at the start, {end:.1f} at the "
+            "end)" + (f"; **failed: {failed}**" if failed else "") + "."
         )
-        lines += [f"**The last full run: {_describe_run(full)}.** {conditions}", ""]
-        failed = [f"{n} (exit {v['returncode']})" for n, v in full["suites"].items() if v["returncode"]]
-        if failed:
-            lines += [
-                f"**Suites that failed in that run: {', '.join(failed)}**; their sections below are from "
-                "the JSON of another run (see its date in the table).",
-                "",
-            ]
-    for run in record.get("later", []):
-        lines += [f"Run after it, of some suites only: {_describe_run(run)}.", ""]
     return lines
 
 
 def provenance_table(suites: Data) -> list[str]:
-    rows = []
-    for name, file in SUITE_FILES.items():
-        data = suites.get(name)
-        if data is None:
-            rows.append(cells(name, "-", "not run into this folder", "-", "-", "-"))
-            continue
-        meta = (data.get("meta") or {}) if name == "main" else data
-        loads = meta.get("load_average_start_end") or [None, None]
-        load_text = "-" if loads[0] is None else f"{loads[0]:.1f} / {loads[1]:.1f}"
-        took = "-" if meta.get("seconds") is None else f"{meta['seconds'] / 60:.1f} min"
-        command = f"`{meta.get('command', '?')}`"
-        rows.append(cells(name, f"[{file}]({file})", command, meta.get("started", "?"), took, load_text))
-    header = "suite | JSON | command | started | took | load average start / end"
-    return table(header, "---|" * 6, rows)
+    missing = ("-", "not run into this folder", "-", "-", "-")
+    rows = [
+        cells(name, f"[{file}]({file})", *_took(suites[name])) if suites.get(name) else cells(name, *missing)
+        for name, file in SUITE_FILES.items()
+    ]
+    return table("suite | JSON | command | started | took | load average start / end", "---|" * 6, rows)
 
 
 def run_line(name: str) -> Callable[[Data], list[str]]:
@@ -193,104 +156,72 @@ def run_line(name: str) -> Callable[[Data], list[str]]:
         data = suites.get(name)
         if data is None:
             return [f"Not run into this folder: `python -m benchmarks.run --suites {name}`."]
-        if name == "main":
-            data = data.get("meta") or {}
-        parts = [f"`{data.get('command', '?')}`"]
-        if data.get("started"):
-            parts.append(f"started {data['started']}")
-        if data.get("seconds") is not None:
-            parts.append(f"took {data['seconds'] / 60:.1f} min")
-        loads = data.get("load_average_start_end")
-        if loads and all(v is not None for v in loads):
-            parts.append(f"1-minute load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end")
+        command, started, took, load = _took(data)
         host = host_line(data.get("host"), data.get("machine"))
-        if name == "parsers":
-            where = data.get("machine", "?")
-            if isinstance(where, dict):  # host.machine(); runs before it wrote one string
-                where = f"{where['cpu']}, {where['cores']} cores"
-            host += f" Machine: {where}, shared with other work."
-        return ["Run: " + ", ".join(parts) + ".", "", host]
+        run = f"Run: {command}, started {started}, took {took}, 1-minute load average start / end {load}."
+        return [run, "", host]
 
     return render
 
 
 def main_setup(suites: Data) -> list[str]:
-    meta = (suites.get("main") or {}).get("meta")
-    if not meta:
+    main = suites.get("main")
+    if not main:
         return []
-    shape, stats = meta["shape"], meta["corpus"]
+    shape, c = main["shape"], main["corpus"]
     return [
         f"- Model shape `{shape['name']}`: {shape['layers']} layers, hidden {shape['hidden']}, heads "
         f"{shape['heads']}/{shape['kv_heads']}, head_dim {shape['head_dim']}, ffn {shape['ffn']}, vocab "
-        f"{shape['vocab']} (random weights; speed does not depend on their values), "
-        f"{meta['body_params'] / 1e6:.1f}M non-embedding parameters.",
-        f"- Corpus: {stats.get('source')}: {stats.get('documents')} passages, {stats.get('tokens')} tokens "
-        f"(min {stats.get('min')}, median {stats.get('p50')}, p90 {stats.get('p90')}, "
-        f"max {stats.get('max')}), "
-        "real Qwen3 tokenizer; queries are docstring summary lines.",
-        f"- Fixed batch sizes for the contenders that take one: embedding {meta['embed_batch_size']}, "
-        f"reranking {meta['rerank_batch_size']}. qwen3-rag plans its own batches (token budget).",
-        f"- Timings are the best of {meta['repeat']} run(s) after a warm-up (the official reranker code, "
-        "20x+ slower, is timed once).",
-        "- Machine: " + ", ".join(f"{k} {v}" for k, v in meta["machine"].items()),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"{shape['vocab']}, {main['body_params'] / 1e6:.1f}M non-embedding parameters.",
+        f"- Corpus: {c['source']}: {c['documents']} passages, {c['tokens']} tokens (min {c['min']}, median "
+        f"{c['p50']}, p90 {c['p90']}, max {c['max']}).",
+        f"- Fixed batch sizes: embedding {main['embed_batch_size']}, reranking {main['rerank_batch_size']}; "
+        f"timings are the best of {main['repeat']} run(s) after a warm-up.",
+        "- Machine: " + ", ".join(f"{k} {v}" for k, v in main["machine"].items()),
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in main["versions"].items()),
     ]
 
 
 # ----------------------------------------------------------------------------- targets
 def main_targets(suites: Data) -> list[Target]:
-    sections = main_sections(suites)
-    out: list[Target] = []
+    sections = {k: s for k, s in main_sections(suites).items() if s["available"]}
 
-    def add_ratio(label: str, key: str, prefix: str, goal: float) -> None:
-        section = sections.get(key)
-        row = None
-        if section is not None and section["available"]:
-            row = next((r for r in section["rows"] if r["contender"].startswith(prefix)), None)
-        value = None if row is None else row["ratio"]
-        measured = "not measured" if value is None else f"{value:.2f}x"
-        out.append((label, measured, None if value is None else value >= goal))
+    def first(key: str, prefix: str) -> Data:
+        rows = sections.get(key, {}).get("rows", [])
+        return next((r for r in rows if r["contender"].startswith(prefix)), {})
 
-    add_ratio("Embedding >= 1.3x sentence-transformers", "embedding", "sentence-transformers", 1.3)
-    add_ratio("Embedding >= 2x official loop", "embedding", "official", 2.0)
-    conc = sections.get("concurrency")
-    if conc is not None and conc.get("available"):
-        paths = [r for r in conc["rows"] if "asyncio" in r["contender"] or "threads" in r["contender"]]
-        one = next((r for r in conc["rows"] if r["contender"] == "one at a time"), None)
-        if paths:
-            worst = max(r["ratio"] or 0.0 for r in paths)
-            label = "256 concurrent queries within 1.5x one ideal batch (worst path)"
-            out.append((label, f"{worst:.2f}x", worst <= 1.5))
-            if one is not None:
-                best = one["seconds"] / min(r["seconds"] for r in paths)
-                slow = one["seconds"] / max(r["seconds"] for r in paths)
-                label = "Concurrent >= 5x faster than one by one (slowest concurrent path)"
-                out.append((label, f"{slow:.1f}x (best path {best:.1f}x)", slow >= 5))
-    for key in sections:
-        if key.startswith("rerank_"):
-            tag = key.removeprefix("rerank_")
-            add_ratio(f"Reranking {tag} >= 1.5x official", key, "official", 1.5)
-            add_ratio(f"Reranking {tag} >= 1.0x sentence-transformers", key, "sentence-transformers", 1.0)
-    diffs = [
-        r["max_abs_diff"]
-        for k, s in sections.items()
-        if k == "embedding" or k.startswith("rerank_")
-        for r in s["rows"]
-        if r.get("max_abs_diff") is not None
+    def ratio(label: str, key: str, prefix: str, goal: float) -> Target:
+        value = first(key, prefix).get("ratio")
+        if value is None:
+            return label, "not measured", None
+        return label, f"{value:.2f}x", value >= goal
+
+    out = [
+        ratio("Embedding >= 1.3x sentence-transformers", "embedding", "sentence-transformers", 1.3),
+        ratio("Embedding >= 2x official loop", "embedding", "official", 2.0),
     ]
+    conc = sections.get("concurrency", {}).get("rows", [])
+    if paths := [r for r in conc if r["contender"].endswith(("tasks", "threads"))]:
+        worst = max(r["ratio"] or 0.0 for r in paths)
+        label = "256 concurrent queries within 1.5x one ideal batch (worst path)"
+        out.append((label, f"{worst:.2f}x", worst <= 1.5))
+        if one := first("concurrency", "one at a time"):
+            slow, best = (one["seconds"] / pick(r["seconds"] for r in paths) for pick in (max, min))
+            label = "Concurrent >= 5x faster than one by one (slowest concurrent path)"
+            out.append((label, f"{slow:.1f}x (best path {best:.1f}x)", slow >= 5))
+    for key in [k for k in sections if k.startswith("rerank_")]:
+        tag = key.removeprefix("rerank_")
+        out.append(ratio(f"Reranking {tag} >= 1.5x official", key, "official", 1.5))
+        out.append(ratio(f"Reranking {tag} >= 1.0x sentence-transformers", key, "sentence-transformers", 1.0))
+    compared = [s for k, s in sections.items() if k == "embedding" or k.startswith("rerank_")]
+    diffs = [r["max_abs_diff"] for s in compared for r in s["rows"] if r["max_abs_diff"] is not None]
     if diffs:
         out.append(("Identical outputs (max abs diff <= 1e-5)", f"{max(diffs):.1e}", max(diffs) <= 1e-5))
-    mem = sections.get("memory")
-    if mem is not None and mem["available"]:
-        shared = next((r for r in mem["rows"] if r["contender"].startswith("qwen3-rag")), None)
-        if shared is not None and shared["ratio"] is not None:
-            value = shared["ratio"]
-            out.append(("Memory: three users of one model <= 1.1x one model", f"{value:.2f}x", value <= 1.1))
-    hw = sections.get("hardware")
-    if hw is not None and hw["available"] and hw["rows"]:
-        first = hw["rows"][0]
-        label = f">= 50% of matmul peak at batch >= 16 ({first['contender']})"
-        out.append((label, f"{100 * first['share_of_peak']:.0f}%", first["share_of_peak"] >= 0.5))
+    if (shared := first("memory", "qwen3-rag").get("ratio")) is not None:
+        out.append(("Memory: three users of one model <= 1.1x one model", f"{shared:.2f}x", shared <= 1.1))
+    if hw := first("hardware", ""):
+        label = f">= 50% of matmul peak at batch >= 16 ({hw['contender']})"
+        out.append((label, f"{100 * hw['share_of_peak']:.0f}%", hw["share_of_peak"] >= 0.5))
     return out
 
 
@@ -373,13 +304,10 @@ def serving_targets(data: Data) -> list[Target]:
 
 def efficiency_targets(suites: Data) -> list[Target]:
     return [
-        (
-            f">= 60% of the measured matmul peak, mixed-length corpus, {DTYPE_SHORT.get(d, d)}, {what}",
-            f"{100 * share:.0f}%",
-            share >= 0.6,
-        )
+        (f">= 60% of the measured matmul peak, mixed-length corpus, {DTYPE_SHORT.get(d, d)}, {what}",
+         f"{100 * share:.0f}%", share >= 0.6)
         for what, d, _, _, share in efficiency_rows(suites)
-    ]
+    ]  # fmt: skip
 
 
 def ingest_targets(data: Data) -> list[Target]:
@@ -436,17 +364,13 @@ def cli_targets(data: Data) -> list[Target]:
 
 
 def targets_table(suites: Data) -> list[str]:
+    """Every suite's targets: ``main_targets`` reads all the suites, each other ``*_targets`` its own JSON."""
+    first = {"cpu-dtypes": cpu_dtypes_targets, "peers": peers_targets, "serving": serving_targets}
+    then = {"ingest": ingest_targets, "store": store_targets, "cli": cli_targets}
     rows = main_targets(suites) if suites.get("main") else []
-    per_suite: dict[str, Callable[[Data], list[Target]]] = {
-        "cpu-dtypes": cpu_dtypes_targets,
-        "peers": peers_targets,
-        "serving": serving_targets,
-    }
-    for name, targets in per_suite.items():
-        rows += targets(suites[name]) if suites.get(name) else []
+    rows += [t for name, targets in first.items() if suites.get(name) for t in targets(suites[name])]
     rows += efficiency_targets(suites)
-    for name, targets in (("ingest", ingest_targets), ("store", store_targets), ("cli", cli_targets)):
-        rows += targets(suites[name]) if suites.get(name) else []
+    rows += [t for name, targets in then.items() if suites.get(name) for t in targets(suites[name])]
     verdict = {None: "-", True: "yes", False: "**no**"}
     return table("target | measured | met", "---|" * 3, [cells(*row[:2], verdict[row[2]]) for row in rows])
 
@@ -465,71 +389,53 @@ def per_s(key: str) -> Callable[[Data], str]:
     return lambda r: num(r[key] / r["seconds"])
 
 
+def _key(key: str, spec: str = "") -> Callable[[Data], str]:
+    return lambda r: format(r[key], spec)
+
+
+def _times(key: str) -> Callable[[Data], str]:
+    return lambda r: f"{num(r[key])}x"
+
+
+def _gap(r: Data) -> str:
+    return diff(r["max_abs_diff"])
+
+
+SECONDS = ("seconds", _key("seconds", ".2f"))
 MAIN_COLUMNS: dict[str, list[Column]] = {
-    "memory": [
-        ("case", lambda r: r["contender"]),
-        ("model cost (peak - after imports)", lambda r: f"{r['seconds']:,.0f} MB"),
-        ("peak RSS", lambda r: f"{r.get('peak_mb', 0):,.0f} MB"),
-        ("x one model", lambda r: num(r["ratio"])),
-    ],
-    "pipeline": [
-        ("store", lambda r: r["contender"]),
-        ("chunks", lambda r: r["items"]),
-        ("ingest s", lambda r: f"{r['seconds']:.1f}"),
-        ("chunks/s", per_s("items")),
-        ("query p50 ms", lambda r: f"{r['query_p50_ms']:.0f}"),
-        ("query p95 ms", lambda r: f"{r['query_p95_ms']:.0f}"),
-    ],
-    "concurrency": [
-        ("how", lambda r: r["contender"]),
-        ("seconds", lambda r: f"{r['seconds']:.2f}"),
-        ("queries/s", per_s("items")),
-        ("time / one ideal batch", lambda r: f"{num(r['ratio'])}x"),
-        ("max abs diff vs batch", lambda r: diff(r["max_abs_diff"])),
-        ("note", lambda r: r["note"]),
-    ],
-    "levers": [
-        ("lever", lambda r: r.get("lever", "")),
-        ("setting", lambda r: r["contender"]),
-        ("seconds", lambda r: f"{r['seconds']:.2f}"),
-        ("vs kept setting", lambda r: f"{num(r.get('relative'))}x"),
-        ("max abs diff", lambda r: diff(r["max_abs_diff"])),
-        ("note", lambda r: r["note"]),
-    ],
-}
+    "contenders": [("contender", _key("contender")), SECONDS, ("{unit}", per_s("items")),
+                   ("tokens/s", per_s("tokens")), ("qwen3-rag speed-up", _times("ratio")),
+                   ("max abs diff vs qwen3-rag", _gap), ("how", _key("note"))],
+    "concurrency": [("how", _key("contender")), SECONDS, ("queries/s", per_s("items")),
+                    ("time / one ideal batch", _times("ratio")), ("max abs diff vs batch", _gap),
+                    ("note", _key("note"))],
+    "memory": [("case", _key("contender")),
+               ("model cost (peak - after imports)", lambda r: f"{r['seconds']:,.0f} MB"),
+               ("peak RSS", lambda r: f"{r['peak_mb']:,.0f} MB"), ("x one model", lambda r: num(r["ratio"]))],
+    "pipeline": [("store", _key("contender")), ("chunks", _key("items")),
+                 ("ingest s", _key("seconds", ".1f")),
+                 ("chunks/s", per_s("items")), ("query p50 ms", _key("query_p50_ms", ".0f")),
+                 ("query p95 ms", _key("query_p95_ms", ".0f"))],
+    "hardware": [("what", _key("contender")), ("GFLOP/s", lambda r: f"{r['flops_per_s'] / 1e9:.1f}"),
+                 ("peak of its dtype, GFLOP/s", lambda r: f"{r['peak_flops'] / 1e9:.0f}"),
+                 ("share of matmul peak", lambda r: f"{100 * r['share_of_peak']:.0f}%")],
+    "levers": [("lever", _key("lever")), ("setting", _key("contender")), SECONDS,
+               ("vs kept setting", _times("relative")), ("max abs diff", _gap), ("note", _key("note"))],
+}  # fmt: skip
 
 
 def section_lines(section: Data) -> list[str]:
+    """A main-suite section: its title, its table (the contenders' columns unless its key has its own)."""
     lines = [f"### {section['title']}", ""]
-    if not section["available"]:
-        return [*lines, *(f"- {n}" for n in section["notes"])]
-    spec = MAIN_COLUMNS.get(section["key"])
-    if section["key"] == "hardware":
-        fallback = section["extra"].get("peak_flops", 0.0)
-        spec = [
-            ("what", lambda r: r["contender"]),
-            ("GFLOP/s", lambda r: f"{r['flops_per_s'] / 1e9:.1f}"),
-            ("peak of its dtype, GFLOP/s", lambda r: f"{r.get('peak_flops', fallback) / 1e9:.0f}"),
-            ("share of matmul peak", lambda r: f"{100 * r['share_of_peak']:.0f}%"),
-        ]
-    elif spec is None:  # embedding and reranking: qwen3-rag against the other contenders
-        spec = [
-            ("contender", lambda r: r["contender"]),
-            ("seconds", lambda r: f"{r['seconds']:.2f}"),
-            (section["unit"], per_s("items")),
-            ("tokens/s", per_s("tokens")),
-            ("qwen3-rag speed-up", lambda r: f"{num(r['ratio'])}x"),
-            ("max abs diff vs qwen3-rag", lambda r: diff(r["max_abs_diff"])),
-            ("how", lambda r: r["note"]),
-        ]
-    return [*lines, *columns(section["rows"], spec), "", *(f"- {n}" for n in section["notes"])]
+    if section["available"]:
+        spec = MAIN_COLUMNS.get(section["key"], MAIN_COLUMNS["contenders"])
+        spec = [(header.format(unit=section["unit"]), value) for header, value in spec]
+        lines += [*columns(section["rows"], spec), ""]
+    return lines + [f"- {note}" for note in section["notes"]]
 
 
 def main_tables(suites: Data) -> list[str]:
-    lines: list[str] = []
-    for section in main_sections(suites).values():
-        lines += [*section_lines(section), ""]
-    return lines
+    return [line for section in main_sections(suites).values() for line in [*section_lines(section), ""]]
 
 
 def glance_table(suites: Data) -> list[str]:
@@ -545,27 +451,15 @@ def glance_table(suites: Data) -> list[str]:
             shown = [f"{r['tokens_per_s']:,.0f}" if r.get("tokens_per_s") else "-" for r in values]
             if any(c != "-" for c in shown) or engine == "qwen3-rag":
                 rows.append(cells(f"{task}: {name}", *shown))
-        for engine in ("vllm", "infinity"):
-            name = GLANCE_NAMES[engine]
-            ratios = [peer_ratio(peers, engine, task, d) for d in dtypes]
+        for engine, base, who, bold in (("vllm", "qwen3-rag", "qwen3-rag", "**"),
+                                        ("vllm", "qwen3-rag-1t", "qwen3-rag 1 thread", ""),
+                                        ("infinity", "qwen3-rag", "qwen3-rag", "**")):  # fmt: skip
+            ratios = [peer_ratio(peers, engine, task, d, base=base) for d in dtypes]
             if any(r is not None for r in ratios):
-                rows.append(
-                    cells(
-                        f"{task}: qwen3-rag / {name}",
-                        *("-" if r is None else f"**{r:.2f}x**" for r in ratios),
-                    )
-                )
-            one = [peer_ratio(peers, engine, task, d, base="qwen3-rag-1t") for d in dtypes]
-            if engine == "vllm" and any(r is not None for r in one):
-                rows.append(
-                    cells(
-                        f"{task}: qwen3-rag 1 thread / {name}",
-                        *("-" if r is None else f"{r:.2f}x" for r in one),
-                    )
-                )
-    return table(
-        "task | " + " | ".join(DTYPE_SHORT.get(d, d) for d in dtypes), "---|" * (len(dtypes) + 1), rows
-    )
+                shown = ["-" if r is None else f"{bold}{r:.2f}x{bold}" for r in ratios]
+                rows.append(cells(f"{task}: {who} / {GLANCE_NAMES[engine]}", *shown))
+    header = "task | " + " | ".join(DTYPE_SHORT.get(d, d) for d in dtypes)
+    return table(header, "---|" * (len(dtypes) + 1), rows)
 
 
 # ----------------------------------------------------------------------------- other suites
@@ -687,22 +581,14 @@ def peers_table(task: str, unit: str) -> Callable[[Data], list[str]]:
 
 
 def efficiency_table(suites: Data) -> list[str]:
-    hardware, peers = hardware_record(suites), suites.get("peers")
+    sources = {"main": (hardware_record(suites) or {}).get("extra", {}), "peers": suites.get("peers") or {}}
     rows = []
     for what, dtype, rate, peak, share in efficiency_rows(suites):
-        source = (hardware or {}).get("extra", {}) if what.startswith("main") else (peers or {})
-        linear = source.get("matmul_rates", {}).get(dtype, {}).get("linear")
-        rows.append(
-            cells(
-                what,
-                dtype,
-                f"{rate / 1e9:.0f}",
-                f"{peak / 1e9:.0f}",
-                f"{100 * share:.0f}%",
-                "met" if share >= 0.6 else "missed",
-                "-" if not linear else f"{100 * rate / linear:.0f}%",
-            )
-        )
+        linear = sources[what.split()[0]].get("matmul_rates", {}).get(dtype, {}).get("linear")
+        versus = f"{100 * rate / linear:.0f}%" if linear else "-"
+        met = "met" if share >= 0.6 else "missed"
+        shown = (f"{rate / 1e9:.0f}", f"{peak / 1e9:.0f}", f"{100 * share:.0f}%")
+        rows.append(cells(what, dtype, *shown, met, versus))
     header = "where | dtype | GFLOP/s | matmul peak GFLOP/s | share | target >= 60% | vs `nn.Linear`'s rate"
     return table(header, "---|" * 7, rows) if rows else []
 
@@ -917,62 +803,45 @@ def parsers_tables(suites: Data) -> list[str]:
     return lines
 
 
-def chart_lines(suites: Data, out: Path) -> list[str]:
-    if not chart(suites, out / "benchmarks.png"):
-        return []
-    return [
-        "![throughput relative to qwen3-rag](benchmarks.png)",
-        "",
-        "The chart: each group's throughput relative to qwen3-rag (the peers relative to qwen3-rag float32), "
-        "higher is faster.",
-    ]
-
-
-def chart(suites: Data, path: Path) -> bool:
-    """Horizontal bars: each contender's throughput relative to qwen3-rag, per measurement."""
+def chart(suites: Data, path: Path) -> list[str]:
+    """Horizontal bars per measurement: each contender's throughput relative to qwen3-rag's (the
+    peers' to qwen3-rag float32's); the page's image line, none without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return False
-    groups: list[tuple[str, str, list[tuple[str, float]]]] = []
-    for s in main_sections(suites).values():
-        if s["available"] and s["rows"] and s["key"] not in ("memory", "hardware", "pipeline", "levers"):
-            base = next((r for r in s["rows"] if r["contender"] == s["baseline"]), s["rows"][0])
-            bars = [
-                (r["contender"], base["seconds"] / r["seconds"] if r["seconds"] > 0 else 0.0)
-                for r in s["rows"]
-            ]
-            groups.append((s["title"], s["baseline"], bars))
+        return []
+    groups = [
+        (s["title"], {r["contender"]: 1 / r["ratio"] for r in s["rows"] if r["ratio"]})
+        for s in main_sections(suites).values()
+        if s["available"] and (s["key"] in ("embedding", "concurrency") or s["key"].startswith("rerank_"))
+    ]
     peers = suites.get("peers") or {}
     for task in TASKS:
-        runs = [r for r in peers.get("runs", []) if r["task"] == task and r.get("seconds")]
-        base_run = next((r for r in runs if (r["engine"], r["dtype"]) == ("qwen3-rag", "float32")), None)
-        if runs:
-            base_s = base_run["seconds"] if base_run else runs[0]["seconds"]
-            bars = [(f"{r['engine']} {r['dtype']}", base_s / r["seconds"]) for r in runs]
-            groups.append((f"Peers, {task}, {peers['shape']['name']} shape", "qwen3-rag float32", bars))
+        found = [r for r in peers.get("runs", []) if r["task"] == task]
+        runs = {f"{r['engine']} {r['dtype']}": r["seconds"] for r in found}
+        if base := runs.get("qwen3-rag float32"):
+            bars = {name: base / seconds for name, seconds in runs.items() if seconds}
+            groups.append((f"Peers, {task}, {peers['shape']['name']} shape", bars))
     if not groups:
-        return False
-    height = 1.0 + 0.45 * sum(len(g[2]) for g in groups) + 0.5 * len(groups)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8, height))
-    axes = [axes] if len(groups) == 1 else list(axes)
-    for ax, (title, baseline, bars) in zip(axes, groups, strict=True):
-        names, values = [b[0] for b in bars][::-1], [b[1] for b in bars][::-1]
-        ax.barh(names, values, color=["#2b6cb0" if n == baseline else "#a0aec0" for n in names])
+        return []
+    height = 1.0 + 0.45 * sum(len(bars) for _, bars in groups) + 0.5 * len(groups)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, height), squeeze=False)
+    for ax, (title, bars) in zip(axes[:, 0], groups, strict=True):
+        names, values = list(bars)[::-1], list(bars.values())[::-1]
+        ax.barh(names, values, color=["#2b6cb0" if v == 1.0 else "#a0aec0" for v in values])
         ax.axvline(1.0, color="#444", linewidth=0.8)
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
-    axes[-1].set_xlabel(f"throughput relative to {groups[0][1]} (higher is faster)", fontsize=8)
+    axes[-1, 0].set_xlabel("throughput relative to qwen3-rag (higher is faster)", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return True
+    return [f"![throughput relative to qwen3-rag]({path.name})"]
 
 
 TABLES: dict[str, Callable[[Data], list[str]]] = {
@@ -1003,7 +872,7 @@ TABLES: dict[str, Callable[[Data], list[str]]] = {
 
 
 def render(template: str, suites: Data, out: Path) -> str:
-    tables = {**TABLES, "chart": lambda s: chart_lines(s, out)}
+    tables = {**TABLES, "chart": lambda s: chart(s, out / "benchmarks.png")}
     lines: list[str] = []
     for line in template.splitlines():
         found = re.fullmatch(r"\{\{([\w:-]+)\}\}", line.strip())
