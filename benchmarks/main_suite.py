@@ -13,12 +13,11 @@ from .contenders import EMBED_BATCH, RERANK_BATCH, concurrency, embedding, reran
 from .corpus import build_corpus
 from .hardware import hardware
 from .host import describe_host, versions
-from .levers import levers
 from .memory import memory
 from .pipeline import pipeline
 
 MEASURE = {"embedding": embedding, "concurrency": concurrency, "reranking": reranking, "memory": memory,
-           "pipeline": pipeline, "hardware": hardware, "levers": levers}  # fmt: skip
+           "pipeline": pipeline, "hardware": hardware}  # fmt: skip
 PACKAGES = ("qwen3-rag", "torch", "transformers", "tokenizers", "sentence-transformers", "qdrant-client")
 SIZES = {  # documents, reranking (queries, documents per query), pipeline chunks, timed runs
     "micro": (24, ((1, 8), (2, 4)), 40, 1),

@@ -419,8 +419,6 @@ MAIN_COLUMNS: dict[str, list[Column]] = {
     "hardware": [("what", _key("contender")), ("GFLOP/s", lambda r: f"{r['flops_per_s'] / 1e9:.1f}"),
                  ("peak of its dtype, GFLOP/s", lambda r: f"{r['peak_flops'] / 1e9:.0f}"),
                  ("share of matmul peak", lambda r: f"{100 * r['share_of_peak']:.0f}%")],
-    "levers": [("lever", _key("lever")), ("setting", _key("contender")), SECONDS,
-               ("vs kept setting", _times("relative")), ("max abs diff", _gap), ("note", _key("note"))],
 }  # fmt: skip
 
 
@@ -803,47 +801,6 @@ def parsers_tables(suites: Data) -> list[str]:
     return lines
 
 
-def chart(suites: Data, path: Path) -> list[str]:
-    """Horizontal bars per measurement: each contender's throughput relative to qwen3-rag's (the
-    peers' to qwen3-rag float32's); the page's image line, none without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    groups = [
-        (s["title"], {r["contender"]: 1 / r["ratio"] for r in s["rows"] if r["ratio"]})
-        for s in main_sections(suites).values()
-        if s["available"] and (s["key"] in ("embedding", "concurrency") or s["key"].startswith("rerank_"))
-    ]
-    peers = suites.get("peers") or {}
-    for task in TASKS:
-        found = [r for r in peers.get("runs", []) if r["task"] == task]
-        runs = {f"{r['engine']} {r['dtype']}": r["seconds"] for r in found}
-        if base := runs.get("qwen3-rag float32"):
-            bars = {name: base / seconds for name, seconds in runs.items() if seconds}
-            groups.append((f"Peers, {task}, {peers['shape']['name']} shape", bars))
-    if not groups:
-        return []
-    height = 1.0 + 0.45 * sum(len(bars) for _, bars in groups) + 0.5 * len(groups)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8, height), squeeze=False)
-    for ax, (title, bars) in zip(axes[:, 0], groups, strict=True):
-        names, values = list(bars)[::-1], list(bars.values())[::-1]
-        ax.barh(names, values, color=["#2b6cb0" if v == 1.0 else "#a0aec0" for v in values])
-        ax.axvline(1.0, color="#444", linewidth=0.8)
-        ax.set_title(title, fontsize=9, loc="left")
-        ax.tick_params(labelsize=8)
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
-    axes[-1, 0].set_xlabel("throughput relative to qwen3-rag (higher is faster)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [f"![throughput relative to qwen3-rag]({path.name})"]
-
-
 TABLES: dict[str, Callable[[Data], list[str]]] = {
     "runs": runs_lines,
     "provenance": provenance_table,
@@ -871,19 +828,18 @@ TABLES: dict[str, Callable[[Data], list[str]]] = {
 }
 
 
-def render(template: str, suites: Data, out: Path) -> str:
-    tables = {**TABLES, "chart": lambda s: chart(s, out / "benchmarks.png")}
+def render(template: str, suites: Data) -> str:
     lines: list[str] = []
     for line in template.splitlines():
         found = re.fullmatch(r"\{\{([\w:-]+)\}\}", line.strip())
-        lines += tables[found.group(1)](suites) if found else [line]
+        lines += TABLES[found.group(1)](suites) if found else [line]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))  # a table left empty leaves no gap
     return text.strip("\n") + "\n"
 
 
 def write(out: Path) -> Path:
-    """Render ``out/benchmarks.md`` and ``out/benchmarks.png`` from the suites' JSON in ``out``."""
+    """Render ``out/benchmarks.md`` from the suites' JSON in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "benchmarks.md"
-    md.write_text(render(TEMPLATE.read_text(encoding="utf-8"), load_suites(out), out), encoding="utf-8")
+    md.write_text(render(TEMPLATE.read_text(encoding="utf-8"), load_suites(out)), encoding="utf-8")
     return md

