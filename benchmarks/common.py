@@ -152,8 +152,6 @@ class Settings:
     repeat: int
     rerank_scenarios: tuple[tuple[int, int], ...]  # (queries, documents per query)
     concurrent: int
-    pipeline_chunks: int
-    quick: bool
 
 
 def row(contender: str, seconds: float, items: int = 0, tokens: int = 0, diff: float | None = None,

@@ -14,15 +14,14 @@ from .corpus import build_corpus
 from .hardware import hardware
 from .host import describe_host, versions
 from .memory import memory
-from .pipeline import pipeline
 
 MEASURE = {"embedding": embedding, "concurrency": concurrency, "reranking": reranking, "memory": memory,
-           "pipeline": pipeline, "hardware": hardware}  # fmt: skip
+           "hardware": hardware}  # fmt: skip
 PACKAGES = ("qwen3-rag", "torch", "transformers", "tokenizers", "sentence-transformers", "qdrant-client")
-SIZES = {  # documents, reranking (queries, documents per query), pipeline chunks, timed runs
-    "micro": (24, ((1, 8), (2, 4)), 40, 1),
-    "quick": (64, ((1, 25), (4, 10)), 200, 1),
-    "full": (96, ((1, 50), (4, 25)), 300, 2),
+SIZES = {  # documents, reranking (queries, documents per query), timed runs
+    "micro": (24, ((1, 8), (2, 4)), 1),
+    "quick": (64, ((1, 25), (4, 10)), 1),
+    "full": (96, ((1, 50), (4, 25)), 2),
 }
 
 
@@ -37,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     run = SuiteRun("main_suite", argv)
     shape, paths = suite_checkpoints(args.shape, args.cache_dir)
     size = "micro" if args.shape == "micro" else "quick" if args.quick else "full"
-    documents, scenarios, chunks, repeat = SIZES[size]
+    documents, scenarios, repeat = SIZES[size]
     queries = max(64, min(args.concurrent, 256))
     corpus = build_corpus(load_fast_tokenizer(), documents=args.documents or documents, queries=queries)
-    s = Settings(shape, paths, corpus, repeat, scenarios, args.concurrent, chunks, quick=size != "full")
+    s = Settings(shape, paths, corpus, repeat, scenarios, args.concurrent)
     sections: list[Data] = []
     for name in args.only:
         run.log(f"{name} ...")
