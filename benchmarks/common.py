@@ -66,14 +66,9 @@ def corpus_from_args(args: argparse.Namespace) -> Corpus:
     """The mixed-length corpus that :func:`corpus_options` describes."""
     from .checkpoints import load_fast_tokenizer
 
-    return build_corpus(
-        load_fast_tokenizer(),
-        documents=args.documents,
-        queries=max(args.queries, 8),
-        median_tokens=args.median_tokens,
-        max_tokens=args.max_tokens,
-        min_tokens=min(16, args.max_tokens),
-    )
+    return build_corpus(load_fast_tokenizer(), documents=args.documents, queries=max(args.queries, 8),
+                        median_tokens=args.median_tokens, max_tokens=args.max_tokens,
+                        min_tokens=min(16, args.max_tokens))  # fmt: skip
 
 
 class SuiteRun:
@@ -111,9 +106,8 @@ def run_module(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m module *args`` in a child process, output captured; the caller reads the return code."""
     command = [sys.executable, "-m", module, *args]
-    return subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, env=dict(env), check=False, timeout=timeout
-    )
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env={**env}, check=False,
+                          timeout=timeout)
 
 
 def quiet_offline() -> None:

@@ -1,4 +1,4 @@
-"""docs/benchmarks.md and its chart: the hand-kept prose of ``docs/benchmarks.md.in`` with every
+"""docs/benchmarks.md: the hand-kept prose of ``docs/benchmarks.md.in`` with every
 ``{{name}}`` line replaced by what ``TABLES[name]`` renders from the suites' JSON files."""
 
 from __future__ import annotations

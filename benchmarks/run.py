@@ -28,27 +28,20 @@ from .common import CACHE_DIR, ROOT, RUN_FILE, SUITE_FILES, SUITES, load_average
 # Quick cpu-dtypes runs skip memory (a process per kernel: minutes).
 SIZES = {
     "main": ("main_suite --shape {shape} --concurrent {concurrent}", "--quick", ""),
-    "cpu-dtypes": (
-        "cpu_dtypes --shape {big}",
-        "--documents 10 --queries 2 --per-query 6 --repeat 1 --profile {big} --skip memory",
-        "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2 "
-        "--profile small",
-    ),
-    "peers": (
-        "peers --shape {big}",
-        "--documents 8 --queries 2 --per-query 4 --repeat 1",
-        "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2",
-    ),
-    "serving": (
-        "serving --shape {shape}",
-        "--documents 16 --rerank-requests 4 --concurrency 4 --repeat 1 --workers 2",
-        "--documents 192 --rerank-requests 32 --repeat 2",
-    ),
+    "cpu-dtypes": ("cpu_dtypes --shape {big}",
+                   "--documents 10 --queries 2 --per-query 6 --repeat 1 --profile {big} --skip memory",
+                   "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2 "
+                   "--profile small"),
+    "peers": ("peers --shape {big}", "--documents 8 --queries 2 --per-query 4 --repeat 1",
+              "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2"),
+    "serving": ("serving --shape {shape}",
+                "--documents 16 --rerank-requests 4 --concurrency 4 --repeat 1 --workers 2",
+                "--documents 192 --rerank-requests 32 --repeat 2"),
     "ingest": ("ingest_memory", "--mb 0.1", "--mb 4"),
     "store": ("store", "--sizes 2000 --queries 6", "--sizes 10000 50000 100000 300000"),
     "parsers": ("parsers", "--scale 3 --repeat 1", "--scale 300 --repeat 3"),
     "cli": ("cli_cold", "--files 20 --repeat 1", "--files 200 --repeat 3"),
-}
+}  # fmt: skip
 CHECKPOINTS = ("main", "cpu-dtypes", "peers", "serving")  # the suites that take --cache-dir
 
 
