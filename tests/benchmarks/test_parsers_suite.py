@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here runs the parsers suite
+
 pytest.importorskip("markitdown", reason="the documents extra is in the test extra")
 
 
