@@ -240,8 +240,9 @@ def test_filter_narrows_every_search(dataset: Path, models: list[str], tmp_path:
 
 
 def test_a_malformed_filter_is_refused_before_anything_loads(
-    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    dataset = write_dataset(tmp_path / "small", documents=2, queries=1)
     code, out = run([str(dataset), "--embedding-model", str(tmp_path / "none"), "--filter", "year>=soon"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and out == "" and "a range wants a number or an ISO date" in err and "\n" not in err
