@@ -6,7 +6,6 @@ tiny random-weight Qwen3 checkpoints written by ``qwen3_rag.testing`` once per s
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import os
 import sys
@@ -25,6 +24,9 @@ if TYPE_CHECKING:
 _ROOT = str(Path(__file__).resolve().parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+
+# A module whose `pytestmark` the `-m` expression excludes is not imported (tests/support/quick_collect.py).
+pytest_plugins = ["tests.support.quick_collect"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -103,40 +105,6 @@ def models(tiny_embedding_path: str, tiny_reranker_path: str) -> tuple[Qwen3Embe
 # through another fixture, e.g. `tiny_embedding_path`); a test that builds or loads a model some
 # other way carries `@pytest.mark.models` itself (or its module a `pytestmark`).
 MODEL_FIXTURES = frozenset({"tiny_checkpoints", "vllm_checkpoints"})
-
-
-def _excluded_marks(markexpr: str) -> frozenset[str]:
-    """The marks ``-m`` excludes outright: ``not a and not b`` -> {a, b}; empty for any other form
-    (an ``or`` or a bare name could select a test its module's mark alone would not decide)."""
-    terms = [term.strip() for term in markexpr.split(" and ")] if markexpr.strip() else []
-    names = [term.removeprefix("not ").strip() for term in terms if term.startswith("not ")]
-    return frozenset(names) if len(names) == len(terms) and all(n.isidentifier() for n in names) else frozenset()
-
-
-def _module_marks(path: Path) -> set[str]:
-    """The names in a test module's top-level ``pytestmark = pytest.mark.x`` (or a list of them),
-    read from its source without importing it."""
-    text = path.read_text(encoding="utf-8")
-    if "pytestmark" not in text:
-        return set()
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
-            return {
-                sub.attr
-                for sub in ast.walk(node.value)
-                if isinstance(sub, ast.Attribute) and getattr(sub.value, "attr", None) == "mark"
-            }
-    return set()
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """A module whose ``pytestmark`` the ``-m`` expression excludes is not imported at all: the
-    quick loop would deselect every test in it, and importing the modules that build models
-    (transformers' modeling code, llama_index, langchain-tests) was most of its collection time."""
-    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
-        return None
-    excluded = _excluded_marks(config.getoption("markexpr") or "")
-    return True if excluded & _module_marks(collection_path) else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
