@@ -25,33 +25,14 @@ from .common import SuiteRun, suite_parser
 from .loopback import free_port, wait_for_health
 
 QUESTION = "How do I rotate the API key?"
-PHASES = r"""
-import json, sys, time
-t0 = time.perf_counter()
-from qwen3_rag._cli import build_parser
-from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
-t1 = time.perf_counter()
-args = build_parser().parse_args(sys.argv[1:])
-store = QdrantStore(args.collection, path=args.qdrant_path, create=False)
-store.open()
-t2 = time.perf_counter()
-retriever = TwoStageRetriever.from_collection(
-    store, reranker=args.reranker_model, device="cpu", dtype="float32", top_k=args.top_k, top_n=args.top_n
-)
-t3 = time.perf_counter()
-retriever.retrieve(args.question)
-t4 = time.perf_counter()
-phases = {"import_s": t1 - t0, "store_open_s": t2 - t1, "model_load_s": t3 - t2}
-print(json.dumps({**phases, "search_rerank_s": t4 - t3}))
-"""
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 ENV.pop("QWEN3_RAG_SERVER", None)
 
 
-def _cli(argv: list[str], cwd: Path, *python: str) -> tuple[float, str]:
+def _cli(argv: list[str], cwd: Path) -> tuple[float, str]:
     """Wall seconds and output of one ``python -m qwen3_rag ARGV`` process (which must succeed)."""
     start = time.perf_counter()
-    command = [sys.executable, *(python or ("-m", "qwen3_rag")), *argv]
+    command = [sys.executable, "-m", "qwen3_rag", *argv]
     done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
     if done.returncode and "does not exist" not in done.stderr:
         raise RuntimeError(f"{command} failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -87,7 +68,6 @@ def measure(work: Path, files: int, repeat: int) -> dict[str, Any]:
         "qwen3-rag query (models in-process)": lambda i: query,
     }
     rows = [_timed(label, [_cli(argv(i), work)[0] for i in range(repeat)]) for label, argv in cases.items()]
-    phases = json.loads(_cli(query[:-1], work, "-c", PHASES)[1].splitlines()[-1])
     port = free_port()
     serve = ["serve", "--port", str(port), *models, *reranker, "--no-progress"]
     server = subprocess.Popen([sys.executable, "-m", "qwen3_rag", *serve], env=ENV, stdout=subprocess.DEVNULL)
@@ -106,7 +86,7 @@ def measure(work: Path, files: int, repeat: int) -> dict[str, Any]:
         server.terminate()
         server.wait(timeout=60)
     chunks = sum(s["chunks"] for s in json.loads(_cli(["sources", "--json", *store], work)[1])["sources"])
-    return {"files": files, "chunks": chunks, "ingest_s": ingest_s, "rows": rows, "query_phases": phases}
+    return {"files": files, "chunks": chunks, "ingest_s": ingest_s, "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,18 +11,18 @@ The model is a tiny random-weight Qwen3 with the real tokenizer: its speed is no
 
 from __future__ import annotations
 
-import argparse
-import json
+import multiprocessing
 import os
 import resource
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, SuiteRun, run_module, suite_parser
+from .common import SuiteRun, suite_parser
 from .procfs import proc_mb
 
 
@@ -80,27 +80,22 @@ def _child(kind: str, model: str, file: str, store_dir: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = suite_parser("ingest_memory", __doc__)
     parser.add_argument("--mb", type=float, default=50.0, help="size of the text file in MiB")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(*args.child)))
-        return 0
     from .checkpoints import SHAPES, write_checkpoints
     from .host import describe_host
 
     suite, results = SuiteRun("ingest_memory", argv), dict[str, Any]()
-    env = {"TOKENIZERS_PARALLELISM": "true", **os.environ}  # the tokenizer's threads, as a user gets
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")  # the tokenizer's threads, as a user has them
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
         work = Path(tmp)
         model = str(write_checkpoints(SHAPES["micro"], work / "checkpoints")["embedding"])
         size = write_text_file(work / "big.txt", int(args.mb * 2**20))
-        for kind in ("streaming", "old"):
-            suite.log(f"{kind} (a fresh process) ...")
-            argv_child = ["--child", kind, model, str(work / "big.txt"), str(work / "store")]
-            done = run_module("benchmarks.ingest_memory", argv_child, env=env, timeout=6 * 3600, cwd=ROOT)
-            if done.returncode:
-                raise RuntimeError(f"the {kind} child failed ({done.returncode}): {done.stderr[-4000:]}")
-            results[kind] = json.loads(done.stdout.splitlines()[-1])
+        for kind in ("streaming", "old"):  # each in a fresh process, so peaks never mix
+            suite.log(f"{kind} ...")
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+                results[kind] = child.submit(
+                    _child, kind, model, str(work / "big.txt"), str(work / "store")
+                ).result()
     suite.write(args.json, mb=args.mb, file_bytes=size, host=describe_host(), **results)
     return 0
 

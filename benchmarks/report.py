@@ -779,44 +779,35 @@ def _formatted(rows: list[Data], spec: str) -> list[str]:
 
         return fill
 
-    return columns(
-        rows, [(h.strip(), cell(f.strip())) for h, _, f in (c.partition("=") for c in spec.split(" | "))]
-    )
+    return columns(rows, [(h, cell(f)) for h, _, f in (c.partition("=") for c in spec.split(" | "))])
 
 
 def ingest_table(suites: Data) -> list[str]:
-    data = suites.get("ingest") or {}
+    data, rows = suites.get("ingest") or {}, []
     labels = {"streaming": "qwen3-rag ingest (streaming)", "old": "old way: one tokenizer call with offsets"}
-    rows = [
-        {
-            **r,
-            "label": label,
-            "growth": r["peak"]["hwm_mb"] - r["before"]["rss_mb"],
-            "rate": r.get("chunks", 0) / r["seconds"] or None,
-        }
-        for key, label in labels.items()
-        if (r := data.get(key))
-    ]
-    return (
-        _formatted(
-            rows,
-            "measurement={label} | RSS after imports + model (MiB)={before[rss_mb]:,.0f} "
-            "| peak RSS (MiB)={peak[hwm_mb]:,.0f} | peak - baseline (MiB)={growth:,.0f} "
-            "| RSS at end (MiB)={peak[rss_mb]:,.0f} | ru_maxrss (MiB)={peak[maxrss_mb]:,.0f} "
-            "| wall (s)={seconds:,.1f} | chunks={chunks:,} | chunks/s={rate:,.1f}",
-        )
-        if rows
-        else []
+    for key, label in labels.items():
+        if row := data.get(key):
+            rate = row["chunks"] / row["seconds"] if "chunks" in row else None
+            rows.append(
+                {
+                    **row,
+                    "label": label,
+                    "growth": row["peak"]["hwm_mb"] - row["before"]["rss_mb"],
+                    "rate": rate,
+                }
+            )
+    spec = (
+        "measurement={label} | RSS after imports + model (MiB)={before[rss_mb]:,.0f} "
+        "| peak RSS (MiB)={peak[hwm_mb]:,.0f} | peak - baseline (MiB)={growth:,.0f} "
+        "| RSS at end (MiB)={peak[rss_mb]:,.0f} | ru_maxrss (MiB)={peak[maxrss_mb]:,.0f} "
+        "| wall (s)={seconds:,.1f} | chunks={chunks:,} | chunks/s={rate:,.1f}"
     )
+    return _formatted(rows, spec) if rows else []
 
 
 def store_table(data: Data) -> list[str]:
-    rows = [
-        {**r, "open": f"{r['open_s']:,.2f}" if "open_s" in r else r.get("skipped") or r["error"]}
-        for r in data["rows"]
-    ]
-    return _formatted(
-        rows,
+    rows = [{**r, "open": r.get("skipped") or r.get("error") or f"{r['open_s']:,.2f}"} for r in data["rows"]]
+    spec = (
         "engine={engine} | points={points:,} | open s={open} | RSS after open MB={rss_after_open_mb:,.0f} "
         "| disk MB={disk_mb:,.0f} | ingest points/s (first / last window)={ingest_points_per_s:,.0f} "
         "({first_window:,.0f} / {last_window:,.0f}) | HNSW build s={index_s:,.0f} "
@@ -824,70 +815,34 @@ def store_table(data: Data) -> list[str]:
         "| hybrid p50/p95 ms={hybrid_ms[p50]:,.1f} / {hybrid_ms[p95]:,.1f} "
         "| filtered dense p50/p95 ms={filtered_ms[p50]:,.1f} / {filtered_ms[p95]:,.1f} "
         "| hybrid+filter p50/p95 ms={hybrid_filtered_ms[p50]:,.1f} / {hybrid_filtered_ms[p95]:,.1f} "
-        "| recall@50={recall_at_50:.3f}",
+        "| recall@50={recall_at_50:.3f}"
     )
+    return _formatted(rows, spec)
 
 
 def cli_tables(suites: Data) -> list[str]:
-    if not (data := suites.get("cli")):
-        return []
-    phases = "A cold `query` with the models in-process, split into its phases (one instrumented run):"
-    return [
-        *_formatted(data["rows"], "command=`{command}` | median s={median_s:.2f} | min s={min_s:.2f}"),
-        *["", phases, ""],
-        *_formatted(
-            [data["query_phases"]],
-            "import={import_s:.2f} s | store open={store_open_s:.2f} s | model load (both, concurrently)="
-            "{model_load_s:.2f} s | search + rerank={search_rerank_s:.2f} s",
-        ),
-    ]
+    rows = (suites.get("cli") or {}).get("rows", [])
+    return _formatted(rows, "command=`{command}` | median s={median_s:.2f} | min s={min_s:.2f}")
 
 
 def _parser_cell(result: Data | None) -> str:
     if result is None or "error" in result:
-        return "-" if result is None else "error"
+        return "-" if result is None else f"error: {_short(result['error'], 100)}"
     speed = "timed out" if result["seconds_per_mb"] is None else f"{result['seconds_per_mb']:.2g} s/MB"
-    kept = (
-        f"table {'whole' if result['table_whole'] else 'split'}, {result['headings']}/{result['headings_of']}"
+    table_kept, lost = (
+        "whole" if result["table_whole"] else "split",
+        "" if result["marker"] else ", **text lost**",
     )
-    return f"{speed}, {kept} headings{'' if result['marker'] else ', **text lost**'}"
+    return f"{speed}, table {table_kept}, {result['headings']}/{result['headings_of']} headings{lost}"
 
 
 def parsers_tables(suites: Data) -> list[str]:
     rows = (suites.get("parsers") or {}).get("parsers", [])
-    earlier: dict[str, list[str]] = {}  # rows kept from an earlier run carry its command
-    errors: dict[tuple[str, str], list[str]] = {}  # (parser, error) -> the formats it failed on
-    for row in rows:
-        if row.get("command"):
-            earlier.setdefault(row["command"], []).append(row["parser"])
-        for fmt, result in row["formats"].items():
-            if "error" in result:
-                errors.setdefault((row["parser"], " ".join(result["error"].split())[:160]), []).append(fmt)
     cells = [
-        {
-            **r,
-            "install": "(this env)" if r["install_mib"] is None else f"{r['install_mib']:,.0f}",
-            **{f: _parser_cell(r["formats"].get(f)) for f in PARSER_FORMATS},
-        }
-        for r in rows
+        {**row, **{fmt: _parser_cell(row["formats"].get(fmt)) for fmt in PARSER_FORMATS}} for row in rows
     ]
-    spec = " | ".join(
-        [
-            "parser={parser} | install MiB={install}",
-            *(f"{f}={{{f}}}" for f in PARSER_FORMATS),
-            "measured={started}",
-        ]
-    )
-    return [
-        *(
-            f"The {', '.join(n)} row{'s' if len(n) > 1 else ''} came from an earlier run: `{c}`."
-            for c, n in earlier.items()
-        ),
-        "",
-        *_formatted(cells, spec),
-        *(["", "Errors, as reported:", ""] if errors else []),
-        *(f"- {parser} ({', '.join(fmts)}): `{error}`" for (parser, error), fmts in errors.items()),
-    ]
+    formats = " | ".join(f"{fmt}={{{fmt}}}" for fmt in PARSER_FORMATS)
+    return _formatted(cells, f"parser={{parser}} | {formats} | measured={{started}}")
 
 
 def chart_lines(suites: Data, out: Path) -> list[str]:

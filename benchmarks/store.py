@@ -1,33 +1,29 @@
-"""The embedded store at real sizes (issue 19): Qdrant Edge, qdrant-client's local mode, and a
-numpy brute-force floor, through ``QdrantStore`` as ``Ingestor`` writes it.
+"""The embedded store at real sizes (issue 19): Qdrant Edge, qdrant-client's local mode and a numpy
+brute-force floor (dense only, all vectors in RAM), through ``QdrantStore`` as ``Ingestor`` writes it.
 
-``python -m benchmarks.store [--sizes 10000 50000 100000 300000] [--json OUT]``. Each (engine,
-size) runs in two fresh subprocesses, so memory figures never mix: one ingests (1024-d dense +
-sparse vectors, ~2 KB texts, 64-chunk upserts, timed per 1,000-point window, then the HNSW build
-when ``QdrantStore.build_index`` decides it pays), one opens the store and queries it (open time,
-RSS after open, disk size, dense / hybrid / filtered p50 and p95, recall@50 of the dense search
-against exact search). Vectors are clustered (points around 1,000 random centres): HNSW recall on
-uniformly random 1024-d vectors is meaningless (DESIGN.md), real embeddings are clustered too.
-Local mode keeps every point in Python objects, so it runs up to ``--local-max`` only. The numpy
-floor is dense only: one matrix product over all vectors in RAM, no sparse, no payload.
+``python -m benchmarks.store [--sizes 10000 50000 100000 300000] [--json OUT]``: per engine and size,
+one fresh process ingests (1024-d dense + sparse vectors, ~2 KB texts, 64-chunk upserts timed per
+1,000-point window, then the HNSW build when ``build_index`` decides it pays) and another opens the
+store and queries it (open time, RSS after open, disk size, dense / hybrid / filtered p50 and p95,
+recall@50 against exact search). Vectors are clustered around 1,000 random centres, as real
+embeddings are (HNSW recall on uniformly random 1024-d vectors is meaningless, DESIGN.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import shutil
+import multiprocessing
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .common import ROOT, SuiteRun, run_module, suite_parser
+from .common import SuiteRun, suite_parser
 from .procfs import proc_mb
 
 DIM, WINDOW, BATCH, CENTRES, TOP = 1024, 1_000, 64, 1_000, 50  # BATCH: Ingestor's upsert batch
@@ -38,40 +34,34 @@ _WORDS = """vector search engine index query payload filter segment shard memory
 document chunk token embedding rerank hybrid sparse dense cosine cluster server laptop store ingest
 update delete count facet scroll retrieve optimize graph neighbour centroid"""
 WORDS = _WORDS.split()  # the payload texts' vocabulary
-LOCAL_SKIPPED = (
-    "not run: local mode holds every point in Python objects (3.6 GB RSS at 50k; OOM-killed at "
-    "16.7 GB at 200k on this 24 GB machine)"
-)
+LOCAL_SKIPPED = "not run: local mode holds every point in Python objects (3.6 GB RSS at 50k; OOM-killed at "
+LOCAL_SKIPPED += "16.7 GB at 200k on this 24 GB machine)"
 
 
 def source(point: int) -> str:
     return f"/corpus/doc{point // CHUNKS_PER_SOURCE:06d}.txt"
 
 
-def centres() -> np.ndarray:
+def near(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` unit vectors, each near one of the random centres."""
     c = np.random.default_rng(0).normal(size=(CENTRES, DIM)).astype(np.float32)
-    return c / np.linalg.norm(c, axis=1, keepdims=True)
-
-
-def near(c: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` unit vectors, each near a random centre."""
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
     x = c[rng.integers(0, CENTRES, n)] + NOISE * rng.normal(size=(n, DIM)).astype(np.float32)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def window_vectors(w: int, c: np.ndarray) -> np.ndarray:
-    return near(c, np.random.default_rng(10_000 + w), WINDOW)
+def window_vectors(w: int) -> np.ndarray:
+    return near(np.random.default_rng(10_000 + w), WINDOW)
 
 
-def child_ingest(engine: str, size: int, folder: Path) -> dict[str, Any]:
+def ingest(engine: str, size: int, folder: Path) -> dict[str, Any]:
     from qdrant_client import models
 
     from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
     from qwen3_rag.pipeline._layout import chunk_payload, point_id
 
-    c = centres()
     if engine == "numpy":
-        np.save(folder / "vectors.npy", np.concatenate([window_vectors(w, c) for w in range(size // WINDOW)]))
+        np.save(folder / "vectors.npy", np.concatenate([window_vectors(w) for w in range(size // WINDOW)]))
         return {"windows_points_per_s": [], "index_s": None}
     windows = []
     with QdrantStore("bench", path=folder, engine=engine) as store:
@@ -85,8 +75,7 @@ def child_ingest(engine: str, size: int, folder: Path) -> dict[str, Any]:
                 terms = np.unique(rng.zipf(1.3, size=40) % 30_000)
                 values = rng.uniform(0.2, 2, len(terms)).tolist()
                 sparse.append(models.SparseVector(indices=terms.tolist(), values=values))
-            vectors = window_vectors(w, c).tolist()  # as Ingestor passes them
-            started = time.perf_counter()
+            vectors, started = window_vectors(w).tolist(), time.perf_counter()  # lists, as Ingestor passes
             for s in range(0, WINDOW, BATCH):
                 batch = slice(s, s + BATCH)
                 store.upsert_chunks(ids[batch], payloads[batch], vectors[batch], sparse[batch])
@@ -97,8 +86,7 @@ def child_ingest(engine: str, size: int, folder: Path) -> dict[str, Any]:
 
 
 def timed(searches: dict[str, Callable[[int], Any]], n: int) -> tuple[dict[str, Any], list[Any]]:
-    """p50 and p95 milliseconds of each search over queries ``0..n-1`` after two warm-ups; the
-    dense search's results."""
+    """p50 and p95 ms of each search over queries ``0..n-1`` after two warm-ups; the dense results."""
     out, dense = {}, []
     for key, search in searches.items():
         times = []
@@ -111,16 +99,16 @@ def timed(searches: dict[str, Callable[[int], Any]], n: int) -> tuple[dict[str, 
     return out, dense
 
 
-def child_query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
+def query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
     from qdrant_client import models
 
-    c, rng = centres(), np.random.default_rng(99)
-    q, q_sparse = near(c, rng, n), []
+    rng = np.random.default_rng(99)
+    q, q_sparse = near(rng, n), []
     for _ in range(n):
         terms = sorted(set(rng.integers(0, 200, 5).tolist()))
         q_sparse.append(models.SparseVector(indices=terms, values=[1.0] * len(terms)))
     docs = np.random.default_rng(7).integers(0, size // CHUNKS_PER_SOURCE, n)
-    out: dict[str, Any] = {"disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20}
+    out = {"disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20}
     started = time.perf_counter()
     if engine == "numpy":
         x, source_of = np.load(folder / "vectors.npy"), np.arange(size) // CHUNKS_PER_SOURCE
@@ -130,8 +118,8 @@ def child_query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
             rows = np.flatnonzero(source_of == docs[i])
             return rows[np.argsort(-(x[rows] @ q[i]))[:TOP]].tolist()
 
-        dense_search = lambda i: np.argpartition(-(x @ q[i]), TOP)[:TOP].tolist()  # noqa: E731
-        times, dense = timed({"dense_ms": dense_search, "filtered_ms": filtered}, n)
+        searches = {"dense_ms": lambda i: np.argpartition(-(x @ q[i]), TOP)[:TOP].tolist()}
+        times, dense = timed({**searches, "filtered_ms": filtered}, n)
         found = [set(hits) for hits in dense]
     else:
         from qwen3_rag.pipeline import QdrantStore, to_qdrant_filter
@@ -143,35 +131,31 @@ def child_query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
         out.update(open_s=time.perf_counter() - started, rss_after_open_mb=proc_mb("VmRSS"))
         assert count == size, (count, size)
         where = [to_qdrant_filter({"source": source(d * CHUNKS_PER_SOURCE)}) for d in docs]
-        search = lambda i, **kw: store.query(q[i].tolist(), limit=TOP, **kw)  # noqa: E731
-        times, dense = timed({
-            "dense_ms": search,
-            "hybrid_ms": lambda i: search(i, sparse=q_sparse[i]),
-            "filtered_ms": lambda i: search(i, query_filter=where[i]),
-            "hybrid_filtered_ms": lambda i: search(i, sparse=q_sparse[i], query_filter=where[i]),
-        }, n)  # fmt: skip
+
+        def search(i: int, **options: Any) -> Any:
+            return store.query(q[i].tolist(), limit=TOP, **options)
+
+        searches = {"dense_ms": search, "hybrid_ms": lambda i: search(i, sparse=q_sparse[i])}
+        searches["filtered_ms"] = lambda i: search(i, query_filter=where[i])
+        searches["hybrid_filtered_ms"] = lambda i: search(i, sparse=q_sparse[i], query_filter=where[i])
+        times, dense = timed(searches, n)
         number = {point_id(source(i), i % CHUNKS_PER_SOURCE): i for i in range(size)}
         found = [{number[hit.id] for hit in hits} for hits in dense]
-    scores = np.concatenate([q @ window_vectors(w, c).T for w in range(size // WINDOW)], axis=1)
+    scores = np.concatenate([q @ window_vectors(w).T for w in range(size // WINDOW)], axis=1)
     exact = [set(row.tolist()) for row in np.argpartition(-scores, TOP, axis=1)[:, :TOP]]
     recall = float(np.mean([len(f & t) / TOP for f, t in zip(found, exact, strict=True)]))
     return {**out, **times, "recall_at_50": recall}
 
 
-def measure(engine: str, size: int, n: int, root: Path) -> dict[str, Any]:
-    """One row: the ingest child, then the query child, on a fresh folder (removed after)."""
-    (folder := root / f"{engine}-{size}").mkdir()
+def measure(engine: str, size: int, n: int, folder: Path) -> dict[str, Any]:
+    """One row: ``ingest`` then ``query``, each in a fresh process so memory figures never mix."""
     row: dict[str, Any] = {"engine": engine, "points": size}
-    for phase in ("ingest", "query"):
-        argv = ["--child", phase, engine, str(size), str(folder), "--queries", str(n)]
-        done = run_module("benchmarks.store", argv, env=os.environ, timeout=24 * 3600, cwd=ROOT)
-        sys.stderr.write(done.stderr[-2000:])
-        if done.returncode:
-            shutil.rmtree(folder)
-            last = done.stderr.strip().splitlines()[-1:]
-            return {**row, "error": f"{phase} failed (exit {done.returncode}): {last}"}
-        row.update(json.loads(done.stdout.splitlines()[-1]))
-    shutil.rmtree(folder)
+    for phase, args in ((ingest, ()), (query, (n,))):
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+                row.update(child.submit(phase, engine, size, folder, *args).result())
+        except Exception as error:  # a crash or an OOM kill: the row says so, the other rows run
+            return {**row, "error": f"{phase.__name__} failed: {error!r}"[:300]}
     if rates := row["windows_points_per_s"]:
         row["ingest_points_per_s"] = float(size / sum(WINDOW / r for r in rates))
         row["first_window"], row["last_window"] = rates[0], rates[-1]
@@ -183,33 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000, 300_000])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--local-max", type=int, default=50_000, help="largest size local mode runs at")
-    parser.add_argument(
-        "--queries", type=int, default=30, help="timed queries per kind (local mode: a fifth)"
-    )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # PHASE ENGINE SIZE FOLDER
+    parser.add_argument("--queries", type=int, default=30, help="timed queries per kind (local: a fifth)")
     args = parser.parse_args(argv)
-    if args.child:
-        phase, engine, size, folder = args.child
-        if phase == "ingest":
-            print(json.dumps(child_ingest(engine, int(size), Path(folder))))
-        else:
-            print(json.dumps(child_query(engine, int(size), Path(folder), args.queries)))
-        return 0
     from importlib.metadata import version
 
     suite, rows = SuiteRun("store", argv), list[dict[str, Any]]()
     versions = {p: version(p) for p in ("qdrant-edge-py", "qdrant-client", "numpy")}
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as root:
-        for size in sorted(args.sizes):
-            for engine in args.engines:
-                if engine == "local" and size > args.local_max:
-                    rows.append({"engine": engine, "points": size, "skipped": LOCAL_SKIPPED})
-                    continue
-                suite.log(f"{engine} {size} ...")
+    for size in sorted(args.sizes):
+        for engine in args.engines:
+            if engine == "local" and size > args.local_max:
+                rows.append({"engine": engine, "points": size, "skipped": LOCAL_SKIPPED})
+                continue
+            suite.log(f"{engine} {size} ...")
+            with tempfile.TemporaryDirectory(prefix="bench-store-") as folder:
                 n = max(5, args.queries // 5) if engine == "local" else args.queries
-                rows.append(measure(engine, size, n, Path(root)))
-                suite.log(json.dumps(rows[-1])[:400])
-                suite.write(args.json, versions=versions, rows=rows)  # partial results survive a cut
+                rows.append(measure(engine, size, n, Path(folder)))
+            suite.log(json.dumps(rows[-1])[:400])
+            suite.write(args.json, versions=versions, rows=rows)  # partial results survive a cut
     return 0
 
 
