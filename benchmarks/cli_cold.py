@@ -1,13 +1,6 @@
-"""Cold command-line round-trips (issue 24): what a user waits for, each command a fresh process.
-
-``python -m benchmarks.cli_cold [--files 200] [--repeat 5] [--json OUT]`` ingests ``--files``
-markdown files with tiny random-weight checkpoints (model load is small here; the command's own
-cost, imports, store and round-trips, is what is measured), then times each command as a new
-``python -m qwen3_rag`` process (median of ``--repeat``): ``--help``, ``sources``, ``remove FILE``,
-``query`` on a missing collection (an error path that must not import torch), ``query`` with the
-models in-process, the same split into its phases in one instrumented child, and
-``query --server URL`` against a warm ``qwen3-rag serve`` on 127.0.0.1.
-"""
+"""Cold command-line round-trips (issue 24): each command a fresh ``python -m qwen3_rag`` process on
+``--files`` ingested notes, tiny checkpoints (the command's own cost is measured: imports, store,
+round-trips), and ``query --server URL`` against a warm ``qwen3-rag serve`` on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -18,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +33,8 @@ def _cli(argv: list[str], cwd: Path) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout
 
 
-def _timed(label: str, runs: list[float]) -> dict[str, Any]:
+def _timed(label: str, argv: Callable[[int], list[str]], repeat: int, cwd: Path) -> dict[str, Any]:
+    runs = [_cli(argv(i), cwd)[0] for i in range(repeat)]  # ``argv(i)``: the command line of run ``i``
     return {"command": label, "median_s": statistics.median(runs), "min_s": min(runs), "runs_s": runs}
 
 
@@ -67,7 +62,7 @@ def measure(work: Path, files: int, repeat: int) -> dict[str, Any]:
         "qwen3-rag query (no such collection)": lambda i: ["query", "q", *store[:3], "nope"],
         "qwen3-rag query (models in-process)": lambda i: query,
     }
-    rows = [_timed(label, [_cli(argv(i), work)[0] for i in range(repeat)]) for label, argv in cases.items()]
+    rows = [_timed(label, argv, repeat, work) for label, argv in cases.items()]
     port = free_port()
     serve = ["serve", "--port", str(port), *models, *reranker, "--no-progress"]
     server = subprocess.Popen([sys.executable, "-m", "qwen3_rag", *serve], env=ENV, stdout=subprocess.DEVNULL)
@@ -77,11 +72,7 @@ def measure(work: Path, files: int, repeat: int) -> dict[str, Any]:
             raise RuntimeError("the server did not start")
         served = ["query", QUESTION, *store, "--server", f"{url}/v1", "--no-progress"]
         _cli(served, work)  # warm the server (first forward passes, tokenizer route)
-        rows.append(
-            _timed(
-                "qwen3-rag query --server URL (warm server)", [_cli(served, work)[0] for _ in range(repeat)]
-            )
-        )
+        rows.append(_timed("qwen3-rag query --server URL (warm server)", lambda i: served, repeat, work))
     finally:
         server.terminate()
         server.wait(timeout=60)

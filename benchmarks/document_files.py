@@ -1,9 +1,5 @@
-"""Sample documents in every format ``ingest`` reads, generated here (no files shipped).
-
-Each file holds headings, paragraphs, one table and a marker word only that format's file has, so
-tests and the parsers suite can check what was read; ``scale`` repeats the body for timing sizes.
-Needs the ``test`` extra (python-docx, python-pptx, openpyxl, reportlab, ebooklib).
-"""
+"""Sample files in every format ``ingest`` reads (the ``test`` extra writes them): headings, paragraphs,
+one table and a marker word only that file has, the body repeated ``scale`` times for timing sizes."""
 
 from __future__ import annotations
 
@@ -13,10 +9,9 @@ from pathlib import Path
 
 FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
 _WORDS = "zebrafinch quokkaslide narwhalcell axolotlpage pangolinbook capybarapdf"
-MARKERS = dict(zip(FORMATS, _WORDS.split(), strict=True))
-"""A word only each format's file contains."""
+MARKERS = dict(zip(FORMATS, _WORDS.split(), strict=True))  # a word only each format's file contains
 TABLE = [["Region", "Units", "Revenue"], ["North", "120", "4,300"], ["South", "95", "3,150"]]
-"""Kept whole by a parser when each row's cells stay on one line, in order."""
+CELLS = [(r, c, cell) for r, row in enumerate(TABLE) for c, cell in enumerate(row)]
 SECTIONS = [  # (chapter, section, paragraph): the headings a parser should keep
     ("Install", "Linux", "Run the installer from a terminal; it needs no root rights on Linux."),
     ("Install", "Windows", "Double-click the setup program and follow the steps on screen."),
@@ -40,10 +35,6 @@ def _outline(fmt: str, scale: int) -> Iterator[tuple[int, str]]:
         yield from ((2, section), (0, text))
 
 
-def _cells() -> Iterator[tuple[int, int, str]]:
-    return ((r, c, cell) for r, row in enumerate(TABLE) for c, cell in enumerate(row))
-
-
 def write_docx(path: Path, scale: int) -> None:
     import docx
 
@@ -52,7 +43,7 @@ def write_docx(path: Path, scale: int) -> None:
     for level, text in _outline("docx", scale):
         document.add_heading(text, level=level) if level else document.add_paragraph(text)
     table = document.add_table(rows=len(TABLE), cols=len(TABLE[0]))
-    for r, c, cell in _cells():
+    for r, c, cell in CELLS:
         table.cell(r, c).text = cell
     document.save(str(path))
 
@@ -69,7 +60,7 @@ def write_pptx(path: Path, scale: int) -> None:
     slide = deck.slides.add_slide(deck.slide_layouts[5])
     slide.shapes.title.text = "Sales"
     shape = slide.shapes.add_table(len(TABLE), len(TABLE[0]), Inches(1), Inches(2), Inches(6), Inches(2))
-    for r, c, cell in _cells():
+    for r, c, cell in CELLS:
         shape.table.cell(r, c).text = cell
     deck.save(str(path))
 
@@ -129,7 +120,7 @@ def write_pdf(path: Path, scale: int) -> None:
         pdf.drawString(72, 780, f"{chapter} - {section}")
         pdf.drawString(72, 750, text)
         pdf.showPage()
-    for r, c, cell in _cells():
+    for r, c, cell in CELLS:
         pdf.drawString(72 + 120 * c, 780 - 20 * r, cell)
     pdf.showPage()
     pdf.save()

@@ -1,13 +1,6 @@
-"""Peak memory of ingesting one big text file with the real Qwen3 tokenizer (issue 9).
-
-``python -m benchmarks.ingest_memory [--mb 50] [--json OUT]`` writes ``--mb`` MiB of real text (the
-standard library's docstrings, then its source files, cycled) and measures, each in a fresh process
-so peaks never mix: the streaming ingest (``Ingestor(...).ingest([file])`` into an embedded store,
-default chunk sizes) and the old way (one tokenizer call with offsets over the whole text, which
-cuts no chunk: a lower bound of the old peak). Each reports its RSS after imports, model load and a
-warm-up (the baseline), its peak (``VmHWM`` and ``ru_maxrss``), RSS at the end and wall time.
-The model is a tiny random-weight Qwen3 with the real tokenizer: its speed is not what is measured.
-"""
+"""Peak memory of ingesting one ``--mb`` MiB text file with the real Qwen3 tokenizer (issue 9), the
+streaming ingest against the old single tokenizer call, each in a fresh process after loading a tiny
+random-weight model (its speed is not what is measured)."""
 
 from __future__ import annotations
 
@@ -89,13 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
         work = Path(tmp)
         model = str(write_checkpoints(SHAPES["micro"], work / "checkpoints")["embedding"])
-        size = write_text_file(work / "big.txt", int(args.mb * 2**20))
+        size = write_text_file(file := work / "big.txt", int(args.mb * 2**20))
         for kind in ("streaming", "old"):  # each in a fresh process, so peaks never mix
             suite.log(f"{kind} ...")
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-                results[kind] = child.submit(
-                    _child, kind, model, str(work / "big.txt"), str(work / "store")
-                ).result()
+                results[kind] = child.submit(_child, kind, model, str(file), str(work / "store")).result()
     suite.write(args.json, mb=args.mb, file_bytes=size, host=describe_host(), **results)
     return 0
 

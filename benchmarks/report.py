@@ -770,16 +770,14 @@ def _formatted(rows: list[Data], spec: str) -> list[str]:
     """:func:`columns` from ``"header=format | ..."``, each format filled from the row's fields
     (``{peak[hwm_mb]:,.0f}``); "-" where a field is missing or None."""
 
-    def cell(form: str) -> Callable[[Data], str]:
-        def fill(row: Data) -> str:
-            try:
-                return form.format(**row)
-            except (KeyError, TypeError, ValueError):
-                return "-"
+    def fill(form: str, row: Data) -> str:
+        try:
+            return form.format(**row)
+        except (KeyError, TypeError, ValueError):
+            return "-"
 
-        return fill
-
-    return columns(rows, [(h, cell(f)) for h, _, f in (c.partition("=") for c in spec.split(" | "))])
+    heads = (column.partition("=") for column in spec.split(" | "))
+    return columns(rows, [(head, lambda r, f=form: fill(f, r)) for head, _, form in heads])
 
 
 def ingest_table(suites: Data) -> list[str]:
@@ -788,14 +786,8 @@ def ingest_table(suites: Data) -> list[str]:
     for key, label in labels.items():
         if row := data.get(key):
             rate = row["chunks"] / row["seconds"] if "chunks" in row else None
-            rows.append(
-                {
-                    **row,
-                    "label": label,
-                    "growth": row["peak"]["hwm_mb"] - row["before"]["rss_mb"],
-                    "rate": rate,
-                }
-            )
+            growth = row["peak"]["hwm_mb"] - row["before"]["rss_mb"]
+            rows.append({**row, "label": label, "growth": growth, "rate": rate})
     spec = (
         "measurement={label} | RSS after imports + model (MiB)={before[rss_mb]:,.0f} "
         "| peak RSS (MiB)={peak[hwm_mb]:,.0f} | peak - baseline (MiB)={growth:,.0f} "
@@ -829,18 +821,14 @@ def _parser_cell(result: Data | None) -> str:
     if result is None or "error" in result:
         return "-" if result is None else f"error: {_short(result['error'], 100)}"
     speed = "timed out" if result["seconds_per_mb"] is None else f"{result['seconds_per_mb']:.2g} s/MB"
-    table_kept, lost = (
-        "whole" if result["table_whole"] else "split",
-        "" if result["marker"] else ", **text lost**",
-    )
+    table_kept = "whole" if result["table_whole"] else "split"
+    lost = "" if result["marker"] else ", **text lost**"
     return f"{speed}, table {table_kept}, {result['headings']}/{result['headings_of']} headings{lost}"
 
 
 def parsers_tables(suites: Data) -> list[str]:
     rows = (suites.get("parsers") or {}).get("parsers", [])
-    cells = [
-        {**row, **{fmt: _parser_cell(row["formats"].get(fmt)) for fmt in PARSER_FORMATS}} for row in rows
-    ]
+    cells = [{**r, **{fmt: _parser_cell(r["formats"].get(fmt)) for fmt in PARSER_FORMATS}} for r in rows]
     formats = " | ".join(f"{fmt}={{{fmt}}}" for fmt in PARSER_FORMATS)
     return _formatted(cells, f"parser={{parser}} | {formats} | measured={{started}}")
 

@@ -1,13 +1,6 @@
 """The embedded store at real sizes (issue 19): Qdrant Edge, qdrant-client's local mode and a numpy
-brute-force floor (dense only, all vectors in RAM), through ``QdrantStore`` as ``Ingestor`` writes it.
-
-``python -m benchmarks.store [--sizes 10000 50000 100000 300000] [--json OUT]``: per engine and size,
-one fresh process ingests (1024-d dense + sparse vectors, ~2 KB texts, 64-chunk upserts timed per
-1,000-point window, then the HNSW build when ``build_index`` decides it pays) and another opens the
-store and queries it (open time, RSS after open, disk size, dense / hybrid / filtered p50 and p95,
-recall@50 against exact search). Vectors are clustered around 1,000 random centres, as real
-embeddings are (HNSW recall on uniformly random 1024-d vectors is meaningless, DESIGN.md).
-"""
+floor (dense only, in RAM) through ``QdrantStore``; per engine and size one fresh process ingests, another
+opens and queries. Vectors cluster around random centres, as real embeddings do (DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -85,18 +78,14 @@ def ingest(engine: str, size: int, folder: Path) -> dict[str, Any]:
     return {"windows_points_per_s": windows, "index_s": time.perf_counter() - started if indexed else None}
 
 
-def timed(searches: dict[str, Callable[[int], Any]], n: int) -> tuple[dict[str, Any], list[Any]]:
-    """p50 and p95 ms of each search over queries ``0..n-1`` after two warm-ups; the dense results."""
-    out, dense = {}, []
-    for key, search in searches.items():
-        times = []
-        for i in [0, 1, *range(n)]:
-            started = time.perf_counter()
-            found = search(i % n)
-            times.append((time.perf_counter() - started) * 1000)
-            dense += [found] if key == "dense_ms" and len(times) > 2 else []
-        out[key] = {"p50": float(np.percentile(times[2:], 50)), "p95": float(np.percentile(times[2:], 95))}
-    return out, dense
+def timed(search: Callable[[int], Any], n: int) -> dict[str, float]:
+    """p50 and p95 milliseconds of ``search(i)`` over queries ``0..n-1``, after two warm-ups."""
+    times = []
+    for i in [0, 1, *range(n)]:
+        started = time.perf_counter()
+        search(i % n)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50": float(np.percentile(times[2:], 50)), "p95": float(np.percentile(times[2:], 95))}
 
 
 def query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
@@ -108,7 +97,7 @@ def query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
         terms = sorted(set(rng.integers(0, 200, 5).tolist()))
         q_sparse.append(models.SparseVector(indices=terms, values=[1.0] * len(terms)))
     docs = np.random.default_rng(7).integers(0, size // CHUNKS_PER_SOURCE, n)
-    out = {"disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20}
+    out: dict[str, Any] = {"disk_mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20}
     started = time.perf_counter()
     if engine == "numpy":
         x, source_of = np.load(folder / "vectors.npy"), np.arange(size) // CHUNKS_PER_SOURCE
@@ -119,8 +108,7 @@ def query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
             return rows[np.argsort(-(x[rows] @ q[i]))[:TOP]].tolist()
 
         searches = {"dense_ms": lambda i: np.argpartition(-(x @ q[i]), TOP)[:TOP].tolist()}
-        times, dense = timed({**searches, "filtered_ms": filtered}, n)
-        found = [set(hits) for hits in dense]
+        searches["filtered_ms"] = filtered
     else:
         from qwen3_rag.pipeline import QdrantStore, to_qdrant_filter
         from qwen3_rag.pipeline._layout import point_id
@@ -131,20 +119,19 @@ def query(engine: str, size: int, folder: Path, n: int) -> dict[str, Any]:
         out.update(open_s=time.perf_counter() - started, rss_after_open_mb=proc_mb("VmRSS"))
         assert count == size, (count, size)
         where = [to_qdrant_filter({"source": source(d * CHUNKS_PER_SOURCE)}) for d in docs]
+        number = {point_id(source(i), i % CHUNKS_PER_SOURCE): i for i in range(size)}
 
-        def search(i: int, **options: Any) -> Any:
-            return store.query(q[i].tolist(), limit=TOP, **options)
+        def search(i: int, **options: Any) -> list[int]:
+            return [number[hit.id] for hit in store.query(q[i].tolist(), limit=TOP, **options)]
 
         searches = {"dense_ms": search, "hybrid_ms": lambda i: search(i, sparse=q_sparse[i])}
         searches["filtered_ms"] = lambda i: search(i, query_filter=where[i])
         searches["hybrid_filtered_ms"] = lambda i: search(i, sparse=q_sparse[i], query_filter=where[i])
-        times, dense = timed(searches, n)
-        number = {point_id(source(i), i % CHUNKS_PER_SOURCE): i for i in range(size)}
-        found = [{number[hit.id] for hit in hits} for hits in dense]
+    out.update({key: timed(search, n) for key, search in searches.items()})
     scores = np.concatenate([q @ window_vectors(w).T for w in range(size // WINDOW)], axis=1)
-    exact = [set(row.tolist()) for row in np.argpartition(-scores, TOP, axis=1)[:, :TOP]]
-    recall = float(np.mean([len(f & t) / TOP for f, t in zip(found, exact, strict=True)]))
-    return {**out, **times, "recall_at_50": recall}
+    exact = np.argpartition(-scores, TOP, axis=1)[:, :TOP]
+    found = [len(set(searches["dense_ms"](i)) & set(exact[i].tolist())) / TOP for i in range(n)]
+    return {**out, "recall_at_50": float(np.mean(found))}
 
 
 def measure(engine: str, size: int, n: int, folder: Path) -> dict[str, Any]:
