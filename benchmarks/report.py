@@ -770,14 +770,17 @@ def _formatted(rows: list[Data], spec: str) -> list[str]:
     """:func:`columns` from ``"header=format | ..."``, each format filled from the row's fields
     (``{peak[hwm_mb]:,.0f}``); "-" where a field is missing or None."""
 
-    def fill(form: str, row: Data) -> str:
-        try:
-            return form.format(**row)
-        except (KeyError, TypeError, ValueError):
-            return "-"
+    def cell(form: str) -> Callable[[Data], str]:
+        def fill(row: Data) -> str:
+            try:
+                return form.format(**row)
+            except (KeyError, TypeError, ValueError):
+                return "-"
+
+        return fill
 
     heads = (column.partition("=") for column in spec.split(" | "))
-    return columns(rows, [(head, lambda r, f=form: fill(f, r)) for head, _, form in heads])
+    return columns(rows, [(head, cell(form)) for head, _, form in heads])
 
 
 def ingest_table(suites: Data) -> list[str]:
