@@ -1,10 +1,8 @@
 """CPU dtypes and int8 (issues 13, 25): float32, float32 on oneDNN, bfloat16, dynamic int8 and
-``dtype="auto"`` through the runtime, for embedding and reranking, all loaded in one process and
-timed in interleaved rounds (best of ``--repeat``: the ratios hold on a busy machine). Accuracy is
-against float32: each embedding's cosine, and per query the rank agreement of the reranker's
-log-odds. ``auto`` measures the kernels on its first load (a fresh cache folder) and shares its
-pick's loaded model. Also: the decision's cost (``probe``), RSS over 200 batch shapes per kernel
-(``memory``, :mod:`benchmarks.cpu_memory`), the torch profiler's top operators (``--profile``).
+``dtype="auto"`` (which measures on its first load, here in a fresh cache folder) through the
+runtime, for embedding and reranking, in one process and interleaved rounds (the ratios hold on a
+busy machine); accuracy against float32. Also the decision's cost (``probe``), RSS over 200 batch
+shapes per kernel (``memory``, :mod:`benchmarks.cpu_memory`) and the torch profiler's top operators.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""RSS over 200 batch shapes per CPU kernel (issue 25): does the process stay flat?
-
-oneDNN builds and caches one primitive per matmul shape (qwen3_rag/_runtime/packing.py), so a
-process serving many batch shapes can grow. Per kernel ``dtype="auto"`` can pick (forced through
-``QWEN3_RAG_CPU_DTYPE``), in a fresh child process (its RSS is its own): ``Qwen3Embedder`` loaded,
-one batch per row bucket (the warm-up), then 200 distinct batch shapes through the runtime's
-batcher; RSS after the warm-up vs the largest after.
-"""
+"""RSS over 200 batch shapes per CPU kernel (issue 25): oneDNN caches one primitive per matmul shape
+(qwen3_rag/_runtime/packing.py), so a process serving many shapes can grow. Per kernel
+``dtype="auto"`` can pick (forced through ``QWEN3_RAG_CPU_DTYPE``), in a fresh child process (its
+RSS is its own): ``Qwen3Embedder`` loaded, one batch per row bucket (the warm-up), then 200 distinct
+batch shapes through the runtime's batcher; RSS after the warm-up vs the largest after."""
 
 from __future__ import annotations
 
@@ -37,7 +34,7 @@ def child(folder: str, kernel: str) -> dict[str, Any]:
 
     loaded = rss_after(1, 16)
     warm = [rss_after(1, rows) for rows in range(ROW_STEP, ROW_TILE + 1, ROW_STEP)][-1]
-    rng, seen, after = random.Random(25), set(), []
+    rng, seen, after = random.Random(25), set[tuple[int, int]](), []
     while len(seen) < SHAPES:
         sequences = rng.randint(1, 8)
         shape = (sequences, rng.randint(8, max(9, min(256, batcher.token_budget // sequences))))
@@ -66,7 +63,7 @@ def measure(folder: str) -> list[dict[str, Any]]:
     rows = []
     for kernel in KERNELS:
         done = run_module("benchmarks.cpu_memory", [folder, kernel], env=os.environ, timeout=1800)
-        failed = {"kernel": kernel, "error": done.stderr.strip()[-300:]}
+        failed = {"kernel": kernel, "error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
         rows.append(json.loads(done.stdout.splitlines()[-1]) if done.returncode == 0 else failed)
     return rows
 

@@ -18,8 +18,8 @@ from qwen3_rag._runtime.cpu_choice import cpu_model
 
 from .procfs import proc_mb
 
-FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
-FLAGS += ("amx_bf16", "amx_int8")
+FLAGS = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile"]
+FLAGS += ["amx_bf16", "amx_int8"]
 _PROBE = """import torch
 w = torch.randn(512, 256); x = torch.randn(64, 256)
 torch._C._nn.mkldnn_linear(x.to_mkldnn(), w.to_mkldnn(), None)
