@@ -1,8 +1,10 @@
-"""CPU dtypes and int8 (issues 13, 25): float32, float32 on oneDNN, bfloat16, dynamic int8 and
-``dtype="auto"`` (which measures on its first load, here in a fresh cache folder) through the
-runtime, for embedding and reranking, in one process and interleaved rounds (the ratios hold on a
-busy machine); accuracy against float32. Also the decision's cost (``probe``), RSS over 200 batch
-shapes per kernel (``memory``, :mod:`benchmarks.cpu_memory`) and the torch profiler's top operators.
+"""CPU dtypes and int8 (issues 13, 25): each CPU kernel's speed and its accuracy against float32.
+
+float32, float32 on oneDNN, bfloat16, dynamic int8 and ``dtype="auto"`` (which measures on its
+first load, here in a fresh cache folder) through the runtime, for embedding and reranking, in one
+process and interleaved rounds (the ratios hold on a busy machine). Also the decision's cost
+(``probe``), RSS over 200 batch shapes per kernel (``memory``, :mod:`benchmarks.cpu_memory`) and
+the torch profiler's top operators (``--profile``).
 """
 
 from __future__ import annotations
