@@ -294,32 +294,21 @@ def main_targets(suites: Data) -> list[Target]:
     return out
 
 
-def auto_ratio(rows: dict[tuple[str, str], Data], task: str) -> float | None:
-    """auto's throughput / the faster of float32 and bfloat16 (same run)."""
-    auto = rows.get((task, "auto"))
-    fastest = [rows[(task, v)]["seconds"] for v in ("float32", "bfloat16") if (task, v) in rows]
-    return None if auto is None or not fastest else float(min(fastest) / auto["seconds"])
-
-
 def cpu_dtypes_targets(data: Data) -> list[Target]:
-    rows = {(r["task"], r["variant"]): r for r in data.get("results", [])}
-    shape = data.get("shape", {}).get("name", "?")
-    out: list[Target] = []
+    rows, shape, out = {(r["task"], r["variant"]): r for r in data["results"]}, data["shape"]["name"], []
     for task in TASKS:
-        row = rows.get((task, "bfloat16"))
-        if row is not None and row.get("speedup") is not None:
+        if (task, "bfloat16") in rows:
+            speedup = rows[task, "bfloat16"]["speedup"]
             label = f"CPU bf16 >= 2x fp32, {task} ({shape} shape, issue 13 §1)"
-            out.append((label, f"{row['speedup']:.2f}x", row["speedup"] >= 2.0))
-    for task in TASKS:
-        ratio = auto_ratio(rows, task)
-        if ratio is not None:
-            label = (
-                f'CPU dtype="auto" >= 0.9x the faster of float32 and bfloat16, {task} '
-                f"({shape} shape, issue 25)"
-            )
-            out.append((label, f"{ratio:.2f}x", ratio >= 0.9))
+            out.append((label, f"{speedup:.2f}x", speedup >= 2.0))
+    for task in TASKS:  # auto's throughput / the faster of float32 and bfloat16 (same run)
+        fastest = [rows[task, v]["seconds"] for v in ("float32", "bfloat16") if (task, v) in rows]
+        if (task, "auto") in rows and fastest:
+            ratio = min(fastest) / rows[task, "auto"]["seconds"]
+            label = f'CPU dtype="auto" >= 0.9x the faster of float32 and bfloat16, {task} ({shape} shape'
+            out.append((label + ", issue 25)", f"{ratio:.2f}x", ratio >= 0.9))
     for row in (data.get("memory") or {}).get("model", []):
-        if "growth_share" in row and row["kernel"] in ("float32", "float32-onednn"):
+        if "growth_share" in row and row["kernel"] != "bfloat16":
             label = (
                 f"CPU memory flat (within 5%) over {row['shapes']} batch shapes, {row['kernel']} (issue 25)"
             )
@@ -568,66 +557,48 @@ def glance_table(suites: Data) -> list[str]:
 
 # ----------------------------------------------------------------------------- other suites
 def cpu_dtypes_table(suites: Data) -> list[str]:
-    rows = []
-    for r in (suites.get("cpu-dtypes") or {}).get("results", []):
-        a = r.get("accuracy", {})
+    def accuracy(r: Data) -> str:
+        a = r["accuracy"]
         if r["task"] == "embedding":
-            accuracy = f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
-        else:
-            accuracy = (
-                f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, "
-                f"Kendall min {a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, "
-                f"top-1 {a['top1_agreement']:.0%}, top-5 {a['top5_overlap']:.0%}, "
-                f"max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
-            )
-        speedup = "-" if r.get("speedup") is None else f"{r['speedup']:.2f}x"
-        variant = f"auto (picked {r['picked']})" if r.get("picked") else r["variant"]
-        rows.append(
-            cells(
-                r["task"],
-                variant,
-                f"{r['seconds']:.2f}",
-                f"{r['tokens_per_s']:.0f}",
-                speedup,
-                f"{r['weight_mib']:.0f}",
-                accuracy,
-            )
+            return f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
+        return (
+            f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, Kendall min "
+            f"{a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, top-1 {a['top1_agreement']:.0%}, "
+            f"top-5 {a['top5_overlap']:.0%}, max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
         )
-    header = "task | variant | seconds | tokens/s | vs float32 | weights MiB | accuracy vs float32"
-    return table(header, "---|" * 7, rows) if rows else []
+
+    spec: list[Column] = [
+        ("task", lambda r: r["task"]),
+        ("variant", lambda r: f"auto (picked {r['picked']})" if r["picked"] else r["variant"]),
+        ("seconds", lambda r: f"{r['seconds']:.2f}"),
+        ("tokens/s", lambda r: f"{r['tokens_per_s']:.0f}"),
+        ("vs float32", lambda r: f"{r['speedup']:.2f}x"),
+        ("weights MiB", lambda r: f"{r['weight_mib']:.0f}"),
+        ("accuracy vs float32", accuracy),
+    ]
+    rows = (suites.get("cpu-dtypes") or {}).get("results", [])
+    return columns(rows, spec) if rows else []
 
 
 def cpu_memory_table(suites: Data) -> list[str]:
     memory = (suites.get("cpu-dtypes") or {}).get("memory") or {}
+    keys = ("rss_loaded_mib", "warmup_growth_mib", "rss_after_warmup_mib", "growth_mib")
     rows = [
         cells(
             r["kernel"],
-            f"{r['rss_loaded_mib']:.0f}",
-            f"{r['warmup_growth_mib']:.0f}",
-            f"{r['rss_after_warmup_mib']:.0f}",
-            f"{r['growth_mib']:.0f}",
+            *(f"{r[k]:.0f}" for k in keys),
             f"{r['growth_share']:+.1%}",
-            ", ".join(f"{v:+.0f}" for v in r.get("trace_mib", [])),
+            ", ".join(f"{v:+.0f}" for v in r["trace_mib"]),
         )
         for r in memory.get("model", [])
-        if "growth_mib" in r
+        if "growth_mib" in r  # a failed child has none
     ]
     header = (
-        "kernel | RSS after load MiB | warm-up growth MiB | RSS after warm-up MiB | "
-        "growth over the shapes MiB "
+        "kernel | RSS after load MiB | warm-up growth MiB | RSS after warm-up MiB "
+        "| growth over the shapes MiB "
         "| growth | trace every 50 shapes MiB"
     )
     return table(header, "---|" + "---:|" * 5 + "---|", rows) if rows else []
-
-
-def cpu_matmul_memory_table(suites: Data) -> list[str]:
-    memory = (suites.get("cpu-dtypes") or {}).get("memory") or {}
-    rows = [
-        cells(r["form"], f"{r['growth_mib']:+.0f}", f"{r['growth_after_trim_mib']:+.0f}")
-        for r in memory.get("matmul", [])
-        if "growth_mib" in r
-    ]
-    return table("form | RSS growth MiB | after malloc_trim MiB", "---|---:|---:|", rows) if rows else []
 
 
 def cpu_profile_table(suites: Data) -> list[str]:
@@ -903,7 +874,6 @@ TABLES: dict[str, Callable[[Data], list[str]]] = {
     "main": main_tables,
     "cpu-dtypes": cpu_dtypes_table,
     "cpu-memory": cpu_memory_table,
-    "cpu-matmul-memory": cpu_matmul_memory_table,
     "cpu-profile": cpu_profile_table,
     "peers-embedding": peers_table("embedding", "texts/s"),
     "peers-reranking": peers_table("reranking", "pairs/s"),
