@@ -120,13 +120,18 @@ class EngineProcess:
             self.process.wait(timeout=30)
 
 
-def qwen3_rag(job: dict[str, Any]) -> Call:
+def set_threads(count: int) -> None:
+    """``torch.set_num_threads``: process-wide, so the micro-batcher's thread uses it too."""
     import torch
 
+    torch.set_num_threads(count)
+
+
+def qwen3_rag(job: dict[str, Any]) -> Call:
     from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
     if job.get("threads"):
-        torch.set_num_threads(job["threads"])
+        set_threads(job["threads"])
     where = {"base_url": job["base_url"]} if "base_url" in job else {"device": "cpu", "dtype": job["dtype"]}
     if job["kind"] == "embedding":  # with ``base_url``: the remote backend (the serving suite's memory)
         embedder = Qwen3Embedder.load(job["model"], **where)
@@ -190,8 +195,6 @@ def main(job_path: str, out_path: str) -> None:
     call = {"qwen3-rag": qwen3_rag, "vllm": vllm, "infinity": infinity}[job["engine"]](job)
     load_s = time.perf_counter() - started
     call(2)  # the warm-up
-    import torch
-
     print(f"{MARK}ready {load_s}", flush=True)
     times: list[float] = []
     result: Any = None
@@ -199,14 +202,15 @@ def main(job_path: str, out_path: str) -> None:
         command, _, threads = line.strip().partition(" ")
         if command == "quit":
             break
-        if threads and job["engine"] == "qwen3-rag":  # process-wide: the batcher's thread uses it
-            torch.set_num_threads(int(threads))
+        if threads and job["engine"] == "qwen3-rag":
+            set_threads(int(threads))
         start = time.perf_counter()
         result = call(None)
         times.append(time.perf_counter() - start)
         print(f"{MARK}done {times[-1]}", flush=True)
     names = ["torch", "transformers", *VERSIONS.get(job["engine"], [])]
-    info = {"versions": {n: md.version(n) for n in names}, "torch_threads": torch.get_num_threads()}
+    torch = sys.modules.get("torch")  # not imported by a remote qwen3-rag embedder (the memory rows)
+    info = {"versions": {n: md.version(n) for n in names}, "torch_threads": torch and torch.get_num_threads()}
     Path(out_path).write_text(json.dumps({"load_s": load_s, "seconds": times, "result": result, **info}))
     print(f"{MARK}written", flush=True)
     os._exit(0)  # vLLM 0.32's shutdown aborts in a C++ destructor; everything is written

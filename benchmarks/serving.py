@@ -262,19 +262,29 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-serving-"))
     suite.log(f"{len(work.documents)} documents, {len(work.queries)} rerank requests; in-process ...")
     runs, reference = in_process(work, paths, args)
-    servers: dict[str, dict[str, float]] = {}
+    servers: dict[str, dict[str, float]] = {}  # each server's memory after its run
     notes: list[str] = []
-    if "serve" not in args.skip:
-        suite.log("qwen3-rag serve ...")
-        server = start_serve(paths, logs)
+
+    def against(
+        server: LoopbackProcess, name: str, label: str, workloads: tuple[str, ...], vllm: str = ""
+    ) -> float:
+        """Its start-up seconds; the runs against it; its process tree's memory; then it is stopped."""
         try:
-            both = ("embed", "rerank")
-            runs += asyncio.run(
-                over_http("qwen3-rag serve (loopback)", server.url, both, work, reference, args)
-            )
-            servers["qwen3-rag serve (both models)"] = tree_memory_mb(server.process.pid)
+            startup = server.wait_healthy(START_TIMEOUT_S)
+            runs.extend(asyncio.run(over_http(name, server.url, workloads, work, reference, args, vllm)))
+            servers[label] = tree_memory_mb(server.process.pid)
         finally:
             server.stop()
+        return startup
+
+    if "serve" not in args.skip:
+        suite.log("qwen3-rag serve ...")
+        against(
+            start_serve(paths, logs),
+            "qwen3-rag serve (loopback)",
+            "qwen3-rag serve (both models)",
+            ("embed", "rerank"),
+        )
     if "vllm" not in args.skip and (vllm_python() is None or shape.head_dim < 32):
         why = "no .venv-vllm; bash .ci/setup-vllm" if shape.head_dim >= 32 else f"head_dim {shape.head_dim}"
         notes.append(f"vLLM: not run ({why})")
@@ -283,26 +293,21 @@ def main(argv: list[str] | None = None) -> int:
         startup = []
         for kind, workload in (("embedding", "embed"), ("reranker", "rerank")):
             vllm = start_vllm(kind, paths[kind], log_dir=logs, served_name=f"bench-{kind}")
-            try:
-                startup.append(f"{vllm.wait_healthy(START_TIMEOUT_S):.0f} s ({kind})")
-                name = vllm.served_name
-                runs += asyncio.run(
-                    over_http("vLLM CPU (loopback)", vllm.url, (workload,), work, reference, args, name)
-                )
-                servers[f"vLLM {kind} server"] = tree_memory_mb(vllm.process.pid)
-            finally:
-                vllm.stop()
+            seconds = against(
+                vllm, "vLLM CPU (loopback)", f"vLLM {kind} server", (workload,), vllm.served_name
+            )
+            startup.append(f"{seconds:.0f} s ({kind})")
         notes.append("vLLM start-up: " + ", ".join(startup))
     memory = None if "memory" in args.skip else run_memory(paths, args, logs)
     notes += [
         f"{name}: RSS {m['rss_mb']:.0f} MB (process tree, after the run)" for name, m in servers.items()
     ]
-    settings = {
-        "concurrency": args.concurrency,
-        "documents": len(work.documents),
+    settings = {"concurrency": args.concurrency, "documents": len(work.documents), "repeat": args.repeat}
+    settings |= {
+        "rerank_requests": len(work.queries),
         "rerank_docs": args.rerank_docs,
+        "workers": args.workers,
     }
-    settings |= {"rerank_requests": len(work.queries), "workers": args.workers, "repeat": args.repeat}
     suite.write(
         args.json,
         host=describe_host(),
