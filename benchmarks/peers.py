@@ -109,12 +109,8 @@ def infinity_folders(paths: dict[str, str]) -> dict[str, str]:
             (target / "2_Normalize").mkdir()
         else:
             _classifier_weights(source, target)
-            labels = {"id2label": {"0": "no", "1": "yes"}, "label2id": {"no": 0, "yes": 1}, "num_labels": 2}
-            config |= {
-                "architectures": ["Qwen3ForSequenceClassification"],
-                "tie_word_embeddings": False,
-                **labels,
-            }
+            config |= {"id2label": {"0": "no", "1": "yes"}, "label2id": {"no": 0, "yes": 1}, "num_labels": 2}
+            config |= {"architectures": ["Qwen3ForSequenceClassification"], "tie_word_embeddings": False}
         for name, content in [*files.items(), ("bench-source.json", stamp)]:  # the stamp last
             (target / name).parent.mkdir(exist_ok=True)
             (target / name).write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
@@ -171,16 +167,10 @@ class Peers:
     def record(self, engine: str, task: str, dtype: str) -> Data:
         how = HOW[engine.removesuffix("-1t"), task].format(self.args.queries)
         how += ", torch.set_num_threads(1)" if engine.endswith("-1t") else ""
+        why = self.engines[engine].get("why", "")
+        record = {"engine": engine, "task": task, "dtype": dtype, "error": why}
         items, tokens = self.sizes[task]
-        record = {
-            "engine": engine,
-            "task": task,
-            "dtype": dtype,
-            "items": items,
-            "tokens": tokens,
-            "how": how,
-        }
-        return {**record, **NOT_MEASURED, "all_seconds": [], "error": self.engines[engine].get("why", "")}
+        return {**record, "items": items, "tokens": tokens, "how": how, "all_seconds": [], **NOT_MEASURED}
 
     def run_group(self, task: str, dtype: str) -> tuple[list[Data], Data]:
         """One (task, dtype): start every engine (one after another, nothing timed), then let them
@@ -213,17 +203,12 @@ class Peers:
                         run["all_seconds"].append(float(processes[run["engine"]].ask("done", timeout, line)))
                     except (TimeoutError, RuntimeError, OSError) as exc:
                         run["error"] = str(exc)
-                self.log(
-                    f"{task} {dtype} round {round_ + 1}: "
-                    + ", ".join(f"{r['engine']} {r['all_seconds'][-1]:.2f}s" for r in turn)
-                )
+                done = ", ".join(f"{r['engine']} {r['all_seconds'][-1]:.2f}s" for r in turn)
+                self.log(f"{task} {dtype} round {round_ + 1}: {done}")
             for run in runs:
                 process = processes.get(run["engine"])
-                if (
-                    not process
-                    or run["error"]
-                    or (process is processes.get("qwen3-rag") and run is not runs[0])
-                ):
+                shared = process is processes.get("qwen3-rag") and run is not runs[0]  # the 1-thread run
+                if not process or run["error"] or shared:
                     continue
                 try:
                     process.ask("written", timeout, "quit")
@@ -306,9 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         for engine, result in results.items():
             engines[engine] |= {"versions": result["versions"], "threads": result["torch_threads"]}
             if engine == "vllm":  # the cores its worker was bound to (it keeps some for its scheduler)
-                engines[engine]["omp_binding"] = dict(
-                    re.findall(r"(core ids|reserved_cpus)=(\[[^\]]*\])", result["log"])
-                )
+                binding = re.findall(r"(core ids|reserved_cpus)=(\[[^\]]*\])", result["log"])
+                engines[engine]["omp_binding"] = dict(binding)
             float_type = np.float32 if task == "embedding" else np.float64
             outputs[engine, task, dtype] = np.asarray(result["result"], dtype=float_type)
     compare(runs, outputs)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ class Workload:
     queries: list[str]
     rerank_docs: list[list[str]]
     tokens: dict[str, int]  # read by the models, per workload
+    concurrency: int
+    repeat: int
+    reference: Data = field(default_factory=dict)  # the in-process answers, per workload
 
 
 def build_workload(args: argparse.Namespace) -> Workload:
@@ -58,7 +61,7 @@ def build_workload(args: argparse.Namespace) -> Workload:
     prompts = ["".join(rerank_halves(q, d)) for q, ds in zip(queries, rerank_docs, strict=True) for d in ds]
     prompt_ids = tokenizer.encode_batch(prompts, add_special_tokens=False)
     tokens = {"embed": sum(map(len, ids)), "rerank": sum(len(e.ids) for e in prompt_ids)}
-    return Workload(docs, ids, queries, rerank_docs, tokens)
+    return Workload(docs, ids, queries, rerank_docs, tokens, args.concurrency, args.repeat)
 
 
 async def timed(call: Call, count: int, concurrency: int) -> tuple[float, list[float], list[Any]]:
@@ -79,18 +82,16 @@ async def timed(call: Call, count: int, concurrency: int) -> tuple[float, list[f
     return time.perf_counter() - start, latencies, results
 
 
-async def measure(
-    name: str, work: Workload, calls: dict[str, Call], reference: Data, args: Any
-) -> list[Data]:
+async def measure(name: str, work: Workload, calls: dict[str, Call]) -> list[Data]:
     """Each workload after a warm-up, best of ``--repeat`` (noise on a shared machine only adds
-    time), compared with ``reference`` (the in-process answers: filled on the first call)."""
+    time), compared with the in-process answers (the first contender's)."""
     runs = []
     for workload, call in calls.items():
         count = len(work.ids) if workload == "embed" else len(work.queries)
         await asyncio.gather(*(call(i) for i in range(min(count, 8))))
-        tries = [await timed(call, count, args.concurrency) for _ in range(max(1, args.repeat))]
+        tries = [await timed(call, count, work.concurrency) for _ in range(max(1, work.repeat))]
         seconds, latencies, results = min(tries, key=lambda t: t[0])
-        want = reference.setdefault(workload, results)
+        want = work.reference.setdefault(workload, results)
         diff = None if want is results else float(np.abs(np.asarray(results) - np.asarray(want)).max())
         items, tokens = (
             (count if workload == "embed" else count * len(work.rerank_docs[0])),
@@ -109,7 +110,7 @@ async def measure(
     return runs
 
 
-def in_process(work: Workload, paths: dict[str, str], args: argparse.Namespace) -> tuple[list[Data], Data]:
+def in_process(work: Workload, paths: dict[str, str]) -> list[Data]:
     from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
     embedder = Qwen3Embedder.load(paths["embedding"], device="cpu", dtype="float32")
@@ -121,29 +122,21 @@ def in_process(work: Workload, paths: dict[str, str], args: argparse.Namespace) 
     async def rerank(i: int) -> Any:
         return await reranker.ascore(work.queries[i], work.rerank_docs[i])
 
-    reference: Data = {}
     try:
-        runs = asyncio.run(measure("in-process", work, {"embed": embed, "rerank": rerank}, reference, args))
+        return asyncio.run(measure("in-process", work, {"embed": embed, "rerank": rerank}))
     finally:
         embedder.close()
         reranker.close()
-    return runs, reference
 
 
 async def over_http(
-    name: str,
-    url: str,
-    workloads: tuple[str, ...],
-    work: Workload,
-    reference: Data,
-    args: Any,
-    vllm: str = "",
+    name: str, url: str, workloads: tuple[str, ...], work: Workload, vllm: str = ""
 ) -> list[Data]:
     """``workloads`` against the server at ``url``; ``vllm``: vLLM's served model name (it gets the
     reranker template from the client, cut where it joins query and document)."""
     import httpx
 
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    limits = httpx.Limits(max_connections=work.concurrency, max_keepalive_connections=work.concurrency)
     named = {"model": vllm} if vllm else {}
     async with httpx.AsyncClient(limits=limits, timeout=600.0, trust_env=False) as client:
 
@@ -169,7 +162,7 @@ async def over_http(
             return scores
 
         calls = {"embed": embed, "rerank": rerank}
-        return await measure(name, work, {w: calls[w] for w in workloads}, reference, args)
+        return await measure(name, work, {w: calls[w] for w in workloads})
 
 
 def start_serve(paths: dict[str, str], logs: Path, reranker: bool = True) -> LoopbackProcess:
@@ -198,8 +191,8 @@ def tree_memory_mb(pid: int) -> dict[str, float]:
     while tree:
         member = tree.pop()
         tree += children.get(member, [])
-        for key, field in (("rss_mb", "Rss"), ("pss_mb", "Pss")):
-            total[key] += proc_mb(field, f"/proc/{member}/smaps_rollup", missing=0.0)
+        for key, line in (("rss_mb", "Rss"), ("pss_mb", "Pss")):
+            total[key] += proc_mb(line, f"/proc/{member}/smaps_rollup", missing=0.0)
     return total
 
 
@@ -261,17 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     work = build_workload(args)
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-serving-"))
     suite.log(f"{len(work.documents)} documents, {len(work.queries)} rerank requests; in-process ...")
-    runs, reference = in_process(work, paths, args)
+    runs = in_process(work, paths)
     servers: dict[str, dict[str, float]] = {}  # each server's memory after its run
     notes: list[str] = []
 
-    def against(
-        server: LoopbackProcess, name: str, label: str, workloads: tuple[str, ...], vllm: str = ""
-    ) -> float:
+    def against(server: LoopbackProcess, name: str, label: str, vllm: str = "", *workloads: str) -> float:
         """Its start-up seconds; the runs against it; its process tree's memory; then it is stopped."""
         try:
             startup = server.wait_healthy(START_TIMEOUT_S)
-            runs.extend(asyncio.run(over_http(name, server.url, workloads, work, reference, args, vllm)))
+            runs.extend(asyncio.run(over_http(name, server.url, workloads, work, vllm)))
             servers[label] = tree_memory_mb(server.process.pid)
         finally:
             server.stop()
@@ -279,12 +270,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if "serve" not in args.skip:
         suite.log("qwen3-rag serve ...")
-        against(
-            start_serve(paths, logs),
-            "qwen3-rag serve (loopback)",
-            "qwen3-rag serve (both models)",
-            ("embed", "rerank"),
-        )
+        serve = start_serve(paths, logs)
+        against(serve, "qwen3-rag serve (loopback)", "qwen3-rag serve (both models)", "", "embed", "rerank")
     if "vllm" not in args.skip and (vllm_python() is None or shape.head_dim < 32):
         why = "no .venv-vllm; bash .ci/setup-vllm" if shape.head_dim >= 32 else f"head_dim {shape.head_dim}"
         notes.append(f"vLLM: not run ({why})")
@@ -293,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         startup = []
         for kind, workload in (("embedding", "embed"), ("reranker", "rerank")):
             vllm = start_vllm(kind, paths[kind], log_dir=logs, served_name=f"bench-{kind}")
-            seconds = against(
-                vllm, "vLLM CPU (loopback)", f"vLLM {kind} server", (workload,), vllm.served_name
-            )
+            seconds = against(vllm, "vLLM CPU (loopback)", f"vLLM {kind} server", vllm.served_name, workload)
             startup.append(f"{seconds:.0f} s ({kind})")
         notes.append("vLLM start-up: " + ", ".join(startup))
     memory = None if "memory" in args.skip else run_memory(paths, args, logs)
@@ -303,16 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{name}: RSS {m['rss_mb']:.0f} MB (process tree, after the run)" for name, m in servers.items()
     ]
     settings = {"concurrency": args.concurrency, "documents": len(work.documents), "repeat": args.repeat}
-    settings |= {
-        "rerank_requests": len(work.queries),
-        "rerank_docs": args.rerank_docs,
-        "workers": args.workers,
-    }
+    settings |= {"rerank_requests": len(work.queries), "rerank_docs": args.rerank_docs}
     suite.write(
         args.json,
         host=describe_host(),
         shape=asdict(shape),
-        settings={**settings, "dtype": "float32"},
+        settings={**settings, "workers": args.workers, "dtype": "float32"},
         runs=runs,
         memory=memory,
         server_memory=servers,
