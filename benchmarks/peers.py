@@ -62,22 +62,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def unavailable(engine: str, shape: Shape) -> str:
     """Why ``engine`` cannot run here ("" when it can)."""
-    if engine.startswith("qwen3-rag"):
-        return ""
-    if venv_python(engine) is None:
+    if not engine.startswith("qwen3-rag") and venv_python(engine) is None:
         return f"no .venv-{engine} (build it with `bash .ci/setup-{engine}`)"
-    if engine == "vllm" and shape.head_dim < 32:
-        return f"head_dim {shape.head_dim}: vLLM's CPU attention needs 32, 64, 80, 96, 112 or 128"
-    return ""
+    wrong = engine == "vllm" and shape.head_dim < 32
+    return (
+        f"head_dim {shape.head_dim}: vLLM's CPU attention needs 32, 64, 80, 96, 112 or 128" if wrong else ""
+    )
 
 
 def infinity_folders(paths: dict[str, str]) -> dict[str, str]:
-    """Folders Infinity loads the same weights from, beside the checkpoints: the embedding one with
-    sentence-transformers' module files as the published Qwen3-Embedding ships them (last-token
-    Pooling, Normalize: Infinity's "auto" pooling follows them); the reranker as a two-label no/yes
-    sequence classifier (``score.weight`` = the LM head's two rows, float32), which ``classify``
-    serves. Both configs repeat ``rope_theta`` at the top: Infinity's transformers 4 does not read
-    transformers 5's ``rope_parameters``."""
+    """Folders Infinity loads the same weights from (docs/benchmarks.md, "Peers", says why each
+    piece): the embedding one with sentence-transformers' module files (last-token pooling); the
+    reranker as a two-label no/yes classifier; ``rope_theta`` at the top for its transformers 4."""
     folders = {}
     for kind in ("embedding", "reranker"):
         source = Path(paths[kind])
