@@ -23,8 +23,7 @@ def free_port() -> int:
 
 
 def launch(command: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    """``command`` with its output to ``log``, in a process group of its own (so its children end
-    with it)."""
+    """``command`` with its output to ``log``, in a process group of its own (its children end with it)."""
     with log.open("wb") as out:
         return subprocess.Popen(
             command,
