@@ -89,22 +89,13 @@ def peer_runs(data: Data) -> dict[tuple[str, str, str], Data]:
 
 def peer_ratio(data: Data, engine: str, task: str, dtype: str, base: str = "qwen3-rag") -> float | None:
     """``base`` throughput / ``engine`` throughput at the same dtype (> 1: ``base`` faster)."""
-    runs = peer_runs(data)
-    mine, theirs = runs.get((base, task, dtype)), runs.get((engine, task, dtype))
-    if not mine or not theirs or not mine.get("seconds") or not theirs.get("seconds"):
-        return None
-    return float(theirs["seconds"]) / float(mine["seconds"])
+    mine, theirs = (peer_runs(data).get((e, task, dtype)) or {} for e in (base, engine))
+    return theirs["seconds"] / mine["seconds"] if mine.get("seconds") and theirs.get("seconds") else None
 
 
 def serving_run(data: Data, workload: str, contender: str) -> Data | None:
-    return next(
-        (
-            r
-            for r in data.get("runs", [])
-            if r["workload"] == workload and r["contender"].startswith(contender)
-        ),
-        None,
-    )
+    runs = data.get("runs", [])
+    return next((r for r in runs if r["workload"] == workload and r["contender"].startswith(contender)), None)
 
 
 def efficiency_rows(suites: Data) -> list[tuple[str, str, float, float, float]]:
@@ -318,45 +309,32 @@ def cpu_dtypes_targets(data: Data) -> list[Target]:
 
 def peers_targets(data: Data) -> list[Target]:
     out: list[Target] = []
-    for task in TASKS:
-        for dtype in data.get("settings", {}).get("dtypes", []):
-            if ("vllm", task, dtype) in peer_runs(data):
-                ratio = peer_ratio(data, "vllm", task, dtype)
-                label = (
-                    f"qwen3-rag >= 1.0x vLLM CPU (offline API), {task}, {DTYPE_SHORT.get(dtype, dtype)}, "
-                    f"{data.get('shape', {}).get('name', '?')} shape"
-                )
-                measured = "not measured" if ratio is None else f"{ratio:.2f}x"
-                out.append((label, measured, None if ratio is None else ratio >= 1.0))
+    for task, dtype in ((t, d) for t in TASKS for d in data["settings"]["dtypes"]):
+        if ("vllm", task, dtype) in peer_runs(data):
+            ratio = peer_ratio(data, "vllm", task, dtype)
+            where = f"{task}, {DTYPE_SHORT.get(dtype, dtype)}, {data['shape']['name']} shape"
+            measured, met = ("not measured", None) if ratio is None else (f"{ratio:.2f}x", ratio >= 1.0)
+            out.append((f"qwen3-rag >= 1.0x vLLM CPU (offline API), {where}", measured, met))
     return out
 
 
 def serving_targets(data: Data) -> list[Target]:
     out: list[Target] = []
-    for workload in ("embed", "rerank"):
-        base = serving_run(data, workload, "in-process")
-        serve = serving_run(data, workload, "qwen3-rag serve (loopback)")
-        vllm = serving_run(data, workload, "vLLM")
-        if base and serve:
-            ratio = serve["items_per_s"] / base["items_per_s"]
-            out.append(
-                (
-                    f"Server over loopback >= 0.8x in-process, {workload} (issue 10)",
-                    f"{ratio:.2f}x",
-                    ratio >= 0.8,
-                )
-            )
-        if base and vllm:
-            ratio = base["items_per_s"] / vllm["items_per_s"]
-            label = (
-                f"qwen3-rag (in-process) >= 1.0x vLLM CPU over HTTP, {workload}, fp32, "
-                f"{data.get('shape', {}).get('name', '?')} shape, {data['settings']['concurrency']} clients"
-            )
-            out.append((label, f"{ratio:.2f}x", ratio >= 1.0))
-    served = next((v for k, v in (data.get("memory") or {}).items() if k.startswith("qwen3-rag serve")), None)
-    if served is not None:
-        value = served["x_one_process_rss"]
-        out.append(("Server + workers <= 1.5x one process (RSS, issue 10)", f"{value:.2f}x", value <= 1.5))
+
+    def at_least(goal: float, label: str, top: Data | None, bottom: Data | None) -> None:
+        if top and bottom:
+            ratio = top["items_per_s"] / bottom["items_per_s"]
+            out.append((label, f"{ratio:.2f}x", ratio >= goal))
+
+    where = f"fp32, {data['shape']['name']} shape, {data['settings']['concurrency']} clients"
+    for w in ("embed", "rerank"):
+        base, serve, vllm = (serving_run(data, w, c) for c in ("in-process", "qwen3-rag serve", "vLLM"))
+        at_least(0.8, f"Server over loopback >= 0.8x in-process, {w} (issue 10)", serve, base)
+        at_least(1.0, f"qwen3-rag (in-process) >= 1.0x vLLM CPU over HTTP, {w}, {where}", base, vllm)
+    for name, row in (data.get("memory") or {}).items():
+        if name.startswith("qwen3-rag serve"):
+            value, label = row["x_one_process_rss"], "Server + workers <= 1.5x one process (RSS, issue 10)"
+            out.append((label, f"{value:.2f}x", value <= 1.5))
     return out
 
 
@@ -613,44 +591,45 @@ def cpu_profile_table(suites: Data) -> list[str]:
 
 
 def peers_table(task: str, unit: str) -> Callable[[Data], list[str]]:
+    def ran(value: Callable[[Data], Any]) -> Callable[[Data], Any]:
+        return lambda r: value(r) if r.get("seconds") else "-"
+
+    def fp32(r: Data) -> str:
+        cosine = r.get("min_cosine_fp32") if r["dtype"] != "float32" else None
+        return diff(r.get("max_abs_diff_fp32")) + ("" if cosine is None else f" (min cosine {cosine:.5f})")
+
+    def share(r: Data) -> str:
+        return "-" if r["share_of_peak"] is None else f"{100 * r['share_of_peak']:.0f}%"
+
+    def how(r: Data) -> str:
+        return r["how"] if r.get("seconds") else f"not run: {_short(r.get('error') or 'not run')}"
+
+    spec: list[Column] = [
+        ("engine", lambda r: r["name"]),
+        ("dtype", lambda r: r["dtype"]),
+        ("seconds", ran(lambda r: f"{r['seconds']:.2f}")),
+        (unit, ran(lambda r: num(r["items_per_s"]))),
+        ("tokens/s", ran(lambda r: num(r["tokens_per_s"]))),
+        ("x qwen3-rag", ran(lambda r: f"{num(r['ratio'])}x")),
+        ("share of matmul peak", ran(share)),
+        ("max abs diff vs qwen3-rag (same dtype)", ran(lambda r: diff(r.get("max_abs_diff")))),
+        ("vs qwen3-rag fp32", ran(fp32)),
+        ("load s", ran(lambda r: num(r.get("load_s"), 1))),
+        ("how", how),
+    ]
+
     def render(suites: Data) -> list[str]:
         data = suites.get("peers")
         if not data:
             return []
-        runs, rows = peer_runs(data), []
-        for dtype in data.get("settings", {}).get("dtypes", []):
-            for engine, name in PEER_NAMES.items():
-                r = runs.get((engine, task, dtype))
-                if r is None:
-                    continue
-                if not r.get("seconds"):
-                    rows.append(
-                        cells(name, dtype, *["-"] * 8, f"not run: {_short(r.get('error') or 'not run')}")
-                    )
-                    continue
-                share, fp32 = r.get("share_of_peak"), diff(r.get("max_abs_diff_fp32"))
-                if r.get("min_cosine_fp32") is not None and dtype != "float32":
-                    fp32 += f" (min cosine {r['min_cosine_fp32']:.5f})"
-                rows.append(
-                    cells(
-                        name,
-                        dtype,
-                        f"{r['seconds']:.2f}",
-                        num(r["items_per_s"]),
-                        num(r["tokens_per_s"]),
-                        f"{num(peer_ratio(data, engine, task, dtype))}x",
-                        "-" if share is None else f"{100 * share:.0f}%",
-                        diff(r.get("max_abs_diff")),
-                        fp32,
-                        num(r.get("load_s"), 1),
-                        r.get("how", ""),
-                    )
-                )
-        header = (
-            f"engine | dtype | seconds | {unit} | tokens/s | x qwen3-rag | share of matmul peak "
-            "| max abs diff vs qwen3-rag (same dtype) | vs qwen3-rag fp32 | load s | how"
-        )
-        return table(header, "---|" * 11, rows)
+        runs = peer_runs(data)
+        rows = [
+            {**r, "name": name, "ratio": peer_ratio(data, engine, task, dtype)}
+            for dtype in data["settings"]["dtypes"]
+            for engine, name in PEER_NAMES.items()
+            if (r := runs.get((engine, task, dtype)))
+        ]
+        return columns(rows, spec)
 
     return render
 
@@ -701,16 +680,14 @@ def matmul_forms_table(suites: Data) -> list[str]:
 def serving_table(workload: str, unit: str) -> Callable[[Data], list[str]]:
     def render(suites: Data) -> list[str]:
         runs = [r for r in (suites.get("serving") or {}).get("runs", []) if r["workload"] == workload]
-        base = next((r for r in runs if r["contender"] == "in-process"), None)
+        base = next((r["items_per_s"] for r in runs if r["contender"] == "in-process"), math.nan)
         rows = [
             cells(
                 r["contender"],
                 f"{r['items_per_s']:.1f}",
                 f"{r['tokens_per_s']:.0f}",
-                f"{r['p50_ms']:.0f}",
-                f"{r['p95_ms']:.0f}",
-                f"{r['p99_ms']:.0f}",
-                f"{r['items_per_s'] / base['items_per_s'] if base else float('nan'):.2f}",
+                *(f"{r[f'p{q}_ms']:.0f}" for q in (50, 95, 99)),
+                f"{r['items_per_s'] / base:.2f}",
                 diff(r["max_abs_diff"]),
             )
             for r in runs
