@@ -25,6 +25,9 @@ _ROOT = str(Path(__file__).resolve().parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+# A module whose `pytestmark` the `-m` expression excludes is not imported (tests/support/quick_collect.py).
+pytest_plugins = ["tests.support.quick_collect"]
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,11 +1,11 @@
-"""A server process on 127.0.0.1: its URLs and waiting for ``GET /health``.
-
-One piece for ``qwen3-rag serve`` in the serving benchmark, the vLLM wrapper and the tests'
-server helpers; each caller says in its own words (and exception type) why a start failed.
-"""
+"""A server process on 127.0.0.1 (``qwen3-rag serve``, vLLM; the tests' server helpers too): its
+URLs, starting it in a process group of its own, waiting for ``GET /health``, stopping it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -22,10 +22,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LoopbackUrls:
-    """The URLs of a server listening on 127.0.0.1 at ``self.port``."""
+def launch(command: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """``command`` with its output to ``log``, in a process group of its own (its children end with it)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
+
+@dataclass
+class LoopbackProcess:
+    """A started server process, its port and the log file its output goes to."""
+
+    process: subprocess.Popen[bytes]
     port: int
+    log: Path
 
     @property
     def url(self) -> str:
@@ -34,18 +51,27 @@ class LoopbackUrls:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL (``/v1/embeddings``, ``/v1/rerank``): what
-        ``Qwen3Embedder.load(..., base_url=...)`` takes."""
+        """The OpenAI base URL (``/v1/embeddings``): what ``Qwen3Embedder.load(base_url=...)`` takes."""
         return f"{self.url}/v1"
 
+    def wait_healthy(self, timeout_s: float) -> float:
+        """Seconds until ``GET /health`` answered 200; raises with the log's tail if it did not."""
+        start = time.monotonic()
+        health = wait_for_health(self.url, self.process, deadline=start + timeout_s, interval_s=0.25)
+        if health != "healthy":
+            tail = self.log.read_text(errors="replace")[-4000:]
+            error = TimeoutError if health == "timeout" else RuntimeError
+            raise error(f"{self.process.args!r}: {health} (exit code {self.process.returncode}):\n{tail}")
+        return time.monotonic() - start
 
-@dataclass
-class LoopbackProcess(LoopbackUrls):
-    """A started server process, its port and the log file its output goes to."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM to the process group, SIGKILL after ``grace_s`` (a child such as vLLM's engine
+        core may outlive the server for a moment); idempotent."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=grace_s)
 
 
 def wait_for_health(
@@ -59,10 +85,8 @@ def wait_for_health(
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return "exited"
-            try:
+            with contextlib.suppress(httpx.TransportError):
                 if client.get(f"{url}/health").status_code == 200:
                     return "healthy"
-            except httpx.TransportError:
-                pass
             time.sleep(interval_s)
     return "timeout"

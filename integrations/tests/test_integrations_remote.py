@@ -28,6 +28,8 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode  # noqa
 from qwen3_rag import InvalidOptionError, Qwen3Embedder  # noqa: E402
 from qwen3_rag.pipeline import Ingestor, QdrantStore  # noqa: E402
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 KEY = "adapter-remote-key"
 LOCAL = {"device": "cpu", "dtype": "float32"}
 

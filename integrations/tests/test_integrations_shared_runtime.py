@@ -20,6 +20,8 @@ li_rerank = pytest.importorskip("llama_index.postprocessor.qwen3_rag_rerank")
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker  # noqa: E402
 from qwen3_rag._runtime import loaded_models  # noqa: E402
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 def _weights(model: Any) -> list[Any]:
     """Parameters and buffers: on CPU in float32 the decoder's linear weights are oneDNN buffers."""

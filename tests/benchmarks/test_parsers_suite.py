@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here runs the parsers suite
+
 pytest.importorskip("markitdown", reason="the documents extra is in the test extra")
 
 
@@ -23,4 +25,5 @@ def test_parsers_suite_measures_what_ingest_uses_and_renders_the_table(tmp_path:
         if fmt != "pdf":  # pypdf scatters a drawn table's cells; markitdown keeps tables whole
             assert result["table_whole"], fmt
     text = (tmp_path / "benchmarks.md").read_text()
-    assert "## Document parsers (issue 23)" in text and "| qwen3-rag | (this env) |" in text
+    assert "## Document parsers (issue 23)" in text and "| qwen3-rag | " in text
+    assert "s/MB, table whole, 5/5 headings |" in text  # a measured cell, as the report writes it

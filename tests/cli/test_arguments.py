@@ -28,6 +28,7 @@ from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore
 from qwen3_rag.pipeline._layout import chunk_payload, point_id
 from qwen3_rag.pipeline._sources import SourceRecord
 from tests.support.cli import run
+from tests.support.store_copies import StoreFolders
 
 NO_MODELS = ["--embedding-model", "/nonexistent/embedding", "--reranker-model", "/nonexistent/reranker"]
 
@@ -47,35 +48,44 @@ def parse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    """Two ingested files' paths (their chunks are written by hand below; the files exist)."""
-    root = tmp_path / "docs"
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two ingested files' paths (their chunks are written by hand below; the files exist and no
+    test changes them)."""
+    root = tmp_path_factory.mktemp("cli-args") / "docs"
     (root / "sub").mkdir(parents=True)
     (root / "a.md").write_text("alpha", encoding="utf-8")
     (root / "sub" / "b.md").write_text("beta", encoding="utf-8")
     return root.resolve()
 
 
+@pytest.fixture(scope="module")
+def collection_folders(tmp_path_factory: pytest.TempPathFactory, docs: Path) -> StoreFolders:
+    def build(_: str, folder: Path) -> None:
+        """A collection ``kb`` made by hand: a.md with two chunks, sub/b.md with one, and their records."""
+        chunks = [(docs / "a.md", 0), (docs / "a.md", 1), (docs / "sub" / "b.md", 0)]
+        with QdrantStore("kb", path=folder) as store:
+            store.ensure(EmbeddingSpec("/nonexistent/embedding", 4))
+            store.upsert_chunks(
+                [point_id(path.as_posix(), i) for path, i in chunks],
+                [chunk_payload(path.as_posix(), i, f"chunk {i}") for path, i in chunks],
+                [[1.0, float(n), 0.0, 0.0] for n in range(len(chunks))],
+                [models.SparseVector(indices=[n], values=[1.0]) for n in range(len(chunks))],
+            )
+            store.sources.put(
+                [
+                    SourceRecord((docs / "a.md").as_posix(), 2, "2025-01-01T00:00:00+00:00"),
+                    SourceRecord((docs / "sub" / "b.md").as_posix(), 1, None, complete=False),
+                ]
+            )
+
+    return StoreFolders(tmp_path_factory.mktemp("cli-args-stores"), build)
+
+
 @pytest.fixture
-def store_flags(tmp_path: Path, docs: Path) -> list[str]:
-    """A collection ``kb`` made by hand: a.md with two chunks, sub/b.md with one, and their records."""
-    folder = tmp_path / "qdrant"
-    chunks = [(docs / "a.md", 0), (docs / "a.md", 1), (docs / "sub" / "b.md", 0)]
-    with QdrantStore("kb", path=folder) as store:
-        store.ensure(EmbeddingSpec("/nonexistent/embedding", 4))
-        store.upsert_chunks(
-            [point_id(path.as_posix(), i) for path, i in chunks],
-            [chunk_payload(path.as_posix(), i, f"chunk {i}") for path, i in chunks],
-            [[1.0, float(n), 0.0, 0.0] for n in range(len(chunks))],
-            [models.SparseVector(indices=[n], values=[1.0]) for n in range(len(chunks))],
-        )
-        store.sources.put(
-            [
-                SourceRecord((docs / "a.md").as_posix(), 2, "2025-01-01T00:00:00+00:00"),
-                SourceRecord((docs / "sub" / "b.md").as_posix(), 1, None, complete=False),
-            ]
-        )
+def store_flags(tmp_path: Path, collection_folders: StoreFolders) -> list[str]:
+    """Flags naming this test's own copy of the collection ``kb``."""
+    folder = collection_folders.copy("kb", tmp_path / "qdrant")
     return ["--qdrant-path", str(folder), "--collection", "kb"]
 
 

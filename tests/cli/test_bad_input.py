@@ -11,6 +11,8 @@ import pytest
 
 from qwen3_rag._cli import main
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 def run_cli(argv: list[str]) -> tuple[int, str]:
     out = io.StringIO()

@@ -14,6 +14,8 @@ import pytest
 from qwen3_rag.testing import write_tiny_checkpoints
 from tests.support.cli import run
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:

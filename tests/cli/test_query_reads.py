@@ -12,6 +12,8 @@ import pytest
 from qwen3_rag._cli import main
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 def test_query_and_chat_read_the_collection_once(
     tmp_path: Path, tiny_embedding_path: str, tiny_reranker_path: str, monkeypatch: pytest.MonkeyPatch

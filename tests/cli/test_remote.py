@@ -11,6 +11,8 @@ import pytest
 from tests.support.cli import run
 from tests.support.server_helpers import Server, offline_env, serving
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 @pytest.fixture(scope="module")
 def server(

@@ -22,6 +22,8 @@ from tests.support.server_helpers import (
     serving,
 )
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 # Folders named as the Hub's checkpoints are: a client naming the Hub ids matches them by name.
 HUB_EMBEDDING, HUB_RERANKER = "Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Reranker-0.6B"
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.local_http import http_server_in_thread
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPTS = ["langchain_chatbot.py", "llamaindex_chatbot.py"]
 

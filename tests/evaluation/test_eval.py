@@ -240,8 +240,13 @@ def test_filter_narrows_every_search(dataset: Path, models: list[str], tmp_path:
 
 
 def test_a_malformed_filter_is_refused_before_anything_loads(
-    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    dataset = tmp_path / "small"  # the smallest BEIR layout: the filter is refused before it is read
+    (dataset / "qrels").mkdir(parents=True)
+    (dataset / "corpus.jsonl").write_text('{"_id": "d", "text": "t"}\n', encoding="utf-8")
+    (dataset / "queries.jsonl").write_text('{"_id": "q", "text": "t"}\n', encoding="utf-8")
+    (dataset / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\td\t1\n", encoding="utf-8")
     code, out = run([str(dataset), "--embedding-model", str(tmp_path / "none"), "--filter", "year>=soon"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and out == "" and "a range wants a number or an ISO date" in err and "\n" not in err

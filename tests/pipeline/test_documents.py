@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from benchmarks.document_files import MARKERS, write_all
 from qwen3_rag.pipeline._loaders import read_document
 from tests.support.cli import run
 
-pytest.importorskip("markitdown", reason="the documents extra is in the test extra")
+if importlib.util.find_spec("markitdown") is None:  # found, not imported: importing it takes a second
+    pytest.skip("the documents extra is in the test extra", allow_module_level=True)
 
 
 def test_each_format_is_ingested_and_its_text_found_by_a_query(

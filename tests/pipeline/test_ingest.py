@@ -13,6 +13,8 @@ from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore, TokenChunker
 from qwen3_rag.pipeline._layout import point_id
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 TEXTS = {
     "paris.txt": "Paris is the capital and largest city of France. " * 6,
     "python.md": "# Python\n\nPython is a programming language. Qdrant is a vector database. " * 5,

@@ -23,6 +23,8 @@ from qwen3_rag._errors import StoreConnectionError
 from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._layout import point_id
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
 

@@ -22,6 +22,8 @@ from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._pruning import remove_sources, sources_under
 from qwen3_rag.pipeline._sources import SourceRecord
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 CHUNK_TOKENS, OVERLAP = 16, 4
 Snapshot = dict[str, tuple[dict[str, Any], np.ndarray]]
 

@@ -42,6 +42,7 @@ any_string = st.lists(  # any str Python can hold: lone surrogates (a third of t
 
 
 # ----------------------------------------------------------------------------- identities
+@pytest.mark.slow  # a property test: hundreds of examples
 @given(source=any_string, index=st.integers(0, 10**6))
 def test_point_id_never_raises_and_keeps_the_ids_of_valid_names(source: str, index: int) -> None:
     pid = point_id(source, index)

@@ -15,6 +15,8 @@ from qwen3_rag import InvalidOptionError, Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.pipeline import EmbeddingSpec, Ingestor, QdrantStore, TwoStageRetriever
 from tests.support.corpus import ingest_docs
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 CHUNK_TOKENS, OVERLAP = 16, 4
 
 

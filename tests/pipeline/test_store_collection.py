@@ -19,6 +19,7 @@ from qwen3_rag.pipeline import EmbeddingSpec, QdrantStore, build_filter
 from qwen3_rag.pipeline._layout import chunk_payload, point_id
 from qwen3_rag.pipeline._pruning import missing_sources, remove_sources, sources_under
 from qwen3_rag.pipeline._sources import SourceRecord
+from tests.support.store_copies import StoreFolders
 
 SPEC = EmbeddingSpec("Qwen/Qwen3-Embedding-0.6B", 4, fingerprint="abc123")
 
@@ -48,17 +49,30 @@ ENGINES = ["edge", "local", "memory"]
 """Qdrant Edge (embedded folders), qdrant-client's local mode (older folders) and ``:memory:``."""
 
 
-def open_store(name: str, kind: str, tmp_path: Path) -> QdrantStore:
-    if kind == "memory":
-        return QdrantStore(name, location=":memory:")
-    return QdrantStore(name, path=tmp_path / f"q-{kind}", engine=kind)
+def _build_filled(kind: str, folder: Path) -> None:
+    with QdrantStore("docs", path=folder, engine=kind) as store:
+        store.ensure(SPEC)
+        write(store)
+
+
+@pytest.fixture(scope="module")
+def filled_folders(tmp_path_factory: pytest.TempPathFactory) -> StoreFolders:
+    return StoreFolders(tmp_path_factory.mktemp("filled"), _build_filled)
 
 
 @pytest.fixture(params=ENGINES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QdrantStore]:
-    with open_store("docs", request.param, tmp_path) as store:
-        store.ensure(SPEC)
-        write(store)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, filled_folders: StoreFolders
+) -> Iterator[QdrantStore]:
+    """The four chunks of ``CHUNKS`` on each engine; an embedded folder is a copy of one written once."""
+    if request.param == "memory":
+        with QdrantStore("docs", location=":memory:") as store:
+            store.ensure(SPEC)
+            write(store)
+            yield store
+        return
+    folder = filled_folders.copy(request.param, tmp_path / f"q-{request.param}")
+    with QdrantStore("docs", path=folder, engine=request.param) as store:
         yield store
 
 
@@ -295,11 +309,10 @@ def test_an_embedded_store_persists_across_clients(tmp_path: Path, kind: str) ->
         assert again.query([0.0, 0.0, 0.0, 1.0], limit=1)[0].text == "beta one"
 
 
-def test_a_deleted_source_is_not_counted_after_a_reopen(tmp_path: Path) -> None:
+def test_a_deleted_source_is_not_counted_after_a_reopen(tmp_path: Path, filled_folders: StoreFolders) -> None:
     """Edge's facet lists a deleted value with count 0 until the shard reopens: never shown."""
+    filled_folders.copy("edge", tmp_path / "q")
     with QdrantStore("docs", path=tmp_path / "q") as store:
-        store.ensure(SPEC)
-        write(store)
         store.delete_source("/docs/sub/b.md")
         assert store.chunk_counts() == {"/docs/a.md": 3}
     with QdrantStore("docs", path=tmp_path / "q") as again:
@@ -320,11 +333,10 @@ def test_a_reader_of_a_folder_without_a_store_creates_nothing(tmp_path: Path) ->
         ("missing sqlite", "has no storage.sqlite"),
     ],
 )
-def test_a_damaged_local_mode_folder_is_one_clear_error(tmp_path: Path, damage: str, message: str) -> None:
-    folder = tmp_path / "q"
-    with QdrantStore("docs", path=folder, engine="local") as store:
-        store.ensure(SPEC)
-        write(store)
+def test_a_damaged_local_mode_folder_is_one_clear_error(
+    tmp_path: Path, filled_folders: StoreFolders, damage: str, message: str
+) -> None:
+    folder = filled_folders.copy("local", tmp_path / "q")
     sqlite = folder / "collection" / "docs" / "storage.sqlite"
     if damage == "meta.json":
         (folder / "meta.json").write_text('{"collections": ', encoding="utf-8")
@@ -371,11 +383,10 @@ EDGE_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", sorted(EDGE_DAMAGE))
-def test_a_damaged_edge_folder_is_one_clear_error(tmp_path: Path, damage: str) -> None:
-    folder = tmp_path / "q"
-    with QdrantStore("docs", path=folder) as store:
-        store.ensure(SPEC)
-        write(store)
+def test_a_damaged_edge_folder_is_one_clear_error(
+    tmp_path: Path, filled_folders: StoreFolders, damage: str
+) -> None:
+    folder = filled_folders.copy("edge", tmp_path / "q")
     harm, message = EDGE_DAMAGE[damage]
     harm(folder)
     for _ in range(2):  # the same error again: a failed open let go of the folder's lock
@@ -509,17 +520,26 @@ FILTERS = {
 }
 
 
+@pytest.fixture(scope="module")
+def edge_and_memory(
+    tmp_path_factory: pytest.TempPathFactory, filled_folders: StoreFolders
+) -> Iterator[tuple[QdrantStore, QdrantStore]]:
+    """The same four chunks on Edge and on ``:memory:``, shared by the read-only filter cases."""
+    folder = filled_folders.copy("edge", tmp_path_factory.mktemp("filters") / "q")
+    with QdrantStore("docs", path=folder) as edge, QdrantStore("docs", location=":memory:") as memory:
+        memory.ensure(SPEC)
+        write(memory)
+        yield edge, memory
+
+
 @pytest.mark.parametrize("name", sorted(FILTERS))
-def test_qdrant_client_filters_select_the_same_chunks_on_edge(tmp_path: Path, name: str) -> None:
-    with QdrantStore("docs", path=tmp_path / "q") as edge, QdrantStore("docs", location=":memory:") as memory:
-        for store in (edge, memory):
-            store.ensure(SPEC)
-            write(store)
-        expected = [h.id for h in memory.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])]
-        assert expected  # every filter here selects something
-        assert [
-            h.id for h in edge.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])
-        ] == expected
+def test_qdrant_client_filters_select_the_same_chunks_on_edge(
+    edge_and_memory: tuple[QdrantStore, QdrantStore], name: str
+) -> None:
+    edge, memory = edge_and_memory
+    expected = [h.id for h in memory.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])]
+    assert expected  # every filter here selects something
+    assert [h.id for h in edge.query([1.0, 0.5, 0.25, 0.1], limit=10, query_filter=FILTERS[name])] == expected
 
 
 def test_a_filter_edge_cannot_express_is_refused_not_dropped(tmp_path: Path) -> None:

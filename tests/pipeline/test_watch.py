@@ -22,6 +22,8 @@ from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.pipeline._store import DENSE_VECTOR
 from qwen3_rag.pipeline._watch import ChangeBatch, watch_and_mirror
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 pytest.importorskip("watchfiles", reason="--watch needs the watch extra (in the test extra)")
 
 WAIT = 60.0  # seconds: every wait is bounded; a shared CI machine can be slow

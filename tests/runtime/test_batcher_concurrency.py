@@ -18,6 +18,8 @@ import pytest
 from qwen3_rag import OverloadedError, Qwen3Embedder, Qwen3Reranker, RuntimeClosedError
 from qwen3_rag.testing import write_tiny_checkpoints
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

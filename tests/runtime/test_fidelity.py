@@ -13,6 +13,8 @@ from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.testing import write_tiny_checkpoints
 from qwen3_rag.testing_reference import WEB_SEARCH, ReferenceEmbedder, ReferenceReranker
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 M = TypeVar("M", Qwen3Embedder, Qwen3Reranker)
 
 TOLERANCE = 1e-5

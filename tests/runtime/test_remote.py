@@ -33,6 +33,8 @@ from tests.support.server_helpers import (
 )
 from tests.support.texts import RETRIEVAL_DOCS as DOCS
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 KEY = "remote-test-key"
 TOLERANCE = 1e-5
 TEXTS = ["Paris is the capital of France.", "Bananas are yellow.", "", "Qdrant is a vector database. " * 9]

@@ -35,6 +35,8 @@ from qwen3_rag._runtime.remote import RemoteBackend
 from tests.support.local_http import http_server_in_thread
 from tests.support.server_helpers import free_port
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 DIMS = 40
 
 

@@ -13,6 +13,8 @@ import torch
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 @pytest.fixture
 def restored_threads() -> Iterator[int]:

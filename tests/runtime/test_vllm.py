@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 from benchmarks.vllm_server import VllmServer, start_vllm, vllm_python, vllm_venv  # noqa: E402
 from qwen3_rag._environment import QWEN3_RAG_VLLM  # noqa: E402
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.models]
 
 TOLERANCE = 1e-5
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"

@@ -28,6 +28,8 @@ from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from tests.support.server_helpers import START_TIMEOUT_S, Server, start_server, stop_server, wait_healthy
 from tests.support.texts import SERVED_TEXTS as TEXTS
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 KEY = "process-test-key"
 _start, _wait_healthy, _stop = start_server, wait_healthy, stop_server
 

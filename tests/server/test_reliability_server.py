@@ -32,6 +32,8 @@ from qwen3_rag._runtime import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag.server import ServerConfig, create_app
 from tests.support.server_helpers import Server, offline_env, start_server, stop_server, wait_healthy
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 HEADER_TIMEOUT_S = 2.0
 BODY_TIMEOUT_S = 2.0
 SLACK_S = 2.0

@@ -8,6 +8,7 @@ Deterministic for a given Python version and seed.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import random
@@ -64,6 +65,7 @@ MODULES = (
 )  # files missing from this Python version are passed over
 
 
+@functools.cache  # parsing the stdlib files takes seconds; several data sets are written per session
 def docstrings() -> list[tuple[str, str]]:
     """``(qualified name, docstring)`` of functions and classes with a one-line summary, in file order."""
     root = Path(sysconfig.get_paths()["stdlib"])

@@ -15,7 +15,8 @@ def http_server_in_thread(
     """``handler`` answering on a free loopback port for the ``with`` block; yields the root URL
     (``http://127.0.0.1:PORT``), then stops the server and closes its socket."""
     server = server_class(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: the default half second, per test, added up.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -21,6 +21,8 @@ from langchain_qwen3_rag import Qwen3Embeddings, Qwen3Rerank
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from tests.support.texts import CORPUS, QUERY
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 K, TOP_N = 6, 3
 
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
 from langchain_qwen3_rag.retrievers import Qwen3RagRetriever
 
 from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore, SourceDocument
+
+pytestmark = pytest.mark.models  # every test here builds or loads a model
 
 
 def test_results_carry_the_documents_metadata(tiny_embedding_path: str, tiny_reranker_path: str) -> None:

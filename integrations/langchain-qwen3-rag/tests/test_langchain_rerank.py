@@ -19,6 +19,8 @@ from qwen3_rag.pipeline import Ingestor, QdrantStore
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 from tests.support.texts import LONG, QUERY, TEXTS
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 def _docs(texts: list[str] = TEXTS) -> list[Document]:
     return [Document(page_content=t, metadata={"n": i}) for i, t in enumerate(texts)]

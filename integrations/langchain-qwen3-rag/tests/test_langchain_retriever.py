@@ -21,6 +21,8 @@ from qwen3_rag.pipeline import QdrantStore, TwoStageRetriever
 from tests.support.corpus import ingest_docs
 from tests.support.texts import RETRIEVAL_DOCS as DOCS
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory, tiny_embedding_path: str) -> QdrantStore:

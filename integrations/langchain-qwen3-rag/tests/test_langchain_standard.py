@@ -14,6 +14,8 @@ from langchain_qwen3_rag import Qwen3Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 class _TinyModel:
     _model_path: str = ""

@@ -16,6 +16,8 @@ from qdrant_client import models
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 # `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(

@@ -17,6 +17,8 @@ from langchain_qwen3_rag import Qwen3Embeddings, Qwen3RagVectorStore
 
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 class CountingEmbeddings(Embeddings):
     """The real embeddings, counting the document texts they embed."""

@@ -19,6 +19,8 @@ from qwen3_rag import CollectionMismatchError, InvalidOptionError
 from qwen3_rag._cli import main
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 DOCS = [
     Document(
         id="kb/rotate", page_content="Rotate the API key every month.", metadata={"team": "ops", "year": 2024}

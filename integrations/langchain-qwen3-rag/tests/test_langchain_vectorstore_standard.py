@@ -19,6 +19,9 @@ from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from qwen3_rag.pipeline import QdrantStore
 
 
+# Each test makes an Edge collection (two shards, their thread pools, the payload indexes): the class
+# takes tens of seconds, so the quick loop runs the suite on `:memory:` and the full suite on both.
+@pytest.mark.slow
 class TestOnQdrantEdge(VectorStoreIntegrationTests):
     @pytest.fixture()
     def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:

@@ -15,6 +15,8 @@ from llama_index.postprocessor.qwen3_rag_rerank import Qwen3Rerank
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from tests.support.texts import CORPUS, QUERY
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 K, TOP_N = 6, 3
 
 

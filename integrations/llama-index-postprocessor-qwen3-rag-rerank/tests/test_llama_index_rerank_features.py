@@ -17,6 +17,8 @@ from qwen3_rag import InvalidOptionError, Qwen3Reranker
 from qwen3_rag.testing import convert_reranker_to_sequence_classifier
 from tests.support.texts import LONG, QUERY, TEXTS
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 
 def _nodes(texts: list[str] = TEXTS) -> list[NodeWithScore]:
     return [NodeWithScore(node=TextNode(id_=f"n{i}", text=t), score=0.1 * i) for i, t in enumerate(texts)]

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import pytest
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
 from llama_index.retrievers.qwen3_rag import Qwen3RagRetriever
 
 from qwen3_rag import Qwen3Embedder
 from qwen3_rag.pipeline import Ingestor, QdrantStore, SourceDocument
+
+pytestmark = pytest.mark.models  # every test here builds or loads a model
 
 
 def test_nodes_carry_the_documents_metadata(tiny_embedding_path: str, tiny_reranker_path: str) -> None:

@@ -25,6 +25,8 @@ from llama_index.vector_stores.qwen3_rag import Qwen3RagVectorStore
 from qwen3_rag import InvalidOptionError
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 # `store`: integrations/conftest.py (an empty collection on Qdrant Edge, then on :memory:).
 DOCS = [
     Document(text="Rotate the API key every month.", id_="ops-keys", metadata={"team": "ops", "year": 2024}),

@@ -26,6 +26,8 @@ from llama_index.vector_stores.qwen3_rag import Qwen3RagVectorStore
 from qwen3_rag._cli import main
 from qwen3_rag.pipeline import QdrantStore
 
+pytestmark = pytest.mark.models  # every test here builds or loads a model
+
 LONG = " ".join(f"Step {i}: rotate key number {i} in the vault." for i in range(40))
 
 
