@@ -56,7 +56,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", help="main suite: only these measurements")
     parser.add_argument("--concurrent", type=int, default=256, help="main suite: concurrent queries")
     parser.add_argument("--ingest-mb", type=float, help="ingest suite: text file size in MiB (default 4)")
-    parser.add_argument("--parser-venv", action="append", default=[], metavar="NAME=DIR", help="parser venv")
     parser.add_argument("--out", default="docs", help="folder for benchmarks.md, the chart and the JSON")
     parser.add_argument("--cache-dir", default=CACHE_DIR, help="where the checkpoints are written once")
     return parser.parse_args(argv)
@@ -74,7 +73,6 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
         "peers": ["--engines", "qwen3-rag"] * args.no_external,
         "serving": ["--skip", "vllm"] * args.no_external,
         "ingest": ["--mb", f"{args.ingest_mb:g}"] if args.ingest_mb else [],
-        "parsers": [f"--venv={venv}" for venv in args.parser_venv],
     }.get(name, [])
     cache = ["--cache-dir", args.cache_dir] if name in CHECKPOINTS else []
     first, *rest = words.split()
