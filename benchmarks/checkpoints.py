@@ -15,8 +15,6 @@ from typing import Any
 
 from qwen3_rag._prompts import DEFAULT_QUERY_INSTRUCTION, RERANKER_PREFIX, RERANKER_SUFFIX
 
-QWEN3_VOCAB = 151669
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -27,7 +25,7 @@ class Shape:
     kv_heads: int
     head_dim: int
     ffn: int
-    vocab: int = QWEN3_VOCAB
+    vocab: int = 151669  # Qwen3's
 
     def body_params(self) -> int:
         """Parameters outside the token embedding (what each token's matmuls touch)."""

@@ -159,17 +159,13 @@ def main_setup(suites: Data) -> list[str]:
     main = suites.get("main")
     if not main:
         return []
-    shape, c = main["shape"], main["corpus"]
-    return [
-        f"- Model shape `{shape['name']}`: {shape['layers']} layers, hidden {shape['hidden']}, heads "
-        f"{shape['heads']}/{shape['kv_heads']}, head_dim {shape['head_dim']}, ffn {shape['ffn']}, vocab "
-        f"{shape['vocab']}, {main['body_params'] / 1e6:.1f}M non-embedding parameters.",
-        f"- Corpus: {c['source']}: {c['documents']} passages, {c['tokens']} tokens (min {c['min']}, median "
-        f"{c['p50']}, p90 {c['p90']}, max {c['max']}).",
-        f"- Fixed batch sizes: embedding {main['embed_batch_size']}, reranking {main['rerank_batch_size']}; "
-        f"timings are the best of {main['repeat']} run(s) after a warm-up.",
-        "- Machine: " + ", ".join(f"{k} {v}" for k, v in main["machine"].items()),
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in main["versions"].items()),
+    listed = {"Model shape": main["shape"], "Corpus": main["corpus"], "Machine": main["machine"],
+              "Versions": main["versions"]}  # fmt: skip
+    lines = [f"- {what}: " + ", ".join(f"{k} {v}" for k, v in data.items()) for what, data in listed.items()]
+    return lines + [
+        f"- {main['body_params'] / 1e6:.1f}M non-embedding parameters; fixed batch sizes: embedding "
+        f"{main['embed_batch_size']}, reranking {main['rerank_batch_size']}; timings are the best of "
+        f"{main['repeat']} run(s) after a warm-up."
     ]
 
 
