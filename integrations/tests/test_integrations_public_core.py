@@ -4,7 +4,6 @@ in ``qwen3_rag.ModelOptions`` and the models' constructors)."""
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from qwen3_rag import ModelOptions, Qwen3Embedder, Qwen3Reranker
+from tests.support.imports import private_qwen3_rag_imports
 
 INTEGRATIONS = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p for p in INTEGRATIONS.iterdir() if (p / "pyproject.toml").is_file())
@@ -27,27 +27,13 @@ def _adapter_sources() -> list[Path]:
     ]
 
 
-def _imported_modules(path: Path) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-    return names
-
-
 def test_the_packages_and_their_sources_are_found() -> None:
     assert len(PACKAGES) >= 4 and len(_adapter_sources()) >= 10  # the checks below look at something
 
 
 @pytest.mark.parametrize("path", _adapter_sources(), ids=lambda p: str(p.relative_to(INTEGRATIONS)))
 def test_no_adapter_imports_a_private_qwen3_rag_module(path: Path) -> None:
-    private = [
-        name
-        for name in _imported_modules(path)
-        if name.split(".")[0] == "qwen3_rag" and any(part.startswith("_") for part in name.split(".")[1:])
-    ]
+    private = private_qwen3_rag_imports(path)
     assert private == [], f"{path.name} imports private qwen3-rag names: {private}"
 
 
