@@ -96,3 +96,32 @@ def test_the_llama_index_retriever_defaults_to_the_core_defaults() -> None:
     options = ModelOptions()
     for name in ("device", "dtype", "base_url", "api_key", "timeout"):
         assert params[name].default == getattr(options, name), name
+
+
+def test_the_retrievers_pass_their_model_fields_on_as_model_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both framework retrievers hand the core one ``ModelOptions`` per model (no repacked dict):
+    here on the device and dtype given, or on the server (the reranker's own URL when given)."""
+    lc = pytest.importorskip("langchain_qwen3_rag")
+    li = pytest.importorskip("llama_index.retrievers.qwen3_rag")
+    from qwen3_rag.pipeline import TwoStageRetriever
+
+    passed: list[dict[str, Any]] = []
+
+    def recorded(store: Any = None, **options: Any) -> Any:
+        passed.append(options)
+        return object()  # stands for the pipeline: only what the adapters pass is checked here
+
+    monkeypatch.setattr(TwoStageRetriever, "from_collection", recorded)
+    here = ModelOptions(device="cpu", dtype="float32")
+    remote = ModelOptions(base_url="http://e/v1", api_key="k", timeout=5.0)
+    reranker = ModelOptions(base_url="http://r/v1", api_key="k", timeout=5.0)
+    lc.Qwen3RagRetriever(device="cpu", dtype="float32")
+    li.Qwen3RagRetriever(device="cpu", dtype="float32")
+    lc.Qwen3RagRetriever(base_url="http://e/v1", reranker_base_url="http://r/v1", api_key="k", timeout=5.0)
+    li.Qwen3RagRetriever(base_url="http://e/v1", reranker_base_url="http://r/v1", api_key="k", timeout=5.0)
+    assert [(p["embedding_options"], p["reranker_options"]) for p in passed] == [
+        (here, here),
+        (here, here),
+        (remote, reranker),
+        (remote, reranker),
+    ]

@@ -1,6 +1,8 @@
 """Opening a collection and its models for retrieval, in one place: the CLI, both frameworks'
 retrievers and the examples all come here through ``TwoStageRetriever.from_collection``
 (:func:`open_collection` does the work; the retriever module builds the retriever on it).
+Ingestion picks its embedder by the same rule: :func:`embedder_for_collection` (public; the
+examples use it) and :func:`load_embedder_for` (the CLI, which reads the record itself).
 
 The one rule for the embedding model: a collection records the model and Matryoshka size that
 made its vectors. Without a model, that model at that size is used; with the same model (by
