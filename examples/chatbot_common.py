@@ -21,8 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from qwen3_rag import ChatEndpointError, Qwen3RagError
-from qwen3_rag.pipeline import Ingestor, QdrantStore
-from qwen3_rag.pipeline._opening import load_embedder_for
+from qwen3_rag.pipeline import Ingestor, QdrantStore, embedder_for_collection
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite passages as [1], [2]. "
@@ -67,9 +66,8 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
 def ingest_if_asked(args: argparse.Namespace, store: QdrantStore) -> None:
     if not args.ingest:
         return
-    recorded = store.open() if store.exists() else None
     # The collection's own model and size (a --dimensions 256 collection stays 256), as the CLI does.
-    embedder = load_embedder_for(recorded, args.embedding_model, device=args.device)
+    embedder = embedder_for_collection(store, args.embedding_model, device=args.device)
     report = Ingestor(store, embedder).ingest(args.ingest)
     print(f"Ingested: {report.summary()}", file=sys.stderr)
 

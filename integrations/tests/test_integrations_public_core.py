@@ -4,7 +4,6 @@ in ``qwen3_rag.ModelOptions`` and the models' constructors)."""
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from qwen3_rag import ModelOptions, Qwen3Embedder, Qwen3Reranker
+from tests.support.imports import private_qwen3_rag_imports
 
 INTEGRATIONS = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p for p in INTEGRATIONS.iterdir() if (p / "pyproject.toml").is_file())
@@ -27,27 +27,13 @@ def _adapter_sources() -> list[Path]:
     ]
 
 
-def _imported_modules(path: Path) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-    return names
-
-
 def test_the_packages_and_their_sources_are_found() -> None:
     assert len(PACKAGES) >= 4 and len(_adapter_sources()) >= 10  # the checks below look at something
 
 
 @pytest.mark.parametrize("path", _adapter_sources(), ids=lambda p: str(p.relative_to(INTEGRATIONS)))
 def test_no_adapter_imports_a_private_qwen3_rag_module(path: Path) -> None:
-    private = [
-        name
-        for name in _imported_modules(path)
-        if name.split(".")[0] == "qwen3_rag" and any(part.startswith("_") for part in name.split(".")[1:])
-    ]
+    private = private_qwen3_rag_imports(path)
     assert private == [], f"{path.name} imports private qwen3-rag names: {private}"
 
 
@@ -110,3 +96,32 @@ def test_the_llama_index_retriever_defaults_to_the_core_defaults() -> None:
     options = ModelOptions()
     for name in ("device", "dtype", "base_url", "api_key", "timeout"):
         assert params[name].default == getattr(options, name), name
+
+
+def test_the_retrievers_pass_their_model_fields_on_as_model_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both framework retrievers hand the core one ``ModelOptions`` per model (no repacked dict):
+    here on the device and dtype given, or on the server (the reranker's own URL when given)."""
+    lc = pytest.importorskip("langchain_qwen3_rag")
+    li = pytest.importorskip("llama_index.retrievers.qwen3_rag")
+    from qwen3_rag.pipeline import TwoStageRetriever
+
+    passed: list[dict[str, Any]] = []
+
+    def recorded(store: Any = None, **options: Any) -> Any:
+        passed.append(options)
+        return object()  # stands for the pipeline: only what the adapters pass is checked here
+
+    monkeypatch.setattr(TwoStageRetriever, "from_collection", recorded)
+    here = ModelOptions(device="cpu", dtype="float32")
+    remote = ModelOptions(base_url="http://e/v1", api_key="k", timeout=5.0)
+    reranker = ModelOptions(base_url="http://r/v1", api_key="k", timeout=5.0)
+    lc.Qwen3RagRetriever(device="cpu", dtype="float32")
+    li.Qwen3RagRetriever(device="cpu", dtype="float32")
+    lc.Qwen3RagRetriever(base_url="http://e/v1", reranker_base_url="http://r/v1", api_key="k", timeout=5.0)
+    li.Qwen3RagRetriever(base_url="http://e/v1", reranker_base_url="http://r/v1", api_key="k", timeout=5.0)
+    assert [(p["embedding_options"], p["reranker_options"]) for p in passed] == [
+        (here, here),
+        (here, here),
+        (remote, reranker),
+        (remote, reranker),
+    ]

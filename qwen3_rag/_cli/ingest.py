@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             recorded,
             args.embedding_model or (None if recorded else getattr(args, "served_embedding_model", None)),
             dimensions=args.dimensions,
-            **load_options(args, "embedding"),
+            options=load_options(args, "embedding"),
         )
         ingestor = Ingestor(
             store,

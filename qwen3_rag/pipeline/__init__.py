@@ -12,6 +12,7 @@ from ._framework_store import FrameworkCollection, StoredChunk, vector_space
 from ._ingest import Ingestor, IngestReport
 from ._layout import DENSE_VECTOR, METADATA, SPARSE_VECTOR, TENANT, TEXT, Hit, chunk_point_id, source_key
 from ._loaders import SkippedFile
+from ._opening import embedder_for_collection
 from ._retriever import DEFAULT_TOP_K, DEFAULT_TOP_N, RetrievedChunk, TwoStageRetriever, build_filter
 from ._source_documents import ChunkedDocument, SourceDocument
 from ._sparse import SparseEncoder, sparse_vectors
@@ -46,6 +47,7 @@ __all__ = [
     "Where",
     "build_filter",
     "chunk_point_id",
+    "embedder_for_collection",
     "source_key",
     "sparse_vectors",
     "to_qdrant_filter",

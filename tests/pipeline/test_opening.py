@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from qwen3_rag import CollectionMismatchError, CollectionNotFoundError, Qwen3Embedder, Qwen3Reranker
-from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever
+from qwen3_rag import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    ModelOptions,
+    Qwen3Embedder,
+    Qwen3Reranker,
+)
+from qwen3_rag.pipeline import Ingestor, QdrantStore, TwoStageRetriever, embedder_for_collection
 from qwen3_rag.pipeline._opening import load_embedder_for
 from qwen3_rag.testing import write_tiny_checkpoints
 
@@ -68,5 +74,24 @@ def test_loaded_models_are_used_as_given(
 
 
 def test_a_new_collection_gets_the_given_or_default_size(tiny_embedding_path: str) -> None:
-    assert load_embedder_for(None, tiny_embedding_path, device="cpu").dimensions == 64
-    assert load_embedder_for(None, tiny_embedding_path, dimensions=48, device="cpu").dimensions == 48
+    assert load_embedder_for(None, tiny_embedding_path, options={"device": "cpu"}).dimensions == 64
+    on_cpu = ModelOptions(device="cpu")  # the options value, as the framework retrievers pass it
+    assert load_embedder_for(None, tiny_embedding_path, dimensions=48, options=on_cpu).dimensions == 48
+
+
+def test_the_embedder_for_a_collection_is_its_recorded_model_and_size(
+    collection: Path, tiny_embedding_path: str, tmp_path: Path
+) -> None:
+    """The public helper the examples ingest with: an existing collection's model at its size
+    (named or not), another model at its full size, and a new collection the given size."""
+    with QdrantStore("kb", path=collection) as store:
+        recorded = embedder_for_collection(store, device="cpu")
+        assert (Path(recorded.model_name), recorded.dimensions) == (Path(tiny_embedding_path), 32)
+        assert embedder_for_collection(store, Path(tiny_embedding_path), device="cpu").dimensions == 32
+        other = Path(write_tiny_checkpoints(tmp_path / "other", seed=99)["embedding"])
+        other = other.rename(other.with_name("other-embedding"))  # another name: another model
+        assert embedder_for_collection(store, other, device="cpu").dimensions == 64
+    with QdrantStore("new", path=tmp_path / "fresh") as store:
+        fresh = embedder_for_collection(store, tiny_embedding_path, dimensions=48, device="cpu")
+        assert fresh.dimensions == 48
+        assert not store.exists()  # nothing created by choosing the model

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from qwen3_rag import (
     DEFAULT_RERANKER_MODEL,
     InvalidOptionError,
+    ModelOptions,
     Qwen3Embedder,
     Qwen3Reranker,
 )
@@ -168,10 +169,8 @@ class Qwen3RagRetriever(BaseRetriever):
             qdrant_api_key=self.qdrant_api_key,
             embedding_model=embedder,
             reranker=reranker,
-            device=None,  # in the load options: a model on a server takes none
-            dtype=None,
-            embedding_options=self._load_options(self.base_url),
-            reranker_options=self._load_options(self.reranker_base_url or self.base_url),
+            embedding_options=self._model_options(self.base_url),
+            reranker_options=self._model_options(self.reranker_base_url or self.base_url),
             top_k=self.top_k,
             top_n=self.k,
             hybrid=self.hybrid,
@@ -179,12 +178,14 @@ class Qwen3RagRetriever(BaseRetriever):
             min_score=self.min_score,
         )
 
-    def _load_options(self, url: str | None) -> dict[str, Any]:
+    def _model_options(self, url: str | None) -> ModelOptions:
+        """How one model runs: here on ``device``/``dtype``, or on the server at ``url`` (where a
+        ``device`` or ``dtype`` the user set goes along, so that it is refused, not ignored)."""
         if url is None:
-            return {"device": self.device, "dtype": self.dtype}
+            return ModelOptions(device=self.device, dtype=self.dtype)
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         given = {name: getattr(self, name) for name in _LOAD_OPTIONS & self.model_fields_set}
-        return {"base_url": url, "api_key": key, "timeout": self.timeout, **given}  # given ones are refused
+        return ModelOptions(base_url=url, api_key=key, timeout=self.timeout, **given)
 
     @property
     def two_stage(self) -> TwoStageRetriever:

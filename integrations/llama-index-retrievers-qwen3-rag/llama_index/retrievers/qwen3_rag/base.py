@@ -14,6 +14,7 @@ from llama_index.core.vector_stores.types import FilterCondition, FilterOperator
 from qwen3_rag import (
     DEFAULT_RERANKER_MODEL,
     InvalidOptionError,
+    ModelOptions,
     Qwen3Embedder,
     Qwen3Reranker,
     check_rerank_threshold,
@@ -96,8 +97,12 @@ class Qwen3RagRetriever(BaseRetriever):
             return
         options: dict[str, Any] = {"instruction": instruction, **self._overrides}
 
-        def remote(url: str | None) -> dict[str, Any]:
-            return {"base_url": url, "api_key": api_key, "timeout": timeout} if url else {}
+        def model_options(url: str | None) -> ModelOptions:
+            """How one model runs: here, or on the server at ``url`` (a device or dtype other than
+            "auto" then goes along, so that it is refused, not ignored)."""
+            if not url:
+                return ModelOptions(device=device, dtype=dtype)
+            return ModelOptions(device=device, dtype=dtype, base_url=url, api_key=api_key, timeout=timeout)
 
         self._pipeline = TwoStageRetriever.from_collection(
             store if store is not None else collection,
@@ -106,10 +111,8 @@ class Qwen3RagRetriever(BaseRetriever):
             qdrant_api_key=qdrant_api_key,
             embedding_model=embedding_model,
             reranker=reranker_model,
-            device=device,
-            dtype=dtype,
-            embedding_options=remote(base_url),
-            reranker_options=remote(reranker_base_url or base_url),
+            embedding_options=model_options(base_url),
+            reranker_options=model_options(reranker_base_url or base_url),
             **options,
         )
 
