@@ -103,6 +103,8 @@ class ScriptedServer:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):  # wakes a waiting accept() now, not at its 0.2 s timeout
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
 
