@@ -9,6 +9,7 @@ import operator
 import re
 import string
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,15 @@ from .host import host_line
 TEMPLATE = ROOT / "docs" / "benchmarks.md.in"
 Data = dict[str, Any]
 Target = tuple[str, str, bool | None]
+Lines = Callable[[Data], Any]
 DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16"}
-PEER_NAMES = {
-    "qwen3-rag": "qwen3-rag",
-    "qwen3-rag-1t": "qwen3-rag, 1 thread",
-    "vllm": "vLLM CPU, offline API",
-    "infinity": "Infinity",
-}
+PEER_NAMES = {"qwen3-rag": "qwen3-rag", "qwen3-rag-1t": "qwen3-rag, 1 thread",
+              "vllm": "vLLM CPU, offline API", "infinity": "Infinity"}  # fmt: skip
 GLANCE_NAMES = {**PEER_NAMES, "vllm": "vLLM offline"}
 TASKS = ("embedding", "reranking")
 CLI_TARGET_S = 1.5  # issue 24: cold `sources`, `remove` and `query --server URL`
 PARSER_FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
+TABLES: dict[str, Lines] = {}  # {{name}} in the template: the lines it stands for
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -66,6 +65,16 @@ def grid(rows: Iterable[Data], spec: str, right: int = 0) -> list[str]:
     lines = ["| " + " | ".join(cell(form, row) for _, _, form in heads) + " |" for row in rows]
     align = "---|" + "---:|" * right + "---|" * (len(heads) - 1 - right)
     return [f"| {' | '.join(head for head, _, _ in heads)} |", f"|{align}", *lines] if lines else []
+
+
+def renders(name: str, spec: str = "", right: int = 0) -> Callable[[Lines], Lines]:
+    """Registers ``TABLES[name]``: the lines the function returns, or with a ``spec`` the grid of its rows."""
+
+    def register(make: Lines) -> Lines:
+        TABLES[name] = (lambda suites: grid(make(suites), spec, right)) if spec else make
+        return make
+
+    return register
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -108,18 +117,20 @@ def serving_run(data: Data, workload: str, contender: str) -> Data | None:
 
 
 def efficiency_rows(suites: Data) -> list[Data]:
-    """``what, dtype, rate, peak, share`` (FLOP/s) for qwen3-rag on the mixed-length corpora."""
+    """``what, dtype, rate, peak, share_of_peak`` (FLOP/s) for qwen3-rag on the mixed-length corpora."""
     rows: list[Data] = []
     hardware, peers = hardware_record(suites), suites.get("peers") or {}
     for r in (hardware or {}).get("rows", []):
         if r["contender"].startswith("qwen3-rag, mixed-length corpus"):
             what = f"main suite, {hardware['shape']} shape"  # type: ignore[index]
-            rows.append({"what": what, "rate": r["flops_per_s"], "peak": r["peak_flops"], **r})
+            rows.append({**r, "what": what, "rate": r["flops_per_s"], "peak": r["peak_flops"]})
     for r in peers.get("runs", []) if peers.get("corpus_flops") else []:
         if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
             peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]
             what = f"peers suite, {peers['shape']['name']} shape"
-            rows.append({"what": what, "dtype": r["dtype"], "rate": rate, "peak": peak, "share_of_peak": rate / peak})
+            rows.append(
+                {"what": what, "dtype": r["dtype"], "rate": rate, "peak": peak, "share_of_peak": rate / peak}
+            )
     return rows
 
 
@@ -135,6 +146,7 @@ def _took(data: Data) -> Data:
     }
 
 
+@renders("runs")
 def runs_lines(suites: Data) -> list[str]:
     """The last run of every suite, the suites that failed in it, and the runs of some suites after it."""
     record = suites.get("run") or {"last_full": None, "later": []}
@@ -154,30 +166,31 @@ def runs_lines(suites: Data) -> list[str]:
     return lines
 
 
-def provenance_table(suites: Data) -> list[str]:
-    rows = [
+@renders("provenance", "suite={name} | JSON={json} | command={command} | started={started} | took={took} "
+         "| load average start / end={load}")  # fmt: skip
+def provenance_rows(suites: Data) -> list[Data]:
+    return [
         {"name": name, "json": f"[{file}]({file})", **_took(suites[name])}
         if suites.get(name)
         else {"name": name, "command": "not run into this folder"}
         for name, file in SUITE_FILES.items()
     ]
-    spec = "suite={name} | JSON={json} | command={command} | started={started} | took={took}"
-    return grid(rows, spec + " | load average start / end={load}")
 
 
-def run_line(name: str) -> Callable[[Data], list[str]]:
+def run_line(name: str, suites: Data) -> list[str]:
     """``Run: command, started, took, load`` and the host line of one suite's JSON."""
-
-    def render(suites: Data) -> list[str]:
-        data = suites.get(name)
-        if data is None:
-            return [f"Not run into this folder: `python -m benchmarks.run --suites {name}`."]
-        run = "Run: {command}, started {started}, took {took}, 1-minute load average start / end {load}."
-        return [run.format(**_took(data)), "", host_line(data.get("host"), data.get("machine"))]
-
-    return render
+    data = suites.get(name)
+    if data is None:
+        return [f"Not run into this folder: `python -m benchmarks.run --suites {name}`."]
+    run = "Run: {command}, started {started}, took {took}, 1-minute load average start / end {load}."
+    return [run.format(**_took(data)), "", host_line(data.get("host"), data.get("machine"))]
 
 
+for _suite in SUITE_FILES:
+    renders(f"run:{_suite}")(partial(run_line, _suite))
+
+
+@renders("main-setup")
 def main_setup(suites: Data) -> list[str]:
     main = suites.get("main")
     if not main:
@@ -194,7 +207,7 @@ def main_setup(suites: Data) -> list[str]:
 
 # ----------------------------------------------------------------------------- targets
 def target(
-    label: str, value: float | None, goal: float, shown: str = "{:.2f}x", met: Callable[..., bool] = operator.ge
+    label: str, value: float | None, goal: float, shown: str = "{:.2f}x", met: Any = operator.ge
 ) -> Target:
     """``label``, ``value`` as ``shown`` and whether ``met(value, goal)``; "not measured" without a value."""
     return (label, "not measured", None) if value is None else (label, shown.format(value), met(value, goal))
@@ -203,13 +216,16 @@ def target(
 def main_targets(suites: Data) -> list[Target]:
     sections = {k: s for k, s in main_sections(suites).items() if s["available"]}
 
+    def ratio(key: str, prefix: str) -> Any:
+        return first(key, prefix).get("ratio")
+
     def first(key: str, prefix: str) -> Data:
         rows = sections.get(key, {}).get("rows", [])
         return next((r for r in rows if r["contender"].startswith(prefix)), {})
 
     out = [
-        target("Embedding >= 1.3x sentence-transformers", first("embedding", "sentence-transformers").get("ratio"), 1.3),
-        target("Embedding >= 2x official loop", first("embedding", "official").get("ratio"), 2.0),
+        target("Embedding >= 1.3x sentence-transformers", ratio("embedding", "sentence-transformers"), 1.3),
+        target("Embedding >= 2x official loop", ratio("embedding", "official"), 2.0),
     ]
     conc = sections.get("concurrency", {}).get("rows", [])
     if paths := [r for r in conc if r["contender"].endswith(("tasks", "threads"))]:
@@ -221,13 +237,16 @@ def main_targets(suites: Data) -> list[Target]:
             out.append(target(label, slow, 5, f"{{:.1f}}x (best path {best:.1f}x)"))
     for key in [k for k in sections if k.startswith("rerank_")]:
         tag = key.removeprefix("rerank_")
-        out.append(target(f"Reranking {tag} >= 1.5x official", first(key, "official").get("ratio"), 1.5))
-        label = f"Reranking {tag} >= 1.0x sentence-transformers"
-        out.append(target(label, first(key, "sentence-transformers").get("ratio"), 1.0))
+        out.append(target(f"Reranking {tag} >= 1.5x official", ratio(key, "official"), 1.5))
+        out.append(
+            target(f"Reranking {tag} >= 1.0x sentence-transformers", ratio(key, "sentence-transformers"), 1)
+        )
     compared = [s for k, s in sections.items() if k == "embedding" or k.startswith("rerank_")]
     if diffs := [r["max_abs_diff"] for s in compared for r in s["rows"] if r["max_abs_diff"] is not None]:
-        out.append(target("Identical outputs (max abs diff <= 1e-5)", max(diffs), 1e-5, "{:.1e}", operator.le))
-    if (shared := first("memory", "qwen3-rag").get("ratio")) is not None:
+        out.append(
+            target("Identical outputs (max abs diff <= 1e-5)", max(diffs), 1e-5, "{:.1e}", operator.le)
+        )
+    if (shared := ratio("memory", "qwen3-rag")) is not None:
         out.append(target("Memory: three users of one model <= 1.1x one model", shared, 1.1, met=operator.le))
     if hw := first("hardware", ""):
         label = f">= 50% of matmul peak at batch >= 16 ({hw['contender']})"
@@ -244,11 +263,13 @@ def cpu_dtypes_targets(data: Data) -> list[Target]:
     for task in TASKS:  # auto's throughput / the faster of float32 and bfloat16 (same run)
         fastest = [rows[task, v]["seconds"] for v in ("float32", "bfloat16") if (task, v) in rows]
         if (task, "auto") in rows and fastest:
-            label = f'CPU dtype="auto" >= 0.9x the faster of float32 and bfloat16, {task} ({shape} shape, issue 25)'
-            out.append(target(label, min(fastest) / rows[task, "auto"]["seconds"], 0.9))
+            label = f'CPU dtype="auto" >= 0.9x the faster of float32 and bfloat16, {task} ({shape} shape, '
+            out.append(target(label + "issue 25)", min(fastest) / rows[task, "auto"]["seconds"], 0.9))
     for row in (data.get("memory") or {}).get("model", []):
         if "growth_share" in row and row["kernel"] != "bfloat16":
-            label = f"CPU memory flat (within 5%) over {row['shapes']} batch shapes, {row['kernel']} (issue 25)"
+            label = (
+                f"CPU memory flat (within 5%) over {row['shapes']} batch shapes, {row['kernel']} (issue 25)"
+            )
             out.append(target(label, row["growth_share"], 0.05, "{:+.1%}", operator.le))
     return out
 
@@ -281,8 +302,8 @@ def serving_targets(data: Data) -> list[Target]:
 
 def efficiency_targets(suites: Data) -> list[Target]:
     return [
-        target(f">= 60% of the measured matmul peak, mixed-length corpus, {DTYPE_SHORT.get(r['dtype'], r['dtype'])}, "
-               f"{r['what']}", r["share_of_peak"], 0.6, "{:.0%}")
+        target(f">= 60% of the measured matmul peak, mixed-length corpus, "
+               f"{DTYPE_SHORT.get(r['dtype'], r['dtype'])}, {r['what']}", r["share_of_peak"], 0.6, "{:.0%}")
         for r in efficiency_rows(suites)
     ]  # fmt: skip
 
@@ -336,7 +357,8 @@ def cli_targets(data: Data) -> list[Target]:
     ]
 
 
-def targets_table(suites: Data) -> list[str]:
+@renders("targets", "target={label} | measured={value} | met={met}")
+def targets_rows(suites: Data) -> list[Data]:
     """Every suite's targets: ``main_targets`` reads all the suites, each other ``*_targets`` its own JSON."""
     first = {"cpu-dtypes": cpu_dtypes_targets, "peers": peers_targets, "serving": serving_targets}
     then = {"ingest": ingest_targets, "store": store_targets, "cli": cli_targets}
@@ -345,38 +367,39 @@ def targets_table(suites: Data) -> list[str]:
     rows += efficiency_targets(suites)
     rows += [t for name, targets in then.items() if suites.get(name) for t in targets(suites[name])]
     verdict = {None: "-", True: "yes", False: "**no**"}
-    shown = ({"label": label, "value": value, "met": verdict[met]} for label, value, met in rows)
-    return grid(shown, "target={label} | measured={value} | met={met}")
+    return [{"label": label, "value": value, "met": verdict[met]} for label, value, met in rows]
 
 
 # ----------------------------------------------------------------------------- main suite
 MAIN_COLUMNS = {  # "{unit}": the section's
-    "contenders": "contender={contender} | seconds={seconds:.2f} | {unit}={items_per_s:~} "
-    "| tokens/s={tokens_per_s:~} | qwen3-rag speed-up={ratio:~}x | max abs diff vs qwen3-rag={max_abs_diff:.1e} "
+    "contenders": "contender={contender} | seconds={seconds:.2f} | {unit}={items_per_s:~} | tokens/s="
+    "{tokens_per_s:~} | qwen3-rag speed-up={ratio:~}x | max abs diff vs qwen3-rag={max_abs_diff:.1e} "
     "| how={note}",
     "concurrency": "how={contender} | seconds={seconds:.2f} | queries/s={items_per_s:~} "
     "| time / one ideal batch={ratio:~}x | max abs diff vs batch={max_abs_diff:.1e} | note={note}",
-    "memory": "case={contender} | model cost (peak - after imports)={seconds:,.0f} MB | peak RSS={peak_mb:,.0f} MB "
-    "| x one model={ratio:~}",
-    "hardware": "what={contender} | GFLOP/s={flops_per_s:G.1f} | peak of its dtype, GFLOP/s={peak_flops:G.0f} "
-    "| share of matmul peak={share_of_peak:.0%}",
+    "memory": "case={contender} | model cost (peak - after imports)={seconds:,.0f} MB "
+    "| peak RSS={peak_mb:,.0f} MB | x one model={ratio:~}",
+    "hardware": "what={contender} | GFLOP/s={flops_per_s:G.1f} "
+    "| peak of its dtype, GFLOP/s={peak_flops:G.0f} | share of matmul peak={share_of_peak:.0%}",
 }
 
 
+@renders("main")
 def main_tables(suites: Data) -> list[str]:
     """Each main-suite section: its title, its table (the contenders' columns unless its key has its own)."""
     lines = []
     for section in main_sections(suites).values():
         lines += [f"### {section['title']}", ""]
         if section["available"]:
-            spec = MAIN_COLUMNS.get(section["key"], MAIN_COLUMNS["contenders"]).replace("{unit}", section["unit"])
+            spec = MAIN_COLUMNS.get(section["key"], MAIN_COLUMNS["contenders"])
             rows = [{**r, **{f"{k}_per_s": r[k] / r["seconds"] for k in ("items", "tokens") if k in r}}
                     for r in section["rows"]]  # fmt: skip
-            lines += [*grid(rows, spec), ""]
+            lines += [*grid(rows, spec.replace("{unit}", section["unit"])), ""]
         lines += [*(f"- {note}" for note in section["notes"]), ""]
     return lines
 
 
+@renders("glance")
 def glance_table(suites: Data) -> list[str]:
     """Issue 13 at a glance: qwen3-rag vs the peers at equal dtype, tokens/s and ratios."""
     peers = suites.get("peers")
@@ -396,7 +419,8 @@ def glance_table(suites: Data) -> list[str]:
             ratios = [peer_ratio(peers, engine, task, d, base=base) for d in dtypes]
             if any(r is not None for r in ratios):
                 shown = ["-" if r is None else f"{bold}{r:.2f}x{bold}" for r in ratios]
-                rows.append({"task": f"{task}: {who} / {GLANCE_NAMES[engine]}", **dict(zip(dtypes, shown, strict=True))})
+                what = f"{task}: {who} / {GLANCE_NAMES[engine]}"
+                rows.append({"task": what, **dict(zip(dtypes, shown, strict=True))})
     return grid(rows, " | ".join(["task={task}", *(f"{DTYPE_SHORT.get(d, d)}={{{d}}}" for d in dtypes)]))
 
 
@@ -412,119 +436,113 @@ def _accuracy(r: Data) -> str:
     )
 
 
-def cpu_dtypes_table(suites: Data) -> list[str]:
-    rows = [
-        {**r, "variant": f"auto (picked {r['picked']})" if r["picked"] else r["variant"], "accuracy": _accuracy(r)}
-        for r in (suites.get("cpu-dtypes") or {}).get("results", [])
-    ]
-    spec = "task={task} | variant={variant} | seconds={seconds:.2f} | tokens/s={tokens_per_s:.0f} "
-    return grid(rows, spec + "| vs float32={speedup:.2f}x | weights MiB={weight_mib:.0f} | accuracy vs float32={accuracy}")
+@renders("cpu-dtypes", "task={task} | variant={variant} | seconds={seconds:.2f} | tokens/s={tokens_per_s:.0f}"
+         " | vs float32={speedup:.2f}x | weights MiB={weight_mib:.0f} "
+         "| accuracy vs float32={accuracy}")  # fmt: skip
+def cpu_dtypes_rows(suites: Data) -> list[Data]:
+    rows = (suites.get("cpu-dtypes") or {}).get("results", [])
+    picked = [f"auto (picked {r['picked']})" if r["picked"] else r["variant"] for r in rows]
+    return [{**r, "variant": v, "accuracy": _accuracy(r)} for r, v in zip(rows, picked, strict=True)]
 
 
-def cpu_memory_table(suites: Data) -> list[str]:
+@renders("cpu-memory", "kernel={kernel} | RSS after load MiB={rss_loaded_mib:.0f} | warm-up growth MiB="
+         "{warmup_growth_mib:.0f} | RSS after warm-up MiB={rss_after_warmup_mib:.0f} | growth over the "
+         "shapes MiB={growth_mib:.0f} | growth={growth_share:+.1%} | trace every 50 shapes MiB={trace}",
+         right=5)  # fmt: skip
+def cpu_memory_rows(suites: Data) -> list[Data]:
     memory = (suites.get("cpu-dtypes") or {}).get("memory") or {}
-    rows = [  # a failed child has no growth_mib
-        {**r, "trace": ", ".join(f"{v:+.0f}" for v in r["trace_mib"])} for r in memory.get("model", []) if "growth_mib" in r
-    ]
-    spec = (
-        "kernel={kernel} | RSS after load MiB={rss_loaded_mib:.0f} | warm-up growth MiB={warmup_growth_mib:.0f} "
-        "| RSS after warm-up MiB={rss_after_warmup_mib:.0f} | growth over the shapes MiB={growth_mib:.0f} "
-        "| growth={growth_share:+.1%} | trace every 50 shapes MiB={trace}"
-    )
-    return grid(rows, spec, right=5)
+    trace = [{**r, "trace": ", ".join(f"{v:+.0f}" for v in r["trace_mib"])} for r in memory.get("model", [])]
+    return [r for r in trace if "growth_mib" in r]  # a failed child has none
 
 
-def cpu_profile_table(suites: Data) -> list[str]:
+@renders("cpu-profile", "shape={shape} | dtype={dtype} | operator=`{op}` | share={share:.0%} "
+         "| self ms={self_ms:.0f} | calls={calls}")  # fmt: skip
+def cpu_profile_rows(suites: Data) -> list[Data]:
     profile = (suites.get("cpu-dtypes") or {}).get("profile") or {}
-    rows = [
+    return [
         {**op, "shape": shape, "dtype": dtype}
         for shape, by_dtype in profile.items()
         for dtype, ops in by_dtype.items()
         for op in ops[:4]
     ]
-    spec = "shape={shape} | dtype={dtype} | operator=`{op}` | share={share:.0%} | self ms={self_ms:.0f} | calls={calls}"
-    return grid(rows, spec)
 
 
-def _peer_row(data: Data, r: Data, name: str) -> Data:
-    """A peer's run as shown: every measured column "-" where it did not run."""
-    if not r.get("seconds"):
-        return {"name": name, "dtype": r["dtype"], "how": f"not run: {_short(r.get('error') or 'not run')}"}
-    cosine = r.get("min_cosine_fp32") if r["dtype"] != "float32" else None
-    fp32 = "-" if r.get("max_abs_diff_fp32") is None else f"{r['max_abs_diff_fp32']:.1e}"
-    fp32 += "" if cosine is None else f" (min cosine {cosine:.5f})"
-    return {**r, "name": name, "fp32": fp32, "ratio": peer_ratio(data, r["engine"], r["task"], r["dtype"])}
+def peers_rows(task: str, suites: Data) -> list[Data]:
+    """The peers' runs of ``task`` as shown: every measured column "-" where one did not run."""
+    data, rows = suites.get("peers"), []
+    runs = peer_runs(data or {})
+    for dtype in data["settings"]["dtypes"] if data else []:
+        for engine, name in [(e, n) for e, n in PEER_NAMES.items() if (e, task, dtype) in runs]:
+            r = runs[engine, task, dtype]
+            if not r.get("seconds"):
+                how = f"not run: {_short(r.get('error') or 'not run')}"
+                rows.append({"name": name, "dtype": dtype, "how": how})
+                continue
+            cosine = r.get("min_cosine_fp32") if dtype != "float32" else None
+            fp32 = "-" if r.get("max_abs_diff_fp32") is None else f"{r['max_abs_diff_fp32']:.1e}"
+            fp32 += "" if cosine is None else f" (min cosine {cosine:.5f})"
+            ratio = peer_ratio(data, engine, task, dtype)  # type: ignore[arg-type]
+            rows.append({**r, "name": name, "fp32": fp32, "ratio": ratio})
+    return rows
 
 
-def peers_table(task: str, unit: str) -> Callable[[Data], list[str]]:
-    spec = (
-        f"engine={{name}} | dtype={{dtype}} | seconds={{seconds:.2f}} | {unit}={{items_per_s:~}} "
-        "| tokens/s={tokens_per_s:~} | x qwen3-rag={ratio:~}x | share of matmul peak={share_of_peak:.0%} "
-        "| max abs diff vs qwen3-rag (same dtype)={max_abs_diff:.1e} | vs qwen3-rag fp32={fp32} "
-        "| load s={load_s:~1} | how={how}"
-    )
-
-    def render(suites: Data) -> list[str]:
-        data = suites.get("peers")
-        if not data:
-            return []
-        runs = peer_runs(data)
-        return grid(
-            (_peer_row(data, r, name) for dtype in data["settings"]["dtypes"] for engine, name in PEER_NAMES.items()
-             if (r := runs.get((engine, task, dtype)))),
-            spec,
-        )  # fmt: skip
-
-    return render
+PEERS_COLUMNS = (
+    "engine={name} | dtype={dtype} | seconds={seconds:.2f} | {unit}={items_per_s:~} "
+    "| tokens/s={tokens_per_s:~} | x qwen3-rag={ratio:~}x | share of matmul peak={share_of_peak:.0%} "
+    "| max abs diff vs qwen3-rag (same dtype)={max_abs_diff:.1e} | vs qwen3-rag fp32={fp32} "
+    "| load s={load_s:~1} | how={how}"
+)
+for _task, _unit in (("embedding", "texts/s"), ("reranking", "pairs/s")):
+    renders(f"peers-{_task}", PEERS_COLUMNS.replace("{unit}", _unit))(partial(peers_rows, _task))
 
 
-def efficiency_table(suites: Data) -> list[str]:
+@renders("efficiency", "where={what} | dtype={dtype} | GFLOP/s={rate:G.0f} | matmul peak GFLOP/s={peak:G.0f} "
+         "| share={share_of_peak:.0%} | target >= 60%={met} | vs `nn.Linear`'s rate={versus}")  # fmt: skip
+def efficiency_table_rows(suites: Data) -> list[Data]:
     sources = {"main": (hardware_record(suites) or {}).get("extra", {}), "peers": suites.get("peers") or {}}
     rows = []
     for r in efficiency_rows(suites):
         linear = sources[r["what"].split()[0]].get("matmul_rates", {}).get(r["dtype"], {}).get("linear")
         met = "met" if r["share_of_peak"] >= 0.6 else "missed"
         rows.append({**r, "met": met, "versus": f"{100 * r['rate'] / linear:.0f}%" if linear else "-"})
-    spec = (
-        "where={what} | dtype={dtype} | GFLOP/s={rate:G.0f} | matmul peak GFLOP/s={peak:G.0f} | share={share_of_peak:.0%} "
-        "| target >= 60%={met} | vs `nn.Linear`'s rate={versus}"
-    )
-    return grid(rows, spec)
+    return rows
 
 
-def matmul_forms_table(suites: Data) -> list[str]:
+@renders("matmul-forms", "shape={where} | dtype={dtype} | plain `a @ b`={matmul:G.0f} | `nn.Linear` (what "
+         "transformers runs)={linear:G.0f} | oneDNN, packed weight={onednn_packed:G.0f}")  # fmt: skip
+def matmul_forms_rows(suites: Data) -> list[Data]:
     hardware, peers = hardware_record(suites), suites.get("peers")
     sources = []
     if hardware is not None and hardware["extra"].get("matmul_rates"):
         sources.append((f"{hardware['shape']} (main)", hardware["extra"]["matmul_rates"]))
     if peers is not None and peers.get("matmul_rates"):
         sources.append((f"{peers['shape']['name']} (peers)", peers["matmul_rates"]))
-    rows = [{**r, "where": where, "dtype": dtype} for where, rates in sources for dtype, r in rates.items()]
-    spec = "shape={where} | dtype={dtype} | plain `a @ b`={matmul:G.0f} "
-    spec += "| `nn.Linear` (what transformers runs)={linear:G.0f} | oneDNN, packed weight={onednn_packed:G.0f}"
-    return grid(rows, spec)
+    return [{**r, "where": where, "dtype": dtype} for where, rates in sources for dtype, r in rates.items()]
 
 
-def serving_table(workload: str, unit: str) -> Callable[[Data], list[str]]:
-    spec = (
-        f"contender={{contender}} | {unit}={{items_per_s:.1f}} | tokens/s={{tokens_per_s:.0f}} | p50 ms={{p50_ms:.0f}} "
-        "| p95 ms={p95_ms:.0f} | p99 ms={p99_ms:.0f} | x in-process={x:.2f} | max abs diff={max_abs_diff:.1e}"
+def serving_rows(workload: str, suites: Data) -> list[Data]:
+    runs = [r for r in (suites.get("serving") or {}).get("runs", []) if r["workload"] == workload]
+    base = next((r["items_per_s"] for r in runs if r["contender"] == "in-process"), math.nan)
+    return [{**r, "x": r["items_per_s"] / base} for r in runs]
+
+
+SERVING_COLUMNS = (
+    "contender={contender} | {unit}={items_per_s:.1f} | tokens/s={tokens_per_s:.0f} | p50 ms={p50_ms:.0f} "
+    "| p95 ms={p95_ms:.0f} | p99 ms={p99_ms:.0f} | x in-process={x:.2f} | max abs diff={max_abs_diff:.1e}"
+)
+for _workload, _unit in (("embed", "texts/s"), ("rerank", "docs/s")):
+    renders(f"serving-{_workload}", SERVING_COLUMNS.replace("{unit}", _unit), 7)(
+        partial(serving_rows, _workload)
     )
 
-    def render(suites: Data) -> list[str]:
-        runs = [r for r in (suites.get("serving") or {}).get("runs", []) if r["workload"] == workload]
-        base = next((r["items_per_s"] for r in runs if r["contender"] == "in-process"), math.nan)
-        return grid(({**r, "x": r["items_per_s"] / base} for r in runs), spec, right=7)
 
-    return render
-
-
-def serving_memory_table(suites: Data) -> list[str]:
-    memory = (suites.get("serving") or {}).get("memory") or {}
-    spec = "setup={name} | RSS MB={rss_mb:.0f} | x one process={x_one_process_rss:.2f} | PSS MB={pss_mb:.0f}"
-    return grid(({**r, "name": name} for name, r in memory.items()), spec, right=3)
+@renders("serving-memory", "setup={name} | RSS MB={rss_mb:.0f} | x one process={x_one_process_rss:.2f} "
+         "| PSS MB={pss_mb:.0f}", right=3)  # fmt: skip
+def serving_memory_rows(suites: Data) -> list[Data]:
+    return [{**r, "name": name} for name, r in ((suites.get("serving") or {}).get("memory") or {}).items()]
 
 
+@renders("serving-notes")
 def serving_notes(suites: Data) -> list[str]:
     data = suites.get("serving") or {}
     start, end = data.get("load_average_start_end", (None, None))
@@ -532,7 +550,11 @@ def serving_notes(suites: Data) -> list[str]:
     return lines + [f"- {note}" for note in data.get("notes", [])]
 
 
-def ingest_table(suites: Data) -> list[str]:
+@renders("ingest", "measurement={label} | RSS after imports + model (MiB)={before[rss_mb]:,.0f} "
+         "| peak RSS (MiB)={peak[hwm_mb]:,.0f} | peak - baseline (MiB)={growth:,.0f} "
+         "| RSS at end (MiB)={peak[rss_mb]:,.0f} | ru_maxrss (MiB)={peak[maxrss_mb]:,.0f} "
+         "| wall (s)={seconds:,.1f} | chunks={chunks:,} | chunks/s={rate:,.1f}")  # fmt: skip
+def ingest_rows(suites: Data) -> list[Data]:
     data, rows = suites.get("ingest") or {}, []
     labels = {"streaming": "qwen3-rag ingest (streaming)", "old": "old way: one tokenizer call with offsets"}
     for key, label in labels.items():
@@ -540,13 +562,7 @@ def ingest_table(suites: Data) -> list[str]:
             rate = row["chunks"] / row["seconds"] if "chunks" in row else None
             growth = row["peak"]["hwm_mb"] - row["before"]["rss_mb"]
             rows.append({**row, "label": label, "growth": growth, "rate": rate})
-    spec = (
-        "measurement={label} | RSS after imports + model (MiB)={before[rss_mb]:,.0f} "
-        "| peak RSS (MiB)={peak[hwm_mb]:,.0f} | peak - baseline (MiB)={growth:,.0f} "
-        "| RSS at end (MiB)={peak[rss_mb]:,.0f} | ru_maxrss (MiB)={peak[maxrss_mb]:,.0f} "
-        "| wall (s)={seconds:,.1f} | chunks={chunks:,} | chunks/s={rate:,.1f}"
-    )
-    return grid(rows, spec)
+    return rows
 
 
 def store_table(data: Data) -> list[str]:
@@ -564,6 +580,12 @@ def store_table(data: Data) -> list[str]:
     return grid(rows, spec)
 
 
+renders("store")(lambda suites: store_table(suites["store"]) if suites.get("store") else [])
+renders("cli", "command=`{command}` | median s={median_s:.2f} | min s={min_s:.2f}")(
+    lambda suites: (suites.get("cli") or {}).get("rows", [])
+)
+
+
 def _parser_cell(result: Data | None) -> str:
     if result is None or "error" in result:
         return "-" if result is None else f"error: {_short(result['error'], 100)}"
@@ -573,37 +595,13 @@ def _parser_cell(result: Data | None) -> str:
     return f"{speed}, table {table_kept}, {result['headings']}/{result['headings_of']} headings{lost}"
 
 
-def parsers_tables(suites: Data) -> list[str]:
+@renders(
+    "parsers",
+    " | ".join(["parser={parser}", *(f"{f}={{{f}}}" for f in PARSER_FORMATS), "measured={started}"]),
+)
+def parsers_rows(suites: Data) -> list[Data]:
     rows = (suites.get("parsers") or {}).get("parsers", [])
-    cells = [{**r, **{fmt: _parser_cell(r["formats"].get(fmt)) for fmt in PARSER_FORMATS}} for r in rows]
-    formats = " | ".join(f"{fmt}={{{fmt}}}" for fmt in PARSER_FORMATS)
-    return grid(cells, f"parser={{parser}} | {formats} | measured={{started}}")
-
-
-TABLES: dict[str, Callable[[Data], list[str]]] = {
-    "runs": runs_lines,
-    "provenance": provenance_table,
-    "targets": targets_table,
-    "glance": glance_table,
-    "main-setup": main_setup,
-    "main": main_tables,
-    "cpu-dtypes": cpu_dtypes_table,
-    "cpu-memory": cpu_memory_table,
-    "cpu-profile": cpu_profile_table,
-    "peers-embedding": peers_table("embedding", "texts/s"),
-    "peers-reranking": peers_table("reranking", "pairs/s"),
-    "efficiency": efficiency_table,
-    "matmul-forms": matmul_forms_table,
-    "serving-embed": serving_table("embed", "texts/s"),
-    "serving-rerank": serving_table("rerank", "docs/s"),
-    "serving-memory": serving_memory_table,
-    "serving-notes": serving_notes,
-    "ingest": ingest_table,
-    "store": lambda suites: store_table(suites["store"]) if suites.get("store") else [],
-    "cli": lambda suites: grid((suites.get("cli") or {}).get("rows", []), "command=`{command}` | median s={median_s:.2f} | min s={min_s:.2f}"),
-    "parsers": parsers_tables,
-    **{f"run:{name}": run_line(name) for name in SUITE_FILES},
-}
+    return [{**r, **{fmt: _parser_cell(r["formats"].get(fmt)) for fmt in PARSER_FORMATS}} for r in rows]
 
 
 def render(template: str, suites: Data) -> str:
