@@ -31,18 +31,15 @@ TABLES: dict[str, Lines] = {}  # {{name}} in the template: the lines it stands f
 
 
 # ----------------------------------------------------------------------------- formatting
-def num(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
-
-
 class _CellFormatter(string.Formatter):
-    """``str.format`` plus two specs: ``~`` (``~1``) is :func:`num`, ``G...`` formats the value in giga."""
+    """``str.format`` plus two specs: ``~`` (``~1``): no decimals from 100 up, else 2 (1), "-" for None or
+    NaN; ``G...``: the value in giga."""
 
     def format_field(self, value: Any, spec: str) -> str:
         if spec.startswith("~"):
-            return num(value, int(spec[1:] or 2))
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return "-"
+            return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{spec[1:] or 2}f}"
         if value is None:
             raise TypeError("no value")
         return format(value / 1e9, spec[1:]) if spec.startswith("G") else format(value, spec)
@@ -116,27 +113,32 @@ def serving_run(data: Data, workload: str, contender: str) -> Data | None:
     return next((r for r in runs if r["workload"] == workload and r["contender"].startswith(contender)), None)
 
 
+@renders("efficiency", "where={what} | dtype={dtype} | GFLOP/s={flops_per_s:G.0f} "
+         "| matmul peak GFLOP/s={peak_flops:G.0f} | share={share_of_peak:.0%} | target >= 60%={met} "
+         "| vs `nn.Linear`'s rate={versus}")  # fmt: skip
 def efficiency_rows(suites: Data) -> list[Data]:
-    """``what, dtype, rate, peak, share_of_peak`` (FLOP/s) for qwen3-rag on the mixed-length corpora."""
-    rows: list[Data] = []
-    hardware, peers = hardware_record(suites), suites.get("peers") or {}
-    for r in (hardware or {}).get("rows", []):
-        if r["contender"].startswith("qwen3-rag, mixed-length corpus"):
-            what = f"main suite, {hardware['shape']} shape"  # type: ignore[index]
-            rows.append({**r, "what": what, "rate": r["flops_per_s"], "peak": r["peak_flops"]})
+    """qwen3-rag's FLOP/s on the mixed-length corpora against its dtype's matmul peak."""
+    hardware, peers = hardware_record(suites) or {}, suites.get("peers") or {}
+    mixed = (
+        r for r in hardware.get("rows", []) if r["contender"].startswith("qwen3-rag, mixed-length corpus")
+    )
+    rows = [{**r, "what": f"main suite, {hardware['shape']} shape"} for r in mixed]
     for r in peers.get("runs", []) if peers.get("corpus_flops") else []:
         if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
             peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]
             what = f"peers suite, {peers['shape']['name']} shape"
-            rows.append(
-                {"what": what, "dtype": r["dtype"], "rate": rate, "peak": peak, "share_of_peak": rate / peak}
-            )
+            rows.append({"what": what, "dtype": r["dtype"], "flops_per_s": rate, "peak_flops": peak})
+            rows[-1]["share_of_peak"] = rate / peak
+    for r in rows:
+        rates = (hardware["extra"] if r["what"].startswith("main") else peers).get("matmul_rates", {})
+        linear = rates.get(r["dtype"], {}).get("linear")
+        r["versus"] = f"{100 * r['flops_per_s'] / linear:.0f}%" if linear else "-"
+        r["met"] = "met" if r["share_of_peak"] >= 0.6 else "missed"
     return rows
 
 
 # ----------------------------------------------------------------------------- run records
 def _took(data: Data) -> Data:
-    """A suite's command, start, duration and 1-minute load average at start / end, as shown."""
     start, end = data.get("load_average_start_end") or (None, None)
     return {
         "command": f"`{data.get('command', '?')}`",
@@ -425,15 +427,12 @@ def glance_table(suites: Data) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- other suites
-def _accuracy(r: Data) -> str:
-    a = r["accuracy"]
-    if r["task"] == "embedding":
-        return f"min cosine {a['min_cosine']:.5f}, mean {a['mean_cosine']:.6f}"
-    return (
-        f"Spearman min {a['spearman_min']:.3f} / mean {a['spearman_mean']:.3f}, Kendall min "
-        f"{a['kendall_min']:.3f} / mean {a['kendall_mean']:.3f}, top-1 {a['top1_agreement']:.0%}, "
-        f"top-5 {a['top5_overlap']:.0%}, max abs P(yes) diff {a['max_abs_diff_p_yes']:.1e}"
-    )
+ACCURACY = {  # by task: a variant's accuracy against float32
+    "embedding": "min cosine {min_cosine:.5f}, mean {mean_cosine:.6f}",
+    "reranking": "Spearman min {spearman_min:.3f} / mean {spearman_mean:.3f}, Kendall min {kendall_min:.3f} "
+    "/ mean {kendall_mean:.3f}, top-1 {top1_agreement:.0%}, top-5 {top5_overlap:.0%}, max abs P(yes) diff "
+    "{max_abs_diff_p_yes:.1e}",
+}
 
 
 @renders("cpu-dtypes", "task={task} | variant={variant} | seconds={seconds:.2f} | tokens/s={tokens_per_s:.0f}"
@@ -442,7 +441,10 @@ def _accuracy(r: Data) -> str:
 def cpu_dtypes_rows(suites: Data) -> list[Data]:
     rows = (suites.get("cpu-dtypes") or {}).get("results", [])
     picked = [f"auto (picked {r['picked']})" if r["picked"] else r["variant"] for r in rows]
-    return [{**r, "variant": v, "accuracy": _accuracy(r)} for r, v in zip(rows, picked, strict=True)]
+    return [
+        {**r, "variant": v, "accuracy": ACCURACY[r["task"]].format(**r["accuracy"])}
+        for r, v in zip(rows, picked, strict=True)
+    ]
 
 
 @renders("cpu-memory", "kernel={kernel} | RSS after load MiB={rss_loaded_mib:.0f} | warm-up growth MiB="
@@ -494,18 +496,6 @@ PEERS_COLUMNS = (
 )
 for _task, _unit in (("embedding", "texts/s"), ("reranking", "pairs/s")):
     renders(f"peers-{_task}", PEERS_COLUMNS.replace("{unit}", _unit))(partial(peers_rows, _task))
-
-
-@renders("efficiency", "where={what} | dtype={dtype} | GFLOP/s={rate:G.0f} | matmul peak GFLOP/s={peak:G.0f} "
-         "| share={share_of_peak:.0%} | target >= 60%={met} | vs `nn.Linear`'s rate={versus}")  # fmt: skip
-def efficiency_table_rows(suites: Data) -> list[Data]:
-    sources = {"main": (hardware_record(suites) or {}).get("extra", {}), "peers": suites.get("peers") or {}}
-    rows = []
-    for r in efficiency_rows(suites):
-        linear = sources[r["what"].split()[0]].get("matmul_rates", {}).get(r["dtype"], {}).get("linear")
-        met = "met" if r["share_of_peak"] >= 0.6 else "missed"
-        rows.append({**r, "met": met, "versus": f"{100 * r['rate'] / linear:.0f}%" if linear else "-"})
-    return rows
 
 
 @renders("matmul-forms", "shape={where} | dtype={dtype} | plain `a @ b`={matmul:G.0f} | `nn.Linear` (what "
@@ -614,7 +604,6 @@ def render(template: str, suites: Data) -> str:
 
 
 def write(out: Path) -> Path:
-    """Render ``out/benchmarks.md`` from the suites' JSON in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "benchmarks.md"
     md.write_text(render(TEMPLATE.read_text(encoding="utf-8"), load_suites(out)), encoding="utf-8")
