@@ -90,11 +90,11 @@ def main_sections(suites: Data) -> dict[str, Data]:
     return {s["key"]: s for s in (suites.get("main") or {}).get("sections", [])}
 
 
-def hardware_record(suites: Data) -> Data | None:
-    """The main suite's hardware section in the shape the efficiency tables read."""
+def hardware_record(suites: Data) -> Data:
+    """The main suite's hardware section in the shape the efficiency tables read ({} where not measured)."""
     hw = main_sections(suites).get("hardware")
     if hw is None or not hw["available"]:
-        return None
+        return {}
     return {"shape": suites["main"]["shape"]["name"], "extra": hw["extra"], "rows": hw["rows"]}
 
 
@@ -118,7 +118,7 @@ def serving_run(data: Data, workload: str, contender: str) -> Data | None:
          "| vs `nn.Linear`'s rate={versus}")  # fmt: skip
 def efficiency_rows(suites: Data) -> list[Data]:
     """qwen3-rag's FLOP/s on the mixed-length corpora against its dtype's matmul peak."""
-    hardware, peers = hardware_record(suites) or {}, suites.get("peers") or {}
+    hardware, peers = hardware_record(suites), suites.get("peers") or {}
     mixed = (
         r for r in hardware.get("rows", []) if r["contender"].startswith("qwen3-rag, mixed-length corpus")
     )
@@ -501,13 +501,10 @@ for _task, _unit in (("embedding", "texts/s"), ("reranking", "pairs/s")):
 @renders("matmul-forms", "shape={where} | dtype={dtype} | plain `a @ b`={matmul:G.0f} | `nn.Linear` (what "
          "transformers runs)={linear:G.0f} | oneDNN, packed weight={onednn_packed:G.0f}")  # fmt: skip
 def matmul_forms_rows(suites: Data) -> list[Data]:
-    hardware, peers = hardware_record(suites), suites.get("peers")
-    sources = []
-    if hardware is not None and hardware["extra"].get("matmul_rates"):
-        sources.append((f"{hardware['shape']} (main)", hardware["extra"]["matmul_rates"]))
-    if peers is not None and peers.get("matmul_rates"):
-        sources.append((f"{peers['shape']['name']} (peers)", peers["matmul_rates"]))
-    return [{**r, "where": where, "dtype": dtype} for where, rates in sources for dtype, r in rates.items()]
+    hardware, peers = hardware_record(suites), suites.get("peers") or {}
+    sources = [(f"{hardware.get('shape')} (main)", hardware.get("extra", {}).get("matmul_rates")),
+               (f"{peers.get('shape', {}).get('name')} (peers)", peers.get("matmul_rates"))]  # fmt: skip
+    return [{**r, "where": where, "dtype": d} for where, rates in sources if rates for d, r in rates.items()]
 
 
 def serving_rows(workload: str, suites: Data) -> list[Data]:
