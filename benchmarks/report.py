@@ -238,16 +238,13 @@ def main_targets(suites: Data) -> list[Target]:
             label = "Concurrent >= 5x faster than one by one (slowest concurrent path)"
             out.append(target(label, slow, 5, f"{{:.1f}}x (best path {best:.1f}x)"))
     for key in [k for k in sections if k.startswith("rerank_")]:
-        tag = key.removeprefix("rerank_")
-        out.append(target(f"Reranking {tag} >= 1.5x official", ratio(key, "official"), 1.5))
-        out.append(
-            target(f"Reranking {tag} >= 1.0x sentence-transformers", ratio(key, "sentence-transformers"), 1)
-        )
+        for who, goal in (("official", 1.5), ("sentence-transformers", 1.0)):
+            label = f"Reranking {key.removeprefix('rerank_')} >= {goal}x {who}"
+            out.append(target(label, ratio(key, who), goal))
     compared = [s for k, s in sections.items() if k == "embedding" or k.startswith("rerank_")]
     if diffs := [r["max_abs_diff"] for s in compared for r in s["rows"] if r["max_abs_diff"] is not None]:
-        out.append(
-            target("Identical outputs (max abs diff <= 1e-5)", max(diffs), 1e-5, "{:.1e}", operator.le)
-        )
+        label = "Identical outputs (max abs diff <= 1e-5)"
+        out.append(target(label, max(diffs), 1e-5, "{:.1e}", operator.le))
     if (shared := ratio("memory", "qwen3-rag")) is not None:
         out.append(target("Memory: three users of one model <= 1.1x one model", shared, 1.1, met=operator.le))
     if hw := first("hardware", ""):
