@@ -28,14 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITE_FILES = {  # each suite's JSON under --out (default docs/), in the report's order
     "main": "benchmarks.json",
     "cpu-dtypes": "benchmarks-cpu-dtypes.json",
-    "peers": "benchmarks-peers.json",
     "serving": "benchmarks-serving.json",
     "ingest": "benchmarks-ingest-memory.json",
     "store": "benchmarks-store.json",
     "cli": "benchmarks-cli.json",
     "parsers": "benchmarks-parsers.json",
 }
-SUITES = ("main", "cpu-dtypes", "peers", "serving", "ingest", "store", "parsers", "cli")  # run order
+SUITES = ("main", "cpu-dtypes", "serving", "ingest", "store", "parsers", "cli")  # run order
 RUN_FILE = "benchmarks-run.json"
 CACHE_DIR = QWEN3_RAG_BENCH_CACHE.get()
 
@@ -54,7 +53,7 @@ def suite_parser(module: str, doc: str | None, *, shape: str | None = None) -> a
 def corpus_options(
     parser: argparse.ArgumentParser, documents: int, max_tokens: int, queries: int, per_query: int
 ) -> None:
-    """The mixed-length corpus and reranking workload options of the cpu-dtypes and peers suites."""
+    """The cpu-dtypes suite's mixed-length corpus and reranking workload options."""
     parser.add_argument("--documents", type=int, default=documents, help="passages to embed")
     parser.add_argument("--median-tokens", type=int, default=64, help="median passage length")
     parser.add_argument("--max-tokens", type=int, default=max_tokens, help="longest passage")

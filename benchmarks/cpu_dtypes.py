@@ -2,9 +2,8 @@
 
 float32, float32 on oneDNN, bfloat16, dynamic int8 and ``dtype="auto"`` (which measures on its
 first load, here in a fresh cache folder) through the runtime, for embedding and reranking, in one
-process and interleaved rounds (the ratios hold on a busy machine). Also the decision's cost
-(``probe``), RSS over 200 batch shapes per kernel (``memory``, :mod:`benchmarks.cpu_memory`) and
-the torch profiler's top operators (``--profile``).
+process and interleaved rounds (the ratios hold on a busy machine). Also RSS over 200 batch shapes
+per kernel (``memory``, :mod:`benchmarks.cpu_memory`).
 """
 
 from __future__ import annotations
@@ -15,25 +14,23 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 from qwen3_rag._environment import QWEN3_RAG_CACHE_DIR, QWEN3_RAG_CPU_DTYPE, QWEN3_RAG_PACKED_LINEAR
 
 from . import common
-from .checkpoints import SHAPES, load_fast_tokenizer, suite_checkpoints, write_checkpoints
-from .corpus import Corpus, build_corpus
+from .checkpoints import SHAPES, suite_checkpoints, write_checkpoints
+from .corpus import Corpus
 from .cpu_memory import measure as measure_memory
 from .host import describe_host
 
 VARIANTS = ("float32", "float32-onednn", "bfloat16", "int8", "auto")
-PARTS = ("embedding", "reranking", "probe", "memory")
+PARTS = ("embedding", "reranking", "memory")
 Row = dict[str, Any]
 
 
@@ -139,58 +136,12 @@ def reranking(folder: str, corpus: Corpus, args: Any, variants: list[str]) -> li
     return [{"task": "reranking", **row} for row in rows]
 
 
-def profile(name: str, cache_dir: str) -> dict[str, list[Row]]:
-    """The torch profiler's top 6 operators by self CPU time in one embedding call per dtype (of
-    every thread: the forward passes run on the batcher's)."""
-    from torch._C._profiler import _ExperimentalConfig
-
-    folder = str(write_checkpoints(SHAPES[name], Path(cache_dir))["embedding"])
-    few = 64 if SHAPES[name].hidden < 1024 else 16
-    docs = build_corpus(load_fast_tokenizer(), documents=few, queries=8).documents
-    found = {}
-    for dtype in ("float32", "bfloat16"):
-        model = Qwen3Embedder.load(folder, device="cpu", dtype=dtype)
-        model.embed_documents(docs)  # the warm-up: oneDNN creates its kernels per shape on first use
-        with torch.profiler.profile(
-            experimental_config=_ExperimentalConfig(profile_all_threads=True)
-        ) as prof:
-            model.embed_documents(docs)
-        model.close()
-        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-        total = sum(e.self_cpu_time_total for e in events) or 1.0
-        top = [(e.key, e.self_cpu_time_total, e.count) for e in events[:6]]
-        found[dtype] = [dict(op=op, self_ms=us / 1e3, share=us / total, calls=calls) for op, us, calls in top]
-    return found
-
-
-def probe_costs(folder: str, repeat: int) -> Row:
-    """``dtype="auto"``'s decision for this shape: what a first load pays (a fresh cache each time:
-    the spread, and whether the pick holds) and what a later one pays (the file read back)."""
-    from qwen3_rag._runtime import cpu_choice
-    from qwen3_rag._runtime.cpu_probe import LayerShape
-
-    shape, first, later_s = LayerShape.from_folder(Path(folder)), [], []
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as cache:
-            os.environ[QWEN3_RAG_CACHE_DIR.name] = cache
-            cpu_choice.forget()
-            wall_s, choice = common.best_time(partial(cpu_choice.choose, shape), 1)
-            first.append(asdict(choice) | dict(wall_s=wall_s, load_average=common.load_average()))
-            first[-1]["explain"] = choice.explain()
-            cpu_choice.forget()  # as a new process: only the file remains
-            seconds, again = common.best_time(partial(cpu_choice.choose, shape), 1)
-            assert again.how == "cached" and again.probe_s == 0.0 and again.kernel == choice.kernel
-            later_s.append(seconds)
-    return {"shape": shape.label, "rows": shape.probe_rows(), "first": first, "later_s": later_s}
-
-
 def main(argv: list[str] | None = None) -> int:
     common.quiet_offline()
     parser = common.suite_parser("cpu_dtypes", __doc__, shape="0.6b")
     common.corpus_options(parser, documents=192, max_tokens=384, queries=6, per_query=20)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--profile", nargs="*", default=[], choices=sorted(SHAPES), help="shapes to profile")
     parser.add_argument("--skip", nargs="*", default=[], choices=PARTS, help="parts not to run")
     args = parser.parse_args(argv)
     variants = ["float32"] + [v for v in args.variants if v != "float32"]
@@ -199,9 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     corpus = common.corpus_from_args(args)
     os.environ.pop(QWEN3_RAG_CPU_DTYPE.name, None)  # dtype="auto" measures, in a fresh cache folder
     report: Row = {"shape": shape.__dict__, "corpus": corpus.stats(), "host": describe_host(), "results": []}
-    if "probe" not in args.skip:
-        suite.log("probe ...")
-        report["probe"] = probe_costs(paths["embedding"], max(3, args.repeat))
     os.environ[QWEN3_RAG_CACHE_DIR.name] = tempfile.mkdtemp(prefix="qwen3-rag-bench-cpu-kernels-")
     if "embedding" not in args.skip:
         suite.log("embedding ...")
@@ -215,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
         small = SHAPES["micro" if args.shape == "micro" else "small"]  # micro: the smoke test
         folder = str(write_checkpoints(small, Path(args.cache_dir))["embedding"])
         report["memory"] = {"shape": small.name, "model": measure_memory(folder)}
-    report["profile"] = {name: profile(name, args.cache_dir) for name in args.profile}
     suite.write(args.json, **report)
     suite.log("done")
     return 0

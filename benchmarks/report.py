@@ -21,9 +21,6 @@ Data = dict[str, Any]
 Target = tuple[str, str, bool | None]
 Lines = Callable[[Data], Any]
 DTYPE_SHORT = {"float32": "fp32", "bfloat16": "bf16"}
-PEER_NAMES = {"qwen3-rag": "qwen3-rag", "qwen3-rag-1t": "qwen3-rag, 1 thread",
-              "vllm": "vLLM CPU, offline API", "infinity": "Infinity"}  # fmt: skip
-GLANCE_NAMES = {**PEER_NAMES, "vllm": "vLLM offline"}
 TASKS = ("embedding", "reranking")
 CLI_TARGET_S = 1.5  # issue 24: cold `sources`, `remove` and `query --server URL`
 PARSER_FORMATS = ("docx", "pptx", "xlsx", "html", "epub", "pdf")
@@ -98,16 +95,6 @@ def hardware_record(suites: Data) -> Data:
     return {"shape": suites["main"]["shape"]["name"], "extra": hw["extra"], "rows": hw["rows"]}
 
 
-def peer_runs(data: Data) -> dict[tuple[str, str, str], Data]:
-    return {(r["engine"], r["task"], r["dtype"]): r for r in data.get("runs", [])}
-
-
-def peer_ratio(data: Data, engine: str, task: str, dtype: str, base: str = "qwen3-rag") -> float | None:
-    """``base`` throughput / ``engine`` throughput at the same dtype (> 1: ``base`` faster)."""
-    mine, theirs = (peer_runs(data).get((e, task, dtype)) or {} for e in (base, engine))
-    return theirs["seconds"] / mine["seconds"] if mine.get("seconds") and theirs.get("seconds") else None
-
-
 def serving_run(data: Data, workload: str, contender: str) -> Data | None:
     runs = data.get("runs", [])
     return next((r for r in runs if r["workload"] == workload and r["contender"].startswith(contender)), None)
@@ -117,21 +104,14 @@ def serving_run(data: Data, workload: str, contender: str) -> Data | None:
          "| matmul peak GFLOP/s={peak_flops:G.0f} | share={share_of_peak:.0%} | target >= 60%={met} "
          "| vs `nn.Linear`'s rate={versus}")  # fmt: skip
 def efficiency_rows(suites: Data) -> list[Data]:
-    """qwen3-rag's FLOP/s on the mixed-length corpora against its dtype's matmul peak."""
-    hardware, peers = hardware_record(suites), suites.get("peers") or {}
+    """qwen3-rag's FLOP/s on the main suite's mixed-length corpus against its dtype's matmul peak."""
+    hardware = hardware_record(suites)
     mixed = (
         r for r in hardware.get("rows", []) if r["contender"].startswith("qwen3-rag, mixed-length corpus")
     )
     rows = [{**r, "what": f"main suite, {hardware['shape']} shape"} for r in mixed]
-    for r in peers.get("runs", []) if peers.get("corpus_flops") else []:
-        if r["engine"] == "qwen3-rag" and r["task"] == "embedding" and r.get("seconds"):
-            peak, rate = peers["peaks"][r["dtype"]], peers["corpus_flops"] / r["seconds"]
-            what = f"peers suite, {peers['shape']['name']} shape"
-            rows.append({"what": what, "dtype": r["dtype"], "flops_per_s": rate, "peak_flops": peak})
-            rows[-1]["share_of_peak"] = rate / peak
     for r in rows:
-        rates = (hardware["extra"] if r["what"].startswith("main") else peers).get("matmul_rates", {})
-        linear = rates.get(r["dtype"], {}).get("linear")
+        linear = hardware["extra"].get("matmul_rates", {}).get(r["dtype"], {}).get("linear")
         r["versus"] = f"{100 * r['flops_per_s'] / linear:.0f}%" if linear else "-"
         r["met"] = "met" if r["share_of_peak"] >= 0.6 else "missed"
     return rows
@@ -273,17 +253,10 @@ def cpu_dtypes_targets(data: Data) -> list[Target]:
     return out
 
 
-def peers_targets(data: Data) -> list[Target]:
-    return [
-        target(f"qwen3-rag >= 1.0x vLLM CPU (offline API), {task}, {DTYPE_SHORT.get(dtype, dtype)}, "
-               f"{data['shape']['name']} shape", peer_ratio(data, "vllm", task, dtype), 1.0)
-        for task in TASKS for dtype in data["settings"]["dtypes"] if ("vllm", task, dtype) in peer_runs(data)
-    ]  # fmt: skip
-
-
 def serving_targets(data: Data) -> list[Target]:
     out: list[Target] = []
-    where = f"fp32, {data['shape']['name']} shape, {data['settings']['concurrency']} clients"
+    dtype = data["settings"].get("dtype", "float32")
+    where = f"{DTYPE_SHORT[dtype]}, {data['shape']['name']} shape, {data['settings']['concurrency']} clients"
     for w in ("embed", "rerank"):
         base, serve, vllm = (serving_run(data, w, c) for c in ("in-process", "qwen3-rag serve", "vLLM"))
         for goal, label, top, bottom in (
@@ -359,7 +332,7 @@ def cli_targets(data: Data) -> list[Target]:
 @renders("targets", "target={label} | measured={value} | met={met}")
 def targets_rows(suites: Data) -> list[Data]:
     """Every suite's targets: ``main_targets`` reads all the suites, each other ``*_targets`` its own JSON."""
-    first = {"cpu-dtypes": cpu_dtypes_targets, "peers": peers_targets, "serving": serving_targets}
+    first = {"cpu-dtypes": cpu_dtypes_targets, "serving": serving_targets}
     then = {"ingest": ingest_targets, "store": store_targets, "cli": cli_targets}
     rows = main_targets(suites) if suites.get("main") else []
     rows += [t for name, targets in first.items() if suites.get(name) for t in targets(suites[name])]
@@ -398,31 +371,6 @@ def main_tables(suites: Data) -> list[str]:
     return lines
 
 
-@renders("glance")
-def glance_table(suites: Data) -> list[str]:
-    """Issue 13 at a glance: qwen3-rag vs the peers at equal dtype, tokens/s and ratios."""
-    peers = suites.get("peers")
-    if not peers:
-        return []
-    runs, dtypes = peer_runs(peers), peers.get("settings", {}).get("dtypes", [])
-    rows = []
-    for task in TASKS:
-        for engine, name in GLANCE_NAMES.items():
-            values = [runs.get((engine, task, d)) or {} for d in dtypes]
-            shown = [f"{r['tokens_per_s']:,.0f}" if r.get("tokens_per_s") else "-" for r in values]
-            if any(c != "-" for c in shown) or engine == "qwen3-rag":
-                rows.append({"task": f"{task}: {name}", **dict(zip(dtypes, shown, strict=True))})
-        for engine, base, who, bold in (("vllm", "qwen3-rag", "qwen3-rag", "**"),
-                                        ("vllm", "qwen3-rag-1t", "qwen3-rag 1 thread", ""),
-                                        ("infinity", "qwen3-rag", "qwen3-rag", "**")):  # fmt: skip
-            ratios = [peer_ratio(peers, engine, task, d, base=base) for d in dtypes]
-            if any(r is not None for r in ratios):
-                shown = ["-" if r is None else f"{bold}{r:.2f}x{bold}" for r in ratios]
-                what = f"{task}: {who} / {GLANCE_NAMES[engine]}"
-                rows.append({"task": what, **dict(zip(dtypes, shown, strict=True))})
-    return grid(rows, " | ".join(["task={task}", *(f"{DTYPE_SHORT.get(d, d)}={{{d}}}" for d in dtypes)]))
-
-
 # ----------------------------------------------------------------------------- other suites
 ACCURACY = {  # by task: a variant's accuracy against float32
     "embedding": "min cosine {min_cosine:.5f}, mean {mean_cosine:.6f}",
@@ -454,54 +402,12 @@ def cpu_memory_rows(suites: Data) -> list[Data]:
     return [r for r in trace if "growth_mib" in r]  # a failed child has none
 
 
-@renders("cpu-profile", "shape={shape} | dtype={dtype} | operator=`{op}` | share={share:.0%} "
-         "| self ms={self_ms:.0f} | calls={calls}")  # fmt: skip
-def cpu_profile_rows(suites: Data) -> list[Data]:
-    profile = (suites.get("cpu-dtypes") or {}).get("profile") or {}
-    return [
-        {**op, "shape": shape, "dtype": dtype}
-        for shape, by_dtype in profile.items()
-        for dtype, ops in by_dtype.items()
-        for op in ops[:4]
-    ]
-
-
-def peers_rows(task: str, suites: Data) -> list[Data]:
-    """The peers' runs of ``task`` as shown: every measured column "-" where one did not run."""
-    data, rows = suites.get("peers"), []
-    runs = peer_runs(data or {})
-    for dtype in data["settings"]["dtypes"] if data else []:
-        for engine, name in [(e, n) for e, n in PEER_NAMES.items() if (e, task, dtype) in runs]:
-            r = runs[engine, task, dtype]
-            if not r.get("seconds"):
-                how = f"not run: {_short(r.get('error') or 'not run')}"
-                rows.append({"name": name, "dtype": dtype, "how": how})
-                continue
-            cosine = r.get("min_cosine_fp32") if dtype != "float32" else None
-            fp32 = "-" if r.get("max_abs_diff_fp32") is None else f"{r['max_abs_diff_fp32']:.1e}"
-            fp32 += "" if cosine is None else f" (min cosine {cosine:.5f})"
-            ratio = peer_ratio(data, engine, task, dtype)  # type: ignore[arg-type]
-            rows.append({**r, "name": name, "fp32": fp32, "ratio": ratio})
-    return rows
-
-
-PEERS_COLUMNS = (
-    "engine={name} | dtype={dtype} | seconds={seconds:.2f} | {unit}={items_per_s:~} "
-    "| tokens/s={tokens_per_s:~} | x qwen3-rag={ratio:~}x | share of matmul peak={share_of_peak:.0%} "
-    "| max abs diff vs qwen3-rag (same dtype)={max_abs_diff:.1e} | vs qwen3-rag fp32={fp32} "
-    "| load s={load_s:~1} | how={how}"
-)
-for _task, _unit in (("embedding", "texts/s"), ("reranking", "pairs/s")):
-    renders(f"peers-{_task}", PEERS_COLUMNS.replace("{unit}", _unit))(partial(peers_rows, _task))
-
-
 @renders("matmul-forms", "shape={where} | dtype={dtype} | plain `a @ b`={matmul:G.0f} | `nn.Linear` (what "
          "transformers runs)={linear:G.0f} | oneDNN, packed weight={onednn_packed:G.0f}")  # fmt: skip
 def matmul_forms_rows(suites: Data) -> list[Data]:
-    hardware, peers = hardware_record(suites), suites.get("peers") or {}
-    sources = [(f"{hardware.get('shape')} (main)", hardware.get("extra", {}).get("matmul_rates")),
-               (f"{peers.get('shape', {}).get('name')} (peers)", peers.get("matmul_rates"))]  # fmt: skip
-    return [{**r, "where": where, "dtype": d} for where, rates in sources if rates for d, r in rates.items()]
+    hardware = hardware_record(suites)
+    rates = hardware.get("extra", {}).get("matmul_rates", {})
+    return [{**r, "where": f"{hardware['shape']} (main)", "dtype": d} for d, r in rates.items()]
 
 
 def serving_rows(workload: str, suites: Data) -> list[Data]:

@@ -22,18 +22,15 @@ from typing import Any
 from . import report
 from .common import CACHE_DIR, ROOT, RUN_FILE, SUITE_FILES, SUITES, load_average
 
-# Each suite's module and sizes (--quick, full); {big} is the cpu-dtypes and peers shape. Full runs
+# Each suite's module and sizes (--quick, full); {big} is the cpu-dtypes shape. Full runs
 # rerank 12 pairs: until the runtime's bf16 LM-head readout is fixed, each bf16 reranker row copies
 # the whole 151,669 x 1024 head (~300 MB), and 24 rows took this shared 24 GB machine to its last MB.
 # Quick cpu-dtypes runs skip memory (a process per kernel: minutes).
 SIZES = {
     "main": ("main_suite --shape {shape} --concurrent {concurrent}", "--quick", ""),
     "cpu-dtypes": ("cpu_dtypes --shape {big}",
-                   "--documents 10 --queries 2 --per-query 6 --repeat 1 --profile {big} --skip memory",
-                   "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2 "
-                   "--profile small"),
-    "peers": ("peers --shape {big}", "--documents 8 --queries 2 --per-query 4 --repeat 1",
-              "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2"),
+                   "--documents 10 --queries 2 --per-query 6 --repeat 1 --skip memory",
+                   "--documents 32 --median-tokens 48 --max-tokens 192 --queries 2 --per-query 6 --repeat 2"),
     "serving": ("serving --shape {shape}",
                 "--documents 16 --rerank-requests 4 --concurrency 4 --repeat 1 --workers 2",
                 "--documents 192 --rerank-requests 32 --repeat 2"),
@@ -42,7 +39,7 @@ SIZES = {
     "parsers": ("parsers", "--scale 3 --repeat 1", "--scale 300 --repeat 3"),
     "cli": ("cli_cold", "--files 20 --repeat 1", "--files 200 --repeat 3"),
 }  # fmt: skip
-CHECKPOINTS = ("main", "cpu-dtypes", "peers", "serving")  # the suites that take --cache-dir
+CHECKPOINTS = ("main", "cpu-dtypes", "serving")  # the suites that take --cache-dir
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES), help="suites to run")
     parser.add_argument("--render-only", action="store_true", help="measure nothing; re-render the report")
     parser.add_argument("--quick", action="store_true", help="small inputs in every suite (a smoke run)")
-    parser.add_argument("--no-external", action="store_true", help="leave out vLLM and Infinity")
+    parser.add_argument("--no-external", action="store_true", help="leave out vLLM")
     parser.add_argument("--shape", choices=("micro", "small", "0.6b"), default="small", help="main/serving")
     parser.add_argument("--documents", type=int, help="main suite: passages to embed")
     parser.add_argument("--only", nargs="+", help="main suite: only these measurements")
@@ -70,7 +67,6 @@ def suite_argv(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     extra = {
         "main": ["--documents", str(args.documents)] * bool(args.documents)
         + ["--only", *(args.only or [])] * bool(args.only),
-        "peers": ["--engines", "qwen3-rag"] * args.no_external,
         "serving": ["--skip", "vllm"] * args.no_external,
         "ingest": ["--mb", f"{args.ingest_mb:g}"] if args.ingest_mb else [],
     }.get(name, [])

@@ -4,8 +4,8 @@
 one request at a time (one document to embed, or one query with ``--rerank-docs`` documents), to
 the in-process runtime, to ``qwen3-rag serve`` on 127.0.0.1 and to vLLM (what the remote backend
 sends; every answer compared with the in-process one); then the memory of ``qwen3-rag serve`` and
-``--workers`` processes using it against that many processes each loading the model. How, and
-what it found: docs/benchmarks.md, "Serving".
+``--workers`` processes using it against that many processes each loading the model; every
+contender in ``--dtype``. How, and what it found: docs/benchmarks.md, "Serving".
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +30,8 @@ from .common import ROOT, SuiteRun, quiet_offline, suite_parser
 from .corpus import build_corpus
 from .host import describe_host
 from .loopback import LoopbackProcess, free_port, launch
-from .peer_engine import EngineProcess, child_env
 from .procfs import proc_mb
-from .vllm_server import rerank_halves, start_vllm, vllm_python
+from .vllm_server import child_env, rerank_halves, start_vllm, vllm_python
 
 START_TIMEOUT_S = 300.0
 Data = dict[str, Any]
@@ -110,11 +110,11 @@ async def measure(name: str, work: Workload, calls: dict[str, Call]) -> list[Dat
     return runs
 
 
-def in_process(work: Workload, paths: dict[str, str]) -> list[Data]:
+def in_process(work: Workload, paths: dict[str, str], dtype: str) -> list[Data]:
     from qwen3_rag import Qwen3Embedder, Qwen3Reranker
 
-    embedder = Qwen3Embedder.load(paths["embedding"], device="cpu", dtype="float32")
-    reranker = Qwen3Reranker.load(paths["reranker"], device="cpu", dtype="float32")
+    embedder = Qwen3Embedder.load(paths["embedding"], device="cpu", dtype=dtype)
+    reranker = Qwen3Reranker.load(paths["reranker"], device="cpu", dtype=dtype)
 
     async def embed(i: int) -> Any:
         return (await embedder.aembed_documents([work.documents[i]]))[0]
@@ -165,10 +165,10 @@ async def over_http(
         return await measure(name, work, {w: calls[w] for w in workloads})
 
 
-def start_serve(paths: dict[str, str], logs: Path, reranker: bool = True) -> LoopbackProcess:
+def start_serve(paths: dict[str, str], logs: Path, dtype: str, reranker: bool = True) -> LoopbackProcess:
     port = free_port()
     command = [sys.executable, "-m", "qwen3_rag.server", "--port", str(port), "--device", "cpu"]
-    command += ["--dtype", "float32", "--no-progress", "--embedding-model", paths["embedding"]]
+    command += ["--dtype", dtype, "--no-progress", "--embedding-model", paths["embedding"]]
     command += ["--reranker-model", paths["reranker"]] if reranker else []
     log = logs / f"serve-{port}.log"
     server = LoopbackProcess(launch(command, log, child_env(False), ROOT), port, log)
@@ -197,28 +197,30 @@ def tree_memory_mb(pid: int) -> dict[str, float]:
 
 
 def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> Data:
-    texts = ["The quick brown fox.", "Retrieval augmented generation.", "A vector database."] * 4
-    job = {"engine": "qwen3-rag", "kind": "embedding", "dtype": "float32", "model": paths["embedding"]}
-
-    def workers(count: int, **where: str) -> list[dict[str, float]]:
-        """``count`` processes embedding ``texts`` together, each measured while all are alive."""
+    def workers(count: int, base_url: str = "") -> list[dict[str, float]]:
+        """``count`` processes holding the model (or a remote backend), each measured while all are alive."""
+        command = [sys.executable, "-m", "benchmarks.hold_model", paths["embedding"], args.dtype, base_url]
         processes = [
-            EngineProcess(sys.executable, {**job, "texts": texts, **where}, logs) for _ in range(count)
-        ]
+            subprocess.Popen(command, cwd=ROOT, env=child_env(False), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+            for _ in range(count)
+        ]  # fmt: skip
         try:
             for process in processes:
-                process.ask("ready", START_TIMEOUT_S)
-                process.ask("done", START_TIMEOUT_S, "run")
-            return [tree_memory_mb(process.process.pid) for process in processes]
+                assert process.stdout is not None
+                if process.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"a memory worker exited with {process.wait()}: {command}")
+            return [tree_memory_mb(process.pid) for process in processes]
         finally:
             for process in processes:
-                process.stop()
+                process.kill()
+                process.wait()
 
     def total(rows: list[dict[str, float]], **extra: Any) -> Data:
         return {"rss_mb": sum(r["rss_mb"] for r in rows), "pss_mb": sum(r["pss_mb"] for r in rows), **extra}
 
     n, one, each = args.workers, workers(1), workers(args.workers)
-    server = start_serve(paths, logs, reranker=False)
+    server = start_serve(paths, logs, args.dtype, reranker=False)
     try:
         used = workers(n, base_url=server.base_url)
         served = tree_memory_mb(server.process.pid)
@@ -242,6 +244,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per contender (the best is kept)")
     parser.add_argument("--workers", type=int, default=4, help="worker processes in the memory measurement")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="all contenders")
     parser.add_argument("--skip", nargs="+", choices=("serve", "vllm", "memory"), default=[])
     return parser.parse_args(argv)
 
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     work = build_workload(args)
     logs = Path(tempfile.mkdtemp(prefix="qwen3-rag-serving-"))
     suite.log(f"{len(work.documents)} documents, {len(work.queries)} rerank requests; in-process ...")
-    runs = in_process(work, paths)
+    runs = in_process(work, paths, args.dtype)
     servers: dict[str, dict[str, float]] = {}  # each server's memory after its run
     notes: list[str] = []
 
@@ -270,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "serve" not in args.skip:
         suite.log("qwen3-rag serve ...")
-        serve = start_serve(paths, logs)
+        serve = start_serve(paths, logs, args.dtype)
         against(serve, "qwen3-rag serve (loopback)", "qwen3-rag serve (both models)", "", "embed", "rerank")
     if "vllm" not in args.skip and (vllm_python() is None or shape.head_dim < 32):
         why = "no .venv-vllm; bash .ci/setup-vllm" if shape.head_dim >= 32 else f"head_dim {shape.head_dim}"
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         suite.log("vLLM ...")
         startup = []
         for kind, workload in (("embedding", "embed"), ("reranker", "rerank")):
-            vllm = start_vllm(kind, paths[kind], log_dir=logs, served_name=f"bench-{kind}")
+            vllm = start_vllm(kind, paths[kind], log_dir=logs, served_name=f"bench-{kind}", dtype=args.dtype)
             seconds = against(vllm, "vLLM CPU (loopback)", f"vLLM {kind} server", vllm.served_name, workload)
             startup.append(f"{seconds:.0f} s ({kind})")
         notes.append("vLLM start-up: " + ", ".join(startup))
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json,
         host=describe_host(),
         shape=asdict(shape),
-        settings={**settings, "workers": args.workers, "dtype": "float32"},
+        settings={**settings, "workers": args.workers, "dtype": args.dtype},
         runs=runs,
         memory=memory,
         server_memory=servers,

@@ -1,8 +1,7 @@
 """Start a vLLM (CPU) OpenAI-compatible server for a Qwen3 embedding or reranker folder.
 
 The one place that knows the vLLM command lines verified here (docs/deployment.md prints them;
-tests/runtime/test_vllm.py and the serving benchmark run them; the peers benchmark's offline API
-takes the same conversions from ``peer_engine.py``): the embedding model as ``Qwen3ForCausalLM``
+tests/runtime/test_vllm.py and the serving benchmark run them): the embedding model as ``Qwen3ForCausalLM``
 (a saved ``Qwen3Model`` is not in vLLM's registry) with ``is_matryoshka`` (``dimensions``),
 last-token pooling, normalised; the reranker as ``Qwen3ForSequenceClassification`` built from the
 causal LM's "no"/"yes" rows, the client sending the official template cut where vLLM joins query
@@ -17,23 +16,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qwen3_rag import _prompts
+from qwen3_rag._environment import QWEN3_RAG_VLLM_VENV
 
 from .loopback import LoopbackProcess, free_port, launch
-from .peer_engine import VLLM_EMBED, VLLM_POOLER, VLLM_RERANK, child_env, venv, venv_python
 
-COMMON_FLAGS = ["--runner", "pooling", "--dtype", "float32", "--max-model-len", "4096", "--enforce-eager"]
+ROOT = Path(__file__).resolve().parent.parent
+COMMON_FLAGS = ["--runner", "pooling", "--max-model-len", "4096", "--enforce-eager"]
+VLLM_EMBED = {"architectures": ["Qwen3ForCausalLM"], "is_matryoshka": True}
 EMBEDDING_FLAGS = ["--convert", "embed", "--hf-overrides", json.dumps(VLLM_EMBED)]
-EMBEDDING_FLAGS += ["--pooler-config", json.dumps(VLLM_POOLER)]
-RERANKER_FLAGS = ["--hf-overrides", json.dumps(VLLM_RERANK)]
+EMBEDDING_FLAGS += ["--pooler-config", json.dumps({"pooling_type": "LAST", "use_activation": True})]
+VLLM_RERANK = {"architectures": ["Qwen3ForSequenceClassification"], "classifier_from_token": ["no", "yes"]}
+RERANKER_FLAGS = ["--hf-overrides", json.dumps({**VLLM_RERANK, "is_original_qwen3_reranker": True})]
+QUIET = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def vllm_venv() -> Path:
-    return venv("vllm")
+    """``.venv-vllm``, or where ``$QWEN3_RAG_VLLM_VENV`` says."""
+    return Path(QWEN3_RAG_VLLM_VENV.get() or ROOT / ".venv-vllm")
 
 
 def vllm_python() -> Path | None:
     """The vLLM environment's interpreter, or ``None`` when it was not built."""
-    return venv_python("vllm")
+    python = vllm_venv() / "bin" / "python"
+    return python if python.is_file() and os.access(python, os.X_OK) else None
+
+
+def child_env(foreign: bool) -> dict[str, str]:
+    """Offline, quiet, unbuffered; in another environment (vLLM's) nothing of this one may leak in."""
+    env = {**os.environ, **QUIET, "PYTHONUNBUFFERED": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "DO_NOT_TRACK": "1"}
+    for key in ("QWEN3_RAG_API_KEY", *(("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") if foreign else ())):
+        env.pop(key, None)
+    return env
 
 
 def rerank_halves(query: str, document: str) -> tuple[str, str]:
@@ -54,6 +67,7 @@ def start_vllm(
     *,
     log_dir: str | os.PathLike[str],
     served_name: str | None = None,
+    dtype: str = "float32",
 ) -> VllmServer:
     """Start vLLM serving ``model`` on a free 127.0.0.1 port; does not wait (``wait_healthy``)."""
     python = vllm_python()
@@ -62,7 +76,7 @@ def start_vllm(
     port, name = free_port(), served_name or f"qwen3-{kind}"
     log = Path(log_dir) / f"vllm-{kind}-{port}.log"
     command = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), *COMMON_FLAGS]
-    command += ["--served-model-name", name, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--dtype", dtype, "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port)]
     command += EMBEDDING_FLAGS if kind == "embedding" else RERANKER_FLAGS
     log.parent.mkdir(parents=True, exist_ok=True)
     return VllmServer(launch(command, log, child_env(True), log.parent), port, log, kind, name)

@@ -98,12 +98,6 @@ QWEN3_RAG_VLLM_VENV = Variable(
     "The vLLM environment (default `.venv-vllm`, from `bash .ci/setup-vllm`).",
     _text,
 )
-QWEN3_RAG_INFINITY_VENV = Variable(
-    "QWEN3_RAG_INFINITY_VENV",
-    "the benchmarks",
-    "The infinity_emb environment they compare with (default `.venv-infinity`).",
-    _text,
-)
 QWEN3_RAG_BENCH_CACHE = Variable(
     "QWEN3_RAG_BENCH_CACHE",
     "the benchmarks",
@@ -138,7 +132,6 @@ VARIABLES: tuple[Variable[Any], ...] = (
     QWEN3_RAG_PACKED_LINEAR,
     QWEN3_RAG_VLLM,
     QWEN3_RAG_VLLM_VENV,
-    QWEN3_RAG_INFINITY_VENV,
     QWEN3_RAG_BENCH_CACHE,
     QDRANT_URL,
     QDRANT_API_KEY,
