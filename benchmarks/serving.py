@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import select
+import shlex
 import statistics
 import subprocess
 import sys
@@ -206,10 +208,12 @@ def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> D
             for _ in range(count)
         ]  # fmt: skip
         try:
-            for process in processes:
+            for process in processes:  # its errors go to this suite's stderr
                 assert process.stdout is not None
-                if process.stdout.readline().strip() != "ready":
-                    raise RuntimeError(f"a memory worker exited with {process.wait()}: {command}")
+                said = select.select([process.stdout], [], [], START_TIMEOUT_S)[0]
+                if not said or process.stdout.readline().strip() != "ready":
+                    why = f"exit {process.wait(30)}" if said else f"no 'ready' in {START_TIMEOUT_S:.0f} s"
+                    raise RuntimeError(f"a memory worker failed ({why}): {shlex.join(command)}")
             return [tree_memory_mb(process.pid) for process in processes]
         finally:
             for process in processes:
