@@ -14,12 +14,23 @@ from pathlib import Path
 from typing import Literal
 
 Health = Literal["healthy", "exited", "timeout"]
+QUIET = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+QUIET["DO_NOT_TRACK"] = "1"  # vLLM's usage statistics
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def child_env(foreign: bool) -> dict[str, str]:
+    """A server's or worker's environment: offline, quiet, unbuffered, no API key; ``foreign`` (another
+    virtual environment, vLLM's): nothing of this one's Python paths may leak in."""
+    env = {**os.environ, **QUIET, "PYTHONUNBUFFERED": "1"}
+    for key in ("QWEN3_RAG_API_KEY", *(("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") if foreign else ())):
+        env.pop(key, None)
+    return env
 
 
 def launch(command: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

@@ -31,9 +31,9 @@ from .checkpoints import load_fast_tokenizer, suite_checkpoints
 from .common import ROOT, SuiteRun, quiet_offline, suite_parser
 from .corpus import build_corpus
 from .host import describe_host
-from .loopback import LoopbackProcess, free_port, launch
+from .loopback import LoopbackProcess, child_env, free_port, launch
 from .procfs import proc_mb
-from .vllm_server import child_env, rerank_halves, start_vllm, vllm_python
+from .vllm_server import rerank_halves, start_vllm, vllm_python
 
 START_TIMEOUT_S = 300.0
 Data = dict[str, Any]
@@ -173,7 +173,7 @@ def start_serve(paths: dict[str, str], logs: Path, dtype: str, reranker: bool = 
     command += ["--dtype", dtype, "--no-progress", "--embedding-model", paths["embedding"]]
     command += ["--reranker-model", paths["reranker"]] if reranker else []
     log = logs / f"serve-{port}.log"
-    server = LoopbackProcess(launch(command, log, child_env(False), ROOT), port, log)
+    server = LoopbackProcess(launch(command, log, child_env(foreign=False), ROOT), port, log)
     try:
         server.wait_healthy(START_TIMEOUT_S)
     except BaseException:
@@ -203,7 +203,7 @@ def run_memory(paths: dict[str, str], args: argparse.Namespace, logs: Path) -> D
         """``count`` processes holding the model (or a remote backend), each measured while all are alive."""
         command = [sys.executable, "-m", "benchmarks.hold_model", paths["embedding"], args.dtype, base_url]
         processes = [
-            subprocess.Popen(command, cwd=ROOT, env=child_env(False), stdin=subprocess.PIPE,
+            subprocess.Popen(command, cwd=ROOT, env=child_env(foreign=False), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
             for _ in range(count)
         ]  # fmt: skip

@@ -18,16 +18,15 @@ from pathlib import Path
 from qwen3_rag import _prompts
 from qwen3_rag._environment import QWEN3_RAG_VLLM_VENV
 
-from .loopback import LoopbackProcess, free_port, launch
+from .common import ROOT
+from .loopback import LoopbackProcess, child_env, free_port, launch
 
-ROOT = Path(__file__).resolve().parent.parent
 COMMON_FLAGS = ["--runner", "pooling", "--max-model-len", "4096", "--enforce-eager"]
 VLLM_EMBED = {"architectures": ["Qwen3ForCausalLM"], "is_matryoshka": True}
 EMBEDDING_FLAGS = ["--convert", "embed", "--hf-overrides", json.dumps(VLLM_EMBED)]
 EMBEDDING_FLAGS += ["--pooler-config", json.dumps({"pooling_type": "LAST", "use_activation": True})]
 VLLM_RERANK = {"architectures": ["Qwen3ForSequenceClassification"], "classifier_from_token": ["no", "yes"]}
 RERANKER_FLAGS = ["--hf-overrides", json.dumps({**VLLM_RERANK, "is_original_qwen3_reranker": True})]
-QUIET = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def vllm_venv() -> Path:
@@ -39,14 +38,6 @@ def vllm_python() -> Path | None:
     """The vLLM environment's interpreter, or ``None`` when it was not built."""
     python = vllm_venv() / "bin" / "python"
     return python if python.is_file() and os.access(python, os.X_OK) else None
-
-
-def child_env(foreign: bool) -> dict[str, str]:
-    """Offline, quiet, unbuffered; in another environment (vLLM's) nothing of this one may leak in."""
-    env = {**os.environ, **QUIET, "PYTHONUNBUFFERED": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "DO_NOT_TRACK": "1"}
-    for key in ("QWEN3_RAG_API_KEY", *(("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") if foreign else ())):
-        env.pop(key, None)
-    return env
 
 
 def rerank_halves(query: str, document: str) -> tuple[str, str]:
@@ -79,4 +70,5 @@ def start_vllm(
     command += ["--dtype", dtype, "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port)]
     command += EMBEDDING_FLAGS if kind == "embedding" else RERANKER_FLAGS
     log.parent.mkdir(parents=True, exist_ok=True)
-    return VllmServer(launch(command, log, child_env(True), log.parent), port, log, kind, name)
+    env = child_env(foreign=True) | {"VLLM_CPU_KVCACHE_SPACE": "1"}  # GiB of KV cache: pooling needs little
+    return VllmServer(launch(command, log, env, log.parent), port, log, kind, name)
